@@ -1,0 +1,114 @@
+//! The command line: one file per subcommand, each with its clap `Args` and a `run`.
+
+mod output;
+mod rules;
+mod template;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use output::Output;
+
+/// Validate, import and export Qualtrics users from CSV/TSV files.
+#[derive(Debug, Parser)]
+#[command(name = "qusers", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pre-flight check of user files against every Qualtrics rule
+    Validate(validate::Args),
+    /// List every validation rule: code, severity, what it checks, how to fix it
+    Rules(rules::Args),
+    /// Write the blank import template
+    Template(template::Args),
+}
+
+/// How a summary is printed on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The process exit code: the same meaning for every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Success (warnings allowed).
+    Ok = 0,
+    /// The input is invalid or at least one row failed.
+    Invalid = 1,
+    /// The command could not run.
+    CouldNotRun = 2,
+}
+
+/// Parses the arguments, runs the command, prints any error and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::CouldNotRun as i32 } else { 0 };
+        }
+    };
+    match run(cli) {
+        Ok(exit) => exit as i32,
+        Err(e) => {
+            if output::is_broken_pipe(&e) {
+                return Exit::Ok as i32;
+            }
+            print_error(&e);
+            Exit::CouldNotRun as i32
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Template(args) => template::run(args),
+    }
+}
+
+/// Prints `error: …`, each distinct cause, and the hint of the first error that has one.
+pub fn print_error(e: &anyhow::Error) {
+    let top = e.to_string();
+    eprintln!("error: {top}");
+    let mut shown = top;
+    let mut hint = None;
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  cause: {text}");
+            shown.push_str(&text);
+        }
+        if hint.is_none() {
+            hint = hint_of(cause);
+        }
+    }
+    if let Some(h) = hint {
+        eprintln!("  hint: {h}");
+    }
+}
+
+fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(f) = e.downcast_ref::<crate::file::FileError>() {
+        return f.hint();
+    }
+    if let Some(crate::validate::ValidateError::File(f)) = e.downcast_ref() {
+        return f.hint();
+    }
+    if let Some(crate::instance::InstanceError::File(f)) = e.downcast_ref() {
+        return f.hint();
+    }
+    if let Some(crate::instance::InstanceError::NotAnExport { .. }) = e.downcast_ref() {
+        return Some("give a file exported from Admin › Users, or `qusers export -o FILE`".into());
+    }
+    None
+}

@@ -1,0 +1,41 @@
+//! `qusers template`: the blank import template (the header line, nothing else).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::{Exit, Output};
+use crate::file::{Delimiter, COLUMNS};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write to this file instead of stdout (`-` is stdout); a `.tsv` name implies --tsv
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Tab-separated instead of comma-separated
+    #[arg(long)]
+    tsv: bool,
+}
+
+/// The template's header line for a delimiter, with its line break.
+pub fn template_line(delimiter: Delimiter) -> String {
+    let mut line = COLUMNS.join(&(delimiter.0 as char).to_string());
+    line.push('\n');
+    line
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let to_file = args.output.as_ref().filter(|p| p.as_os_str() != "-");
+    let tsv = args.tsv
+        || to_file.is_some_and(|p| Delimiter::for_name(&p.to_string_lossy()) == Delimiter::TAB);
+    let line = template_line(if tsv { Delimiter::TAB } else { Delimiter::COMMA });
+    match to_file {
+        Some(path) => {
+            std::fs::write(path, &line)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the template to {}", path.display());
+        }
+        None => Output::stdout(&line)?,
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,278 @@
+//! `qusers validate`: the pre-flight check of one or more user files.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{Exit, Format, Output};
+use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::instance::Instance;
+use crate::report::{ReportKind, ReportRow, ReportWriter};
+use crate::rules::{Problem, Severity};
+use crate::validate::{validate_source, CheckedRow, FileSummary, RowSink, ValidateOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The files to check (`-` reads stdin)
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Write one row per data record to this file (.csv or .jsonl); with several files each
+    /// gets its own report, named after it
+    #[arg(long, value_name = "PATH")]
+    report: Option<PathBuf>,
+    /// The summary on stdout: text or one JSON object
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Treat warnings as errors
+    #[arg(long)]
+    strict: bool,
+    /// Read the files in this encoding (a label such as windows-1252, utf-16le) instead of
+    /// detecting it
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// Field delimiter (comma, tab, semicolon or one character) instead of the one the file
+    /// name implies
+    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
+    delimiter: Option<Delimiter>,
+    /// An instance export (Admin › Users › Export, or `qusers export`) to check usernames, ids,
+    /// divisions and user types against
+    #[arg(long, value_name = "EXPORT.csv")]
+    existing: Option<String>,
+    /// No progress or talk on stderr
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Writes every row and file-level problem to a report.
+pub struct ReportSink {
+    pub writer: ReportWriter,
+}
+
+impl RowSink for ReportSink {
+    fn file_problem(&mut self, line: Option<u64>, p: &Problem, strict: bool) -> io::Result<()> {
+        let message = p.message();
+        self.writer.write(&ReportRow {
+            line,
+            outcome: p.severity(strict).as_str(),
+            codes: p.code.id(),
+            message: &message,
+            ..Default::default()
+        })
+    }
+
+    fn row(&mut self, row: &CheckedRow) -> io::Result<()> {
+        let id = row.field(crate::file::Col::UserId);
+        let name = row.field(crate::file::Col::UserName);
+        let codes = row.codes();
+        let message = row.message();
+        self.writer.write(&ReportRow {
+            line: Some(row.line),
+            row: Some(row.row),
+            user_id: &id,
+            user_name: &name,
+            action: row.action.as_str(),
+            outcome: row.verdict.as_str(),
+            codes: &codes,
+            message: &message,
+            ..Default::default()
+        })
+    }
+
+    fn chunk_done(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// The report path for one of several files: `out.csv` + `a/users.csv` → `out.users.csv`.
+fn report_path_for(report: &Path, source: &Source, several: bool) -> PathBuf {
+    if !several {
+        return report.to_path_buf();
+    }
+    let stem = source
+        .path()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "stdin".into());
+    let ext = report
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "csv".into());
+    let base = report.with_extension("");
+    PathBuf::from(format!("{}.{stem}.{ext}", base.display()))
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let read = ReadOptions {
+        encoding: args.encoding.as_deref().map(decode_label).transpose()?,
+        delimiter: args.delimiter,
+    };
+    let instance = match &args.existing {
+        Some(path) => {
+            let source = Source::from_arg(path)?;
+            let inst = Instance::from_export(&source, &ReadOptions::default())
+                .with_context(|| format!("reading the instance export {path}"))?;
+            if !args.quiet {
+                eprintln!("instance: {} users read from {path}", inst.len());
+            }
+            Some(inst)
+        }
+        None => None,
+    };
+    let opts = ValidateOptions::new(read, args.strict);
+    let several = args.files.len() > 1;
+    let mut summaries = Vec::new();
+    let mut reports = Vec::new();
+    let mut exit = Exit::Ok;
+    for name in &args.files {
+        let source = match Source::from_arg(name) {
+            Ok(s) => s,
+            Err(e) => {
+                // One unreadable file does not stop the others.
+                super::print_error(&anyhow::Error::new(e));
+                exit = exit.max(Exit::CouldNotRun);
+                continue;
+            }
+        };
+        let result = match &args.report {
+            Some(report) => {
+                let path = report_path_for(report, &source, several);
+                let writer = ReportWriter::create(&path, ReportKind::Validate)
+                    .with_context(|| "cannot create the report".to_string())?;
+                let mut sink = ReportSink { writer };
+                let r = validate_source(&source, &opts, instance.as_ref(), &mut sink);
+                reports.push(Some(path));
+                r
+            }
+            None => {
+                reports.push(None);
+                validate_source(&source, &opts, instance.as_ref(), &mut crate::validate::NullSink)
+            }
+        };
+        match result {
+            Ok(summary) => {
+                if !summary.valid {
+                    exit = exit.max(Exit::Invalid);
+                }
+                summaries.push(summary);
+            }
+            Err(e) => {
+                reports.pop();
+                super::print_error(&anyhow::Error::new(e));
+                exit = exit.max(Exit::CouldNotRun);
+            }
+        }
+    }
+    let text = match args.format {
+        Format::Json => {
+            let files: Vec<serde_json::Value> = summaries
+                .iter()
+                .zip(&reports)
+                .map(|(s, r)| {
+                    let mut v = serde_json::to_value(s).unwrap_or_default();
+                    v["report"] = r
+                        .as_ref()
+                        .map(|p| serde_json::Value::from(p.display().to_string()))
+                        .unwrap_or_default();
+                    v
+                })
+                .collect();
+            let verdict = match exit {
+                Exit::Ok => "valid",
+                Exit::Invalid => "invalid",
+                Exit::CouldNotRun => "could-not-run",
+            };
+            serde_json::to_string_pretty(&serde_json::json!({
+                "verdict": verdict,
+                "strict": args.strict,
+                "files": files,
+            }))? + "\n"
+        }
+        Format::Text => {
+            let mut s = String::new();
+            for (summary, report) in summaries.iter().zip(&reports) {
+                render_text(&mut s, summary, report.as_deref());
+            }
+            s
+        }
+    };
+    Output::stdout(&text)?;
+    Ok(exit)
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The human summary of one file.
+pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
+    let has_warnings = f.warning > 0 || f.file_problems.iter().any(|p| p.severity == Severity::Warning);
+    let verdict = if !f.valid {
+        "INVALID: fix the errors below, then validate again"
+    } else if has_warnings {
+        "valid, with warnings"
+    } else {
+        "valid"
+    };
+    let _ = writeln!(s, "{}: {verdict}", f.file);
+    match (&f.encoding, &f.delimiter) {
+        (Some(enc), Some(delim)) => {
+            let _ = writeln!(
+                s,
+                "  read as {enc}, {delim}-delimited: {} ({} create, {} update), {}",
+                plural(f.rows, "data row", "data rows"),
+                f.creates,
+                f.updates,
+                plural(f.bytes, "byte", "bytes"),
+            );
+        }
+        _ => {
+            let _ = writeln!(s, "  not read: {}", plural(f.bytes, "byte", "bytes"));
+        }
+    }
+    if f.rows > 0 {
+        let _ = writeln!(
+            s,
+            "  rows: {} ok, {} with warnings, {} with errors",
+            f.ok, f.warning, f.error
+        );
+    }
+    if !f.file_problems.is_empty() {
+        let _ = writeln!(s, "  file problems:");
+        for p in &f.file_problems {
+            let at = p.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            let _ = writeln!(s, "    {}{at}: {}", p.severity.as_str(), p.message);
+        }
+    }
+    if !f.rules.is_empty() {
+        let _ = writeln!(s, "  rules broken:");
+        for r in &f.rules {
+            let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
+            let more = if r.rows > r.lines.len() as u64 { ", …" } else { "" };
+            let _ = writeln!(
+                s,
+                "    {} {:<7} {:>6}  {} (line{} {}{more})",
+                r.code,
+                r.severity.as_str(),
+                plural(r.rows, "row", "rows"),
+                r.title,
+                if r.lines.len() > 1 { "s" } else { "" },
+                lines.join(", "),
+            );
+        }
+    }
+    if !f.samples.is_empty() {
+        let total: u64 = f.rules.iter().map(|r| r.rows).sum();
+        let _ = writeln!(s, "  problems, first {}:", f.samples.len());
+        for p in &f.samples {
+            let _ = writeln!(s, "    line {} (row {}) {}: {}", p.line, p.row, p.severity.as_str(), p.message);
+        }
+        if total > f.samples.len() as u64 && report.is_none() {
+            let _ = writeln!(s, "  every problem of every row: add --report report.csv");
+        }
+    }
+    if let Some(r) = report {
+        let _ = writeln!(s, "  report: {}", r.display());
+    }
+}

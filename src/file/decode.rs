@@ -1,0 +1,351 @@
+//! Which encoding a file is in, and a reader that yields it as UTF-8.
+//!
+//! Rules (SPEC "Reading a file"): UTF-8 with or without BOM is read as is; UTF-16 with a BOM is
+//! decoded with a warning; bytes that are not UTF-8 and carry no BOM are read as Windows-1252
+//! with a warning naming the first line affected; NUL bytes or mostly control bytes mean the
+//! file is not text. `--encoding` overrides the guess.
+
+use std::io::{self, Read};
+
+use encoding_rs::Encoding;
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+use super::{FileError, Source};
+
+/// How many leading bytes decide "is this text at all".
+const SNIFF_BYTES: usize = 8192;
+
+/// The encoding a file was read in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+    /// Not valid UTF-8; `first_line` is the first physical line with a byte that is not.
+    Windows1252 {
+        first_line: u64,
+    },
+    /// Given with `--encoding`.
+    Forced(&'static Encoding),
+}
+
+impl TextEncoding {
+    /// A short name for summaries.
+    pub fn describe(&self) -> String {
+        match self {
+            TextEncoding::Utf8 => "UTF-8".into(),
+            TextEncoding::Utf8Bom => "UTF-8 with BOM".into(),
+            TextEncoding::Utf16Le => "UTF-16 LE with BOM".into(),
+            TextEncoding::Utf16Be => "UTF-16 BE with BOM".into(),
+            TextEncoding::Windows1252 { .. } => "Windows-1252 (not UTF-8)".into(),
+            TextEncoding::Forced(e) => format!("{} (--encoding)", e.name()),
+        }
+    }
+
+    fn decoder(&self) -> Option<&'static Encoding> {
+        match self {
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom => None,
+            TextEncoding::Utf16Le => Some(encoding_rs::UTF_16LE),
+            TextEncoding::Utf16Be => Some(encoding_rs::UTF_16BE),
+            TextEncoding::Windows1252 { .. } => Some(encoding_rs::WINDOWS_1252),
+            TextEncoding::Forced(e) => Some(e),
+        }
+    }
+}
+
+/// What sniffing found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoding {
+    Empty,
+    /// Not a text file; the reason says what it looks like instead.
+    NotText(String),
+    Text(TextEncoding),
+}
+
+/// Resolves an `--encoding` label.
+pub fn encoding_for_label(label: &str) -> Result<&'static Encoding, FileError> {
+    Encoding::for_label(label.trim().as_bytes())
+        .ok_or_else(|| FileError::UnknownEncoding(label.into()))
+}
+
+/// Decides how to read a source. Costs one pass over the bytes for files without a BOM (UTF-8
+/// validation runs at memory speed).
+pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decoding, FileError> {
+    let io_err = |source_err: io::Error| FileError::Io {
+        path: source.name(),
+        source: source_err,
+    };
+    let mut rdr = source.reader()?;
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let head_len = read_full(&mut rdr, &mut head).map_err(io_err)?;
+    head.truncate(head_len);
+    if head.is_empty() {
+        return Ok(Decoding::Empty);
+    }
+    if let Some(enc) = forced {
+        return Ok(Decoding::Text(TextEncoding::Forced(enc)));
+    }
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Ok(Decoding::Text(TextEncoding::Utf8Bom));
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Ok(Decoding::Text(TextEncoding::Utf16Le));
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Ok(Decoding::Text(TextEncoding::Utf16Be));
+    }
+    if let Some(why) = not_text(&head) {
+        return Ok(Decoding::NotText(why));
+    }
+    // Validate the whole stream as UTF-8, carrying an incomplete sequence across blocks.
+    let mut block = head;
+    let mut offset: u64 = 0; // stream offset of block[0]
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match std::str::from_utf8(&block) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_some() => {
+                let bad = offset + e.valid_up_to() as u64;
+                let first_line = line_of_offset(source, bad)?;
+                return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
+            }
+            Err(_) => {} // incomplete sequence at the end: carried below
+        }
+        let keep = match std::str::from_utf8(&block) {
+            Ok(_) => 0,
+            Err(e) => block.len() - e.valid_up_to(),
+        };
+        let n = rdr.read(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            if keep > 0 {
+                // The file ends inside a multi-byte sequence.
+                let bad = offset + (block.len() - keep) as u64;
+                let first_line = line_of_offset(source, bad)?;
+                return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
+            }
+            return Ok(Decoding::Text(TextEncoding::Utf8));
+        }
+        offset += (block.len() - keep) as u64;
+        block.drain(..block.len() - keep);
+        block.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A reader yielding UTF-8 without BOM, with `\n` line ends (see [`LineEnds`]).
+pub fn decoded_reader(
+    source: &Source,
+    encoding: &TextEncoding,
+) -> Result<Box<dyn Read + Send>, FileError> {
+    Ok(Box::new(LineEnds::new(undecorated_reader(source, encoding)?)))
+}
+
+fn undecorated_reader(
+    source: &Source,
+    encoding: &TextEncoding,
+) -> Result<Box<dyn Read + Send>, FileError> {
+    let mut rdr = source.reader()?;
+    match encoding.decoder() {
+        None => {
+            if *encoding == TextEncoding::Utf8Bom {
+                let mut bom = [0u8; 3];
+                read_full(&mut rdr, &mut bom).map_err(|e| FileError::Io {
+                    path: source.name(),
+                    source: e,
+                })?;
+            }
+            Ok(rdr)
+        }
+        Some(enc) => Ok(Box::new(
+            DecodeReaderBytesBuilder::new()
+                .encoding(Some(enc))
+                .bom_override(true)
+                .strip_bom(true)
+                .build(rdr),
+        )),
+    }
+}
+
+/// Turns `\r\n` and lone `\r` into `\n`. The csv parser counts physical lines by `\n` and,
+/// after a record ending in `\r\n`, counts its `\n` only once the next record has started,
+/// which puts every line number of an Excel (CRLF) file one short. One line end, one `\n`.
+pub struct LineEnds<R> {
+    inner: R,
+    after_cr: bool,
+}
+
+impl<R: Read> LineEnds<R> {
+    pub fn new(inner: R) -> Self {
+        LineEnds {
+            inner,
+            after_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for LineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut r = 0;
+            if self.after_cr {
+                self.after_cr = false;
+                if buf[0] == b'\n' {
+                    r = 1;
+                }
+            }
+            let mut w = 0;
+            while let Some(i) = memchr::memchr(b'\r', &buf[r..n]).map(|i| i + r) {
+                buf.copy_within(r..i, w);
+                w += i - r;
+                buf[w] = b'\n';
+                w += 1;
+                if i + 1 < n {
+                    r = if buf[i + 1] == b'\n' { i + 2 } else { i + 1 };
+                } else {
+                    self.after_cr = true;
+                    r = n;
+                }
+            }
+            buf.copy_within(r..n, w);
+            w += n - r;
+            if w > 0 {
+                return Ok(w);
+            }
+        }
+    }
+}
+
+/// Why these leading bytes are not text, if they are not.
+fn not_text(head: &[u8]) -> Option<String> {
+    if head.starts_with(b"PK\x03\x04") {
+        return Some("it is an Excel workbook (.xlsx) or another zip archive".into());
+    }
+    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Some("it is an Excel 97-2003 workbook (.xls)".into());
+    }
+    if head.starts_with(b"%PDF") {
+        return Some("it is a PDF document".into());
+    }
+    let nuls = head.iter().filter(|&&b| b == 0).count();
+    if nuls > 0 {
+        let odd_nuls = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        let even_nuls = nuls - odd_nuls;
+        if odd_nuls * 3 > head.len() || even_nuls * 3 > head.len() {
+            return Some(
+                "it looks like UTF-16 text without a byte-order mark, which cannot be read safely"
+                    .into(),
+            );
+        }
+        return Some("it contains NUL bytes, which no text file has".into());
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C))
+        .count();
+    if control * 10 > head.len() {
+        return Some("most of its first bytes are not text".into());
+    }
+    None
+}
+
+/// The 1-based physical line of a byte offset.
+fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
+    let mut rdr = source.reader()?.take(offset);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 1;
+    loop {
+        let n = rdr.read(&mut buf).map_err(|e| FileError::Io {
+            path: source.name(),
+            source: e,
+        })?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+    }
+}
+
+/// Reads until `buf` is full or the stream ends; returns how much was read.
+fn read_full(rdr: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match rdr.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn sniff_bytes(b: &[u8]) -> Decoding {
+        sniff(&Source::Stdin(Arc::new(b.to_vec())), None).expect("in memory")
+    }
+
+    #[test]
+    fn detects_encodings() {
+        assert_eq!(sniff_bytes(b""), Decoding::Empty);
+        assert_eq!(sniff_bytes(b"a,b\n"), Decoding::Text(TextEncoding::Utf8));
+        assert_eq!(sniff_bytes(b"\xEF\xBB\xBFa"), Decoding::Text(TextEncoding::Utf8Bom));
+        assert_eq!(sniff_bytes(b"\xFF\xFEa\0"), Decoding::Text(TextEncoding::Utf16Le));
+        assert_eq!(sniff_bytes(b"\xFE\xFF\0a"), Decoding::Text(TextEncoding::Utf16Be));
+        assert_eq!(
+            sniff_bytes(b"h\nx\nJos\xE9\n"),
+            Decoding::Text(TextEncoding::Windows1252 { first_line: 3 })
+        );
+        assert!(matches!(sniff_bytes(b"PK\x03\x04zzz"), Decoding::NotText(_)));
+        assert!(matches!(sniff_bytes(b"a\0b\0c\0d\0"), Decoding::NotText(_)));
+    }
+
+    /// Hands out one byte per read, the worst case for state kept across reads.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.split_first() {
+                Some((b, rest)) if !buf.is_empty() => {
+                    buf[0] = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn line_ends_become_lf() {
+        let input = b"a\r\nb\rc\n\r\n\r\rd\r";
+        let want = b"a\nb\nc\n\n\n\nd\n".to_vec();
+        let mut out = Vec::new();
+        LineEnds::new(&input[..]).read_to_end(&mut out).expect("read");
+        assert_eq!(out, want);
+        let mut out = Vec::new();
+        LineEnds::new(OneByte(input)).read_to_end(&mut out).expect("read");
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn multibyte_sequence_across_blocks_is_valid() {
+        let mut data = vec![b'a'; SNIFF_BYTES - 1];
+        data.extend_from_slice("é".as_bytes());
+        data.extend_from_slice(&vec![b'b'; 70_000]);
+        data.extend_from_slice("ü\n".as_bytes());
+        assert_eq!(sniff_bytes(&data), Decoding::Text(TextEncoding::Utf8));
+        data.push(0xC3); // truncated at the end
+        assert!(matches!(
+            sniff_bytes(&data),
+            Decoding::Text(TextEncoding::Windows1252 { first_line: 2 })
+        ));
+    }
+}

@@ -1,0 +1,253 @@
+//! The header line: which column holds which template field, and what is wrong with it.
+//!
+//! A header that is not exactly the template is a file-level error, but the file is still read
+//! by column name where the names are recognisable, so that every row problem shows up in the
+//! same run (the reading that loses nothing).
+
+use csv::ByteRecord;
+
+use super::{Col, COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
+use crate::rules::{Code, Problem};
+
+/// Where each template column sits in the file's records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnMap {
+    pub pos: [Option<usize>; 9],
+    /// Fields in the header: the width every record should have.
+    pub width: usize,
+    /// Positions of the export's name columns, when present.
+    pub division_name: Option<usize>,
+    pub user_type_name: Option<usize>,
+}
+
+impl ColumnMap {
+    /// The template layout.
+    pub fn template() -> Self {
+        ColumnMap {
+            pos: std::array::from_fn(Some),
+            width: COLUMNS.len(),
+            division_name: None,
+            user_type_name: None,
+        }
+    }
+
+    /// The raw field of a template column, `None` when the file lacks the column or the
+    /// record is short.
+    pub fn raw<'r>(&self, rec: &'r ByteRecord, col: Col) -> Option<&'r [u8]> {
+        self.pos[col as usize].and_then(|i| rec.get(i))
+    }
+
+    /// A template column as text (lossy only for bytes no decoder produced), untrimmed.
+    pub fn text<'r>(&self, rec: &'r ByteRecord, col: Col) -> std::borrow::Cow<'r, str> {
+        String::from_utf8_lossy(self.raw(rec, col).unwrap_or_default())
+    }
+
+    /// True when the header is exactly the template.
+    pub fn is_template(&self) -> bool {
+        *self == ColumnMap::template()
+    }
+}
+
+/// The outcome of reading the header line.
+#[derive(Debug)]
+pub struct HeaderAnalysis {
+    pub map: ColumnMap,
+    pub problems: Vec<Problem>,
+    /// The first line holds data, not names: it is checked as the first data row.
+    pub header_is_data: bool,
+}
+
+/// Spreadsheet name of a 0-based column: 0 → "1 (A)", 27 → "28 (AB)".
+pub fn column_label(i: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = i + 1;
+    while n > 0 {
+        let r = (n - 1) % 26;
+        letters.push(b'A' + r as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    format!("{} ({})", i + 1, String::from_utf8_lossy(&letters))
+}
+
+fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | '\u{feff}'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Maps a header record onto the template and lists what differs from it.
+pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
+    let mut map = ColumnMap {
+        pos: [None; 9],
+        width: fields.len(),
+        division_name: None,
+        user_type_name: None,
+    };
+    let mut problems = Vec::new();
+    let mut name_columns = Vec::new();
+    let mut misspelled = Vec::new();
+    let normalized: Vec<String> = COLUMNS.iter().map(|c| normalize(c)).collect();
+    for (i, raw) in fields.iter().enumerate() {
+        let norm = normalize(raw);
+        if let Some(t) = normalized.iter().position(|n| *n == norm) {
+            if map.pos[t].is_some() {
+                problems.push(Problem::new(
+                    Code::ExtraColumn,
+                    format!("column {} repeats \"{}\"", column_label(i), COLUMNS[t]),
+                ));
+                continue;
+            }
+            map.pos[t] = Some(i);
+            if *raw != COLUMNS[t] {
+                misspelled.push(format!("\"{}\" → {}", raw, COLUMNS[t]));
+            }
+        } else if norm == normalize(DIVISION_NAME) {
+            map.division_name = Some(i);
+            name_columns.push(format!("\"{}\" (column {})", raw, column_label(i)));
+        } else if norm == normalize(USER_TYPE_NAME) {
+            map.user_type_name = Some(i);
+            name_columns.push(format!("\"{}\" (column {})", raw, column_label(i)));
+        } else if norm.is_empty() {
+            problems.push(Problem::new(
+                Code::ExtraColumn,
+                format!(
+                    "column {} has no name (a stray delimiter at the end of the header?)",
+                    column_label(i)
+                ),
+            ));
+        } else {
+            problems.push(Problem::new(
+                Code::ExtraColumn,
+                format!("column {} \"{}\" is not a template column", column_label(i), raw),
+            ));
+        }
+    }
+
+    let found = map.pos.iter().filter(|p| p.is_some()).count();
+    if found == 0 && looks_like_data(fields) {
+        // No names at all but values: read positionally and check line 1 as data.
+        let positional = ColumnMap {
+            pos: std::array::from_fn(|i| (i < fields.len()).then_some(i)),
+            width: fields.len(),
+            division_name: None,
+            user_type_name: None,
+        };
+        return HeaderAnalysis {
+            map: positional,
+            problems: vec![Problem::new(
+                Code::NoHeader,
+                "line 1 holds values, not the column names; read in template order",
+            )],
+            header_is_data: true,
+        };
+    }
+
+    if !misspelled.is_empty() {
+        problems.push(Problem::new(
+            Code::ColumnSpelling,
+            format!("rename {}", misspelled.join(", ")),
+        ));
+    }
+    if !name_columns.is_empty() {
+        problems.push(Problem::new(
+            Code::ExportNameColumns,
+            format!(
+                "the export's name column{} {} must be removed before import",
+                if name_columns.len() > 1 { "s" } else { "" },
+                name_columns.join(" and ")
+            ),
+        ));
+    }
+    let missing: Vec<&str> = COLUMNS
+        .iter()
+        .zip(map.pos.iter())
+        .filter(|(_, p)| p.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    if !missing.is_empty() {
+        problems.push(Problem::new(
+            Code::MissingColumn,
+            format!(
+                "missing column{}: {}",
+                if missing.len() > 1 { "s" } else { "" },
+                missing.join(", ")
+            ),
+        ));
+    }
+    let present: Vec<(usize, usize)> = map
+        .pos
+        .iter()
+        .enumerate()
+        .filter_map(|(t, p)| p.map(|p| (t, p)))
+        .collect();
+    if present.windows(2).any(|w| w[0].1 > w[1].1) {
+        let mut order = present.clone();
+        order.sort_by_key(|&(_, p)| p);
+        let names: Vec<&str> = order.iter().map(|&(t, _)| COLUMNS[t]).collect();
+        problems.push(Problem::new(
+            Code::ColumnOrder,
+            format!("the columns are in the order {}", names.join(",")),
+        ));
+    }
+    HeaderAnalysis {
+        map,
+        problems,
+        header_is_data: false,
+    }
+}
+
+fn looks_like_data(fields: &[&str]) -> bool {
+    fields.iter().any(|f| {
+        let f = f.trim();
+        f.contains('@') || f.starts_with("UR_") || f.starts_with("UT_") || f.starts_with("DV_")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(h: &HeaderAnalysis) -> Vec<&'static str> {
+        h.problems.iter().map(|p| p.code.id()).collect()
+    }
+
+    #[test]
+    fn template_header_is_clean() {
+        let h = analyze_header(&COLUMNS);
+        assert!(h.problems.is_empty());
+        assert!(h.map.is_template());
+    }
+
+    #[test]
+    fn export_header_maps_by_name() {
+        let h = analyze_header(&[
+            "userID", "userName", "firstName", "lastName", "email", "divisionId", "Division Name",
+            "accountType", "User Type Name", "accountStatus", "expirationDate",
+        ]);
+        assert_eq!(codes(&h), vec!["F12"]);
+        assert_eq!(h.map.pos[Col::AccountType as usize], Some(7));
+        assert_eq!(h.map.division_name, Some(6));
+    }
+
+    #[test]
+    fn misspelled_reordered_missing_and_extra() {
+        let h = analyze_header(&["User Name", "userID", "firstName", "Dept", ""]);
+        assert_eq!(codes(&h), vec!["F09", "F09", "F11", "F08", "F10"]);
+    }
+
+    #[test]
+    fn data_in_first_line() {
+        let h = analyze_header(&["", "a@b.org", "A", "B", "a@b.org", "", "UT_X", "", ""]);
+        assert!(h.header_is_data);
+        assert_eq!(codes(&h), vec!["F14"]);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(column_label(0), "1 (A)");
+        assert_eq!(column_label(25), "26 (Z)");
+        assert_eq!(column_label(27), "28 (AB)");
+    }
+}

@@ -1,0 +1,248 @@
+//! The Qualtrics user file: its columns and limits, where its bytes come from, how they are
+//! decoded, which delimiter splits them, and the record reader that keeps physical line numbers.
+
+mod decode;
+mod header;
+mod reader;
+
+pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
+pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
+pub(crate) use reader::csv_error;
+pub use reader::{open, Opened, Opening, ReadOptions};
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The template columns, in the only order Qualtrics accepts.
+pub const COLUMNS: [&str; 9] = [
+    "userID",
+    "userName",
+    "firstName",
+    "lastName",
+    "email",
+    "divisionId",
+    "accountType",
+    "accountStatus",
+    "expirationDate",
+];
+
+/// The columns an instance export adds (after `divisionId` and `accountType`).
+pub const DIVISION_NAME: &str = "Division Name";
+pub const USER_TYPE_NAME: &str = "User Type Name";
+
+/// Files of this many bytes or more are refused (Qualtrics says "under 20 MB"; we read MB as
+/// 10^6 bytes, the conservative reading).
+pub const MAX_BYTES: u64 = 20_000_000;
+/// Files of this many rows or more, header included, are refused ("fewer than 100,000 rows").
+pub const MAX_ROWS: u64 = 100_000;
+
+/// A template column, indexing [`COLUMNS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Col {
+    UserId = 0,
+    UserName,
+    FirstName,
+    LastName,
+    Email,
+    DivisionId,
+    AccountType,
+    AccountStatus,
+    ExpirationDate,
+}
+
+impl Col {
+    pub const ALL: [Col; 9] = [
+        Col::UserId,
+        Col::UserName,
+        Col::FirstName,
+        Col::LastName,
+        Col::Email,
+        Col::DivisionId,
+        Col::AccountType,
+        Col::AccountStatus,
+        Col::ExpirationDate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        COLUMNS[self as usize]
+    }
+}
+
+/// A field delimiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delimiter(pub u8);
+
+impl Delimiter {
+    pub const COMMA: Delimiter = Delimiter(b',');
+    pub const TAB: Delimiter = Delimiter(b'\t');
+    pub const SEMICOLON: Delimiter = Delimiter(b';');
+
+    /// The delimiter a file of this name uses: tab for `.tsv`/`.txt`, else comma.
+    pub fn for_name(name: &str) -> Delimiter {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".tsv") || lower.ends_with(".txt") {
+            Delimiter::TAB
+        } else {
+            Delimiter::COMMA
+        }
+    }
+
+    /// Parses `--delimiter`: one ASCII character, or a name (`comma`, `tab`, `semicolon`, `\t`).
+    pub fn parse(s: &str) -> Result<Delimiter, String> {
+        match s {
+            "," | "comma" => Ok(Delimiter::COMMA),
+            "\t" | "\\t" | "tab" => Ok(Delimiter::TAB),
+            ";" | "semicolon" => Ok(Delimiter::SEMICOLON),
+            "|" | "pipe" => Ok(Delimiter(b'|')),
+            _ if s.len() == 1 && s.is_ascii() => Ok(Delimiter(s.as_bytes()[0])),
+            _ => Err(format!(
+                "`{s}` is not a delimiter: give one character, or comma, tab, semicolon"
+            )),
+        }
+    }
+
+    /// How a person would name it.
+    pub fn describe(self) -> String {
+        match self.0 {
+            b',' => "comma".into(),
+            b'\t' => "tab".into(),
+            b';' => "semicolon".into(),
+            b'|' => "pipe".into(),
+            c => format!("'{}'", c as char),
+        }
+    }
+}
+
+/// Where a file's bytes come from: a path, or standard input (`-`), which is read once into
+/// memory so that it can be sniffed and then parsed.
+#[derive(Clone, Debug)]
+pub enum Source {
+    Path(PathBuf),
+    Stdin(Arc<Vec<u8>>),
+}
+
+impl Source {
+    /// `-` is stdin; anything else a path that must exist.
+    pub fn from_arg(arg: &str) -> Result<Source, FileError> {
+        if arg == "-" {
+            let mut buf = Vec::new();
+            io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|source| FileError::Io {
+                    path: "<stdin>".into(),
+                    source,
+                })?;
+            return Ok(Source::Stdin(Arc::new(buf)));
+        }
+        let path = PathBuf::from(arg);
+        let meta = std::fs::metadata(&path).map_err(|source| FileError::Io {
+            path: arg.into(),
+            source,
+        })?;
+        if meta.is_dir() {
+            return Err(FileError::IsDir { path: arg.into() });
+        }
+        Ok(Source::Path(path))
+    }
+
+    /// The name to show in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Path(p) => p.display().to_string(),
+            Source::Stdin(_) => "<stdin>".into(),
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::Path(p) => Some(p),
+            Source::Stdin(_) => None,
+        }
+    }
+
+    /// A fresh reader from the first byte.
+    pub fn reader(&self) -> Result<Box<dyn Read + Send>, FileError> {
+        match self {
+            Source::Path(p) => {
+                let f = std::fs::File::open(p).map_err(|source| FileError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                Ok(Box::new(f))
+            }
+            Source::Stdin(bytes) => Ok(Box::new(io::Cursor::new(ArcBytes(bytes.clone())))),
+        }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> Result<u64, FileError> {
+        match self {
+            Source::Path(p) => std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|source| FileError::Io {
+                    path: p.display().to_string(),
+                    source,
+                }),
+            Source::Stdin(b) => Ok(b.len() as u64),
+        }
+    }
+
+    /// The delimiter its name implies (stdin: comma).
+    pub fn default_delimiter(&self) -> Delimiter {
+        match self {
+            Source::Path(p) => Delimiter::for_name(&p.to_string_lossy()),
+            Source::Stdin(_) => Delimiter::COMMA,
+        }
+    }
+}
+
+struct ArcBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A file could not be read at all (as opposed to a file that breaks a rule).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is a folder, not a file")]
+    IsDir { path: String },
+    #[error("{path}: {message}")]
+    Csv { path: String, message: String },
+    #[error("unknown encoding `{0}`")]
+    UnknownEncoding(String),
+}
+
+impl FileError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            FileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                Some("check the path; run `ls` in the folder you think it is in".into())
+            }
+            FileError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+                Some("you have no permission to read it: check its owner and mode".into())
+            }
+            FileError::IsDir { .. } => Some("name the CSV or TSV file inside it".into()),
+            FileError::UnknownEncoding(_) => Some(
+                "use a WHATWG label such as utf-8, utf-16le, utf-16be, windows-1252, iso-8859-1"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Trims what Excel and copy-paste leave around values, no-break spaces included.
+pub fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}

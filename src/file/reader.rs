@@ -1,0 +1,231 @@
+//! Opening a user file: sniff the encoding, find the delimiter, read and analyse the header,
+//! and hand back a record reader positioned on the first data record.
+
+use std::io::{self, Read};
+
+use csv::ByteRecord;
+use encoding_rs::Encoding;
+
+use super::decode::{decoded_reader, sniff, Decoding, TextEncoding};
+use super::header::{analyze_header, HeaderAnalysis};
+use super::{Delimiter, FileError, Source, MAX_BYTES};
+use crate::rules::{Code, Problem};
+
+/// How to read a file, when the caller knows better than the sniffing.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    pub encoding: Option<&'static Encoding>,
+    pub delimiter: Option<Delimiter>,
+}
+
+/// The result of opening: either a file that cannot be read as a user file at all, or one
+/// ready to stream.
+pub enum Opening {
+    /// Empty or not text: the problem says which. No records can be read.
+    Refused { problem: Problem, size: u64 },
+    Ready(Box<Opened>),
+}
+
+/// A file ready to stream its data records.
+pub struct Opened {
+    pub size: u64,
+    pub encoding: TextEncoding,
+    /// The delimiter the records are split on (the one found, when the expected one was wrong).
+    pub delimiter: Delimiter,
+    /// File-level problems found so far (encoding, delimiter, size, header).
+    pub problems: Vec<Problem>,
+    pub header: HeaderAnalysis,
+    /// The header's fields as read.
+    pub header_fields: Vec<String>,
+    /// The header record itself when it turned out to be data (checked as the first row).
+    pub first_record: Option<ByteRecord>,
+    pub reader: csv::Reader<Box<dyn Read + Send>>,
+}
+
+/// Opens `source` for reading records.
+pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
+    let size = source.size()?;
+    let encoding = match sniff(source, opts.encoding)? {
+        Decoding::Empty => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(Code::EmptyFile, "the file has no bytes at all"),
+                size,
+            })
+        }
+        Decoding::NotText(why) => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(Code::NotText, why),
+                size,
+            })
+        }
+        Decoding::Text(e) => e,
+    };
+    let mut problems = Vec::new();
+    match &encoding {
+        TextEncoding::Utf16Le | TextEncoding::Utf16Be => problems.push(Problem::new(
+            Code::Utf16,
+            format!("the file is {}; it was decoded", encoding.describe()),
+        )),
+        TextEncoding::Windows1252 { first_line } => problems.push(Problem::new(
+            Code::LegacyEncoding,
+            format!(
+                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252 (pass --encoding if it is another one)"
+            ),
+        )),
+        _ => {}
+    }
+    if size >= MAX_BYTES {
+        problems.push(Problem::new(
+            Code::TooLarge,
+            format!(
+                "the file has {size} bytes; Qualtrics takes files under 20 MB ({MAX_BYTES} bytes)"
+            ),
+        ));
+    }
+
+    let mut decoded = decoded_reader(source, &encoding)?;
+    let expected = opts
+        .delimiter
+        .unwrap_or_else(|| source.default_delimiter());
+    // Decoders may hand out the first bytes in small pieces: gather the first line before
+    // judging the delimiter, then put it back in front of the stream.
+    let head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
+        path: source.name(),
+        source: e,
+    })?;
+    let delimiter = match found_delimiter(first_line(&head), expected) {
+        Some(found) => {
+            problems.push(Problem::new(Code::WrongDelimiter, wrong_delimiter_detail(expected, found)));
+            found
+        }
+        None => expected,
+    };
+    let rdr: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(decoded));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter.0)
+        .buffer_capacity(1 << 16)
+        .from_reader(rdr);
+    let mut header_rec = ByteRecord::new();
+    let has_header = reader
+        .read_byte_record(&mut header_rec)
+        .map_err(|e| csv_error(source, e))?;
+    if !has_header {
+        return Ok(Opening::Refused {
+            problem: Problem::new(Code::EmptyFile, "the file holds only blank lines"),
+            size,
+        });
+    }
+    let header_fields: Vec<String> = header_rec
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
+    let field_refs: Vec<&str> = header_fields.iter().map(String::as_str).collect();
+    let header = analyze_header(&field_refs);
+    problems.extend(header.problems.iter().cloned());
+    let first_record = header.header_is_data.then_some(header_rec);
+    Ok(Opening::Ready(Box::new(Opened {
+        size,
+        encoding,
+        delimiter,
+        problems,
+        header,
+        header_fields,
+        first_record,
+        reader,
+    })))
+}
+
+/// Turns a csv read error (only I/O can happen with flexible byte records) into a FileError.
+pub(crate) fn csv_error(source: &Source, e: csv::Error) -> FileError {
+    FileError::Csv {
+        path: source.name(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads at least the first line (or the first 64 KiB, or everything when shorter).
+fn read_first_line(rdr: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(1 << 13);
+    let mut buf = [0u8; 1 << 13];
+    loop {
+        let n = match rdr.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        head.extend_from_slice(&buf[..n]);
+        if n == 0 || memchr::memchr(b'\n', &buf[..n]).is_some() || head.len() >= 1 << 16 {
+            return Ok(head);
+        }
+    }
+}
+
+fn first_line(head: &[u8]) -> &[u8] {
+    match memchr::memchr(b'\n', head) {
+        Some(i) => &head[..i],
+        None => head,
+    }
+}
+
+/// Count of `d` outside double quotes.
+fn count_unquoted(line: &[u8], d: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 0;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == d && !quoted {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The delimiter the header really uses, when it is not the expected one: the header would be
+/// one column on `expected` but nine or more on the other.
+fn found_delimiter(line: &[u8], expected: Delimiter) -> Option<Delimiter> {
+    if count_unquoted(line, expected.0) > 0 {
+        return None;
+    }
+    [Delimiter::COMMA, Delimiter::SEMICOLON, Delimiter::TAB, Delimiter(b'|')]
+        .into_iter()
+        .filter(|d| *d != expected)
+        .map(|d| (d, count_unquoted(line, d.0)))
+        .filter(|&(_, n)| n >= 8)
+        .max_by_key(|&(_, n)| n)
+        .map(|(d, _)| d)
+}
+
+fn wrong_delimiter_detail(expected: Delimiter, found: Delimiter) -> String {
+    let why = match found {
+        Delimiter::SEMICOLON => {
+            " (saved by a European Excel? German, French and other locales save \"CSV\" with semicolons)"
+        }
+        Delimiter::TAB => " (saved as \"Unicode text\" or tab-separated?)",
+        _ => "",
+    };
+    format!(
+        "the header splits on {}s, not on {}s{why}; it was read with {}s so that the rows could be checked",
+        found.describe(),
+        expected.describe(),
+        found.describe()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_semicolons_and_tabs() {
+        let semi = b"userID;userName;firstName;lastName;email;divisionId;accountType;accountStatus;expirationDate";
+        assert_eq!(found_delimiter(semi, Delimiter::COMMA), Some(Delimiter::SEMICOLON));
+        assert_eq!(found_delimiter(semi, Delimiter::SEMICOLON), None);
+        let tab = b"userID\tuserName\tfirstName\tlastName\temail\tdivisionId\taccountType\taccountStatus\texpirationDate";
+        assert_eq!(found_delimiter(tab, Delimiter::COMMA), Some(Delimiter::TAB));
+        assert_eq!(found_delimiter(b"userID", Delimiter::COMMA), None);
+        assert_eq!(found_delimiter(b"\"a;b\"", Delimiter::COMMA), None);
+    }
+}

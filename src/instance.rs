@@ -1,0 +1,181 @@
+//! What qusers knows of an instance's users: from an export file (`--existing`) or from the
+//! API. Validation uses it for "taken"/"unknown" checks, the importer to plan updates.
+
+use std::collections::{HashMap, HashSet};
+
+use csv::ByteRecord;
+
+use crate::file::{self, Col, ColumnMap, FileError, Opening, ReadOptions, Source};
+
+/// One user of the instance, in file terms (dates as MM/DD/YYYY, status `active`/`disabled`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceUser {
+    pub id: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub division_id: String,
+    pub account_type: String,
+    pub status: String,
+    pub expiration: String,
+}
+
+/// The users of an instance, indexed for the checks.
+#[derive(Debug, Default)]
+pub struct Instance {
+    users: Vec<InstanceUser>,
+    by_id: HashMap<String, usize>,
+    by_username: HashMap<String, usize>,
+    divisions: HashSet<String>,
+    user_types: HashSet<String>,
+    /// Divisions known to exist or not, from `GET /divisions/{id}` (`--check-instance`).
+    checked_divisions: HashMap<String, bool>,
+}
+
+/// Why an export could not be used as `--existing`.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{path} cannot serve as an instance export: {why}")]
+    NotAnExport { path: String, why: String },
+}
+
+impl Instance {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a user; a later user with the same id replaces the earlier one.
+    pub fn insert(&mut self, user: InstanceUser) {
+        if !user.division_id.is_empty() {
+            self.divisions.insert(user.division_id.clone());
+        }
+        if !user.account_type.is_empty() {
+            self.user_types.insert(user.account_type.clone());
+        }
+        let idx = match self.by_id.get(&user.id) {
+            Some(&i) => {
+                self.by_username.remove(&self.users[i].username.to_lowercase());
+                self.users[i] = user;
+                i
+            }
+            None => {
+                self.users.push(user);
+                self.by_id
+                    .insert(self.users[self.users.len() - 1].id.clone(), self.users.len() - 1);
+                self.users.len() - 1
+            }
+        };
+        self.by_username
+            .insert(self.users[idx].username.to_lowercase(), idx);
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    pub fn users(&self) -> &[InstanceUser] {
+        &self.users
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&InstanceUser> {
+        self.by_id.get(id).map(|&i| &self.users[i])
+    }
+
+    /// Case-insensitive.
+    pub fn by_username(&self, username: &str) -> Option<&InstanceUser> {
+        self.by_username
+            .get(&username.to_lowercase())
+            .map(|&i| &self.users[i])
+    }
+
+    /// Whether any user is in this division (`None`: no user has a division, so nothing is known).
+    pub fn knows_division(&self, id: &str) -> Option<bool> {
+        if let Some(&exists) = self.checked_divisions.get(id) {
+            return Some(exists);
+        }
+        (!self.divisions.is_empty()).then(|| self.divisions.contains(id))
+    }
+
+    /// Whether the division was confirmed missing by the API.
+    pub fn division_confirmed_missing(&self, id: &str) -> bool {
+        self.checked_divisions.get(id) == Some(&false)
+    }
+
+    /// Records what the API said of a division.
+    pub fn set_division_exists(&mut self, id: &str, exists: bool) {
+        self.checked_divisions.insert(id.to_string(), exists);
+        if exists {
+            self.divisions.insert(id.to_string());
+        }
+    }
+
+    /// Whether any user has this user type (`None`: nothing is known).
+    pub fn knows_user_type(&self, id: &str) -> Option<bool> {
+        (!self.user_types.is_empty()).then(|| self.user_types.contains(id))
+    }
+
+    /// Reads an instance export (template columns, with or without the name columns).
+    pub fn from_export(source: &Source, opts: &ReadOptions) -> Result<Instance, InstanceError> {
+        let not_export = |why: String| InstanceError::NotAnExport {
+            path: source.name(),
+            why,
+        };
+        let mut opened = match file::open(source, opts)? {
+            Opening::Refused { problem, .. } => return Err(not_export(problem.detail)),
+            Opening::Ready(o) => o,
+        };
+        let map = opened.header.map.clone();
+        for col in [Col::UserId, Col::UserName] {
+            if map.pos[col as usize].is_none() {
+                return Err(not_export(format!(
+                    "it has no {} column (header: {})",
+                    col.name(),
+                    opened.header_fields.join(",")
+                )));
+            }
+        }
+        let mut instance = Instance::new();
+        let mut rec = ByteRecord::new();
+        if let Some(first) = opened.first_record.take() {
+            instance.insert_record(&map, &first);
+        }
+        while opened
+            .reader
+            .read_byte_record(&mut rec)
+            .map_err(|e| file::csv_error(source, e))?
+        {
+            instance.insert_record(&map, &rec);
+        }
+        Ok(instance)
+    }
+
+    fn insert_record(&mut self, map: &ColumnMap, rec: &ByteRecord) {
+        let get = |c: Col| file::trim(&map.text(rec, c)).to_string();
+        let id = get(Col::UserId);
+        if id.is_empty() {
+            return;
+        }
+        let status = get(Col::AccountStatus);
+        let status = crate::rules::parse_status(&status)
+            .map(|(s, _)| s.as_str().to_string())
+            .unwrap_or(status);
+        self.insert(InstanceUser {
+            id,
+            username: get(Col::UserName),
+            first_name: get(Col::FirstName),
+            last_name: get(Col::LastName),
+            email: get(Col::Email),
+            division_id: get(Col::DivisionId),
+            account_type: get(Col::AccountType),
+            status,
+            expiration: get(Col::ExpirationDate),
+        });
+    }
+}

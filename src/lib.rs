@@ -1,0 +1,11 @@
+//! qusers: validate, import and export Qualtrics users from CSV/TSV files.
+//!
+//! Data flows one way: bytes → decoded text ([`file`]) → records with line numbers → checked
+//! rows ([`rules`], [`validate`]) → reports ([`report`]); rows → plan → API calls → outcomes.
+
+pub mod cli;
+pub mod file;
+pub mod instance;
+pub mod report;
+pub mod rules;
+pub mod validate;

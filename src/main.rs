@@ -1,0 +1,5 @@
+//! The `qusers` binary: everything lives in the library.
+
+fn main() {
+    std::process::exit(qusers::cli::main());
+}

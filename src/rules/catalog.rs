@@ -1,0 +1,218 @@
+//! The rule catalog: every check qusers makes, with its stable code, severity and fix hint.
+//!
+//! Codes are part of the contract (reports, scripts and the README refer to them): once
+//! released, a code keeps its meaning. New rules get new codes.
+
+use serde::Serialize;
+
+/// How bad a broken rule is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The file can still be imported; `--strict` makes it an error.
+    Warning,
+    /// The row (or, for F rules, the whole file) cannot be imported.
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// What a rule applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    File,
+    Row,
+}
+
+macro_rules! rules {
+    ($( $variant:ident = $code:literal, $scope:ident, $sev:ident, $fix:literal, $title:literal, $hint:literal; )*) => {
+        /// A rule's identity. `Code::X.rule()` gives its metadata.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $( $variant, )* }
+
+        /// Every rule, in catalog order.
+        pub static RULES: &[Rule] = &[
+            $( Rule { code: Code::$variant, id: $code, scope: Scope::$scope, severity: Severity::$sev,
+                      fixable: $fix, title: $title, hint: $hint }, )*
+        ];
+
+        impl Code {
+            /// The rule's metadata.
+            pub fn rule(self) -> &'static Rule {
+                &RULES[self as usize]
+            }
+            /// The stable code, e.g. `U03`.
+            pub fn id(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+        }
+    };
+}
+
+/// A rule's metadata as `qusers rules` lists it.
+#[derive(Debug, Serialize)]
+pub struct Rule {
+    #[serde(skip)]
+    pub code: Code,
+    #[serde(rename = "code")]
+    pub id: &'static str,
+    pub scope: Scope,
+    pub severity: Severity,
+    /// `qusers fix` repairs it mechanically.
+    pub fixable: bool,
+    pub title: &'static str,
+    pub hint: &'static str,
+}
+
+rules! {
+    EmptyFile = "F01", File, Error, false, "the file is empty",
+        "export the sheet again — the file must start with the header line userID,userName,…";
+    NotText = "F02", File, Error, false, "not a text file",
+        "open it in Excel and use File › Save As › CSV UTF-8 (Comma delimited)";
+    Utf16 = "F03", File, Warning, true, "UTF-16 text (Excel \"Unicode text\"), Qualtrics wants UTF-8",
+        "save as CSV UTF-8, or run `qusers fix` to re-encode";
+    LegacyEncoding = "F04", File, Warning, true, "not UTF-8: read as Windows-1252",
+        "check that accented names look right in the report — save as CSV UTF-8 or run `qusers fix`";
+    WrongDelimiter = "F05", File, Error, true, "the file uses another delimiter",
+        "save as CSV UTF-8 (Comma delimited), or run `qusers fix`, or pass --delimiter";
+    TooLarge = "F06", File, Error, false, "the file is 20 MB or larger",
+        "cut it into parts with `qusers split`";
+    TooManyRows = "F07", File, Error, false, "100,000 rows or more (header included)",
+        "cut it into parts with `qusers split`";
+    MissingColumn = "F08", File, Error, false, "a template column is missing",
+        "start from `qusers template` and keep all nine columns, even empty ones";
+    ExtraColumn = "F09", File, Error, false, "a column that is not in the template",
+        "delete the column — the template has exactly nine columns";
+    ColumnOrder = "F10", File, Error, true, "the columns are out of order",
+        "put the columns in template order: userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate (`qusers fix` does it)";
+    ColumnSpelling = "F11", File, Error, true, "a column name differs from the template in case or spacing",
+        "rename the column exactly as in the template (`qusers fix` does it)";
+    ExportNameColumns = "F12", File, Error, true, "the export's \"Division Name\"/\"User Type Name\" columns are still there",
+        "delete those two columns (their ids stay), or run `qusers fix`";
+    NoDataRows = "F13", File, Warning, false, "the file has a header but no data rows",
+        "add one row per user below the header";
+    NoHeader = "F14", File, Error, false, "the first line is data, not the header",
+        "insert the header line userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate (`qusers template`)";
+    FieldCount = "R01", Row, Error, false, "wrong number of fields",
+        "a value with a comma needs quotes — an extra or missing delimiter shifts every later column";
+    ControlChar = "R02", Row, Error, false, "a control character or line break inside a field",
+        "remove the line break or invisible character (Alt+Enter in Excel makes one)";
+    EmptyRow = "R03", Row, Warning, false, "a row with no values",
+        "delete the empty row — it is skipped";
+    UserNameMissing = "U01", Row, Error, false, "userName missing on a new user",
+        "give every new user a username shaped like an email address";
+    UserNameShape = "U02", Row, Error, false, "userName is not shaped like an email address",
+        "write it as name@domain.tld: one @, no spaces, a dot in the domain";
+    UserNameSymbol = "U03", Row, Error, false, "a forbidden symbol in userName",
+        "remove it — Qualtrics forbids = ; ~ ! & * % { } < > [ ] | \\ \" ^ (a +tag such as joel+1@demo.com is allowed)";
+    UserNameDuplicate = "U04", Row, Error, false, "the same userName as an earlier row",
+        "usernames are unique regardless of case: keep one row, or tag one as name+1@domain";
+    UserNameTaken = "U05", Row, Error, false, "userName already taken in the instance",
+        "use another username (name+1@domain), or update the existing user with its userID";
+    UserIdFormat = "I01", Row, Error, false, "userID is not UR_ followed by 11-15 letters or digits",
+        "leave userID empty for a new user — for an update copy the id from an export, unedited";
+    UserIdDuplicate = "I02", Row, Error, false, "the same userID as an earlier row",
+        "keep one row per user: merge the two rows";
+    UserIdUnknown = "I03", Row, Error, false, "userID not found in the instance",
+        "take the id from a fresh export, or empty it to create a new user";
+    FirstNameMissing = "N01", Row, Error, false, "firstName missing on a new user",
+        "fill in the first name";
+    LastNameMissing = "N02", Row, Error, false, "lastName missing on a new user",
+        "fill in the last name";
+    NameSymbol = "N03", Row, Error, false, "a forbidden symbol in firstName or lastName",
+        "remove it — Qualtrics forbids = ; ~ ! & * % { } < > [ ] | \\ \" ^ in user fields";
+    EmailMissing = "N04", Row, Error, false, "email missing on a new user",
+        "fill in a working email address";
+    EmailShape = "N05", Row, Error, false, "email is not a valid address",
+        "write it as name@domain.tld: one @, no spaces, a dot in the domain";
+    AccountTypeMissing = "A01", Row, Error, false, "accountType missing on a new user",
+        "fill in a user type id (UT_…) — an export shows the ids in use";
+    AccountTypeFormat = "A02", Row, Error, false, "accountType is not a user type id (UT_…)",
+        "use the id (UT_…), not the user type's name — an export shows the ids in use";
+    DivisionFormat = "A03", Row, Error, false, "divisionId is not a division id (DV_…)",
+        "use the id (DV_…), not the division's name, or leave it empty";
+    StatusValue = "A04", Row, Error, false, "accountStatus is not active or disabled",
+        "write active or disabled (or leave it empty)";
+    StatusSynonym = "A05", Row, Warning, true, "accountStatus synonym (enabled/inactive)",
+        "write active or disabled — `qusers fix` maps the synonyms";
+    DivisionUnknown = "A06", Row, Warning, false, "divisionId not used by any user of the instance",
+        "check the id under Admin › Divisions (the list seen among existing users may be incomplete)";
+    AccountTypeUnknown = "A07", Row, Warning, false, "accountType not used by any user of the instance",
+        "check the id under Admin › User Types (the list seen among existing users may be incomplete)";
+    DivisionNotFound = "A08", Row, Error, false, "divisionId does not exist in the instance",
+        "take the division id from Admin › Divisions or from an export";
+    DateFormat = "D01", Row, Error, false, "expirationDate is not MM/DD/YYYY",
+        "write the date as MM/DD/YYYY, e.g. 12/31/2027, or leave it empty";
+    DateImpossible = "D02", Row, Error, false, "expirationDate is not a real date",
+        "check month and day: 02/30 and 02/29 of a non-leap year do not exist";
+    DateIso = "D03", Row, Error, true, "expirationDate is YYYY-MM-DD",
+        "write it as MM/DD/YYYY (`qusers fix` converts it)";
+    DateDayFirst = "D04", Row, Error, false, "expirationDate looks like DD/MM/YYYY",
+        "swap day and month: the file wants MM/DD/YYYY (`qusers fix --day-first` converts a DD/MM file)";
+    DatePast = "D05", Row, Warning, false, "expirationDate is in the past",
+        "the account would expire at once: give a future date or leave it empty";
+    DateUnpadded = "D06", Row, Error, true, "expirationDate month or day has one digit",
+        "write two digits each, e.g. 03/04/2027 (`qusers fix` pads it)";
+    Whitespace = "W01", Row, Warning, true, "leading or trailing spaces",
+        "delete the spaces around the value (`qusers fix` trims them)";
+    UpdateUserName = "W02", Row, Warning, false, "an update row changes userName",
+        "bulk update ignores userName: it stays as in the instance";
+    UpdateEmail = "W03", Row, Warning, false, "an update row changes email",
+        "bulk update ignores email: it stays as in the instance";
+}
+
+/// One broken rule at one place, with the details that make the message specific.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub code: Code,
+    /// What exactly is wrong here, e.g. `userName "a!b@x.org": '!' at position 2`.
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Problem {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// Severity after `--strict`.
+    pub fn severity(&self, strict: bool) -> Severity {
+        if strict {
+            Severity::Error
+        } else {
+            self.code.rule().severity
+        }
+    }
+
+    /// The message as reports show it: what is wrong, then how to fix it.
+    pub fn message(&self) -> String {
+        format!("{}: {} (fix: {})", self.code.id(), self.detail, self.code.rule().hint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_index_matches_enum_and_codes_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, rule) in RULES.iter().enumerate() {
+            assert_eq!(rule.code as usize, i);
+            assert_eq!(rule.code.id(), rule.id);
+            assert!(seen.insert(rule.id), "duplicate code {}", rule.id);
+            let family = &rule.id[..1];
+            assert_eq!(rule.scope == Scope::File, family == "F", "{}", rule.id);
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The checks of one row (pure, run in parallel) and across rows (in input order).
+
+use std::collections::HashMap;
+
+use csv::ByteRecord;
+use jiff::civil::Date;
+
+use super::values::{
+    email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id,
+    is_user_id, parse_date, parse_status, DateIssue,
+};
+use super::{Code, Problem};
+use crate::file::{trim, Col, ColumnMap};
+use crate::instance::Instance;
+
+/// What a row asks for: a new user (empty userID) or a change to an existing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+        }
+    }
+
+    /// The action of a record.
+    pub fn of(map: &ColumnMap, rec: &ByteRecord) -> Action {
+        let id = map.raw(rec, Col::UserId).unwrap_or_default();
+        if id.iter().all(|b| b.is_ascii_whitespace()) {
+            Action::Create
+        } else {
+            Action::Update
+        }
+    }
+}
+
+/// What the row checks need besides the row.
+pub struct CheckCtx<'a> {
+    pub map: &'a ColumnMap,
+    pub instance: Option<&'a Instance>,
+    pub today: Date,
+}
+
+fn quoted(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() > MAX {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("\"{cut}…\"")
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
+fn describe_control(c: char) -> String {
+    match c {
+        '\n' | '\r' => "a line break".into(),
+        '\t' => "a tab".into(),
+        '\0' => "a NUL byte".into(),
+        c => format!("the invisible character U+{:04X}", c as u32),
+    }
+}
+
+fn symbols_detail(col: Col, value: &str, found: &[(char, usize)]) -> String {
+    let list: Vec<String> = found
+        .iter()
+        .take(3)
+        .map(|(c, p)| format!("'{c}' at position {p}"))
+        .collect();
+    let more = if found.len() > 3 {
+        format!(" and {} more", found.len() - 3)
+    } else {
+        String::new()
+    };
+    format!("{} {} has {}{more}", col.name(), quoted(value), list.join(", "))
+}
+
+/// Checks one record against every row rule that needs no other row. Appends to `out`.
+pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
+    let map = ctx.map;
+    if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+        out.push(Problem::new(Code::EmptyRow, "every field is empty"));
+        return;
+    }
+    if rec.len() != map.width {
+        out.push(Problem::new(
+            Code::FieldCount,
+            format!(
+                "the row has {} field{}, the header has {}",
+                rec.len(),
+                if rec.len() == 1 { "" } else { "s" },
+                map.width
+            ),
+        ));
+    }
+    let mut controls = Vec::new();
+    let mut spaced = Vec::new();
+    for col in Col::ALL {
+        let Some(raw) = map.raw(rec, col) else { continue };
+        if raw.iter().any(|&b| b < 0x20 || b == 0x7F) {
+            let text = String::from_utf8_lossy(raw);
+            if let Some(c) = text.chars().find(|c| c.is_control()) {
+                controls.push(format!("{} has {}", col.name(), describe_control(c)));
+            }
+        }
+        let text = String::from_utf8_lossy(raw);
+        if !text.is_empty() && trim(&text).len() != text.len() {
+            spaced.push(col.name());
+        }
+    }
+    if !controls.is_empty() {
+        out.push(Problem::new(Code::ControlChar, controls.join(", ")));
+    }
+    if !spaced.is_empty() {
+        out.push(Problem::new(
+            Code::Whitespace,
+            format!("spaces around {}", spaced.join(", ")),
+        ));
+    }
+
+    let text = |c: Col| map.text(rec, c);
+    let id_raw = text(Col::UserId);
+    let id = trim(&id_raw);
+    let name_raw = text(Col::UserName);
+    let name = trim(&name_raw);
+    let action = if id.is_empty() {
+        Action::Create
+    } else {
+        Action::Update
+    };
+    let has = |c: Col| map.pos[c as usize].is_some();
+
+    // userID
+    if !id.is_empty() {
+        if !is_user_id(id) {
+            out.push(Problem::new(
+                Code::UserIdFormat,
+                format!("userID {}", quoted(id)),
+            ));
+        } else if let Some(inst) = ctx.instance {
+            match inst.by_id(id) {
+                None => out.push(Problem::new(
+                    Code::UserIdUnknown,
+                    format!("no user of the instance has the id {id}"),
+                )),
+                Some(user) => {
+                    if !name.is_empty() && !name.eq_ignore_ascii_case(&user.username) {
+                        out.push(Problem::new(
+                            Code::UpdateUserName,
+                            format!(
+                                "userName {} differs from the instance's {}",
+                                quoted(name),
+                                quoted(&user.username)
+                            ),
+                        ));
+                    }
+                    let email_raw = text(Col::Email);
+                    let email = trim(&email_raw);
+                    if !email.is_empty() && !email.eq_ignore_ascii_case(&user.email) {
+                        out.push(Problem::new(
+                            Code::UpdateEmail,
+                            format!(
+                                "email {} differs from the instance's {}",
+                                quoted(email),
+                                quoted(&user.email)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // userName: what matters on creates (bulk update ignores it).
+    if action == Action::Create && has(Col::UserName) {
+        if name.is_empty() {
+            out.push(Problem::new(Code::UserNameMissing, "userName is empty"));
+        } else {
+            let symbols = forbidden_symbols(name);
+            if !symbols.is_empty() {
+                out.push(Problem::new(
+                    Code::UserNameSymbol,
+                    symbols_detail(Col::UserName, name, &symbols),
+                ));
+            }
+            if let Some(why) = email_issue(name) {
+                out.push(Problem::new(
+                    Code::UserNameShape,
+                    format!("userName {}: {why}", quoted(name)),
+                ));
+            }
+            if let Some(user) = ctx.instance.and_then(|i| i.by_username(name)) {
+                out.push(Problem::new(
+                    Code::UserNameTaken,
+                    format!("{} is the username of {}", quoted(name), user.id),
+                ));
+            }
+        }
+    }
+
+    // Names and email.
+    for (col, missing) in [
+        (Col::FirstName, Code::FirstNameMissing),
+        (Col::LastName, Code::LastNameMissing),
+    ] {
+        if !has(col) {
+            continue;
+        }
+        let raw = text(col);
+        let v = trim(&raw);
+        if v.is_empty() {
+            if action == Action::Create {
+                out.push(Problem::new(missing, format!("{} is empty", col.name())));
+            }
+        } else {
+            let symbols = forbidden_symbols(v);
+            if !symbols.is_empty() {
+                out.push(Problem::new(Code::NameSymbol, symbols_detail(col, v, &symbols)));
+            }
+        }
+    }
+    if action == Action::Create && has(Col::Email) {
+        let raw = text(Col::Email);
+        let email = trim(&raw);
+        if email.is_empty() {
+            out.push(Problem::new(Code::EmailMissing, "email is empty"));
+        } else if let Some(why) = email_issue(email) {
+            out.push(Problem::new(
+                Code::EmailShape,
+                format!("email {}: {why}", quoted(email)),
+            ));
+        }
+    }
+
+    // Account fields.
+    if has(Col::AccountType) {
+        let raw = text(Col::AccountType);
+        let t = trim(&raw);
+        if t.is_empty() {
+            if action == Action::Create {
+                out.push(Problem::new(Code::AccountTypeMissing, "accountType is empty"));
+            }
+        } else if !is_account_type(t) {
+            out.push(Problem::new(
+                Code::AccountTypeFormat,
+                format!("accountType {}", quoted(t)),
+            ));
+        } else if ctx.instance.and_then(|i| i.knows_user_type(t)) == Some(false) {
+            out.push(Problem::new(
+                Code::AccountTypeUnknown,
+                format!("no existing user has the user type {t}"),
+            ));
+        }
+    }
+    let div_raw = text(Col::DivisionId);
+    let div = trim(&div_raw);
+    if !div.is_empty() {
+        if !is_division_id(div) {
+            out.push(Problem::new(
+                Code::DivisionFormat,
+                format!("divisionId {}", quoted(div)),
+            ));
+        } else if let Some(inst) = ctx.instance {
+            if inst.division_confirmed_missing(div) {
+                out.push(Problem::new(
+                    Code::DivisionNotFound,
+                    format!("the API does not know the division {div}"),
+                ));
+            } else if inst.knows_division(div) == Some(false) {
+                out.push(Problem::new(
+                    Code::DivisionUnknown,
+                    format!("no existing user is in the division {div}"),
+                ));
+            }
+        }
+    }
+    let status_raw = text(Col::AccountStatus);
+    let status = trim(&status_raw);
+    if !status.is_empty() {
+        match parse_status(status) {
+            None => out.push(Problem::new(
+                Code::StatusValue,
+                format!("accountStatus {}", quoted(status)),
+            )),
+            Some((s, true)) => out.push(Problem::new(
+                Code::StatusSynonym,
+                format!("accountStatus {} is read as {}", quoted(status), s.as_str()),
+            )),
+            Some(_) => {}
+        }
+    }
+
+    // Dates.
+    let exp_raw = text(Col::ExpirationDate);
+    let exp = trim(&exp_raw);
+    if !exp.is_empty() {
+        let in_past = |d: Date, out: &mut Vec<Problem>| {
+            if d < ctx.today {
+                out.push(Problem::new(
+                    Code::DatePast,
+                    format!("expirationDate {} is before today ({})", quoted(exp), format_file_date(ctx.today)),
+                ));
+            }
+        };
+        match parse_date(exp) {
+            Ok(d) => in_past(d, out),
+            Err(DateIssue::Format(why)) => out.push(Problem::new(
+                Code::DateFormat,
+                format!("expirationDate {}: {why}", quoted(exp)),
+            )),
+            Err(DateIssue::Impossible(why)) => out.push(Problem::new(
+                Code::DateImpossible,
+                format!("expirationDate {}: {why}", quoted(exp)),
+            )),
+            Err(DateIssue::Iso(d)) => out.push(Problem::new(
+                Code::DateIso,
+                match d {
+                    Some(d) => format!(
+                        "expirationDate {} is YYYY-MM-DD: write {}",
+                        quoted(exp),
+                        format_file_date(d)
+                    ),
+                    None => format!(
+                        "expirationDate {} is YYYY-MM-DD, and not a real date",
+                        quoted(exp)
+                    ),
+                },
+            )),
+            Err(DateIssue::DayFirst(d)) => out.push(Problem::new(
+                Code::DateDayFirst,
+                match d {
+                    Some(d) => format!(
+                        "expirationDate {} has a day above 12 first: if it is DD/MM/YYYY, write {}",
+                        quoted(exp),
+                        format_file_date(d)
+                    ),
+                    None => format!("expirationDate {} has a day above 12 first", quoted(exp)),
+                },
+            )),
+            Err(DateIssue::Unpadded(d)) => {
+                out.push(Problem::new(
+                    Code::DateUnpadded,
+                    format!("expirationDate {}: write {}", quoted(exp), format_file_date(d)),
+                ));
+                in_past(d, out);
+            }
+        }
+    }
+}
+
+/// Cross-row checks: duplicate usernames (case-insensitive) and userIDs. Holds only those two
+/// sets, so memory grows with the number of rows but not with their width.
+#[derive(Default)]
+pub struct CrossRow {
+    usernames: HashMap<Box<str>, u64>,
+    ids: HashMap<Box<str>, u64>,
+}
+
+impl CrossRow {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks a row (in input order) against the earlier ones.
+    pub fn check(&mut self, line: u64, user_id: &str, user_name: &str, out: &mut Vec<Problem>) {
+        if !user_name.is_empty() {
+            let key: Box<str> = if user_name.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+                user_name.to_lowercase().into()
+            } else {
+                user_name.into()
+            };
+            match self.usernames.get(&key) {
+                Some(&first) => out.push(Problem::new(
+                    Code::UserNameDuplicate,
+                    format!("userName {} was already on line {first}", quoted(user_name)),
+                )),
+                None => {
+                    self.usernames.insert(key, line);
+                }
+            }
+        }
+        if !user_id.is_empty() {
+            match self.ids.get(user_id) {
+                Some(&first) => out.push(Problem::new(
+                    Code::UserIdDuplicate,
+                    format!("userID {user_id} was already on line {first}"),
+                )),
+                None => {
+                    self.ids.insert(user_id.into(), line);
+                }
+            }
+        }
+    }
+}

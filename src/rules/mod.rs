@@ -1,0 +1,13 @@
+//! The validation rules: the catalog ([`catalog`]) and the checks that apply it to one row
+//! ([`check`]) and across rows ([`CrossRow`]).
+
+pub mod catalog;
+mod check;
+mod values;
+
+pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
+pub use check::{check_row, Action, CheckCtx, CrossRow};
+pub use values::{
+    email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id, is_user_id, parse_date,
+    parse_status, DateIssue, Status, FORBIDDEN,
+};

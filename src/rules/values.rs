@@ -1,0 +1,228 @@
+//! What a valid value of each kind looks like. Shared by the checks, `fix` and the importer.
+
+use jiff::civil::Date;
+
+/// Symbols Qualtrics forbids in usernames and user fields.
+pub const FORBIDDEN: &[char] = &[
+    '=', ';', '~', '!', '&', '*', '%', '{', '}', '<', '>', '[', ']', '|', '\\', '"', '^',
+];
+
+/// Each forbidden symbol in `s` with its 1-based character position.
+pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
+    if !s.contains(FORBIDDEN) {
+        return Vec::new();
+    }
+    s.chars()
+        .enumerate()
+        .filter(|(_, c)| FORBIDDEN.contains(c))
+        .map(|(i, c)| (c, i + 1))
+        .collect()
+}
+
+/// Why `s` is not shaped like an email address, if it is not.
+pub fn email_issue(s: &str) -> Option<String> {
+    if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
+        return Some(if c == ' ' {
+            "it contains a space".into()
+        } else {
+            format!("it contains the blank character U+{:04X}", c as u32)
+        });
+    }
+    let ats = s.matches('@').count();
+    if ats == 0 {
+        return Some("it has no @".into());
+    }
+    if ats > 1 {
+        return Some(format!("it has {ats} @ signs, an address has one"));
+    }
+    let (local, domain) = s.split_once('@').expect("exactly one @ was counted");
+    if local.is_empty() {
+        return Some("nothing stands before the @".into());
+    }
+    if domain.is_empty() {
+        return Some("nothing stands after the @".into());
+    }
+    if !domain.contains('.') {
+        return Some(format!("the domain \"{domain}\" has no dot"));
+    }
+    if domain.split('.').any(str::is_empty) {
+        return Some(format!("the domain \"{domain}\" has an empty part"));
+    }
+    None
+}
+
+fn id_with_prefix(s: &str, prefix: &str, min: usize, max: usize, underscore: bool) -> bool {
+    match s.strip_prefix(prefix) {
+        Some(rest) => {
+            (min..=max).contains(&rest.len())
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || (underscore && b == b'_'))
+        }
+        None => false,
+    }
+}
+
+/// `UR_` followed by 11–15 letters or digits.
+pub fn is_user_id(s: &str) -> bool {
+    id_with_prefix(s, "UR_", 11, 15, false)
+}
+
+/// `UT_` followed by letters, digits or underscores (`UT_BRANDADMIN`, `UT_4SjjZmbPphZGKDq`).
+pub fn is_account_type(s: &str) -> bool {
+    id_with_prefix(s, "UT_", 1, 64, true)
+}
+
+/// `DV_` followed by letters, digits or underscores.
+pub fn is_division_id(s: &str) -> bool {
+    id_with_prefix(s, "DV_", 1, 64, true)
+}
+
+/// An account status as the file may spell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+}
+
+/// `(status, was_synonym)`: `active`/`disabled` in any case, or the synonyms
+/// `enabled`/`inactive`; `None` for anything else.
+pub fn parse_status(s: &str) -> Option<(Status, bool)> {
+    match s.to_ascii_lowercase().as_str() {
+        "active" => Some((Status::Active, false)),
+        "disabled" => Some((Status::Disabled, false)),
+        "enabled" => Some((Status::Active, true)),
+        "inactive" => Some((Status::Disabled, true)),
+        _ => None,
+    }
+}
+
+/// Why an expirationDate is not a good MM/DD/YYYY date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DateIssue {
+    /// Not a date shape we recognise; the text says what it looks like.
+    Format(String),
+    /// A shape that exists but a day that does not.
+    Impossible(String),
+    /// `YYYY-MM-DD`, with the date it means when it is real.
+    Iso(Option<Date>),
+    /// `DD/MM/YYYY` (day above 12 in front), with the date it would mean.
+    DayFirst(Option<Date>),
+    /// M/D/YYYY with one-digit parts, with the date it means.
+    Unpadded(Date),
+}
+
+fn digits(s: &str) -> Option<i16> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses a file date, which must be MM/DD/YYYY.
+pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
+    let parts: Vec<&str> = s.split('/').collect();
+    if parts.len() == 3 {
+        let (m, d, y) = match (digits(parts[0]), digits(parts[1]), digits(parts[2])) {
+            (Some(m), Some(d), Some(y)) => (m, d, y),
+            _ => return Err(DateIssue::Format("the parts are not all numbers".into())),
+        };
+        if parts[2].len() != 4 {
+            return Err(DateIssue::Format("the year needs four digits".into()));
+        }
+        if m > 12 && (1..=12).contains(&d) {
+            return Err(DateIssue::DayFirst(Date::new(y, d as i8, m as i8).ok()));
+        }
+        let date = Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8).map_err(|_| {
+            DateIssue::Impossible(format!("month {m}, day {d} of {y} does not exist"))
+        })?;
+        if parts[0].len() != 2 || parts[1].len() != 2 {
+            return Err(DateIssue::Unpadded(date));
+        }
+        return Ok(date);
+    }
+    let dashes: Vec<&str> = s.split('-').collect();
+    if dashes.len() == 3 && dashes[0].len() == 4 {
+        if let (Some(y), Some(m), Some(d)) = (digits(dashes[0]), digits(dashes[1]), digits(dashes[2])) {
+            return Err(DateIssue::Iso(
+                Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8).ok(),
+            ));
+        }
+    }
+    // A full ISO timestamp, as an API dump might hold.
+    if s.len() > 10 && s.as_bytes().get(10) == Some(&b'T') {
+        if let Err(DateIssue::Iso(d)) = parse_date(&s[..10]) {
+            return Err(DateIssue::Iso(d));
+        }
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) && (4..=6).contains(&s.len()) {
+        return Err(DateIssue::Format(
+            "it looks like an Excel date serial number: format the column as text".into(),
+        ));
+    }
+    if s.split('.').count() == 3 {
+        return Err(DateIssue::Format(
+            "it uses dots, as in the German DD.MM.YYYY".into(),
+        ));
+    }
+    Err(DateIssue::Format("it is not a date in MM/DD/YYYY".into()))
+}
+
+/// Formats a date as the file wants it.
+pub fn format_file_date(d: Date) -> String {
+    format!("{:02}/{:02}/{:04}", d.month(), d.day(), d.year())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let d = |y, m, dd| Date::new(y, m, dd).expect("valid");
+        assert_eq!(parse_date("12/31/2027"), Ok(d(2027, 12, 31)));
+        assert_eq!(parse_date("02/29/2028"), Ok(d(2028, 2, 29)));
+        assert!(matches!(parse_date("02/29/2027"), Err(DateIssue::Impossible(_))));
+        assert!(matches!(parse_date("02/30/2028"), Err(DateIssue::Impossible(_))));
+        assert_eq!(parse_date("2027-12-31"), Err(DateIssue::Iso(Some(d(2027, 12, 31)))));
+        assert_eq!(parse_date("31/12/2027"), Err(DateIssue::DayFirst(Some(d(2027, 12, 31)))));
+        assert_eq!(parse_date("3/4/2027"), Err(DateIssue::Unpadded(d(2027, 3, 4))));
+        assert!(matches!(parse_date("12/31/27"), Err(DateIssue::Format(_))));
+        assert!(matches!(parse_date("31.12.2027"), Err(DateIssue::Format(_))));
+        assert!(matches!(parse_date("46752"), Err(DateIssue::Format(_))));
+        assert!(matches!(parse_date("00/10/2027"), Err(DateIssue::Impossible(_))));
+        assert!(matches!(parse_date("13/13/2027"), Err(DateIssue::Impossible(_))));
+        assert_eq!(format_file_date(d(2027, 3, 4)), "03/04/2027");
+    }
+
+    #[test]
+    fn emails_and_ids() {
+        assert_eq!(email_issue("a@b.org"), None);
+        assert_eq!(email_issue("joel+1@demo.com"), None);
+        assert!(email_issue("a b@c.org").is_some());
+        assert!(email_issue("ab.org").is_some());
+        assert!(email_issue("a@@b.org").is_some());
+        assert!(email_issue("@b.org").is_some());
+        assert!(email_issue("a@borg").is_some());
+        assert!(email_issue("a@b..org").is_some());
+        assert!(is_user_id("UR_0Ab3cD4eF5g"));
+        assert!(!is_user_id("UR_short"));
+        assert!(!is_user_id("UR_0123456789abcdef"));
+        assert!(is_account_type("UT_BRANDADMIN"));
+        assert!(!is_account_type("Brand Admin"));
+        assert!(is_division_id("DV_abc123"));
+        assert_eq!(forbidden_symbols("a!b"), vec![('!', 2)]);
+        assert_eq!(parse_status("Enabled"), Some((Status::Active, true)));
+        assert_eq!(parse_status("ACTIVE"), Some((Status::Active, false)));
+        assert_eq!(parse_status("yes"), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! The harness for integration tests: the real binary, fixtures, temp dirs, report parsing.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn qusers() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("qusers").expect("the qusers binary is built");
+    cmd.env_remove("QUALTRICS_API_TOKEN")
+        .env_remove("QUALTRICS_BASE_URL")
+        .env_remove("QUALTRICS_DATACENTER")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// A report row as tests compare it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub line: String,
+    pub row: String,
+    pub outcome: String,
+    pub codes: String,
+}
+
+/// `(line, row, outcome, codes)` shorthand for expectations.
+pub fn row(line: &str, row: &str, outcome: &str, codes: &str) -> Row {
+    Row {
+        line: line.into(),
+        row: row.into(),
+        outcome: outcome.into(),
+        codes: codes.into(),
+    }
+}
+
+/// Every row of a CSV report, as a list of maps from column to value.
+pub fn read_report(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(path).expect("report exists");
+    let headers = rdr.headers().expect("report header").clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.expect("report row");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The (line, row, outcome, codes) of every report row.
+pub fn report_rows(path: &Path) -> Vec<Row> {
+    read_report(path)
+        .into_iter()
+        .map(|m| Row {
+            line: m["line"].clone(),
+            row: m["row"].clone(),
+            outcome: m["outcome"].clone(),
+            codes: m["codes"].clone(),
+        })
+        .collect()
+}
