@@ -57,14 +57,17 @@ impl Instance {
         }
         let idx = match self.by_id.get(&user.id) {
             Some(&i) => {
-                self.by_username.remove(&self.users[i].username.to_lowercase());
+                self.by_username
+                    .remove(&self.users[i].username.to_lowercase());
                 self.users[i] = user;
                 i
             }
             None => {
                 self.users.push(user);
-                self.by_id
-                    .insert(self.users[self.users.len() - 1].id.clone(), self.users.len() - 1);
+                self.by_id.insert(
+                    self.users[self.users.len() - 1].id.clone(),
+                    self.users.len() - 1,
+                );
                 self.users.len() - 1
             }
         };

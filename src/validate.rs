@@ -134,7 +134,12 @@ pub fn join_messages(problems: &[Problem]) -> String {
 /// Receives the results of a validation, in input order.
 pub trait RowSink {
     /// A file-level problem (line when it has one).
-    fn file_problem(&mut self, line: Option<u64>, problem: &Problem, strict: bool) -> io::Result<()>;
+    fn file_problem(
+        &mut self,
+        line: Option<u64>,
+        problem: &Problem,
+        strict: bool,
+    ) -> io::Result<()>;
     /// A checked data row.
     fn row(&mut self, row: &CheckedRow) -> io::Result<()>;
     /// A chunk of rows is complete: a good moment to flush.

@@ -19,7 +19,11 @@ fn validate(name: &str, extra: &[&str]) -> (i32, Vec<Row>, String) {
         .output()
         .expect("runs");
     let code = out.status.code().expect("exit code");
-    (code, report_rows(&report), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        code,
+        report_rows(&report),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -28,7 +32,12 @@ fn valid_create_file() {
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(
         rows,
-        vec![row("2", "1", "ok", ""), row("3", "2", "ok", ""), row("4", "3", "ok", ""), row("5", "4", "ok", "")]
+        vec![
+            row("2", "1", "ok", ""),
+            row("3", "2", "ok", ""),
+            row("4", "3", "ok", ""),
+            row("5", "4", "ok", "")
+        ]
     );
     assert!(stdout.contains(": valid\n"), "{stdout}");
 }
@@ -36,9 +45,19 @@ fn valid_create_file() {
 #[test]
 fn valid_update_file_against_its_instance() {
     let existing = fixture("existing_export.csv");
-    let (code, rows, _) = validate("valid_update.csv", &["--existing", existing.to_str().expect("utf8 path")]);
+    let (code, rows, _) = validate(
+        "valid_update.csv",
+        &["--existing", existing.to_str().expect("utf8 path")],
+    );
     assert_eq!(code, 0);
-    assert_eq!(rows, vec![row("2", "1", "ok", ""), row("3", "2", "ok", ""), row("4", "3", "ok", "")]);
+    assert_eq!(
+        rows,
+        vec![
+            row("2", "1", "ok", ""),
+            row("3", "2", "ok", ""),
+            row("4", "3", "ok", "")
+        ]
+    );
 }
 
 #[test]
@@ -56,9 +75,16 @@ fn utf8_bom_with_non_ascii_names_reads_clean() {
     let names: Vec<&str> = rows.iter().map(|r| r["userName"].as_str()).collect();
     assert_eq!(
         names,
-        ["jose.munoz@univ.edu", "zoe.krueger@univ.edu", "ying.chen@univ.edu", "bjorn.asgeirsson@univ.edu"]
+        [
+            "jose.munoz@univ.edu",
+            "zoe.krueger@univ.edu",
+            "ying.chen@univ.edu",
+            "bjorn.asgeirsson@univ.edu"
+        ]
     );
-    assert!(rows.iter().all(|r| r["outcome"] == "ok" && r["line"] != "1"));
+    assert!(rows
+        .iter()
+        .all(|r| r["outcome"] == "ok" && r["line"] != "1"));
 }
 
 #[test]
@@ -67,7 +93,12 @@ fn utf16_unicode_text_is_decoded_with_a_warning() {
     assert_eq!(code, 0);
     assert_eq!(
         rows,
-        vec![row("", "", "warning", "F03"), row("2", "1", "ok", ""), row("3", "2", "ok", ""), row("4", "3", "ok", "")]
+        vec![
+            row("", "", "warning", "F03"),
+            row("2", "1", "ok", ""),
+            row("3", "2", "ok", ""),
+            row("4", "3", "ok", "")
+        ]
     );
     assert!(stdout.contains("UTF-16 LE"), "{stdout}");
     assert!(stdout.contains("tab-delimited"), "{stdout}");
@@ -117,7 +148,12 @@ fn multi_line_record_keeps_physical_lines() {
     assert_eq!(code, 1);
     assert_eq!(
         rows,
-        vec![row("2", "1", "ok", ""), row("3", "2", "error", "R02"), row("5", "3", "ok", ""), row("6", "4", "error", "U03")]
+        vec![
+            row("2", "1", "ok", ""),
+            row("3", "2", "error", "R02"),
+            row("5", "3", "ok", ""),
+            row("6", "4", "error", "U03")
+        ]
     );
     assert!(stdout.contains("line 3 (row 2)"), "{stdout}");
 }
@@ -126,7 +162,10 @@ fn multi_line_record_keeps_physical_lines() {
 fn iso_dates_are_named_with_the_fix() {
     let (code, rows, stdout) = validate("iso_dates.csv", &[]);
     assert_eq!(code, 1);
-    assert_eq!(rows, vec![row("2", "1", "error", "D03"), row("3", "2", "error", "D03")]);
+    assert_eq!(
+        rows,
+        vec![row("2", "1", "error", "D03"), row("3", "2", "error", "D03")]
+    );
     assert!(stdout.contains("write 12/31/2099"), "{stdout}");
 }
 
@@ -135,13 +174,34 @@ fn every_row_rule_fixture() {
     let (code, rows, _) = validate("every_row_rule.csv", &[]);
     assert_eq!(code, 1);
     let want = [
-        ("2", "ok", ""), ("3", "error", "R01"), ("4", "error", "R02"), ("5", "warning", "R03"),
-        ("6", "error", "U01"), ("7", "error", "U02"), ("8", "error", "U03"), ("9", "error", "U04"),
-        ("10", "error", "I01"), ("11", "ok", ""), ("12", "error", "I02"), ("13", "error", "N01"),
-        ("14", "error", "N02"), ("15", "error", "N03"), ("16", "error", "N04"), ("17", "error", "N05"),
-        ("18", "error", "A01"), ("19", "error", "A02"), ("20", "error", "A03"), ("21", "error", "A04"),
-        ("22", "warning", "A05"), ("23", "error", "D01"), ("24", "error", "D02"), ("25", "error", "D03"),
-        ("26", "error", "D04"), ("27", "warning", "D05"), ("28", "error", "D06"), ("29", "warning", "W01"),
+        ("2", "ok", ""),
+        ("3", "error", "R01"),
+        ("4", "error", "R02"),
+        ("5", "warning", "R03"),
+        ("6", "error", "U01"),
+        ("7", "error", "U02"),
+        ("8", "error", "U03"),
+        ("9", "error", "U04"),
+        ("10", "error", "I01"),
+        ("11", "ok", ""),
+        ("12", "error", "I02"),
+        ("13", "error", "N01"),
+        ("14", "error", "N02"),
+        ("15", "error", "N03"),
+        ("16", "error", "N04"),
+        ("17", "error", "N05"),
+        ("18", "error", "A01"),
+        ("19", "error", "A02"),
+        ("20", "error", "A03"),
+        ("21", "error", "A04"),
+        ("22", "warning", "A05"),
+        ("23", "error", "D01"),
+        ("24", "error", "D02"),
+        ("25", "error", "D03"),
+        ("26", "error", "D04"),
+        ("27", "warning", "D05"),
+        ("28", "error", "D06"),
+        ("29", "warning", "W01"),
     ];
     let want: Vec<Row> = want
         .iter()
@@ -160,7 +220,10 @@ fn strict_turns_warnings_into_errors() {
 #[test]
 fn instance_conflicts_with_existing_export() {
     let existing = fixture("existing_export.csv");
-    let (code, rows, _) = validate("instance_conflicts.csv", &["--existing", existing.to_str().expect("utf8")]);
+    let (code, rows, _) = validate(
+        "instance_conflicts.csv",
+        &["--existing", existing.to_str().expect("utf8")],
+    );
     assert_eq!(code, 1);
     assert_eq!(
         rows,
@@ -180,17 +243,44 @@ fn header_fixtures() {
     let cases: &[(&str, i32, &[(&str, &str, &str, &str)])] = &[
         ("empty.csv", 1, &[("", "", "error", "F01")]),
         ("excel_workbook.xlsx", 1, &[("", "", "error", "F02")]),
-        ("missing_column.csv", 1, &[("1", "", "error", "F08"), ("2", "1", "ok", "")]),
-        ("extra_column.csv", 1, &[("1", "", "error", "F09"), ("2", "1", "ok", "")]),
-        ("columns_out_of_order.csv", 1, &[("1", "", "error", "F10"), ("2", "1", "ok", "")]),
-        ("header_case_spacing.csv", 1, &[("1", "", "error", "F11"), ("2", "1", "ok", "")]),
+        (
+            "missing_column.csv",
+            1,
+            &[("1", "", "error", "F08"), ("2", "1", "ok", "")],
+        ),
+        (
+            "extra_column.csv",
+            1,
+            &[("1", "", "error", "F09"), ("2", "1", "ok", "")],
+        ),
+        (
+            "columns_out_of_order.csv",
+            1,
+            &[("1", "", "error", "F10"), ("2", "1", "ok", "")],
+        ),
+        (
+            "header_case_spacing.csv",
+            1,
+            &[("1", "", "error", "F11"), ("2", "1", "ok", "")],
+        ),
         ("header_only.csv", 0, &[("", "", "warning", "F13")]),
-        ("no_header.csv", 1, &[("1", "", "error", "F14"), ("1", "1", "ok", ""), ("2", "2", "ok", "")]),
+        (
+            "no_header.csv",
+            1,
+            &[
+                ("1", "", "error", "F14"),
+                ("1", "1", "ok", ""),
+                ("2", "2", "ok", ""),
+            ],
+        ),
     ];
     for (name, want_code, want_rows) in cases {
         let (code, rows, stdout) = validate(name, &[]);
         assert_eq!(code, *want_code, "{name}: {stdout}");
-        let want: Vec<Row> = want_rows.iter().map(|(l, r, o, c)| row(l, r, o, c)).collect();
+        let want: Vec<Row> = want_rows
+            .iter()
+            .map(|(l, r, o, c)| row(l, r, o, c))
+            .collect();
         assert_eq!(rows, want, "{name}");
     }
 }
@@ -208,8 +298,17 @@ fn size_and_row_limits() {
         }
         std::fs::write(&path, text).expect("write");
         let report = dir.path().join(format!("r{rows}.csv"));
-        qusers().arg("validate").arg(&path).arg("--report").arg(&report).assert().code(want);
-        let f07 = report_rows(&report).into_iter().filter(|r| r.codes == "F07").count();
+        qusers()
+            .arg("validate")
+            .arg(&path)
+            .arg("--report")
+            .arg(&report)
+            .assert()
+            .code(want);
+        let f07 = report_rows(&report)
+            .into_iter()
+            .filter(|r| r.codes == "F07")
+            .count();
         assert_eq!(f07, want as usize, "{rows} rows");
     }
     // 20,000,000 bytes is too many; 19,999,999 is fine.
@@ -223,14 +322,24 @@ fn size_and_row_limits() {
         assert_eq!(text.len(), size);
         std::fs::write(&path, text).expect("write");
         let report = dir.path().join(format!("s{size}.csv"));
-        qusers().arg("validate").arg(&path).arg("--report").arg(&report).assert().code(want);
-        let f06 = report_rows(&report).into_iter().filter(|r| r.codes == "F06").count();
+        qusers()
+            .arg("validate")
+            .arg(&path)
+            .arg("--report")
+            .arg(&report)
+            .assert()
+            .code(want);
+        let f06 = report_rows(&report)
+            .into_iter()
+            .filter(|r| r.codes == "F06")
+            .count();
         assert_eq!(f06, want as usize, "{size} bytes");
     }
 }
 
 fn qusers_header() -> String {
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n".into()
+    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n"
+        .into()
 }
 
 /// Every rule code of the catalog is broken by at least one fixture (or generated file above).
@@ -240,7 +349,11 @@ fn fixtures_cover_the_catalog() {
     let mut seen = BTreeSet::new();
     for entry in std::fs::read_dir(fixture("")).expect("fixtures") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let extra: Vec<&str> = if name == "instance_conflicts.csv" {
             vec!["--existing", existing.to_str().expect("utf8")]
         } else {
@@ -312,16 +425,25 @@ fn json_summary_and_jsonl_report() {
 #[test]
 fn stdin_is_read_as_csv() {
     let text = std::fs::read(fixture("valid_create.csv")).expect("fixture");
-    qusers().args(["validate", "-"]).write_stdin(text).assert().code(0);
+    qusers()
+        .args(["validate", "-"])
+        .write_stdin(text)
+        .assert()
+        .code(0);
 }
 
 #[test]
 fn rules_lists_every_code() {
-    let out = qusers().args(["rules", "--format", "json"]).output().expect("runs");
+    let out = qusers()
+        .args(["rules", "--format", "json"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v.len(), qusers::rules::RULES.len());
-    assert!(v.iter().all(|r| r["hint"].as_str().is_some_and(|h| !h.is_empty())));
+    assert!(v
+        .iter()
+        .all(|r| r["hint"].as_str().is_some_and(|h| !h.is_empty())));
     let text = qusers().arg("rules").output().expect("runs");
     let text = String::from_utf8_lossy(&text.stdout);
     for r in qusers::rules::RULES {
@@ -335,17 +457,27 @@ fn template_writes_the_header_and_validates_as_header_only() {
     let csv = dir.path().join("t.csv");
     let tsv = dir.path().join("t.tsv");
     qusers().args(["template", "-o"]).arg(&csv).assert().code(0);
-    qusers().args(["template", "--tsv", "-o"]).arg(&tsv).assert().code(0);
+    qusers()
+        .args(["template", "--tsv", "-o"])
+        .arg(&tsv)
+        .assert()
+        .code(0);
     assert_eq!(
         std::fs::read_to_string(&csv).expect("csv"),
         "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n"
     );
-    assert!(std::fs::read_to_string(&tsv).expect("tsv").contains("userID\tuserName"));
+    assert!(std::fs::read_to_string(&tsv)
+        .expect("tsv")
+        .contains("userID\tuserName"));
     for p in [&csv, &tsv] {
         let out = qusers().arg("validate").arg(p).output().expect("runs");
         assert_eq!(out.status.code(), Some(0));
     }
-    qusers().arg("template").assert().code(0).stdout(predicates::str::starts_with("userID,userName"));
+    qusers()
+        .arg("template")
+        .assert()
+        .code(0)
+        .stdout(predicates::str::starts_with("userID,userName"));
 }
 
 #[test]

@@ -52,7 +52,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::CouldNotRun as i32 } else { 0 };
+            return if e.use_stderr() {
+                Exit::CouldNotRun as i32
+            } else {
+                0
+            };
         }
     };
     match run(cli) {

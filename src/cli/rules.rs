@@ -29,7 +29,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                     r.hint
                 );
             }
-            s.push_str("\nFIX yes: `qusers fix` repairs it. Warnings become errors with --strict.\n");
+            s.push_str(
+                "\nFIX yes: `qusers fix` repairs it. Warnings become errors with --strict.\n",
+            );
             s
         }
     };

@@ -28,7 +28,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let to_file = args.output.as_ref().filter(|p| p.as_os_str() != "-");
     let tsv = args.tsv
         || to_file.is_some_and(|p| Delimiter::for_name(&p.to_string_lossy()) == Delimiter::TAB);
-    let line = template_line(if tsv { Delimiter::TAB } else { Delimiter::COMMA });
+    let line = template_line(if tsv {
+        Delimiter::TAB
+    } else {
+        Delimiter::COMMA
+    });
     match to_file {
         Some(path) => {
             std::fs::write(path, &line)

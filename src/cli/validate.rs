@@ -147,7 +147,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
             None => {
                 reports.push(None);
-                validate_source(&source, &opts, instance.as_ref(), &mut crate::validate::NullSink)
+                validate_source(
+                    &source,
+                    &opts,
+                    instance.as_ref(),
+                    &mut crate::validate::NullSink,
+                )
             }
         };
         match result {
@@ -207,7 +212,10 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// The human summary of one file.
 pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
-    let has_warnings = f.warning > 0 || f.file_problems.iter().any(|p| p.severity == Severity::Warning);
+    let has_warnings = f.warning > 0
+        || f.file_problems
+            .iter()
+            .any(|p| p.severity == Severity::Warning);
     let verdict = if !f.valid {
         "INVALID: fix the errors below, then validate again"
     } else if has_warnings {
@@ -249,7 +257,11 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
         let _ = writeln!(s, "  rules broken:");
         for r in &f.rules {
             let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
-            let more = if r.rows > r.lines.len() as u64 { ", …" } else { "" };
+            let more = if r.rows > r.lines.len() as u64 {
+                ", …"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 s,
                 "    {} {:<7} {:>6}  {} (line{} {}{more})",
@@ -266,7 +278,14 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
         let total: u64 = f.rules.iter().map(|r| r.rows).sum();
         let _ = writeln!(s, "  problems, first {}:", f.samples.len());
         for p in &f.samples {
-            let _ = writeln!(s, "    line {} (row {}) {}: {}", p.line, p.row, p.severity.as_str(), p.message);
+            let _ = writeln!(
+                s,
+                "    line {} (row {}) {}: {}",
+                p.line,
+                p.row,
+                p.severity.as_str(),
+                p.message
+            );
         }
         if total > f.samples.len() as u64 && report.is_none() {
             let _ = writeln!(s, "  every problem of every row: add --report report.csv");

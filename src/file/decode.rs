@@ -137,7 +137,9 @@ pub fn decoded_reader(
     source: &Source,
     encoding: &TextEncoding,
 ) -> Result<Box<dyn Read + Send>, FileError> {
-    Ok(Box::new(LineEnds::new(undecorated_reader(source, encoding)?)))
+    Ok(Box::new(LineEnds::new(undecorated_reader(
+        source, encoding,
+    )?)))
 }
 
 fn undecorated_reader(
@@ -296,14 +298,26 @@ mod tests {
     fn detects_encodings() {
         assert_eq!(sniff_bytes(b""), Decoding::Empty);
         assert_eq!(sniff_bytes(b"a,b\n"), Decoding::Text(TextEncoding::Utf8));
-        assert_eq!(sniff_bytes(b"\xEF\xBB\xBFa"), Decoding::Text(TextEncoding::Utf8Bom));
-        assert_eq!(sniff_bytes(b"\xFF\xFEa\0"), Decoding::Text(TextEncoding::Utf16Le));
-        assert_eq!(sniff_bytes(b"\xFE\xFF\0a"), Decoding::Text(TextEncoding::Utf16Be));
+        assert_eq!(
+            sniff_bytes(b"\xEF\xBB\xBFa"),
+            Decoding::Text(TextEncoding::Utf8Bom)
+        );
+        assert_eq!(
+            sniff_bytes(b"\xFF\xFEa\0"),
+            Decoding::Text(TextEncoding::Utf16Le)
+        );
+        assert_eq!(
+            sniff_bytes(b"\xFE\xFF\0a"),
+            Decoding::Text(TextEncoding::Utf16Be)
+        );
         assert_eq!(
             sniff_bytes(b"h\nx\nJos\xE9\n"),
             Decoding::Text(TextEncoding::Windows1252 { first_line: 3 })
         );
-        assert!(matches!(sniff_bytes(b"PK\x03\x04zzz"), Decoding::NotText(_)));
+        assert!(matches!(
+            sniff_bytes(b"PK\x03\x04zzz"),
+            Decoding::NotText(_)
+        ));
         assert!(matches!(sniff_bytes(b"a\0b\0c\0d\0"), Decoding::NotText(_)));
     }
 
@@ -328,10 +342,14 @@ mod tests {
         let input = b"a\r\nb\rc\n\r\n\r\rd\r";
         let want = b"a\nb\nc\n\n\n\nd\n".to_vec();
         let mut out = Vec::new();
-        LineEnds::new(&input[..]).read_to_end(&mut out).expect("read");
+        LineEnds::new(&input[..])
+            .read_to_end(&mut out)
+            .expect("read");
         assert_eq!(out, want);
         let mut out = Vec::new();
-        LineEnds::new(OneByte(input)).read_to_end(&mut out).expect("read");
+        LineEnds::new(OneByte(input))
+            .read_to_end(&mut out)
+            .expect("read");
         assert_eq!(out, want);
     }
 

@@ -120,7 +120,11 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
         } else {
             problems.push(Problem::new(
                 Code::ExtraColumn,
-                format!("column {} \"{}\" is not a template column", column_label(i), raw),
+                format!(
+                    "column {} \"{}\" is not a template column",
+                    column_label(i),
+                    raw
+                ),
             ));
         }
     }
@@ -223,8 +227,17 @@ mod tests {
     #[test]
     fn export_header_maps_by_name() {
         let h = analyze_header(&[
-            "userID", "userName", "firstName", "lastName", "email", "divisionId", "Division Name",
-            "accountType", "User Type Name", "accountStatus", "expirationDate",
+            "userID",
+            "userName",
+            "firstName",
+            "lastName",
+            "email",
+            "divisionId",
+            "Division Name",
+            "accountType",
+            "User Type Name",
+            "accountStatus",
+            "expirationDate",
         ]);
         assert_eq!(codes(&h), vec!["F12"]);
         assert_eq!(h.map.pos[Col::AccountType as usize], Some(7));

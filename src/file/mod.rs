@@ -178,12 +178,14 @@ impl Source {
     /// Size in bytes.
     pub fn size(&self) -> Result<u64, FileError> {
         match self {
-            Source::Path(p) => std::fs::metadata(p)
-                .map(|m| m.len())
-                .map_err(|source| FileError::Io {
-                    path: p.display().to_string(),
-                    source,
-                }),
+            Source::Path(p) => {
+                std::fs::metadata(p)
+                    .map(|m| m.len())
+                    .map_err(|source| FileError::Io {
+                        path: p.display().to_string(),
+                        source,
+                    })
+            }
             Source::Stdin(b) => Ok(b.len() as u64),
         }
     }

@@ -22,7 +22,10 @@ pub struct ReadOptions {
 /// ready to stream.
 pub enum Opening {
     /// Empty or not text: the problem says which. No records can be read.
-    Refused { problem: Problem, size: u64 },
+    Refused {
+        problem: Problem,
+        size: u64,
+    },
     Ready(Box<Opened>),
 }
 
@@ -84,9 +87,7 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
     }
 
     let mut decoded = decoded_reader(source, &encoding)?;
-    let expected = opts
-        .delimiter
-        .unwrap_or_else(|| source.default_delimiter());
+    let expected = opts.delimiter.unwrap_or_else(|| source.default_delimiter());
     // Decoders may hand out the first bytes in small pieces: gather the first line before
     // judging the delimiter, then put it back in front of the stream.
     let head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
@@ -95,7 +96,10 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
     })?;
     let delimiter = match found_delimiter(first_line(&head), expected) {
         Some(found) => {
-            problems.push(Problem::new(Code::WrongDelimiter, wrong_delimiter_detail(expected, found)));
+            problems.push(Problem::new(
+                Code::WrongDelimiter,
+                wrong_delimiter_detail(expected, found),
+            ));
             found
         }
         None => expected,
@@ -189,13 +193,18 @@ fn found_delimiter(line: &[u8], expected: Delimiter) -> Option<Delimiter> {
     if count_unquoted(line, expected.0) > 0 {
         return None;
     }
-    [Delimiter::COMMA, Delimiter::SEMICOLON, Delimiter::TAB, Delimiter(b'|')]
-        .into_iter()
-        .filter(|d| *d != expected)
-        .map(|d| (d, count_unquoted(line, d.0)))
-        .filter(|&(_, n)| n >= 8)
-        .max_by_key(|&(_, n)| n)
-        .map(|(d, _)| d)
+    [
+        Delimiter::COMMA,
+        Delimiter::SEMICOLON,
+        Delimiter::TAB,
+        Delimiter(b'|'),
+    ]
+    .into_iter()
+    .filter(|d| *d != expected)
+    .map(|d| (d, count_unquoted(line, d.0)))
+    .filter(|&(_, n)| n >= 8)
+    .max_by_key(|&(_, n)| n)
+    .map(|(d, _)| d)
 }
 
 fn wrong_delimiter_detail(expected: Delimiter, found: Delimiter) -> String {
@@ -221,7 +230,10 @@ mod tests {
     #[test]
     fn finds_semicolons_and_tabs() {
         let semi = b"userID;userName;firstName;lastName;email;divisionId;accountType;accountStatus;expirationDate";
-        assert_eq!(found_delimiter(semi, Delimiter::COMMA), Some(Delimiter::SEMICOLON));
+        assert_eq!(
+            found_delimiter(semi, Delimiter::COMMA),
+            Some(Delimiter::SEMICOLON)
+        );
         assert_eq!(found_delimiter(semi, Delimiter::SEMICOLON), None);
         let tab = b"userID\tuserName\tfirstName\tlastName\temail\tdivisionId\taccountType\taccountStatus\texpirationDate";
         assert_eq!(found_delimiter(tab, Delimiter::COMMA), Some(Delimiter::TAB));

@@ -196,7 +196,12 @@ impl Problem {
 
     /// The message as reports show it: what is wrong, then how to fix it.
     pub fn message(&self) -> String {
-        format!("{}: {} (fix: {})", self.code.id(), self.detail, self.code.rule().hint)
+        format!(
+            "{}: {} (fix: {})",
+            self.code.id(),
+            self.detail,
+            self.code.rule().hint
+        )
     }
 }
 

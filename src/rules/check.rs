@@ -6,8 +6,8 @@ use csv::ByteRecord;
 use jiff::civil::Date;
 
 use super::values::{
-    email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id,
-    is_user_id, parse_date, parse_status, DateIssue,
+    email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id, is_user_id,
+    parse_date, parse_status, DateIssue,
 };
 use super::{Code, Problem};
 use crate::file::{trim, Col, ColumnMap};
@@ -76,7 +76,12 @@ fn symbols_detail(col: Col, value: &str, found: &[(char, usize)]) -> String {
     } else {
         String::new()
     };
-    format!("{} {} has {}{more}", col.name(), quoted(value), list.join(", "))
+    format!(
+        "{} {} has {}{more}",
+        col.name(),
+        quoted(value),
+        list.join(", ")
+    )
 }
 
 /// Checks one record against every row rule that needs no other row. Appends to `out`.
@@ -100,7 +105,9 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let mut controls = Vec::new();
     let mut spaced = Vec::new();
     for col in Col::ALL {
-        let Some(raw) = map.raw(rec, col) else { continue };
+        let Some(raw) = map.raw(rec, col) else {
+            continue;
+        };
         if raw.iter().any(|&b| b < 0x20 || b == 0x7F) {
             let text = String::from_utf8_lossy(raw);
             if let Some(c) = text.chars().find(|c| c.is_control()) {
@@ -219,7 +226,10 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         } else {
             let symbols = forbidden_symbols(v);
             if !symbols.is_empty() {
-                out.push(Problem::new(Code::NameSymbol, symbols_detail(col, v, &symbols)));
+                out.push(Problem::new(
+                    Code::NameSymbol,
+                    symbols_detail(col, v, &symbols),
+                ));
             }
         }
     }
@@ -242,7 +252,10 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         let t = trim(&raw);
         if t.is_empty() {
             if action == Action::Create {
-                out.push(Problem::new(Code::AccountTypeMissing, "accountType is empty"));
+                out.push(Problem::new(
+                    Code::AccountTypeMissing,
+                    "accountType is empty",
+                ));
             }
         } else if !is_account_type(t) {
             out.push(Problem::new(
@@ -302,7 +315,11 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             if d < ctx.today {
                 out.push(Problem::new(
                     Code::DatePast,
-                    format!("expirationDate {} is before today ({})", quoted(exp), format_file_date(ctx.today)),
+                    format!(
+                        "expirationDate {} is before today ({})",
+                        quoted(exp),
+                        format_file_date(ctx.today)
+                    ),
                 ));
             }
         };
@@ -344,7 +361,11 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             Err(DateIssue::Unpadded(d)) => {
                 out.push(Problem::new(
                     Code::DateUnpadded,
-                    format!("expirationDate {}: write {}", quoted(exp), format_file_date(d)),
+                    format!(
+                        "expirationDate {}: write {}",
+                        quoted(exp),
+                        format_file_date(d)
+                    ),
                 ));
                 in_past(d, out);
             }
@@ -368,7 +389,10 @@ impl CrossRow {
     /// Checks a row (in input order) against the earlier ones.
     pub fn check(&mut self, line: u64, user_id: &str, user_name: &str, out: &mut Vec<Problem>) {
         if !user_name.is_empty() {
-            let key: Box<str> = if user_name.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+            let key: Box<str> = if user_name
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || b >= 0x80)
+            {
                 user_name.to_lowercase().into()
             } else {
                 user_name.into()

@@ -152,7 +152,9 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
     }
     let dashes: Vec<&str> = s.split('-').collect();
     if dashes.len() == 3 && dashes[0].len() == 4 {
-        if let (Some(y), Some(m), Some(d)) = (digits(dashes[0]), digits(dashes[1]), digits(dashes[2])) {
+        if let (Some(y), Some(m), Some(d)) =
+            (digits(dashes[0]), digits(dashes[1]), digits(dashes[2]))
+        {
             return Err(DateIssue::Iso(
                 Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8).ok(),
             ));
@@ -191,16 +193,40 @@ mod tests {
         let d = |y, m, dd| Date::new(y, m, dd).expect("valid");
         assert_eq!(parse_date("12/31/2027"), Ok(d(2027, 12, 31)));
         assert_eq!(parse_date("02/29/2028"), Ok(d(2028, 2, 29)));
-        assert!(matches!(parse_date("02/29/2027"), Err(DateIssue::Impossible(_))));
-        assert!(matches!(parse_date("02/30/2028"), Err(DateIssue::Impossible(_))));
-        assert_eq!(parse_date("2027-12-31"), Err(DateIssue::Iso(Some(d(2027, 12, 31)))));
-        assert_eq!(parse_date("31/12/2027"), Err(DateIssue::DayFirst(Some(d(2027, 12, 31)))));
-        assert_eq!(parse_date("3/4/2027"), Err(DateIssue::Unpadded(d(2027, 3, 4))));
+        assert!(matches!(
+            parse_date("02/29/2027"),
+            Err(DateIssue::Impossible(_))
+        ));
+        assert!(matches!(
+            parse_date("02/30/2028"),
+            Err(DateIssue::Impossible(_))
+        ));
+        assert_eq!(
+            parse_date("2027-12-31"),
+            Err(DateIssue::Iso(Some(d(2027, 12, 31))))
+        );
+        assert_eq!(
+            parse_date("31/12/2027"),
+            Err(DateIssue::DayFirst(Some(d(2027, 12, 31))))
+        );
+        assert_eq!(
+            parse_date("3/4/2027"),
+            Err(DateIssue::Unpadded(d(2027, 3, 4)))
+        );
         assert!(matches!(parse_date("12/31/27"), Err(DateIssue::Format(_))));
-        assert!(matches!(parse_date("31.12.2027"), Err(DateIssue::Format(_))));
+        assert!(matches!(
+            parse_date("31.12.2027"),
+            Err(DateIssue::Format(_))
+        ));
         assert!(matches!(parse_date("46752"), Err(DateIssue::Format(_))));
-        assert!(matches!(parse_date("00/10/2027"), Err(DateIssue::Impossible(_))));
-        assert!(matches!(parse_date("13/13/2027"), Err(DateIssue::Impossible(_))));
+        assert!(matches!(
+            parse_date("00/10/2027"),
+            Err(DateIssue::Impossible(_))
+        ));
+        assert!(matches!(
+            parse_date("13/13/2027"),
+            Err(DateIssue::Impossible(_))
+        ));
         assert_eq!(format_file_date(d(2027, 3, 4)), "03/04/2027");
     }
 
