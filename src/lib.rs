@@ -4,6 +4,7 @@
 //! rows ([`rules`], [`validate`]) → reports ([`report`]); rows → plan → API calls → outcomes.
 
 pub mod cli;
+pub mod fake;
 pub mod file;
 pub mod instance;
 pub mod report;

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::file::{self, trim, Col, ColumnMap, FileError, Opened, Opening, ReadOptions, Source};
 use crate::instance::Instance;
-use crate::rules::{check_row, Action, CheckCtx, Code, CrossRow, Problem, Severity};
+use crate::rules::{check_row, username_key, Action, CheckCtx, Code, CrossRow, Problem, Severity};
 
 /// Records per chunk: large enough to amortise the hand-offs, small enough to keep memory flat.
 pub const CHUNK_ROWS: usize = 4096;
@@ -382,21 +382,26 @@ pub fn validate_source(
     let mut cross = CrossRow::new();
     let mut process = |chunk: &Chunk, tally: &mut Tally| -> Result<(), ValidateError> {
         let records = &chunk.records[..chunk.len];
-        let results: Vec<Vec<Problem>> = records
+        let results: Vec<(Vec<Problem>, Option<Box<str>>)> = records
             .par_iter()
             .map(|rec| {
                 let mut out = Vec::new();
                 check_row(rec, &ctx, &mut out);
-                out
+                let key = if out.iter().any(|p| p.code == Code::EmptyRow) {
+                    None
+                } else {
+                    username_key(trim(&map.text(rec, Col::UserName)))
+                };
+                (out, key)
             })
             .collect();
-        for (rec, mut problems) in records.iter().zip(results) {
+        for (rec, (mut problems, key)) in records.iter().zip(results) {
             let line = rec.position().map_or(1, |p| p.line());
             let action = Action::of(&map, rec);
             if !problems.iter().any(|p| p.code == Code::EmptyRow) {
                 let id = map.text(rec, Col::UserId);
                 let name = map.text(rec, Col::UserName);
-                cross.check(line, trim(&id), trim(&name), &mut problems);
+                cross.check(line, trim(&id), trim(&name), key, &mut problems);
             }
             let checked = CheckedRow {
                 line,

@@ -240,7 +240,8 @@ fn instance_conflicts_with_existing_export() {
 
 #[test]
 fn header_fixtures() {
-    let cases: &[(&str, i32, &[(&str, &str, &str, &str)])] = &[
+    type Expected<'a> = &'a [(&'a str, &'a str, &'a str, &'a str)];
+    let cases: &[(&str, i32, Expected)] = &[
         ("empty.csv", 1, &[("", "", "error", "F01")]),
         ("excel_workbook.xlsx", 1, &[("", "", "error", "F02")]),
         (

@@ -39,7 +39,12 @@ impl ColumnMap {
 
     /// A template column as text (lossy only for bytes no decoder produced), untrimmed.
     pub fn text<'r>(&self, rec: &'r ByteRecord, col: Col) -> std::borrow::Cow<'r, str> {
-        String::from_utf8_lossy(self.raw(rec, col).unwrap_or_default())
+        let raw = self.raw(rec, col).unwrap_or_default();
+        // Decoded input is UTF-8 by construction; the lossy path is for a file changed under us.
+        match std::str::from_utf8(raw) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(raw),
+        }
     }
 
     /// True when the header is exactly the template.

@@ -1,6 +1,8 @@
 //! The checks of one row (pure, run in parallel) and across rows (in input order).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use foldhash::HashMap;
 
 use csv::ByteRecord;
 use jiff::civil::Date;
@@ -102,20 +104,17 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             ),
         ));
     }
+    let texts: [Cow<str>; 9] = std::array::from_fn(|i| map.text(rec, Col::ALL[i]));
     let mut controls = Vec::new();
     let mut spaced = Vec::new();
     for col in Col::ALL {
-        let Some(raw) = map.raw(rec, col) else {
-            continue;
-        };
-        if raw.iter().any(|&b| b < 0x20 || b == 0x7F) {
-            let text = String::from_utf8_lossy(raw);
+        let text = &texts[col as usize];
+        if text.bytes().any(|b| b < 0x20 || b == 0x7F) {
             if let Some(c) = text.chars().find(|c| c.is_control()) {
                 controls.push(format!("{} has {}", col.name(), describe_control(c)));
             }
         }
-        let text = String::from_utf8_lossy(raw);
-        if !text.is_empty() && trim(&text).len() != text.len() {
+        if !text.is_empty() && trim(text).len() != text.len() {
             spaced.push(col.name());
         }
     }
@@ -129,11 +128,9 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
     }
 
-    let text = |c: Col| map.text(rec, c);
-    let id_raw = text(Col::UserId);
-    let id = trim(&id_raw);
-    let name_raw = text(Col::UserName);
-    let name = trim(&name_raw);
+    let v = |c: Col| trim(&texts[c as usize]);
+    let id = v(Col::UserId);
+    let name = v(Col::UserName);
     let action = if id.is_empty() {
         Action::Create
     } else {
@@ -165,8 +162,7 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                             ),
                         ));
                     }
-                    let email_raw = text(Col::Email);
-                    let email = trim(&email_raw);
+                    let email = v(Col::Email);
                     if !email.is_empty() && !email.eq_ignore_ascii_case(&user.email) {
                         out.push(Problem::new(
                             Code::UpdateEmail,
@@ -217,25 +213,23 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         if !has(col) {
             continue;
         }
-        let raw = text(col);
-        let v = trim(&raw);
-        if v.is_empty() {
+        let value = v(col);
+        if value.is_empty() {
             if action == Action::Create {
                 out.push(Problem::new(missing, format!("{} is empty", col.name())));
             }
         } else {
-            let symbols = forbidden_symbols(v);
+            let symbols = forbidden_symbols(value);
             if !symbols.is_empty() {
                 out.push(Problem::new(
                     Code::NameSymbol,
-                    symbols_detail(col, v, &symbols),
+                    symbols_detail(col, value, &symbols),
                 ));
             }
         }
     }
     if action == Action::Create && has(Col::Email) {
-        let raw = text(Col::Email);
-        let email = trim(&raw);
+        let email = v(Col::Email);
         if email.is_empty() {
             out.push(Problem::new(Code::EmailMissing, "email is empty"));
         } else if let Some(why) = email_issue(email) {
@@ -248,8 +242,7 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
 
     // Account fields.
     if has(Col::AccountType) {
-        let raw = text(Col::AccountType);
-        let t = trim(&raw);
+        let t = v(Col::AccountType);
         if t.is_empty() {
             if action == Action::Create {
                 out.push(Problem::new(
@@ -269,8 +262,7 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             ));
         }
     }
-    let div_raw = text(Col::DivisionId);
-    let div = trim(&div_raw);
+    let div = v(Col::DivisionId);
     if !div.is_empty() {
         if !is_division_id(div) {
             out.push(Problem::new(
@@ -291,8 +283,7 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             }
         }
     }
-    let status_raw = text(Col::AccountStatus);
-    let status = trim(&status_raw);
+    let status = v(Col::AccountStatus);
     if !status.is_empty() {
         match parse_status(status) {
             None => out.push(Problem::new(
@@ -308,8 +299,7 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     }
 
     // Dates.
-    let exp_raw = text(Col::ExpirationDate);
-    let exp = trim(&exp_raw);
+    let exp = v(Col::ExpirationDate);
     if !exp.is_empty() {
         let in_past = |d: Date, out: &mut Vec<Problem>| {
             if d < ctx.today {
@@ -373,6 +363,20 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     }
 }
 
+/// How usernames compare: case-insensitively. `None` for an empty one.
+pub fn username_key(user_name: &str) -> Option<Box<str>> {
+    if user_name.is_empty() {
+        None
+    } else if user_name
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || b >= 0x80)
+    {
+        Some(user_name.to_lowercase().into())
+    } else {
+        Some(user_name.into())
+    }
+}
+
 /// Cross-row checks: duplicate usernames (case-insensitive) and userIDs. Holds only those two
 /// sets, so memory grows with the number of rows but not with their width.
 #[derive(Default)]
@@ -386,17 +390,17 @@ impl CrossRow {
         Self::default()
     }
 
-    /// Checks a row (in input order) against the earlier ones.
-    pub fn check(&mut self, line: u64, user_id: &str, user_name: &str, out: &mut Vec<Problem>) {
-        if !user_name.is_empty() {
-            let key: Box<str> = if user_name
-                .bytes()
-                .any(|b| b.is_ascii_uppercase() || b >= 0x80)
-            {
-                user_name.to_lowercase().into()
-            } else {
-                user_name.into()
-            };
+    /// Checks a row (in input order) against the earlier ones. `name_key` is
+    /// [`username_key`] of the row's userName (computed where the row was checked).
+    pub fn check(
+        &mut self,
+        line: u64,
+        user_id: &str,
+        user_name: &str,
+        name_key: Option<Box<str>>,
+        out: &mut Vec<Problem>,
+    ) {
+        if let Some(key) = name_key {
             match self.usernames.get(&key) {
                 Some(&first) => out.push(Problem::new(
                     Code::UserNameDuplicate,

@@ -7,9 +7,20 @@ pub const FORBIDDEN: &[char] = &[
     '=', ';', '~', '!', '&', '*', '%', '{', '}', '<', '>', '[', ']', '|', '\\', '"', '^',
 ];
 
+/// `FORBIDDEN` as a byte table (every forbidden symbol is ASCII).
+const FORBIDDEN_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < FORBIDDEN.len() {
+        t[FORBIDDEN[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// Each forbidden symbol in `s` with its 1-based character position.
 pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
-    if !s.contains(FORBIDDEN) {
+    if !s.bytes().any(|b| FORBIDDEN_BYTES[b as usize]) {
         return Vec::new();
     }
     s.chars()
@@ -21,6 +32,21 @@ pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
 
 /// Why `s` is not shaped like an email address, if it is not.
 pub fn email_issue(s: &str) -> Option<String> {
+    // The common case, checked on bytes: ASCII, no blanks, one @, a dotted domain.
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
+        if let Some(at) = memchr::memchr(b'@', s.as_bytes()) {
+            let domain = &s.as_bytes()[at + 1..];
+            if at > 0
+                && memchr::memchr(b'@', domain).is_none()
+                && domain.first() != Some(&b'.')
+                && domain.last().is_some_and(|&b| b != b'.')
+                && memchr::memchr(b'.', domain).is_some()
+                && memchr::memmem::find(domain, b"..").is_none()
+            {
+                return None;
+            }
+        }
+    }
     if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
         return Some(if c == ' ' {
             "it contains a space".into()
