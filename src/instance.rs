@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use csv::ByteRecord;
 
-use crate::file::{self, Col, ColumnMap, FileError, Opening, ReadOptions, Source};
+use crate::file::{
+    self, Col, ColumnMap, FileError, Opening, ReadOptions, Record, RecordBuf, Source,
+};
 
 /// One user of the instance, in file terms (dates as MM/DD/YYYY, status `active`/`disabled`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -130,7 +132,7 @@ impl Instance {
             path: source.name(),
             why,
         };
-        let mut opened = match file::open(source, opts)? {
+        let opened = match file::open(source, opts)? {
             Opening::Refused { problem, .. } => return Err(not_export(problem.detail)),
             Opening::Ready(o) => o,
         };
@@ -146,21 +148,21 @@ impl Instance {
         }
         let mut instance = Instance::new();
         let mut rec = ByteRecord::new();
-        if let Some(first) = opened.first_record.take() {
-            instance.insert_record(&map, &first);
-        }
-        while opened
-            .reader
+        let mut one = RecordBuf::new();
+        let mut records = opened.into_records();
+        while records
             .read_byte_record(&mut rec)
             .map_err(|e| file::csv_error(source, e))?
         {
-            instance.insert_record(&map, &rec);
+            one.clear();
+            one.push(&rec, 0);
+            instance.insert_record(&map, one.get(0));
         }
         Ok(instance)
     }
 
-    fn insert_record(&mut self, map: &ColumnMap, rec: &ByteRecord) {
-        let get = |c: Col| file::trim(&map.text(rec, c)).to_string();
+    fn insert_record(&mut self, map: &ColumnMap, rec: Record) {
+        let get = |c: Col| file::trim(map.field(rec, c)).to_string();
         let id = get(Col::UserId);
         if id.is_empty() {
             return;

@@ -40,72 +40,60 @@ pub enum ReportKind {
     Import,
 }
 
-enum Sink {
-    Csv(Box<csv::Writer<BufWriter<File>>>),
-    Jsonl(BufWriter<File>),
+/// CSV or JSON Lines, chosen by the report's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Csv,
+    Jsonl,
 }
 
-/// A report file being written.
-pub struct ReportWriter {
-    sink: Sink,
-    kind: ReportKind,
-    path: PathBuf,
-    buf: String,
-}
-
-fn io_context(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-}
-
-impl ReportWriter {
-    /// Creates (truncates) the report; `.jsonl`/`.ndjson` is JSON Lines, anything else CSV.
-    pub fn create(path: &Path, kind: ReportKind) -> io::Result<ReportWriter> {
-        let file = File::create(path).map_err(|e| io_context(path, e))?;
+impl ReportFormat {
+    /// `.jsonl`/`.ndjson` is JSON Lines, anything else CSV.
+    pub fn for_path(path: &Path) -> ReportFormat {
         let lower = path.to_string_lossy().to_ascii_lowercase();
-        let sink = if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-            Sink::Jsonl(BufWriter::with_capacity(1 << 16, file))
+        if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+            ReportFormat::Jsonl
         } else {
-            let mut w = csv::WriterBuilder::new()
-                .buffer_capacity(1 << 16)
-                .from_writer(BufWriter::with_capacity(1 << 16, file));
-            let mut header: Vec<&str> = VALIDATE_COLUMNS.to_vec();
-            if kind == ReportKind::Import {
-                header.extend(IMPORT_EXTRA_COLUMNS);
+            ReportFormat::Csv
+        }
+    }
+}
+
+/// Turns report rows into bytes. Cheap to copy and `Sync`, so rows can be encoded on worker
+/// threads and written in order by one writer.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportEncoder {
+    pub format: ReportFormat,
+    pub kind: ReportKind,
+}
+
+impl ReportEncoder {
+    /// The header line (CSV only).
+    pub fn header(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.format == ReportFormat::Csv {
+            let mut cols: Vec<&str> = VALIDATE_COLUMNS.to_vec();
+            if self.kind == ReportKind::Import {
+                cols.extend(IMPORT_EXTRA_COLUMNS);
             }
-            w.write_record(&header).map_err(csv_io)?;
-            Sink::Csv(Box::new(w))
-        };
-        Ok(ReportWriter {
-            sink,
-            kind,
-            path: path.to_path_buf(),
-            buf: String::new(),
-        })
+            out.extend_from_slice(cols.join(",").as_bytes());
+            out.push(b'\n');
+        }
+        out
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes one row (buffered; see [`ReportWriter::flush`]).
-    pub fn write(&mut self, row: &ReportRow) -> io::Result<()> {
-        match &mut self.sink {
-            Sink::Jsonl(w) => {
-                serde_json::to_writer(&mut *w, row).map_err(io::Error::other)?;
-                w.write_all(b"\n")
+    /// Appends one row, line end included.
+    pub fn encode(&self, row: &ReportRow, out: &mut Vec<u8>) {
+        match self.format {
+            ReportFormat::Jsonl => {
+                // Serialising plain strings and numbers into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, row);
+                out.push(b'\n');
             }
-            Sink::Csv(w) => {
-                let buf = &mut self.buf;
-                let mut num = |w: &mut csv::Writer<_>, n: Option<u64>| {
-                    buf.clear();
-                    if let Some(n) = n {
-                        use std::fmt::Write as _;
-                        let _ = write!(buf, "{n}");
-                    }
-                    w.write_field(buf.as_bytes())
-                };
-                num(w, row.line).map_err(csv_io)?;
-                num(w, row.row).map_err(csv_io)?;
+            ReportFormat::Csv => {
+                put_number(out, row.line);
+                out.push(b',');
+                put_number(out, row.row);
                 for cell in [
                     row.user_id,
                     row.user_name,
@@ -114,49 +102,127 @@ impl ReportWriter {
                     row.codes,
                     row.message,
                 ] {
-                    write_safe(w, cell)?;
+                    out.push(b',');
+                    put_cell(out, cell);
                 }
                 if self.kind == ReportKind::Import {
-                    num(w, row.http_status.map(u64::from)).map_err(csv_io)?;
-                    write_safe(w, row.request_id.unwrap_or(""))?;
+                    out.push(b',');
+                    put_number(out, row.http_status.map(u64::from));
+                    out.push(b',');
+                    put_cell(out, row.request_id.unwrap_or(""));
                 }
-                w.write_record(None::<&[u8]>).map_err(csv_io)
+                out.push(b'\n');
             }
         }
+    }
+}
+
+fn put_number(out: &mut Vec<u8>, n: Option<u64>) {
+    if let Some(mut n) = n {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+    }
+}
+
+/// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `'` when a
+/// spreadsheet would run it as a formula.
+fn put_cell(out: &mut Vec<u8>, cell: &str) {
+    let guard = cell.starts_with(['=', '+', '-', '@']);
+    let quote = cell
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    if quote {
+        out.push(b'"');
+    }
+    if guard {
+        out.push(b'\'');
+    }
+    if quote {
+        for b in cell.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(cell.as_bytes());
+    }
+}
+
+/// A report file being written.
+pub struct ReportWriter {
+    out: BufWriter<File>,
+    encoder: ReportEncoder,
+    path: PathBuf,
+    buf: Vec<u8>,
+}
+
+fn io_context(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+impl ReportWriter {
+    /// Creates (truncates) the report and writes its header.
+    pub fn create(path: &Path, kind: ReportKind) -> io::Result<ReportWriter> {
+        let file = File::create(path).map_err(|e| io_context(path, e))?;
+        let encoder = ReportEncoder {
+            format: ReportFormat::for_path(path),
+            kind,
+        };
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        out.write_all(&encoder.header())
+            .map_err(|e| io_context(path, e))?;
+        Ok(ReportWriter {
+            out,
+            encoder,
+            path: path.to_path_buf(),
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn encoder(&self) -> ReportEncoder {
+        self.encoder
+    }
+
+    /// Writes one row (buffered; see [`ReportWriter::flush`]).
+    pub fn write(&mut self, row: &ReportRow) -> io::Result<()> {
+        self.buf.clear();
+        self.encoder.encode(row, &mut self.buf);
+        self.out
+            .write_all(&self.buf)
+            .map_err(|e| io_context(&self.path, e))
+    }
+
+    /// Writes rows encoded elsewhere with [`ReportWriter::encoder`].
+    pub fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out
+            .write_all(bytes)
+            .map_err(|e| io_context(&self.path, e))
     }
 
     /// Pushes everything written so far to the file.
     pub fn flush(&mut self) -> io::Result<()> {
-        match &mut self.sink {
-            Sink::Csv(w) => w.flush(),
-            Sink::Jsonl(w) => w.flush(),
-        }
-        .map_err(|e| io_context(&self.path, e))
+        self.out.flush().map_err(|e| io_context(&self.path, e))
     }
 }
 
 impl Drop for ReportWriter {
     fn drop(&mut self) {
-        let _ = self.flush();
-    }
-}
-
-fn csv_io(e: csv::Error) -> io::Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(e) => e,
-        other => io::Error::other(format!("{other:?}")),
-    }
-}
-
-/// A cell that a spreadsheet would run as a formula gets a leading `'`.
-fn write_safe<W: Write>(w: &mut csv::Writer<W>, cell: &str) -> io::Result<()> {
-    if cell.starts_with(['=', '+', '-', '@']) {
-        let mut s = String::with_capacity(cell.len() + 1);
-        s.push('\'');
-        s.push_str(cell);
-        w.write_field(s.as_bytes()).map_err(csv_io)
-    } else {
-        w.write_field(cell.as_bytes()).map_err(csv_io)
+        let _ = self.out.flush();
     }
 }
 

@@ -3,22 +3,22 @@
 //! order, to a [`RowSink`] (the report writer, the importer's planner). Memory is bounded by
 //! the chunks in flight, not by the file: only usernames and ids are kept for duplicates.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::mpsc;
+use std::sync::Arc;
 
 use csv::ByteRecord;
 use jiff::civil::Date;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::file::{self, trim, Col, ColumnMap, FileError, Opened, Opening, ReadOptions, Source};
+use crate::file::{
+    self, trim, Block, BlockReader, Col, ColumnMap, FileError, Opened, Opening, ReadOptions,
+    Record, RecordBuf, Source,
+};
 use crate::instance::Instance;
-use crate::rules::{check_row, username_key, Action, CheckCtx, Code, CrossRow, Problem, Severity};
+use crate::rules::{check_row, Action, CheckCtx, Code, CrossKeys, CrossRow, Problem, Severity};
 
-/// Records per chunk: large enough to amortise the hand-offs, small enough to keep memory flat.
-pub const CHUNK_ROWS: usize = 4096;
 /// How many row problems the summary quotes in full.
 const SAMPLE_PROBLEMS: usize = 20;
 /// How many line numbers the summary lists per rule.
@@ -32,7 +32,8 @@ pub struct ValidateOptions {
     pub strict: bool,
     /// "Today", for dates in the past.
     pub today: Date,
-    pub chunk_rows: usize,
+    /// Bytes per block of records (memory in flight is a small multiple of it).
+    pub block_bytes: usize,
 }
 
 impl ValidateOptions {
@@ -41,7 +42,7 @@ impl ValidateOptions {
             read,
             strict,
             today: jiff::Zoned::now().date(),
-            chunk_rows: CHUNK_ROWS,
+            block_bytes: BLOCK_BYTES,
         }
     }
 }
@@ -80,7 +81,7 @@ impl Verdict {
 pub struct CheckedRow<'a> {
     pub line: u64,
     pub row: u64,
-    pub record: &'a ByteRecord,
+    pub record: Record<'a>,
     pub map: &'a ColumnMap,
     pub action: Action,
     pub problems: &'a [Problem],
@@ -89,11 +90,8 @@ pub struct CheckedRow<'a> {
 
 impl<'a> CheckedRow<'a> {
     /// A template field, trimmed; empty when the file lacks the column.
-    pub fn field(&self, col: Col) -> Cow<'a, str> {
-        match self.map.text(self.record, col) {
-            Cow::Borrowed(s) => Cow::Borrowed(trim(s)),
-            Cow::Owned(s) => Cow::Owned(trim(&s).to_string()),
-        }
+    pub fn field(&self, col: Col) -> &'a str {
+        trim(self.map.field(self.record, col))
     }
 
     /// Every problem's code, space separated.
@@ -131,6 +129,9 @@ pub fn join_messages(problems: &[Problem]) -> String {
         .join("; ")
 }
 
+/// Encodes a row for a sink, on the worker threads (report rows are formatted in parallel).
+pub type RowEncoder = dyn Fn(&CheckedRow, &mut Vec<u8>) + Send + Sync;
+
 /// Receives the results of a validation, in input order.
 pub trait RowSink {
     /// A file-level problem (line when it has one).
@@ -140,9 +141,14 @@ pub trait RowSink {
         problem: &Problem,
         strict: bool,
     ) -> io::Result<()>;
-    /// A checked data row.
-    fn row(&mut self, row: &CheckedRow) -> io::Result<()>;
-    /// A chunk of rows is complete: a good moment to flush.
+    /// An encoder to run on the worker threads; rows then reach [`RowSink::row`] with its bytes.
+    fn encoder(&self) -> Option<Arc<RowEncoder>> {
+        None
+    }
+    /// A checked data row, with the encoder's bytes for it when the encoder ran and the row
+    /// did not change afterwards (cross-row problems are found later, in order).
+    fn row(&mut self, row: &CheckedRow, encoded: Option<&[u8]>) -> io::Result<()>;
+    /// A batch of rows is complete: a good moment to flush.
     fn chunk_done(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -155,7 +161,7 @@ impl RowSink for NullSink {
     fn file_problem(&mut self, _: Option<u64>, _: &Problem, _: bool) -> io::Result<()> {
         Ok(())
     }
-    fn row(&mut self, _: &CheckedRow) -> io::Result<()> {
+    fn row(&mut self, _: &CheckedRow, _: Option<&[u8]>) -> io::Result<()> {
         Ok(())
     }
 }
@@ -341,11 +347,95 @@ fn opening_line(code: Code, opened: &Opened) -> Option<u64> {
     }
 }
 
-/// A chunk of records travelling from the reader thread and back for reuse.
-#[derive(Default)]
-struct Chunk {
-    records: Vec<ByteRecord>,
-    len: usize,
+/// One block's rows after checking (phase 2, in parallel).
+struct Checked {
+    records: RecordBuf,
+    problems: Vec<Vec<Problem>>,
+    keys: Vec<CrossKeys>,
+    /// The sink's encoding of each row, row `i` at `encoded[ends[i - 1]..ends[i]]`.
+    encoded: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+fn parse_block(block: &Block, delimiter: u8) -> RecordBuf {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(&block.bytes[..]);
+    let mut records = RecordBuf::with_capacity(block.bytes.len());
+    let mut rec = ByteRecord::new();
+    // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
+    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+        let line = block.first_line
+            + rec
+                .position()
+                .map_or(1, |p| file::record_line(&block.bytes, p))
+            - 1;
+        records.push(&rec, line);
+    }
+    records
+}
+
+/// Row numbers are known here, so the sink's encoder can run on the workers.
+fn check_block(
+    records: RecordBuf,
+    first_row: u64,
+    ctx: &CheckCtx,
+    strict: bool,
+    encoder: Option<&RowEncoder>,
+) -> Checked {
+    let n = records.len();
+    let mut problems = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut encoded = Vec::with_capacity(n * 64);
+    let mut ends = Vec::with_capacity(if encoder.is_some() { n } else { 0 });
+    for i in 0..n {
+        let rec = records.get(i);
+        let mut out = Vec::new();
+        check_row(rec, ctx, &mut out);
+        keys.push(CrossKeys::of(
+            trim(ctx.map.field(rec, Col::UserId)),
+            trim(ctx.map.field(rec, Col::UserName)),
+        ));
+        if let Some(encode) = encoder {
+            let row = CheckedRow {
+                line: records.line(i),
+                row: first_row + i as u64,
+                record: rec,
+                map: ctx.map,
+                action: Action::of(ctx.map, rec),
+                verdict: Verdict::of(&out, strict),
+                problems: &out,
+            };
+            encode(&row, &mut encoded);
+            ends.push(encoded.len());
+        }
+        problems.push(out);
+    }
+    Checked {
+        records,
+        problems,
+        keys,
+        encoded,
+        ends,
+    }
+}
+
+/// Blocks read per batch: a few per core, so that both cores stay busy.
+const BLOCKS_PER_BATCH: usize = 8;
+/// Bytes per block.
+const BLOCK_BYTES: usize = 1 << 18;
+
+fn read_batch(reader: &mut BlockReader) -> Result<Vec<Block>, io::Error> {
+    let mut batch = Vec::with_capacity(BLOCKS_PER_BATCH);
+    while batch.len() < BLOCKS_PER_BATCH {
+        match reader.next_block()? {
+            Some(b) => batch.push(b),
+            None => break,
+        }
+    }
+    Ok(batch)
 }
 
 /// Validates one file, streaming every row to `sink`.
@@ -374,98 +464,83 @@ pub fn validate_source(
     sink.chunk_done().map_err(ValidateError::Report)?;
 
     let map = opened.header.map.clone();
+    let header_is_data = opened.header.header_is_data;
+    let delimiter = opened.delimiter.0;
     let ctx = CheckCtx {
         map: &map,
         instance,
         today: opts.today,
     };
+    let encoder = sink.encoder();
     let mut cross = CrossRow::new();
-    let mut process = |chunk: &Chunk, tally: &mut Tally| -> Result<(), ValidateError> {
-        let records = &chunk.records[..chunk.len];
-        let results: Vec<(Vec<Problem>, Option<Box<str>>)> = records
-            .par_iter()
-            .map(|rec| {
-                let mut out = Vec::new();
-                check_row(rec, &ctx, &mut out);
-                let key = if out.iter().any(|p| p.code == Code::EmptyRow) {
-                    None
-                } else {
-                    username_key(trim(&map.text(rec, Col::UserName)))
-                };
-                (out, key)
-            })
-            .collect();
-        for (rec, (mut problems, key)) in records.iter().zip(results) {
-            let line = rec.position().map_or(1, |p| p.line());
-            let action = Action::of(&map, rec);
-            if !problems.iter().any(|p| p.code == Code::EmptyRow) {
-                let id = map.text(rec, Col::UserId);
-                let name = map.text(rec, Col::UserName);
-                cross.check(line, trim(&id), trim(&name), key, &mut problems);
-            }
-            let checked = CheckedRow {
-                line,
-                row: tally.summary.rows + 1,
-                record: rec,
-                map: &map,
-                action,
-                verdict: Verdict::of(&problems, opts.strict),
-                problems: &problems,
-            };
-            tally.row(&checked);
-            sink.row(&checked).map_err(ValidateError::Report)?;
-        }
-        sink.chunk_done().map_err(ValidateError::Report)
+    let io_err = |e: io::Error| {
+        ValidateError::File(FileError::Io {
+            path: source.name(),
+            source: e,
+        })
     };
-
-    if let Some(first) = opened.first_record.take() {
-        let chunk = Chunk {
-            records: vec![first],
-            len: 1,
-        };
-        process(&chunk, &mut tally)?;
+    let mut blocks = opened.into_blocks(opts.block_bytes);
+    let mut batch = read_batch(&mut blocks).map_err(io_err)?;
+    while !batch.is_empty() {
+        // Read the next batch while this one is parsed and checked.
+        let (next, checked) = rayon::join(
+            || read_batch(&mut blocks),
+            || {
+                let parsed: Vec<RecordBuf> = batch
+                    .par_iter()
+                    .map(|b| parse_block(b, delimiter))
+                    .collect();
+                let mut first_row = tally.summary.rows + 1;
+                let firsts: Vec<u64> = parsed
+                    .iter()
+                    .map(|p| {
+                        let f = first_row;
+                        first_row += p.len() as u64;
+                        f
+                    })
+                    .collect();
+                parsed
+                    .into_par_iter()
+                    .zip(firsts)
+                    .map(|(p, first)| check_block(p, first, &ctx, opts.strict, encoder.as_deref()))
+                    .collect::<Vec<Checked>>()
+            },
+        );
+        for mut block in checked {
+            for i in 0..block.records.len() {
+                let rec = block.records.get(i);
+                let line = block.records.line(i);
+                let problems = &mut block.problems[i];
+                let before = problems.len();
+                if !problems.iter().any(|p| p.code == Code::EmptyRow) {
+                    let id = trim(map.field(rec, Col::UserId));
+                    let name = trim(map.field(rec, Col::UserName));
+                    cross.check_keyed(line, id, name, &block.keys[i], problems);
+                }
+                // A cross-row problem changes the row: the sink encodes it afresh.
+                let encoded = (encoder.is_some() && problems.len() == before).then(|| {
+                    let start = if i == 0 { 0 } else { block.ends[i - 1] };
+                    &block.encoded[start..block.ends[i]]
+                });
+                let checked = CheckedRow {
+                    line,
+                    row: tally.summary.rows + 1,
+                    record: rec,
+                    map: &map,
+                    action: Action::of(&map, rec),
+                    verdict: Verdict::of(problems, opts.strict),
+                    problems,
+                };
+                tally.row(&checked);
+                sink.row(&checked, encoded).map_err(ValidateError::Report)?;
+            }
+        }
+        sink.chunk_done().map_err(ValidateError::Report)?;
+        batch = next.map_err(io_err)?;
     }
 
-    let chunk_rows = opts.chunk_rows.max(1);
-    let mut reader = opened.reader;
-    std::thread::scope(|s| -> Result<(), ValidateError> {
-        let (tx, rx) = mpsc::sync_channel::<Result<Chunk, FileError>>(2);
-        let (recycle_tx, recycle_rx) = mpsc::channel::<Chunk>();
-        s.spawn(move || loop {
-            let mut chunk = recycle_rx.try_recv().unwrap_or_default();
-            chunk.len = 0;
-            while chunk.len < chunk_rows {
-                if chunk.records.len() == chunk.len {
-                    chunk.records.push(ByteRecord::new());
-                }
-                match reader.read_byte_record(&mut chunk.records[chunk.len]) {
-                    Ok(true) => chunk.len += 1,
-                    Ok(false) => break,
-                    Err(e) => {
-                        let _ = tx.send(Err(file::csv_error(source, e)));
-                        return;
-                    }
-                }
-            }
-            let last = chunk.len < chunk_rows;
-            if chunk.len > 0 && tx.send(Ok(chunk)).is_err() {
-                return;
-            }
-            if last {
-                return;
-            }
-        });
-        for msg in rx {
-            let chunk = msg?;
-            process(&chunk, &mut tally)?;
-            // The reader may have finished already; then the chunk is simply dropped.
-            let _ = recycle_tx.send(chunk);
-        }
-        Ok(())
-    })?;
-
     let rows = tally.summary.rows;
-    let counted = rows + u64::from(!opened.header.header_is_data);
+    let counted = rows + u64::from(!header_is_data);
     if counted >= file::MAX_ROWS {
         let p = Problem::new(
             Code::TooManyRows,

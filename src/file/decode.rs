@@ -101,19 +101,16 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
     // Validate the whole stream as UTF-8, carrying an incomplete sequence across blocks.
     let mut block = head;
     let mut offset: u64 = 0; // stream offset of block[0]
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; 1 << 20];
     loop {
-        match std::str::from_utf8(&block) {
-            Ok(_) => {}
+        let keep = match std::str::from_utf8(&block) {
+            Ok(_) => 0,
             Err(e) if e.error_len().is_some() => {
                 let bad = offset + e.valid_up_to() as u64;
                 let first_line = line_of_offset(source, bad)?;
                 return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
             }
-            Err(_) => {} // incomplete sequence at the end: carried below
-        }
-        let keep = match std::str::from_utf8(&block) {
-            Ok(_) => 0,
+            // An incomplete sequence at the end: carried into the next block.
             Err(e) => block.len() - e.valid_up_to(),
         };
         let n = rdr.read(&mut buf).map_err(io_err)?;

@@ -4,9 +4,7 @@
 //! by column name where the names are recognisable, so that every row problem shows up in the
 //! same run (the reading that loses nothing).
 
-use csv::ByteRecord;
-
-use super::{Col, COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
+use super::{Col, Record, COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::rules::{Code, Problem};
 
 /// Where each template column sits in the file's records.
@@ -31,20 +29,12 @@ impl ColumnMap {
         }
     }
 
-    /// The raw field of a template column, `None` when the file lacks the column or the
+    /// A template column's field, untrimmed; empty when the file lacks the column or the
     /// record is short.
-    pub fn raw<'r>(&self, rec: &'r ByteRecord, col: Col) -> Option<&'r [u8]> {
-        self.pos[col as usize].and_then(|i| rec.get(i))
-    }
-
-    /// A template column as text (lossy only for bytes no decoder produced), untrimmed.
-    pub fn text<'r>(&self, rec: &'r ByteRecord, col: Col) -> std::borrow::Cow<'r, str> {
-        let raw = self.raw(rec, col).unwrap_or_default();
-        // Decoded input is UTF-8 by construction; the lossy path is for a file changed under us.
-        match std::str::from_utf8(raw) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(raw),
-        }
+    pub fn field<'r>(&self, rec: Record<'r>, col: Col) -> &'r str {
+        self.pos[col as usize]
+            .and_then(|i| rec.get(i))
+            .unwrap_or("")
     }
 
     /// True when the header is exactly the template.

@@ -1,14 +1,18 @@
 //! The Qualtrics user file: its columns and limits, where its bytes come from, how they are
 //! decoded, which delimiter splits them, and the record reader that keeps physical line numbers.
 
+mod blocks;
 mod decode;
 mod header;
 mod reader;
+mod record;
 
+pub use blocks::{record_line, Block, BlockReader, BoundaryScanner};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
 pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
 pub(crate) use reader::csv_error;
 pub use reader::{open, Opened, Opening, ReadOptions};
+pub use record::{Record, RecordBuf};
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -246,5 +250,9 @@ impl FileError {
 
 /// Trims what Excel and copy-paste leave around values, no-break spaces included.
 pub fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+    // Most values start and end with a visible ASCII character: nothing to trim.
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&z)) if (b'!'..=b'~').contains(&a) && (b'!'..=b'~').contains(&z) => s,
+        _ => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
+    }
 }

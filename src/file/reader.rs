@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use csv::ByteRecord;
 use encoding_rs::Encoding;
 
+use super::blocks::{BlockReader, BoundaryScanner};
 use super::decode::{decoded_reader, sniff, Decoding, TextEncoding};
 use super::header::{analyze_header, HeaderAnalysis};
 use super::{Delimiter, FileError, Source, MAX_BYTES};
@@ -40,9 +41,30 @@ pub struct Opened {
     pub header: HeaderAnalysis,
     /// The header's fields as read.
     pub header_fields: Vec<String>,
-    /// The header record itself when it turned out to be data (checked as the first row).
-    pub first_record: Option<ByteRecord>,
-    pub reader: csv::Reader<Box<dyn Read + Send>>,
+    /// The physical line of the header (1 unless blank lines come first).
+    pub header_line: u64,
+    /// The physical line where `body` starts.
+    pub body_line: u64,
+    /// The data records as decoded UTF-8 with `\n` line ends (the header record itself when
+    /// it turned out to be data).
+    pub body: Box<dyn Read + Send>,
+}
+
+impl Opened {
+    /// The body as blocks of whole records, for parallel parsing.
+    pub fn into_blocks(self, target: usize) -> BlockReader {
+        BlockReader::new(self.body, self.delimiter.0, self.body_line, target)
+    }
+
+    /// The body as a plain record reader (its line numbers count from the body's start).
+    pub fn into_records(self) -> csv::Reader<Box<dyn Read + Send>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.delimiter.0)
+            .buffer_capacity(1 << 16)
+            .from_reader(self.body)
+    }
 }
 
 /// Opens `source` for reading records.
@@ -90,11 +112,12 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
     let expected = opts.delimiter.unwrap_or_else(|| source.default_delimiter());
     // Decoders may hand out the first bytes in small pieces: gather the first line before
     // judging the delimiter, then put it back in front of the stream.
-    let head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
+    let mut head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
         path: source.name(),
         source: e,
     })?;
-    let delimiter = match found_delimiter(first_line(&head), expected) {
+    let blank = leading_blank_lines(&head);
+    let delimiter = match found_delimiter(first_line(&head[blank..]), expected) {
         Some(found) => {
             problems.push(Problem::new(
                 Code::WrongDelimiter,
@@ -104,15 +127,17 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         }
         None => expected,
     };
-    let rdr: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(decoded));
-    let mut reader = csv::ReaderBuilder::new()
+    let (lead, header_end) =
+        find_header(&mut head, &mut decoded, delimiter.0).map_err(|e| FileError::Io {
+            path: source.name(),
+            source: e,
+        })?;
+    let mut header_rec = ByteRecord::new();
+    let has_header = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter.0)
-        .buffer_capacity(1 << 16)
-        .from_reader(rdr);
-    let mut header_rec = ByteRecord::new();
-    let has_header = reader
+        .from_reader(&head[lead..header_end])
         .read_byte_record(&mut header_rec)
         .map_err(|e| csv_error(source, e))?;
     if !has_header {
@@ -128,7 +153,16 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
     let field_refs: Vec<&str> = header_fields.iter().map(String::as_str).collect();
     let header = analyze_header(&field_refs);
     problems.extend(header.problems.iter().cloned());
-    let first_record = header.header_is_data.then_some(header_rec);
+    let header_line = 1 + lead as u64;
+    // The body starts after the header, or at it when the first line turned out to be data.
+    let body_start = if header.header_is_data {
+        lead
+    } else {
+        header_end
+    };
+    let body_line =
+        header_line + memchr::memchr_iter(b'\n', &head[lead..body_start]).count() as u64;
+    head.drain(..body_start);
     Ok(Opening::Ready(Box::new(Opened {
         size,
         encoding,
@@ -136,9 +170,53 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         problems,
         header,
         header_fields,
-        first_record,
-        reader,
+        header_line,
+        body_line,
+        body: Box::new(io::Cursor::new(head).chain(decoded)),
     })))
+}
+
+/// Skips leading blank lines (the csv reader does too) and finds the end of the header record,
+/// reading more into `head` when it spans further. Returns (blank-line bytes, header end).
+fn find_header(
+    head: &mut Vec<u8>,
+    rdr: &mut dyn Read,
+    delimiter: u8,
+) -> io::Result<(usize, usize)> {
+    let mut scanner = BoundaryScanner::new(delimiter);
+    let mut lead = None;
+    let mut scanned = 0;
+    loop {
+        if lead.is_none() {
+            let blank = leading_blank_lines(head);
+            if blank < head.len() {
+                lead = Some(blank);
+                scanned = blank;
+            }
+        }
+        if let Some(lead) = lead {
+            if let Some(end) = scanner.scan_first(&head[scanned..]) {
+                return Ok((lead, scanned + end));
+            }
+            scanned = head.len();
+        }
+        let mut buf = [0u8; 1 << 13];
+        let n = loop {
+            match rdr.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            return Ok((lead.unwrap_or(head.len()), head.len()));
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn leading_blank_lines(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|&&b| b == b'\n').count()
 }
 
 /// Turns a csv read error (only I/O can happen with flexible byte records) into a FileError.

@@ -1,18 +1,15 @@
 //! The checks of one row (pure, run in parallel) and across rows (in input order).
 
-use std::borrow::Cow;
-
 use foldhash::HashMap;
 
-use csv::ByteRecord;
 use jiff::civil::Date;
 
 use super::values::{
-    email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id, is_user_id,
-    parse_date, parse_status, DateIssue,
+    email_issue, forbidden_symbols, format_file_date, has_control, is_account_type, is_division_id,
+    is_user_id, parse_date, parse_status, DateIssue,
 };
 use super::{Code, Problem};
-use crate::file::{trim, Col, ColumnMap};
+use crate::file::{trim, Col, ColumnMap, Record};
 use crate::instance::Instance;
 
 /// What a row asks for: a new user (empty userID) or a change to an existing one.
@@ -31,9 +28,8 @@ impl Action {
     }
 
     /// The action of a record.
-    pub fn of(map: &ColumnMap, rec: &ByteRecord) -> Action {
-        let id = map.raw(rec, Col::UserId).unwrap_or_default();
-        if id.iter().all(|b| b.is_ascii_whitespace()) {
+    pub fn of(map: &ColumnMap, rec: Record) -> Action {
+        if trim(map.field(rec, Col::UserId)).is_empty() {
             Action::Create
         } else {
             Action::Update
@@ -87,9 +83,9 @@ fn symbols_detail(col: Col, value: &str, found: &[(char, usize)]) -> String {
 }
 
 /// Checks one record against every row rule that needs no other row. Appends to `out`.
-pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
+pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let map = ctx.map;
-    if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+    if rec.iter().all(|f| trim(f).is_empty()) {
         out.push(Problem::new(Code::EmptyRow, "every field is empty"));
         return;
     }
@@ -104,12 +100,13 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             ),
         ));
     }
-    let texts: [Cow<str>; 9] = std::array::from_fn(|i| map.text(rec, Col::ALL[i]));
+    let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
     let mut controls = Vec::new();
     let mut spaced = Vec::new();
+    let any_control = has_control(rec.text().as_bytes());
     for col in Col::ALL {
-        let text = &texts[col as usize];
-        if text.bytes().any(|b| b < 0x20 || b == 0x7F) {
+        let text = texts[col as usize];
+        if any_control && has_control(text.as_bytes()) {
             if let Some(c) = text.chars().find(|c| c.is_control()) {
                 controls.push(format!("{} has {}", col.name(), describe_control(c)));
             }
@@ -128,7 +125,7 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
     }
 
-    let v = |c: Col| trim(&texts[c as usize]);
+    let v = |c: Col| trim(texts[c as usize]);
     let id = v(Col::UserId);
     let name = v(Col::UserName);
     let action = if id.is_empty() {
@@ -363,17 +360,49 @@ pub fn check_row(rec: &ByteRecord, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     }
 }
 
-/// How usernames compare: case-insensitively. `None` for an empty one.
-pub fn username_key(user_name: &str) -> Option<Box<str>> {
-    if user_name.is_empty() {
-        None
-    } else if user_name
+/// How usernames compare: case-insensitively. `None` when the name is its own key.
+pub fn lowercase_if_needed(user_name: &str) -> Option<String> {
+    user_name
         .bytes()
         .any(|b| b.is_ascii_uppercase() || b >= 0x80)
-    {
-        Some(user_name.to_lowercase().into())
-    } else {
-        Some(user_name.into())
+        .then(|| user_name.to_lowercase())
+}
+
+/// The hash [`CrossRow`] files a key under (the same on every thread).
+pub fn key_hash(key: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(key)
+}
+
+/// Strings seen so far, each with the line it was first seen on. The strings live in one
+/// arena and the index maps their hash to a chain of entries, so that remembering 100,000
+/// usernames costs a few allocations rather than one each.
+#[derive(Default)]
+struct SeenSet {
+    arena: String,
+    /// (start, end) in the arena, first line, next entry with the same hash (u32::MAX: none).
+    entries: Vec<(u32, u32, u64, u32)>,
+    heads: HashMap<u64, u32>,
+}
+
+impl SeenSet {
+    /// The line `key` was first seen on, or `None` after remembering it with `line`.
+    fn first_or_insert(&mut self, key: &str, hash: u64, line: u64) -> Option<u64> {
+        let mut next = self.heads.get(&hash).copied().unwrap_or(u32::MAX);
+        let head = next;
+        while next != u32::MAX {
+            let (start, end, first, after) = self.entries[next as usize];
+            if &self.arena[start as usize..end as usize] == key {
+                return Some(first);
+            }
+            next = after;
+        }
+        let start = self.arena.len() as u32;
+        self.arena.push_str(key);
+        self.entries
+            .push((start, self.arena.len() as u32, line, head));
+        self.heads.insert(hash, (self.entries.len() - 1) as u32);
+        None
     }
 }
 
@@ -381,8 +410,28 @@ pub fn username_key(user_name: &str) -> Option<Box<str>> {
 /// sets, so memory grows with the number of rows but not with their width.
 #[derive(Default)]
 pub struct CrossRow {
-    usernames: HashMap<Box<str>, u64>,
-    ids: HashMap<Box<str>, u64>,
+    usernames: SeenSet,
+    ids: SeenSet,
+}
+
+/// What the cross-row checks need of a row, computed where the row was checked.
+#[derive(Debug, Default)]
+pub struct CrossKeys {
+    /// The lowercased userName when it differs from the field.
+    pub name_lower: Option<String>,
+    pub name_hash: u64,
+    pub id_hash: u64,
+}
+
+impl CrossKeys {
+    pub fn of(user_id: &str, user_name: &str) -> CrossKeys {
+        let name_lower = lowercase_if_needed(user_name);
+        CrossKeys {
+            name_hash: key_hash(name_lower.as_deref().unwrap_or(user_name)),
+            name_lower,
+            id_hash: key_hash(user_id),
+        }
+    }
 }
 
 impl CrossRow {
@@ -390,37 +439,69 @@ impl CrossRow {
         Self::default()
     }
 
-    /// Checks a row (in input order) against the earlier ones. `name_key` is
-    /// [`username_key`] of the row's userName (computed where the row was checked).
-    pub fn check(
+    /// Checks a row (in input order) against the earlier ones.
+    pub fn check(&mut self, line: u64, user_id: &str, user_name: &str, out: &mut Vec<Problem>) {
+        let keys = CrossKeys::of(user_id, user_name);
+        self.check_keyed(line, user_id, user_name, &keys, out);
+    }
+
+    /// [`CrossRow::check`] with the keys computed beforehand (on a worker thread).
+    pub fn check_keyed(
         &mut self,
         line: u64,
         user_id: &str,
         user_name: &str,
-        name_key: Option<Box<str>>,
+        keys: &CrossKeys,
         out: &mut Vec<Problem>,
     ) {
-        if let Some(key) = name_key {
-            match self.usernames.get(&key) {
-                Some(&first) => out.push(Problem::new(
+        if !user_name.is_empty() {
+            let key = keys.name_lower.as_deref().unwrap_or(user_name);
+            if let Some(first) = self.usernames.first_or_insert(key, keys.name_hash, line) {
+                out.push(Problem::new(
                     Code::UserNameDuplicate,
                     format!("userName {} was already on line {first}", quoted(user_name)),
-                )),
-                None => {
-                    self.usernames.insert(key, line);
-                }
+                ));
             }
         }
         if !user_id.is_empty() {
-            match self.ids.get(user_id) {
-                Some(&first) => out.push(Problem::new(
+            if let Some(first) = self.ids.first_or_insert(user_id, keys.id_hash, line) {
+                out.push(Problem::new(
                     Code::UserIdDuplicate,
                     format!("userID {user_id} was already on line {first}"),
-                )),
-                None => {
-                    self.ids.insert(user_id.into(), line);
-                }
+                ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_name_the_first_line() {
+        let mut cross = CrossRow::new();
+        let mut out = Vec::new();
+        cross.check(2, "", "Ann@X.org", &mut out);
+        cross.check(3, "UR_1", "bo@x.org", &mut out);
+        assert!(out.is_empty());
+        cross.check(4, "UR_1", "ann@x.ORG", &mut out);
+        let codes: Vec<_> = out.iter().map(|p| p.code).collect();
+        assert_eq!(codes, [Code::UserNameDuplicate, Code::UserIdDuplicate]);
+        assert!(out[0].detail.contains("line 2") && out[1].detail.contains("line 3"));
+    }
+
+    #[test]
+    fn seen_set_survives_hash_chains() {
+        let mut set = SeenSet::default();
+        for i in 0..2_000u64 {
+            let k = format!("u{i}");
+            // A poor hash forces chains: every key in one of 7 buckets.
+            assert_eq!(set.first_or_insert(&k, i % 7, i), None);
+        }
+        for i in 0..2_000u64 {
+            let k = format!("u{i}");
+            assert_eq!(set.first_or_insert(&k, i % 7, 0), Some(i));
         }
     }
 }

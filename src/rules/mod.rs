@@ -6,7 +6,7 @@ mod check;
 mod values;
 
 pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
-pub use check::{check_row, username_key, Action, CheckCtx, CrossRow};
+pub use check::{check_row, Action, CheckCtx, CrossKeys, CrossRow};
 pub use values::{
     email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id, is_user_id,
     parse_date, parse_status, DateIssue, Status, FORBIDDEN,

@@ -18,6 +18,23 @@ const FORBIDDEN_BYTES: [bool; 256] = {
     t
 };
 
+/// Whether `bytes` has a control byte (below 0x20, or DEL), eight bytes at a time.
+pub fn has_control(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let del = x ^ (ONES * 0x7F);
+        let is_del = del.wrapping_sub(ONES) & !del & HIGH;
+        if below_space | is_del != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b < 0x20 || b == 0x7F)
+}
+
 /// Each forbidden symbol in `s` with its 1-based character position.
 pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
     if !s.bytes().any(|b| FORBIDDEN_BYTES[b as usize]) {
@@ -254,6 +271,19 @@ mod tests {
             Err(DateIssue::Impossible(_))
         ));
         assert_eq!(format_file_date(d(2027, 3, 4)), "03/04/2027");
+    }
+
+    #[test]
+    fn control_bytes() {
+        assert!(!has_control(b"plain ascii text, and more of it"));
+        assert!(!has_control("Zoë Krüger ~ 颖".as_bytes()));
+        for bad in [0u8, b'\n', b'\r', b'\t', 0x1F, 0x7F] {
+            for pos in 0..17 {
+                let mut v = vec![b'a'; 17];
+                v[pos] = bad;
+                assert!(has_control(&v), "{bad} at {pos}");
+            }
+        }
     }
 
     #[test]
