@@ -4,7 +4,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use serde::Serialize;
+
+use crate::file::Col;
+use crate::rules::Problem;
+use crate::validate::{CheckedRow, RowEncoder, RowSink};
 
 /// The columns of a validate report, in order.
 pub const VALIDATE_COLUMNS: [&str; 8] = [
@@ -224,6 +230,66 @@ impl Drop for ReportWriter {
     fn drop(&mut self) {
         let _ = self.out.flush();
     }
+}
+
+/// Writes every row and file-level problem to a report.
+pub struct ReportSink {
+    pub writer: ReportWriter,
+}
+
+impl RowSink for ReportSink {
+    fn file_problem(&mut self, line: Option<u64>, p: &Problem, strict: bool) -> io::Result<()> {
+        let message = p.message();
+        self.writer.write(&ReportRow {
+            line,
+            outcome: p.severity(strict).as_str(),
+            codes: p.code.id(),
+            message: &message,
+            ..Default::default()
+        })
+    }
+
+    fn encoder(&self) -> Option<Arc<RowEncoder>> {
+        let encoder = self.writer.encoder();
+        Some(Arc::new(move |row: &CheckedRow, out: &mut Vec<u8>| {
+            encode_row(&encoder, row, out)
+        }))
+    }
+
+    fn row(&mut self, row: &CheckedRow, encoded: Option<&[u8]>) -> io::Result<()> {
+        match encoded {
+            Some(bytes) => self.writer.write_encoded(bytes),
+            None => {
+                let mut buf = Vec::new();
+                encode_row(&self.writer.encoder(), row, &mut buf);
+                self.writer.write_encoded(&buf)
+            }
+        }
+    }
+
+    fn chunk_done(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// A validate report row.
+fn encode_row(encoder: &ReportEncoder, row: &CheckedRow, out: &mut Vec<u8>) {
+    let codes = row.codes();
+    let message = row.message();
+    encoder.encode(
+        &ReportRow {
+            line: Some(row.line),
+            row: Some(row.row),
+            user_id: row.field(Col::UserId),
+            user_name: row.field(Col::UserName),
+            action: row.action.as_str(),
+            outcome: row.verdict.as_str(),
+            codes: &codes,
+            message: &message,
+            ..Default::default()
+        },
+        out,
+    );
 }
 
 #[cfg(test)]

@@ -1,21 +1,16 @@
 //! `qusers validate`: the pre-flight check of one or more user files.
 
 use std::fmt::Write as _;
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 
 use super::{Exit, Format, Output};
-use crate::file::Col;
 use crate::file::{decode_label, Delimiter, ReadOptions, Source};
 use crate::instance::Instance;
-use crate::report::{ReportEncoder, ReportKind, ReportRow, ReportWriter};
-use crate::rules::{Problem, Severity};
-use crate::validate::{
-    validate_source, CheckedRow, FileSummary, RowEncoder, RowSink, ValidateOptions,
-};
+use crate::report::{ReportKind, ReportSink, ReportWriter};
+use crate::rules::Severity;
+use crate::validate::{validate_source, FileSummary, ValidateOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,66 +42,6 @@ pub struct Args {
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
-}
-
-/// Writes every row and file-level problem to a report.
-pub struct ReportSink {
-    pub writer: ReportWriter,
-}
-
-impl RowSink for ReportSink {
-    fn file_problem(&mut self, line: Option<u64>, p: &Problem, strict: bool) -> io::Result<()> {
-        let message = p.message();
-        self.writer.write(&ReportRow {
-            line,
-            outcome: p.severity(strict).as_str(),
-            codes: p.code.id(),
-            message: &message,
-            ..Default::default()
-        })
-    }
-
-    fn encoder(&self) -> Option<Arc<RowEncoder>> {
-        let encoder = self.writer.encoder();
-        Some(Arc::new(move |row: &CheckedRow, out: &mut Vec<u8>| {
-            encode_row(&encoder, row, out)
-        }))
-    }
-
-    fn row(&mut self, row: &CheckedRow, encoded: Option<&[u8]>) -> io::Result<()> {
-        match encoded {
-            Some(bytes) => self.writer.write_encoded(bytes),
-            None => {
-                let mut buf = Vec::new();
-                encode_row(&self.writer.encoder(), row, &mut buf);
-                self.writer.write_encoded(&buf)
-            }
-        }
-    }
-
-    fn chunk_done(&mut self) -> io::Result<()> {
-        self.writer.flush()
-    }
-}
-
-/// A validate report row.
-fn encode_row(encoder: &ReportEncoder, row: &CheckedRow, out: &mut Vec<u8>) {
-    let codes = row.codes();
-    let message = row.message();
-    encoder.encode(
-        &ReportRow {
-            line: Some(row.line),
-            row: Some(row.row),
-            user_id: row.field(Col::UserId),
-            user_name: row.field(Col::UserName),
-            action: row.action.as_str(),
-            outcome: row.verdict.as_str(),
-            codes: &codes,
-            message: &message,
-            ..Default::default()
-        },
-        out,
-    );
 }
 
 /// The report path for one of several files: `out.csv` + `a/users.csv` → `out.users.csv`.
