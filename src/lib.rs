@@ -3,10 +3,12 @@
 //! Data flows one way: bytes → decoded text ([`file`]) → records with line numbers → checked
 //! rows ([`rules`], [`validate`]) → reports ([`report`]); rows → plan → API calls → outcomes.
 
+pub mod api;
 pub mod cli;
 pub mod fake;
 pub mod file;
 pub mod instance;
 pub mod report;
 pub mod rules;
+pub mod sim;
 pub mod validate;

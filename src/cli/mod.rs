@@ -2,8 +2,11 @@
 
 mod output;
 mod rules;
+mod sim;
+pub mod target;
 mod template;
 mod validate;
+mod whoami;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -25,6 +28,10 @@ pub enum Command {
     Rules(rules::Args),
     /// Write the blank import template
     Template(template::Args),
+    /// Check the credentials and print the ids an integration needs
+    Whoami(whoami::Args),
+    /// Serve the Qualtrics-compatible simulator on loopback
+    Sim(sim::Args),
 }
 
 /// How a summary is printed on stdout.
@@ -77,6 +84,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Validate(args) => validate::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Template(args) => template::run(args),
+        Command::Whoami(args) => whoami::run(args),
+        Command::Sim(args) => sim::run(args),
     }
 }
 
@@ -110,6 +119,15 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if let Some(crate::instance::InstanceError::File(f)) = e.downcast_ref() {
         return f.hint();
+    }
+    if let Some(api) = e.downcast_ref::<crate::api::ApiError>() {
+        return api.hint();
+    }
+    if e.downcast_ref::<target::NoTarget>().is_some() {
+        return Some("give --base-url https://YOUR-DATACENTER.qualtrics.com, or --datacenter ID (also as QUALTRICS_BASE_URL / QUALTRICS_DATACENTER), or --sim to try the built-in simulator".into());
+    }
+    if e.downcast_ref::<target::NoToken>().is_some() {
+        return Some("set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token, readable only by you); the token is under Account Settings › Qualtrics IDs › API".into());
     }
     if let Some(crate::instance::InstanceError::NotAnExport { .. }) = e.downcast_ref() {
         return Some("give a file exported from Admin › Users, or `qusers export -o FILE`".into());

@@ -65,3 +65,44 @@ pub fn report_rows(path: &Path) -> Vec<Row> {
         })
         .collect()
 }
+
+/// A `qusers sim` process, killed when dropped.
+pub struct SimProcess {
+    child: std::process::Child,
+    pub url: String,
+    pub token: String,
+}
+
+impl SimProcess {
+    /// Starts `qusers sim --port 0 ARGS…` and reads the address it prints.
+    pub fn start(args: &[&str]) -> SimProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
+            .args(["sim", "--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("qusers sim starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().expect("a line").expect("text");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the address")
+            .to_string();
+        let second = lines.next().expect("a line").expect("text");
+        let token = second.trim_start_matches("token: ").to_string();
+        // Keep draining stdout so the simulator never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        SimProcess { child, url, token }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,505 @@
+//! The one request path: auth header, envelope parsing, error classification, retries with
+//! full-jitter backoff, pacing by the shared rate controller.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::{ApiError, ErrorKind};
+use super::rate::RateController;
+use super::settings::{BaseUrl, Token};
+use super::types::{
+    ApiUser, Created as CreatedId, Division, Envelope, NewUser, UserPage, UserUpdate, WhoAmI,
+};
+
+/// How the client behaves; defaults suit Qualtrics' unpublished limits (about 500 requests a
+/// minute and 20 concurrent requests per token).
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub concurrency: usize,
+    pub max_rps: Option<f64>,
+    pub initial_rps: f64,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Tries per request, the first included.
+    pub max_attempts: u32,
+    /// No new try starts after this long.
+    pub max_retry_time: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            concurrency: 10,
+            max_rps: None,
+            initial_rps: 10.0,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 8,
+            max_retry_time: Duration::from_secs(120),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Filters for listing users. Only `username` is sent to the server (which may match loosely);
+/// the caller checks what comes back.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    pub username: Option<String>,
+}
+
+/// A user created by [`Client::create_user_once`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    pub status: u16,
+    pub request_id: String,
+    /// Its answer was lost; it was found by username.
+    pub reconciled: bool,
+}
+
+/// A successful answer with what the report keeps of it.
+#[derive(Clone, Debug)]
+pub struct Answer<T> {
+    pub value: T,
+    pub status: u16,
+    pub request_id: String,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: BaseUrl,
+    token: Token,
+    rate: RateController,
+    opts: ClientOptions,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// A Qualtrics API client. Cheap to clone; clones share the rate controller.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.inner.base)
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+impl Client {
+    pub fn new(base: BaseUrl, token: Token, opts: ClientOptions) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("qusers/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.request_timeout)
+            .pool_max_idle_per_host(opts.concurrency.max(1))
+            .build()?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                rate: RateController::new(opts.initial_rps, opts.max_rps, opts.concurrency),
+                base,
+                token,
+                opts,
+                requests: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn base(&self) -> &BaseUrl {
+        &self.inner.base
+    }
+
+    pub fn rate(&self) -> &RateController {
+        &self.inner.rate
+    }
+
+    /// Requests sent so far, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Retries so far.
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
+        let url = self.inner.base.join("whoami");
+        Ok(self
+            .call(Method::GET, url, "GET /whoami", None::<&()>)
+            .await?
+            .value)
+    }
+
+    /// One page of users: the first when `next` is `None`.
+    pub async fn users_page(
+        &self,
+        next: Option<&str>,
+        filter: &UserFilter,
+    ) -> Result<(Vec<ApiUser>, Option<String>), ApiError> {
+        let url = match next {
+            Some(n) => self.same_origin(n)?,
+            None => {
+                let mut url = reqwest::Url::parse(&self.inner.base.join("users"))
+                    .map_err(|e| ApiError::new(ErrorKind::Protocol, "GET /users", e.to_string()))?;
+                if let Some(u) = &filter.username {
+                    url.query_pairs_mut().append_pair("username", u);
+                }
+                url.to_string()
+            }
+        };
+        let page: Answer<UserPage> = self
+            .call(Method::GET, url, "GET /users", None::<&()>)
+            .await?;
+        Ok((
+            page.value.elements,
+            page.value.next_page.filter(|n| !n.is_empty()),
+        ))
+    }
+
+    /// Every user (matching the server-side filter), page by page, following `nextPage` to
+    /// the end. Returns how many users were seen.
+    pub async fn users(
+        &self,
+        filter: &UserFilter,
+        mut on_page: impl FnMut(Vec<ApiUser>),
+    ) -> Result<u64, ApiError> {
+        let mut next: Option<String> = None;
+        let mut seen = 0u64;
+        loop {
+            let (users, after) = self.users_page(next.as_deref(), filter).await?;
+            seen += users.len() as u64;
+            on_page(users);
+            match after {
+                Some(a) if Some(&a) != next.as_ref() => next = Some(a),
+                _ => return Ok(seen),
+            }
+        }
+    }
+
+    /// The user with exactly this username (case-insensitive), if any. The server's filter
+    /// is sent, but only what matches exactly counts.
+    pub async fn find_username(&self, username: &str) -> Result<Option<ApiUser>, ApiError> {
+        let filter = UserFilter {
+            username: Some(username.to_string()),
+        };
+        let mut found = None;
+        self.users(&filter, |page| {
+            if found.is_none() {
+                found = page
+                    .into_iter()
+                    .find(|u| u.username.to_lowercase() == username.to_lowercase());
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<ApiUser, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}"));
+        let call = format!("GET /users/{id}");
+        Ok(self.call(Method::GET, url, &call, None::<&()>).await?.value)
+    }
+
+    /// `POST /users`. Never retried once it may have reached the server: an uncertain outcome
+    /// is [`ErrorKind::OutcomeUnknown`], for the caller to reconcile by username.
+    pub async fn create_user(&self, user: &NewUser) -> Result<Answer<String>, ApiError> {
+        let url = self.inner.base.join("users");
+        let a: Answer<CreatedId> = self
+            .call(Method::POST, url, "POST /users", Some(user))
+            .await?;
+        Ok(Answer {
+            value: a.value.id,
+            status: a.status,
+            request_id: a.request_id,
+        })
+    }
+
+    /// Creates a user at most once: when a create's outcome is unknown, the username is looked
+    /// up before anything is sent again. Returns the id and whether it was found that way
+    /// (the create had been applied although its answer was lost).
+    pub async fn create_user_once(&self, user: &NewUser) -> Result<Created, ApiError> {
+        let mut last_unknown = None;
+        for _ in 0..self.inner.opts.max_attempts {
+            match self.create_user(user).await {
+                Ok(a) => {
+                    return Ok(Created {
+                        id: a.value,
+                        status: a.status,
+                        request_id: a.request_id,
+                        reconciled: false,
+                    })
+                }
+                Err(e) if e.kind == ErrorKind::OutcomeUnknown => {
+                    if let Some(found) = self.find_username(&user.username).await? {
+                        return Ok(Created {
+                            id: found.id,
+                            status: 200,
+                            request_id: e.request_id.clone().unwrap_or_default(),
+                            reconciled: true,
+                        });
+                    }
+                    // Not there: the create was not applied, so it may be sent again.
+                    last_unknown = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_unknown
+            .unwrap_or_else(|| ApiError::new(ErrorKind::OutcomeUnknown, "POST /users", "gave up")))
+    }
+
+    pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Answer<()>, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}"));
+        let call = format!("PUT /users/{id}");
+        let a: Answer<Option<serde_json::Value>> =
+            self.call_opt(Method::PUT, url, &call, Some(update)).await?;
+        Ok(Answer {
+            value: (),
+            status: a.status,
+            request_id: a.request_id,
+        })
+    }
+
+    /// A division, or `None` when the API does not know it.
+    pub async fn get_division(&self, id: &str) -> Result<Option<Division>, ApiError> {
+        let url = self.inner.base.join(&format!("divisions/{id}"));
+        let call = format!("GET /divisions/{id}");
+        match self.call(Method::GET, url, &call, None::<&()>).await {
+            Ok(a) => Ok(Some(a.value)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A `nextPage` URL, accepted only on the API's own origin: the token goes nowhere else.
+    fn same_origin(&self, next: &str) -> Result<String, ApiError> {
+        let ok = reqwest::Url::parse(next).ok().and_then(|u| {
+            let base = reqwest::Url::parse(self.inner.base.root()).ok()?;
+            (u.scheme() == base.scheme()
+                && u.host_str() == base.host_str()
+                && u.port_or_known_default() == base.port_or_known_default())
+            .then(|| u.to_string())
+        });
+        ok.ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Protocol,
+                "GET /users",
+                format!("nextPage points to another host ({next}); not followed"),
+            )
+        })
+    }
+
+    /// The request path every call takes.
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: String,
+        call: &str,
+        body: Option<&B>,
+    ) -> Result<Answer<T>, ApiError> {
+        let a = self.call_opt(method, url, call, body).await?;
+        match a.value {
+            Some(value) => Ok(Answer {
+                value,
+                status: a.status,
+                request_id: a.request_id,
+            }),
+            None => Err(ApiError {
+                status: Some(a.status),
+                request_id: Some(a.request_id),
+                ..ApiError::new(ErrorKind::Protocol, call, "the answer has no result")
+            }),
+        }
+    }
+
+    /// [`Client::call`] for answers whose `result` may be absent (a PUT's).
+    async fn call_opt<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: String,
+        call: &str,
+        body: Option<&B>,
+    ) -> Result<Answer<Option<T>>, ApiError> {
+        let idempotent = method != Method::POST;
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = {
+                let _permit = self.inner.rate.acquire().await;
+                self.inner.requests.fetch_add(1, Ordering::Relaxed);
+                self.attempt(&method, &url, call, body).await
+            };
+            let err = match result {
+                Ok(answer) => {
+                    self.inner.rate.on_success();
+                    return Ok(answer);
+                }
+                Err(e) => e,
+            };
+            match err.kind {
+                ErrorKind::RateLimited => self.inner.rate.on_throttle(),
+                ErrorKind::Server => self.inner.rate.on_server_error(),
+                _ => {}
+            }
+            // A 429 or a refused connection means the request was not applied: safe to repeat
+            // even for a create. Anything else on a create may have been applied.
+            let repeatable =
+                idempotent || matches!(err.kind, ErrorKind::RateLimited | ErrorKind::Connect);
+            let give_up = !err.kind.is_transient()
+                || !repeatable
+                || attempt >= self.inner.opts.max_attempts
+                || started.elapsed() >= self.inner.opts.max_retry_time;
+            if give_up {
+                if !idempotent && matches!(err.kind, ErrorKind::Server | ErrorKind::Network) {
+                    return Err(ApiError {
+                        kind: ErrorKind::OutcomeUnknown,
+                        message: format!(
+                            "{} ({}); the user may or may not have been created",
+                            err.message,
+                            err.status
+                                .map_or("no answer".to_string(), |s| format!("HTTP {s}"))
+                        ),
+                        ..err
+                    });
+                }
+                return Err(err);
+            }
+            self.inner.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(self.backoff(attempt)).await;
+        }
+    }
+
+    /// Full jitter: a random wait up to base × 2^(attempt-1), capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let o = &self.inner.opts;
+        let ceiling = o
+            .backoff_base
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(o.backoff_cap);
+        let ms = ceiling.as_millis().max(1) as u64;
+        Duration::from_millis(rand::rng().random_range(0..=ms))
+    }
+
+    async fn attempt<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        url: &str,
+        call: &str,
+        body: Option<&B>,
+    ) -> Result<Answer<Option<T>>, ApiError> {
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header("X-API-TOKEN", self.inner.token.expose())
+            .header("Accept", "application/json");
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| transport_error(call, e))?;
+        let status = resp.status().as_u16();
+        let header_request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let bytes = resp.bytes().await.map_err(|e| transport_error(call, e))?;
+        let envelope: Result<Envelope<T>, _> = serde_json::from_slice(&bytes);
+        match envelope {
+            Ok(env) => {
+                let request_id = Some(env.meta.request_id)
+                    .filter(|r| !r.is_empty())
+                    .or(header_request_id);
+                if (200..300).contains(&status) {
+                    Ok(Answer {
+                        value: env.result,
+                        status,
+                        request_id: request_id.unwrap_or_default(),
+                    })
+                } else {
+                    let (message, code) = env
+                        .meta
+                        .error
+                        .map(|e| {
+                            (
+                                e.error_message,
+                                Some(e.error_code).filter(|c| !c.is_empty()),
+                            )
+                        })
+                        .unwrap_or_default();
+                    Err(ApiError::from_answer(
+                        call, status, code, message, request_id,
+                    ))
+                }
+            }
+            // An empty body is a fine answer to a write.
+            Err(_) if bytes.is_empty() && (200..300).contains(&status) => Ok(Answer {
+                value: None,
+                status,
+                request_id: header_request_id.unwrap_or_default(),
+            }),
+            Err(_) if !(200..300).contains(&status) => {
+                // Proxies and load balancers answer errors in HTML.
+                let text = String::from_utf8_lossy(&bytes);
+                let snippet: String = text.chars().take(200).collect();
+                Err(ApiError::from_answer(
+                    call,
+                    status,
+                    None,
+                    snippet,
+                    header_request_id,
+                ))
+            }
+            Err(e) => Err(ApiError {
+                status: Some(status),
+                ..ApiError::new(
+                    ErrorKind::Protocol,
+                    call,
+                    format!("the answer is not the API's JSON: {e}"),
+                )
+            }),
+        }
+    }
+}
+
+/// reqwest's error, without the URL's query (it never holds the token, which travels in a
+/// header, but stays short) and classified.
+fn transport_error(call: &str, e: reqwest::Error) -> ApiError {
+    let e = e.without_url();
+    let kind = if e.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Network
+    };
+    let what = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        let mut s = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            s.push_str(": ");
+            s.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        s
+    };
+    ApiError::new(kind, call, what)
+}

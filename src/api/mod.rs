@@ -1,0 +1,15 @@
+//! The Qualtrics v3 API client: settings (where, with which token), the JSON types, typed
+//! errors, one request path with retries, and the adaptive rate controller every request
+//! shares.
+
+mod client;
+mod error;
+mod rate;
+mod settings;
+mod types;
+
+pub use client::{Answer, Client, ClientOptions, Created, UserFilter};
+pub use error::{ApiError, ErrorKind};
+pub use rate::RateController;
+pub use settings::{BaseUrl, Token, DATACENTERS};
+pub use types::{ApiUser, Division, NewUser, UserUpdate, WhoAmI};

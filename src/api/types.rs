@@ -1,0 +1,129 @@
+//! The JSON the API speaks.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /whoami`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WhoAmI {
+    pub user_id: String,
+    pub user_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub brand_id: String,
+    pub account_type: String,
+    pub language: String,
+}
+
+/// A user as `GET /users` and `GET /users/{id}` return it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApiUser {
+    pub id: String,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub division_id: Option<String>,
+    pub user_type: Option<String>,
+    pub account_status: Option<String>,
+    pub account_expiration_date: Option<String>,
+    pub language: Option<String>,
+    pub time_zone: Option<String>,
+    pub account_creation_date: Option<String>,
+    pub last_login_date: Option<String>,
+}
+
+/// `POST /users`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser {
+    pub username: String,
+    /// Never stored, never printed; absent for SSO brands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub user_type: String,
+    pub email: String,
+    pub language: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division_id: Option<String>,
+    /// ISO-8601 date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_expiration_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// `PUT /users/{id}`: only the fields that change.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division_id: Option<String>,
+    /// `active` or `disabled` (read back as `accountStatus`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_expiration_date: Option<String>,
+}
+
+impl UserUpdate {
+    pub fn is_empty(&self) -> bool {
+        *self == UserUpdate::default()
+    }
+}
+
+/// `GET /divisions/{id}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Division {
+    pub name: String,
+    pub status: String,
+}
+
+/// The envelope around every answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope<T> {
+    pub result: Option<T>,
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct Meta {
+    pub http_status: String,
+    pub request_id: String,
+    pub error: Option<MetaError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct MetaError {
+    pub error_message: String,
+    pub error_code: String,
+}
+
+/// `result` of `GET /users`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct UserPage {
+    pub elements: Vec<ApiUser>,
+    pub next_page: Option<String>,
+}
+
+/// `result` of `POST /users`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Created {
+    pub id: String,
+}

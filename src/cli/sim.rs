@@ -1,0 +1,97 @@
+//! `qusers sim`: the Qualtrics-compatible simulator on a loopback port.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::target::{parse_millis, random_token, runtime, shutdown_signal};
+use super::Exit;
+use crate::sim::{self, SimConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one; the address is printed)
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The token to accept (default: a random one, printed)
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Demo users to create when the state is new
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    users: usize,
+    /// Delay before every answer, milliseconds
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "0")]
+    latency: Duration,
+    /// Requests per minute before answering 429, e.g. 3000 or 3000/min
+    #[arg(long, value_name = "N/min", value_parser = parse_rate)]
+    rate_limit: Option<u32>,
+    /// Share of requests answered 500 before doing anything (0 to 1)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_share)]
+    fail_rate: f64,
+    /// Share of requests whose connection is closed after the work is done (0 to 1)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_share)]
+    drop_rate: f64,
+    /// Seed for ids, demo users and faults
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Keep the instance in this file (written atomically)
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+    /// Also accept this token, as a user who is not a brand admin (403 on user endpoints)
+    #[arg(long, value_name = "TOKEN")]
+    non_admin_token: Option<String>,
+}
+
+fn parse_rate(s: &str) -> Result<u32, String> {
+    s.trim_end_matches("/min")
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{s}` is not a rate such as 3000/min"))
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+        .ok_or_else(|| format!("`{s}` is not a share between 0 and 1"))
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let token = args.token.clone().unwrap_or_else(random_token);
+    let config = SimConfig {
+        token: token.clone(),
+        non_admin_token: args.non_admin_token.clone(),
+        latency: args.latency,
+        rate_limit_per_min: args.rate_limit,
+        fail_rate: args.fail_rate,
+        drop_rate: args.drop_rate,
+        seed: args.seed,
+        state: args.state.clone(),
+        demo_users: args.users,
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "qusers sim: serving the Qualtrics v3 API on http://{addr}"
+            )?;
+            writeln!(out, "token: {token}")?;
+            writeln!(
+                out,
+                "try: QUALTRICS_API_TOKEN={token} qusers whoami --base-url http://{addr}"
+            )?;
+            out.flush()?;
+        }
+        sim::serve(config, listener, shutdown_signal()).await
+    })?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,182 @@
+//! The target flags every API command shares, resolved once into a client (and, with
+//! `--sim`, the in-process simulator it talks to).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::api::{BaseUrl, Client, ClientOptions, Token};
+use crate::sim::{self, SimConfig, SimHandle};
+
+/// Demo users a fresh `--sim` state starts with.
+pub const SIM_DEMO_USERS: usize = 40;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The instance URL, e.g. https://iad1.qualtrics.com (or its /API/v3 root)
+    #[arg(
+        long,
+        env = "QUALTRICS_BASE_URL",
+        value_name = "URL",
+        help_heading = "Target"
+    )]
+    pub base_url: Option<String>,
+    /// The datacenter id (Account Settings › Qualtrics IDs), e.g. iad1
+    #[arg(
+        long,
+        env = "QUALTRICS_DATACENTER",
+        value_name = "ID",
+        help_heading = "Target"
+    )]
+    pub datacenter: Option<String>,
+    /// A file holding the API token (otherwise QUALTRICS_API_TOKEN is read)
+    #[arg(long, value_name = "PATH", help_heading = "Target")]
+    pub token_file: Option<PathBuf>,
+    /// Use the built-in simulator instead of Qualtrics
+    #[arg(long, help_heading = "Target")]
+    pub sim: bool,
+    /// Where --sim keeps its users between runs
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "qusers-sim.json",
+        help_heading = "Target"
+    )]
+    pub sim_state: PathBuf,
+    /// Requests in flight at most
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Target")]
+    pub concurrency: u16,
+    /// Requests per second at most (the client finds the rate below this by itself)
+    #[arg(long, value_name = "R", help_heading = "Target")]
+    pub max_rps: Option<f64>,
+}
+
+/// A resolved target.
+pub struct Target {
+    pub client: Client,
+    /// The simulator, when `--sim`: stopped (and its state saved) when this is dropped.
+    pub sim: Option<SimHandle>,
+    /// How to name the target to the user.
+    pub description: String,
+}
+
+impl TargetArgs {
+    fn client_options(&self) -> anyhow::Result<ClientOptions> {
+        if let Some(r) = self.max_rps {
+            if !(r > 0.0 && r.is_finite()) {
+                bail!("--max-rps must be a positive number");
+            }
+        }
+        let mut opts = ClientOptions {
+            concurrency: usize::from(self.concurrency),
+            max_rps: self.max_rps,
+            ..ClientOptions::default()
+        };
+        opts.initial_rps = opts.initial_rps.min(self.max_rps.unwrap_or(f64::INFINITY));
+        Ok(opts)
+    }
+
+    /// Resolves the target: `--sim`, else `--base-url`/`QUALTRICS_BASE_URL`, else
+    /// `--datacenter`/`QUALTRICS_DATACENTER`; the token from `--token-file` or
+    /// `QUALTRICS_API_TOKEN`.
+    pub fn resolve(&self) -> anyhow::Result<Target> {
+        let opts = self.client_options()?;
+        if self.sim {
+            let handle = sim::spawn(SimConfig {
+                token: random_token(),
+                state: Some(self.sim_state.clone()),
+                demo_users: SIM_DEMO_USERS,
+                ..SimConfig::default()
+            })
+            .context("cannot start the built-in simulator")?;
+            let base = BaseUrl::parse(&handle.url())?;
+            let token = Token::new(handle.token())?;
+            let client = Client::new(base, token, opts)?;
+            return Ok(Target {
+                client,
+                description: format!(
+                    "the built-in simulator (state {}), not a Qualtrics instance",
+                    self.sim_state.display()
+                ),
+                sim: Some(handle),
+            });
+        }
+        let base = match (&self.base_url, &self.datacenter) {
+            (Some(url), _) => BaseUrl::parse(url)?,
+            (None, Some(dc)) => BaseUrl::for_datacenter(dc)?,
+            (None, None) => bail!(NoTarget),
+        };
+        let token = match &self.token_file {
+            Some(path) => Token::from_file(path, &mut |w| eprintln!("{w}"))?,
+            None => match std::env::var("QUALTRICS_API_TOKEN") {
+                Ok(t) if !t.trim().is_empty() => Token::new(t).context("in QUALTRICS_API_TOKEN")?,
+                _ => bail!(NoToken),
+            },
+        };
+        let description = match base.datacenter() {
+            Some(dc) => format!("{base} (datacenter {dc})"),
+            None => base.to_string(),
+        };
+        Ok(Target {
+            client: Client::new(base, token, opts)?,
+            sim: None,
+            description,
+        })
+    }
+}
+
+/// No target was given.
+#[derive(Debug, thiserror::Error)]
+#[error("no Qualtrics instance given")]
+pub struct NoTarget;
+
+/// No token was given.
+#[derive(Debug, thiserror::Error)]
+#[error("no API token given")]
+pub struct NoToken;
+
+/// A token for a simulator: 40 letters and digits from the OS RNG.
+pub fn random_token() -> String {
+    let mut rng = rand::rng();
+    crate::fake::id(&mut rng, "", 40)
+}
+
+/// The runtime API commands run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// A duration in milliseconds, for `--latency`.
+pub fn parse_millis(s: &str) -> Result<Duration, String> {
+    s.trim_end_matches("ms")
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("`{s}` is not a number of milliseconds"))
+}

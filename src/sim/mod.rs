@@ -1,0 +1,269 @@
+//! The Qualtrics-compatible simulator: the v3 endpoints qusers uses, with the envelope, the
+//! error codes and paging of the real API, and knobs for latency, rate limits and faults. It is
+//! the test double of Qualtrics for every test, and a way to try qusers without an account.
+
+mod routes;
+mod store;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use serde::Serialize;
+
+pub use store::{Store, ADMIN_USERNAME};
+
+/// How a simulator behaves.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The token it accepts (`X-API-TOKEN`).
+    pub token: String,
+    /// A token of a user who is not a brand admin: whoami works, user endpoints answer 403.
+    pub non_admin_token: Option<String>,
+    pub latency: Duration,
+    /// Requests per minute before it answers 429.
+    pub rate_limit_per_min: Option<u32>,
+    /// Share of requests answered 5xx before anything is done.
+    pub fail_rate: f64,
+    /// Share of requests whose connection is closed after the work was done.
+    pub drop_rate: f64,
+    pub seed: u64,
+    /// Where the instance is persisted (atomically), if anywhere.
+    pub state: Option<PathBuf>,
+    /// Demo users to create when starting without a state.
+    pub demo_users: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            token: "sim-token".into(),
+            non_admin_token: None,
+            latency: Duration::ZERO,
+            rate_limit_per_min: None,
+            fail_rate: 0.0,
+            drop_rate: 0.0,
+            seed: 1,
+            state: None,
+            demo_users: 0,
+        }
+    }
+}
+
+/// Requests the simulator received, by route and outcome: what tests assert.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SimStats {
+    /// `METHOD /route` → requests, every one counted (rejected ones too).
+    pub requests: BTreeMap<String, u64>,
+    pub rate_limited: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    /// Writes applied (creates and updates).
+    pub writes: u64,
+}
+
+/// A token bucket refilled at the per-minute limit, holding at most a second's worth.
+struct Bucket {
+    tokens: f64,
+    per_sec: f64,
+    last: Instant,
+}
+
+/// What the handlers share.
+pub(crate) struct Shared {
+    config: SimConfig,
+    store: Mutex<Store>,
+    rng: Mutex<StdRng>,
+    stats: Mutex<SimStats>,
+    bucket: Mutex<Option<Bucket>>,
+    dirty: AtomicBool,
+    request_ids: AtomicU64,
+}
+
+impl Shared {
+    fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, what `--base-url` takes.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A look at the instance (for tests and for the closing summary).
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.shared.lock_store())
+    }
+
+    /// Stops serving and persists the state.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        save_if_dirty(&self.shared)
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+fn save_if_dirty(shared: &Shared) -> anyhow::Result<()> {
+    if let Some(path) = &shared.config.state {
+        if shared.dirty.swap(false, Ordering::AcqRel) {
+            shared.lock_store().save(path)?;
+        }
+    }
+    Ok(())
+}
+
+fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
+    let mut rng = Store::rng(config.seed);
+    let (store, fresh) = match &config.state {
+        Some(path) if path.exists() => (Store::load(path)?, false),
+        _ => (Store::new(&mut rng, config.demo_users), true),
+    };
+    let bucket = config.rate_limit_per_min.map(|per_min| {
+        let per_sec = f64::from(per_min.max(1)) / 60.0;
+        Bucket {
+            tokens: per_sec.max(1.0),
+            per_sec,
+            last: Instant::now(),
+        }
+    });
+    let shared = Arc::new(Shared {
+        store: Mutex::new(store),
+        rng: Mutex::new(rng),
+        stats: Mutex::new(SimStats::default()),
+        bucket: Mutex::new(bucket),
+        dirty: AtomicBool::new(fresh),
+        request_ids: AtomicU64::new(0),
+        config,
+    });
+    save_if_dirty(&shared)?;
+    Ok(shared)
+}
+
+/// Serves until `shutdown` resolves, saving the state when it changed (at most every 200 ms,
+/// and at the end).
+pub async fn serve(
+    config: SimConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let shared = build_shared(config)?;
+    serve_shared(shared, listener, shutdown).await
+}
+
+async fn serve_shared(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let saver = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let Err(e) = save_if_dirty(&shared) {
+                    eprintln!("qusers sim: {e:#}");
+                }
+            }
+        })
+    };
+    let app = routes::router(shared.clone());
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the simulator stopped");
+    saver.abort();
+    save_if_dirty(&shared)?;
+    result
+}
+
+/// Starts a simulator on a loopback port of its own thread: for tests and `--sim`.
+pub fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
+    let shared = build_shared(config)?;
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .context("cannot open a loopback port for the simulator")?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread_shared = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("qusers-sim".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("qusers sim: cannot start: {e}");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("qusers sim: {e}");
+                        return;
+                    }
+                };
+                let stop = async move {
+                    let _ = rx.await;
+                };
+                if let Err(e) = serve_shared(thread_shared, listener, stop).await {
+                    eprintln!("qusers sim: {e:#}");
+                }
+            });
+        })?;
+    Ok(SimHandle {
+        addr,
+        shared,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
+}

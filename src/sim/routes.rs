@@ -1,0 +1,476 @@
+//! The simulator's HTTP surface: `/API/v3/...` as Qualtrics answers it, and `/__sim/stats`.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::Shared;
+use crate::api::ApiUser;
+use crate::rules::{email_issue, forbidden_symbols};
+
+const PAGE_SIZE: usize = 100;
+
+type S = State<Arc<Shared>>;
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/API/v3/whoami", get(whoami))
+        .route("/API/v3/users", get(list_users).post(create_user))
+        .route("/API/v3/users/{id}", get(get_user).put(update_user))
+        .route("/API/v3/divisions/{id}", get(get_division))
+        .route_layer(middleware::from_fn_with_state(shared.clone(), guard));
+    Router::new()
+        .route("/__sim/stats", get(stats))
+        .merge(api)
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+fn request_id(shared: &Shared) -> String {
+    let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}-5151-4000-8000-{n:012x}", shared.config.seed as u32)
+}
+
+fn status_text(status: StatusCode) -> String {
+    format!(
+        "{} - {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Unknown")
+    )
+}
+
+fn ok(shared: &Shared, result: Value) -> Response {
+    Json(json!({
+        "result": result,
+        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(shared)}
+    }))
+    .into_response()
+}
+
+fn error(shared: &Shared, status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "meta": {
+                "httpStatus": status_text(status),
+                "requestId": request_id(shared),
+                "error": {"errorMessage": message, "errorCode": code}
+            }
+        })),
+    )
+        .into_response()
+}
+
+fn not_found_response(shared: &Shared) -> Response {
+    error(
+        shared,
+        StatusCode::NOT_FOUND,
+        "RP_0.1",
+        "The requested resource does not exist.",
+    )
+}
+
+async fn not_found(State(shared): S) -> Response {
+    not_found_response(&shared)
+}
+
+async fn stats(State(shared): S) -> Response {
+    let s = shared
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(s).into_response()
+}
+
+/// Every API request passes here: counted, delayed, authenticated, rate limited, failed or
+/// dropped as the knobs say.
+async fn guard(State(shared): S, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().trim_start_matches("/API/v3").to_string())
+        .unwrap_or_default();
+    let key = format!("{} {route}", req.method());
+    let count = |f: &dyn Fn(&mut super::SimStats)| {
+        f(&mut shared.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    };
+    count(&|s| *s.requests.entry(key.clone()).or_default() += 1);
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    let token = req
+        .headers()
+        .get("x-api-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let admin = match token.as_deref() {
+        None | Some("") => {
+            return error(
+                &shared,
+                StatusCode::BAD_REQUEST,
+                "ATP_2",
+                "Missing API token.",
+            )
+        }
+        Some(t) if t == shared.config.token => true,
+        Some(t) if Some(t) == shared.config.non_admin_token.as_deref() => false,
+        Some(_) => {
+            return error(
+                &shared,
+                StatusCode::UNAUTHORIZED,
+                "DCD_7",
+                "Invalid API token. Please re-generate your token and try again.",
+            )
+        }
+    };
+    if !admin && route != "/whoami" {
+        return error(
+            &shared,
+            StatusCode::FORBIDDEN,
+            "AC_1",
+            "You do not have permission to access this resource.",
+        );
+    }
+    if let Some(bucket) = shared
+        .bucket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        let now = Instant::now();
+        let capacity = bucket.per_sec.max(1.0);
+        bucket.tokens = (bucket.tokens
+            + now.duration_since(bucket.last).as_secs_f64() * bucket.per_sec)
+            .min(capacity);
+        bucket.last = now;
+        if bucket.tokens < 1.0 {
+            count(&|s| s.rate_limited += 1);
+            return error(
+                &shared,
+                StatusCode::TOO_MANY_REQUESTS,
+                "RL_1",
+                "Too many requests. Please try again later.",
+            );
+        }
+        bucket.tokens -= 1.0;
+    }
+    let (fail, drop) = {
+        let mut rng = shared.rng.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            shared.config.fail_rate > 0.0 && rng.random_bool(shared.config.fail_rate.min(1.0)),
+            shared.config.drop_rate > 0.0 && rng.random_bool(shared.config.drop_rate.min(1.0)),
+        )
+    };
+    if fail {
+        count(&|s| s.failed += 1);
+        return error(
+            &shared,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ISE_1",
+            "An internal server error occurred.",
+        );
+    }
+    let response = next.run(req).await;
+    if drop {
+        count(&|s| s.dropped += 1);
+        // The work is done; the answer never arrives: the body breaks off.
+        let broken = futures_util::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::other("simulated dropped connection"))
+        });
+        let (parts, _) = response.into_parts();
+        return Response::from_parts(parts, Body::from_stream(broken));
+    }
+    response
+}
+
+async fn whoami(State(shared): S, headers: HeaderMap) -> Response {
+    let non_admin = headers
+        .get("x-api-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| Some(t) == shared.config.non_admin_token.as_deref());
+    let store = shared.lock_store();
+    let Some(admin) = store.admin() else {
+        return not_found_response(&shared);
+    };
+    let value = json!({
+        "userId": if non_admin { "UR_0000000000nonadm" } else { admin.id.as_str() },
+        "userName": if non_admin { "researcher@qusers-sim.example" } else { admin.username.as_str() },
+        "firstName": admin.first_name,
+        "lastName": admin.last_name,
+        "email": admin.email,
+        "brandId": store.brand_id,
+        "accountType": if non_admin { "UT_RESEARCHER" } else { "UT_BRANDADMIN" },
+        "language": "EN",
+    });
+    drop(store);
+    ok(&shared, value)
+}
+
+async fn list_users(
+    State(shared): S,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let offset: usize = match q.get("offset").map(|o| o.parse()) {
+        None => 0,
+        Some(Ok(o)) => o,
+        Some(Err(_)) => {
+            return error(
+                &shared,
+                StatusCode::BAD_REQUEST,
+                "RP_0.2",
+                "Invalid offset.",
+            )
+        }
+    };
+    // The filter matches loosely (a substring, any case): clients check what comes back.
+    let filter = q.get("username").map(|u| u.to_lowercase());
+    let store = shared.lock_store();
+    let matching: Vec<&ApiUser> = store
+        .users
+        .iter()
+        .filter(|u| {
+            filter
+                .as_ref()
+                .is_none_or(|f| u.username.to_lowercase().contains(f.as_str()))
+        })
+        .collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(PAGE_SIZE)
+        .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
+        .collect();
+    let next = (offset + PAGE_SIZE < matching.len()).then(|| {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let mut url = format!("http://{host}/API/v3/users?offset={}", offset + PAGE_SIZE);
+        if let Some(u) = q.get("username") {
+            url.push_str("&username=");
+            url.push_str(&percent(u));
+        }
+        url
+    });
+    drop(store);
+    ok(&shared, json!({"elements": page, "nextPage": next}))
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn get_user(State(shared): S, Path(id): Path<String>) -> Response {
+    let user = shared.lock_store().get(&id).cloned();
+    match user {
+        Some(u) => ok(&shared, serde_json::to_value(u).unwrap_or(Value::Null)),
+        None => not_found_response(&shared),
+    }
+}
+
+async fn get_division(State(shared): S, Path(id): Path<String>) -> Response {
+    let name = shared.lock_store().divisions.get(&id).cloned();
+    match name {
+        Some(name) => ok(&shared, json!({"name": name, "status": "Active"})),
+        None => not_found_response(&shared),
+    }
+}
+
+fn str_field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+    body.get(name).and_then(Value::as_str)
+}
+
+fn valid_iso_date(s: &str) -> bool {
+    let day = s.get(..10).unwrap_or(s);
+    day.parse::<jiff::civil::Date>().is_ok()
+        && (s.len() == 10 || s.as_bytes().get(10) == Some(&b'T'))
+}
+
+/// Checks the fields a create or update may carry; the message when one is wrong.
+fn field_problem(shared: &Shared, body: &Value) -> Option<String> {
+    let store = shared.lock_store();
+    if let Some(t) = str_field(body, "userType") {
+        if !store.user_types.contains_key(t) {
+            return Some(format!("Invalid userType: {t}"));
+        }
+    }
+    if let Some(d) = str_field(body, "divisionId") {
+        if !store.divisions.contains_key(d) {
+            return Some(format!("Invalid divisionId: {d}"));
+        }
+    }
+    if let Some(e) = str_field(body, "accountExpirationDate") {
+        if !valid_iso_date(e) {
+            return Some(format!("Invalid accountExpirationDate: {e}"));
+        }
+    }
+    if let Some(s) = str_field(body, "status") {
+        if s != "active" && s != "disabled" {
+            return Some(format!("Invalid status: {s}"));
+        }
+    }
+    for name in ["firstName", "lastName"] {
+        if let Some(v) = str_field(body, name) {
+            if !forbidden_symbols(v).is_empty() {
+                return Some(format!("Invalid characters in {name}"));
+            }
+        }
+    }
+    None
+}
+
+async fn create_user(State(shared): S, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "RP_0.3",
+            "Invalid request body.",
+        );
+    };
+    for required in ["username", "firstName", "lastName", "email", "userType"] {
+        if str_field(&body, required).is_none_or(str::is_empty) {
+            return error(
+                &shared,
+                StatusCode::BAD_REQUEST,
+                "RP_0.4",
+                &format!("Missing required field: {required}"),
+            );
+        }
+    }
+    let username = str_field(&body, "username").unwrap_or_default().to_string();
+    if email_issue(&username).is_some() || !forbidden_symbols(&username).is_empty() {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "RP_0.5",
+            "Invalid username.",
+        );
+    }
+    if let Some(problem) = field_problem(&shared, &body) {
+        return error(&shared, StatusCode::BAD_REQUEST, "RP_0.6", &problem);
+    }
+    let id = {
+        let mut store = shared.lock_store();
+        if store.by_username(&username).is_some() {
+            drop(store);
+            return error(
+                &shared,
+                StatusCode::BAD_REQUEST,
+                "RP_0.7",
+                &format!("Username {username} already exists."),
+            );
+        }
+        let id = {
+            let mut rng = shared.rng.lock().unwrap_or_else(|e| e.into_inner());
+            store.new_user_id(&mut rng)
+        };
+        let s = |n: &str| str_field(&body, n).map(String::from);
+        store.insert(ApiUser {
+            id: id.clone(),
+            username,
+            first_name: s("firstName"),
+            last_name: s("lastName"),
+            email: s("email"),
+            division_id: s("divisionId"),
+            user_type: s("userType"),
+            account_status: Some("active".into()),
+            account_expiration_date: s("accountExpirationDate"),
+            language: s("language").or(Some("EN".into())),
+            time_zone: s("timeZone"),
+            account_creation_date: Some(jiff::Timestamp::now().to_string()),
+            last_login_date: None,
+        });
+        id
+    };
+    shared.dirty.store(true, Ordering::Release);
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .writes += 1;
+    ok(&shared, json!({"id": id}))
+}
+
+async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "RP_0.3",
+            "Invalid request body.",
+        );
+    };
+    if shared.lock_store().get(&id).is_none() {
+        return not_found_response(&shared);
+    }
+    if let Some(problem) = field_problem(&shared, &body) {
+        return error(&shared, StatusCode::BAD_REQUEST, "RP_0.6", &problem);
+    }
+    {
+        let mut store = shared.lock_store();
+        let Some(user) = store.get_mut(&id) else {
+            drop(store);
+            return not_found_response(&shared);
+        };
+        let s = |n: &str| str_field(&body, n).map(String::from);
+        if let Some(v) = s("firstName") {
+            user.first_name = Some(v);
+        }
+        if let Some(v) = s("lastName") {
+            user.last_name = Some(v);
+        }
+        if let Some(v) = s("userType") {
+            user.user_type = Some(v);
+        }
+        if let Some(v) = s("divisionId") {
+            user.division_id = Some(v);
+        }
+        if let Some(v) = s("status") {
+            user.account_status = Some(v);
+        }
+        if let Some(v) = s("accountExpirationDate") {
+            user.account_expiration_date = Some(v).filter(|d| !d.is_empty());
+        }
+        if let Some(v) = s("email") {
+            user.email = Some(v);
+        }
+        if let Some(v) = s("language") {
+            user.language = Some(v);
+        }
+        if let Some(v) = s("timeZone") {
+            user.time_zone = Some(v);
+        }
+    }
+    shared.dirty.store(true, Ordering::Release);
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .writes += 1;
+    Json(json!({
+        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}
+    }))
+    .into_response()
+}

@@ -1,0 +1,200 @@
+//! The simulator's instance: users, divisions, user types, persisted atomically.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::api::ApiUser;
+use crate::fake;
+
+/// The brand admin whose token the simulator accepts.
+pub const ADMIN_USERNAME: &str = "admin@qusers-sim.example";
+
+/// Everything the simulated instance holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Store {
+    pub brand_id: String,
+    pub admin_id: String,
+    /// id → name
+    pub divisions: BTreeMap<String, String>,
+    /// id → name
+    pub user_types: BTreeMap<String, String>,
+    pub users: Vec<ApiUser>,
+    #[serde(skip)]
+    by_id: HashMap<String, usize>,
+    #[serde(skip)]
+    by_username: HashMap<String, usize>,
+}
+
+const DIVISION_NAMES: &[&str] = &[
+    "Faculty of Arts",
+    "Medical School",
+    "School of Engineering",
+    "Business School",
+    "Central Administration",
+];
+
+impl Store {
+    /// A fresh instance: the admin, five divisions, three user types and `demo_users` users.
+    pub fn new(rng: &mut StdRng, demo_users: usize) -> Store {
+        let divisions: BTreeMap<String, String> = DIVISION_NAMES
+            .iter()
+            .map(|n| (fake::id(rng, "DV_", 15), n.to_string()))
+            .collect();
+        let mut user_types = BTreeMap::new();
+        user_types.insert(
+            "UT_BRANDADMIN".to_string(),
+            "Brand Administrator".to_string(),
+        );
+        for name in ["Researcher", "Student", "Participant"] {
+            user_types.insert(fake::id(rng, "UT_", 15), name.to_string());
+        }
+        let admin_id = fake::id(rng, "UR_", 15);
+        let mut store = Store {
+            brand_id: "qusers-sim".into(),
+            admin_id: admin_id.clone(),
+            divisions,
+            user_types,
+            users: Vec::new(),
+            by_id: HashMap::new(),
+            by_username: HashMap::new(),
+        };
+        store.insert(ApiUser {
+            id: admin_id,
+            username: ADMIN_USERNAME.into(),
+            first_name: Some("Sim".into()),
+            last_name: Some("Admin".into()),
+            email: Some(ADMIN_USERNAME.into()),
+            user_type: Some("UT_BRANDADMIN".into()),
+            account_status: Some("active".into()),
+            language: Some("EN".into()),
+            account_creation_date: Some("2024-01-15T09:00:00Z".into()),
+            ..Default::default()
+        });
+        let divs: Vec<String> = store.divisions.keys().cloned().collect();
+        let types: Vec<String> = store
+            .user_types
+            .keys()
+            .filter(|t| *t != "UT_BRANDADMIN")
+            .cloned()
+            .collect();
+        for n in 0..demo_users {
+            let p = fake::person(rng, n as u64);
+            let id = store.new_user_id(rng);
+            let expiration = rng.random_bool(0.2).then(|| {
+                format!(
+                    "20{}-{:02}-28",
+                    rng.random_range(27..40),
+                    rng.random_range(1..=12)
+                )
+            });
+            store.insert(ApiUser {
+                id,
+                username: p.username,
+                first_name: Some(p.first.into()),
+                last_name: Some(p.last.into()),
+                email: Some(p.email),
+                division_id: Some(divs[rng.random_range(0..divs.len())].clone()),
+                user_type: Some(types[rng.random_range(0..types.len())].clone()),
+                account_status: Some(
+                    if rng.random_bool(0.9) {
+                        "active"
+                    } else {
+                        "disabled"
+                    }
+                    .into(),
+                ),
+                account_expiration_date: expiration,
+                language: Some("EN".into()),
+                account_creation_date: Some("2025-03-01T12:00:00Z".into()),
+                ..Default::default()
+            });
+        }
+        store
+    }
+
+    /// Reads a persisted state.
+    pub fn load(path: &Path) -> anyhow::Result<Store> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the simulator state {}", path.display()))?;
+        let mut store: Store = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a simulator state file (delete it to start afresh)",
+                path.display()
+            )
+        })?;
+        store.reindex();
+        Ok(store)
+    }
+
+    /// Writes the state atomically: a temporary file beside it, then a rename.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let json = serde_json::to_vec(self)?;
+        std::fs::write(&tmp, json).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        Ok(())
+    }
+
+    fn reindex(&mut self) {
+        self.by_id = self
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
+        self.by_username = self
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.username.to_lowercase(), i))
+            .collect();
+    }
+
+    /// A fresh user id: `UR_` and 15 letters or digits.
+    pub fn new_user_id(&self, rng: &mut StdRng) -> String {
+        loop {
+            let id = fake::id(rng, "UR_", 15);
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub fn insert(&mut self, user: ApiUser) {
+        self.by_id.insert(user.id.clone(), self.users.len());
+        self.by_username
+            .insert(user.username.to_lowercase(), self.users.len());
+        self.users.push(user);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ApiUser> {
+        self.by_id.get(id).map(|&i| &self.users[i])
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut ApiUser> {
+        self.by_id.get(id).map(|&i| &mut self.users[i])
+    }
+
+    /// Case-insensitive.
+    pub fn by_username(&self, username: &str) -> Option<&ApiUser> {
+        self.by_username
+            .get(&username.to_lowercase())
+            .map(|&i| &self.users[i])
+    }
+
+    /// The admin user (whose token is the simulator's).
+    pub fn admin(&self) -> Option<&ApiUser> {
+        self.get(&self.admin_id)
+    }
+
+    /// A seeded RNG for a store built from `seed`.
+    pub fn rng(seed: u64) -> StdRng {
+        StdRng::seed_from_u64(seed)
+    }
+}
