@@ -22,6 +22,11 @@ struct State {
     rate: f64,
     /// No 429 yet: still looking for the limit.
     starting: bool,
+    /// Successes counted since `window_start`, and the rate of the last full window: what the
+    /// server actually accepted.
+    window_start: Instant,
+    window_count: u32,
+    accepted_rate: Option<f64>,
     next_slot: Instant,
     last_cut: Instant,
 }
@@ -42,6 +47,9 @@ impl RateController {
             state: Mutex::new(State {
                 rate: initial_rps.clamp(MIN_RPS, max),
                 starting: true,
+                window_start: now,
+                window_count: 0,
+                accepted_rate: None,
                 next_slot: now,
                 last_cut: now - Duration::from_secs(60),
             }),
@@ -76,6 +84,14 @@ impl RateController {
     /// `CREEP_PER_SECOND` per second).
     pub fn on_success(&self) {
         let mut s = self.lock();
+        let now = Instant::now();
+        s.window_count += 1;
+        let span = now.duration_since(s.window_start);
+        if span >= Duration::from_secs(1) {
+            s.accepted_rate = Some(f64::from(s.window_count) / span.as_secs_f64());
+            s.window_start = now;
+            s.window_count = 0;
+        }
         // `rate` successes arrive per second, so each adds its share of a second's growth.
         let growth = if s.starting {
             START_GROWTH_PER_SECOND
@@ -87,16 +103,21 @@ impl RateController {
 
     /// A 429: cut, once per burst of them.
     pub fn on_throttle(&self) {
-        self.lock().starting = false;
-        self.cut(THROTTLE_FACTOR);
+        let mut s = self.lock();
+        s.starting = false;
+        // Far above the limit, a tenth off is not enough: no more than just under what the
+        // server accepted in the last second.
+        let ceiling = s.accepted_rate.map(|a| a * 0.95);
+        drop(s);
+        self.cut(THROTTLE_FACTOR, ceiling);
     }
 
     /// A 5xx: cut a little.
     pub fn on_server_error(&self) {
-        self.cut(SERVER_ERROR_FACTOR);
+        self.cut(SERVER_ERROR_FACTOR, None);
     }
 
-    fn cut(&self, factor: f64) {
+    fn cut(&self, factor: f64, ceiling: Option<f64>) {
         let mut s = self.lock();
         let now = Instant::now();
         // Requests already in flight answer 429 too; one cut per half second is enough.
@@ -104,7 +125,8 @@ impl RateController {
             return;
         }
         s.last_cut = now;
-        s.rate = (s.rate * factor).max(MIN_RPS);
+        let cut = s.rate * factor;
+        s.rate = ceiling.map_or(cut, |c| cut.min(c)).max(MIN_RPS);
         s.next_slot = s.next_slot.max(now) + Duration::from_secs_f64(1.0 / s.rate);
     }
 
