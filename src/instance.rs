@@ -23,6 +23,39 @@ pub struct InstanceUser {
     pub expiration: String,
 }
 
+impl InstanceUser {
+    /// A user of the API in file terms: status `active`/`disabled`, dates as MM/DD/YYYY.
+    pub fn from_api(u: crate::api::ApiUser) -> InstanceUser {
+        let status = u.account_status.unwrap_or_default();
+        let status = crate::rules::parse_status(&status)
+            .map(|(s, _)| s.as_str().to_string())
+            .unwrap_or(status);
+        InstanceUser {
+            id: u.id,
+            username: u.username,
+            first_name: u.first_name.unwrap_or_default(),
+            last_name: u.last_name.unwrap_or_default(),
+            email: u.email.unwrap_or_default(),
+            division_id: u.division_id.unwrap_or_default(),
+            account_type: u.user_type.unwrap_or_default(),
+            status,
+            expiration: u
+                .account_expiration_date
+                .as_deref()
+                .and_then(api_date_to_file)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `2027-12-31` or `2027-12-31T00:00:00Z` → `12/31/2027`.
+pub fn api_date_to_file(s: &str) -> Option<String> {
+    let day = s.get(..10)?;
+    day.parse::<jiff::civil::Date>()
+        .ok()
+        .map(crate::rules::format_file_date)
+}
+
 /// The users of an instance, indexed for the checks.
 #[derive(Debug, Default)]
 pub struct Instance {
@@ -159,6 +192,15 @@ impl Instance {
             instance.insert_record(&map, one.get(0));
         }
         Ok(instance)
+    }
+
+    /// The instance as the API lists it.
+    pub fn from_api(users: impl IntoIterator<Item = crate::api::ApiUser>) -> Instance {
+        let mut instance = Instance::new();
+        for u in users {
+            instance.insert(InstanceUser::from_api(u));
+        }
+        instance
     }
 
     fn insert_record(&mut self, map: &ColumnMap, rec: Record) {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod fake;
 pub mod file;
+pub mod import;
 pub mod instance;
 pub mod report;
 pub mod rules;

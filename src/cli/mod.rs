@@ -1,11 +1,13 @@
 //! The command line: one file per subcommand, each with its clap `Args` and a `run`.
 
+mod import;
+mod instance;
 mod output;
 mod rules;
 mod sim;
 pub mod target;
 mod template;
-mod validate;
+pub mod validate;
 mod whoami;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -24,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Pre-flight check of user files against every Qualtrics rule
     Validate(validate::Args),
+    /// Validate, plan and apply a user file through the API, with a per-row report
+    Import(import::Args),
     /// List every validation rule: code, severity, what it checks, how to fix it
     Rules(rules::Args),
     /// Write the blank import template
@@ -82,6 +86,7 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Import(args) => import::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Template(args) => template::run(args),
         Command::Whoami(args) => whoami::run(args),
@@ -119,6 +124,9 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if let Some(crate::instance::InstanceError::File(f)) = e.downcast_ref() {
         return f.hint();
+    }
+    if let Some(j) = e.downcast_ref::<crate::import::JournalError>() {
+        return j.hint();
     }
     if let Some(api) = e.downcast_ref::<crate::api::ApiError>() {
         return api.hint();

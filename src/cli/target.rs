@@ -44,6 +44,9 @@ pub struct TargetArgs {
         help_heading = "Target"
     )]
     pub sim_state: PathBuf,
+    /// Start the simulator afresh: discard its state file first
+    #[arg(long, requires = "sim", help_heading = "Target")]
+    pub sim_reset: bool,
     /// Requests in flight at most
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Target")]
     pub concurrency: u16,
@@ -83,6 +86,16 @@ impl TargetArgs {
     pub fn resolve(&self) -> anyhow::Result<Target> {
         let opts = self.client_options()?;
         if self.sim {
+            if self.sim_reset {
+                match std::fs::remove_file(&self.sim_state) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(e)
+                            .with_context(|| format!("cannot remove {}", self.sim_state.display()))
+                    }
+                }
+            }
             let handle = sim::spawn(SimConfig {
                 token: random_token(),
                 state: Some(self.sim_state.clone()),

@@ -1,0 +1,104 @@
+//! `qusers import` without the command line: collect the validated rows, plan them against
+//! the instance, apply the plan through the API with a journal that makes every row happen
+//! exactly once, across crashes.
+
+mod apply;
+mod journal;
+mod plan;
+
+pub use apply::{apply, result_without_request, ApplyEvent, ApplyOptions};
+pub use journal::{content_hash, Journal, JournalEntry, JournalError, Resumed, RowResult};
+pub use plan::{iso_date, plan, Change, Plan, PlanOptions, Planned, PlannedRow};
+
+use std::io;
+
+use crate::file::Col;
+use crate::rules::{Action, Problem};
+use crate::validate::{join_codes, join_messages, CheckedRow, RowSink, Verdict};
+
+/// What happened to a row (the report's `outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Invalid,
+    Failed,
+    Skipped,
+    Planned,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Invalid => "invalid",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Planned => "planned",
+        }
+    }
+
+    /// Rows with this outcome are done for good (a resume leaves them alone).
+    pub fn is_final(self) -> bool {
+        !matches!(self, Outcome::Planned)
+    }
+}
+
+/// A data row as the importer keeps it: its fields (trimmed) and what validation said.
+#[derive(Clone, Debug)]
+pub struct InputRow {
+    pub line: u64,
+    pub row: u64,
+    pub action: Action,
+    pub fields: [String; 9],
+    pub problems: Vec<Problem>,
+    pub verdict: Verdict,
+    pub empty: bool,
+}
+
+impl InputRow {
+    pub fn get(&self, col: Col) -> &str {
+        &self.fields[col as usize]
+    }
+
+    pub fn codes(&self) -> String {
+        join_codes(&self.problems)
+    }
+
+    pub fn message(&self) -> String {
+        join_messages(&self.problems)
+    }
+}
+
+/// A [`RowSink`] that keeps every row and every file-level problem.
+#[derive(Default)]
+pub struct Collect {
+    pub rows: Vec<InputRow>,
+    /// (line, problem, counts as an error)
+    pub file_problems: Vec<(Option<u64>, Problem, bool)>,
+}
+
+impl RowSink for Collect {
+    fn file_problem(&mut self, line: Option<u64>, p: &Problem, strict: bool) -> io::Result<()> {
+        let error = p.severity(strict) == crate::rules::Severity::Error;
+        self.file_problems.push((line, p.clone(), error));
+        Ok(())
+    }
+
+    fn row(&mut self, row: &CheckedRow, _: Option<&[u8]>) -> io::Result<()> {
+        self.rows.push(InputRow {
+            line: row.line,
+            row: row.row,
+            action: row.action,
+            fields: std::array::from_fn(|i| row.field(Col::ALL[i]).to_string()),
+            problems: row.problems.to_vec(),
+            verdict: row.verdict,
+            empty: row.is_empty_row(),
+        });
+        Ok(())
+    }
+}
