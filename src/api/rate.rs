@@ -1,6 +1,8 @@
-//! One adaptive rate controller shared by every request: requests are paced at a rate that is
-//! cut on 429 and creeps up on success (additive increase, multiplicative decrease), never
-//! above `--max-rps`, with at most `--concurrency` requests in flight.
+//! One adaptive rate controller shared by every request, never above `--max-rps`, with at most
+//! `--concurrency` requests in flight. Like TCP: until the first 429 only the requests in flight
+//! are bounded (a moderate number: the start), and the rate the server accepts is measured;
+//! from the first 429 on, requests are paced at a rate cut on 429 to just under what the server
+//! accepted and crept up on success (additive increase, multiplicative decrease).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,8 +13,6 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 const MIN_RPS: f64 = 0.5;
 /// How much the rate grows per second of successes, requests per second, once a limit was met.
 const CREEP_PER_SECOND: f64 = 2.0;
-/// Before the first 429 the rate grows faster: by this share of itself per second.
-const START_GROWTH_PER_SECOND: f64 = 0.5;
 /// The cut on a 429: small, since the limit is near once it is met.
 const THROTTLE_FACTOR: f64 = 0.9;
 /// The cut on a server error: gentler, a 5xx is not always load.
@@ -67,11 +67,16 @@ impl RateController {
             .expect("the semaphore is never closed");
         let wait = {
             let mut s = self.lock();
+            // Until the first 429 the only pace is the ceiling, if one was given.
+            let pace = if s.starting { self.max_rps } else { s.rate };
+            if pace.is_infinite() {
+                return permit;
+            }
             let now = Instant::now();
             // Idle time does not bank a burst: at most a fraction of a second of credit.
-            let floor = now - Duration::from_secs_f64((0.25f64).min(1.0 / s.rate));
+            let floor = now - Duration::from_secs_f64((0.25f64).min(1.0 / pace));
             let slot = s.next_slot.max(floor);
-            s.next_slot = slot + Duration::from_secs_f64(1.0 / s.rate);
+            s.next_slot = slot + Duration::from_secs_f64(1.0 / pace);
             slot.saturating_duration_since(now)
         };
         if !wait.is_zero() {
@@ -80,8 +85,8 @@ impl RateController {
         permit
     }
 
-    /// A request succeeded: grow (fast while no limit was met, then by about
-    /// `CREEP_PER_SECOND` per second).
+    /// A request succeeded: measure, and once pacing, creep up by about `CREEP_PER_SECOND`
+    /// per second.
     pub fn on_success(&self) {
         let mut s = self.lock();
         let now = Instant::now();
@@ -92,13 +97,15 @@ impl RateController {
             s.window_start = now;
             s.window_count = 0;
         }
-        // `rate` successes arrive per second, so each adds its share of a second's growth.
-        let growth = if s.starting {
-            START_GROWTH_PER_SECOND
+        if s.starting {
+            // Unpaced: the rate to start pacing at is what the server accepts.
+            if let Some(accepted) = s.accepted_rate {
+                s.rate = s.rate.max(accepted).min(self.max_rps);
+            }
         } else {
-            CREEP_PER_SECOND / s.rate
-        };
-        s.rate = (s.rate + growth).min(self.max_rps);
+            // `rate` successes arrive per second, so each adds its share of a second's growth.
+            s.rate = (s.rate + CREEP_PER_SECOND / s.rate).min(self.max_rps);
+        }
     }
 
     /// A 429: cut, once per burst of them.
@@ -107,7 +114,12 @@ impl RateController {
         s.starting = false;
         // Far above the limit, a tenth off is not enough: no more than just under what the
         // server accepted in the last second.
-        let ceiling = s.accepted_rate.map(|a| a * 0.95);
+        let now = Instant::now();
+        let partial = now.duration_since(s.window_start).as_secs_f64();
+        let accepted = s
+            .accepted_rate
+            .or_else(|| (partial > 0.2).then(|| f64::from(s.window_count) / partial));
+        let ceiling = accepted.filter(|a| *a > 0.0).map(|a| a * 0.95);
         drop(s);
         self.cut(THROTTLE_FACTOR, ceiling);
     }
@@ -148,6 +160,7 @@ mod tests {
     #[test]
     fn cuts_and_creeps_within_bounds() {
         let r = RateController::new(10.0, Some(20.0), 4);
+        r.lock().starting = false;
         r.on_throttle();
         assert!((r.rate() - 9.0).abs() < 1e-9);
         r.on_throttle(); // within the same burst: no second cut
