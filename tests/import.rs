@@ -640,3 +640,66 @@ fn resume_refuses_a_changed_file() {
     );
     assert_eq!(writes(&h), (0, 0));
 }
+
+#[test]
+fn validate_check_instance_uses_the_live_instance() {
+    let h = sim::spawn(SimConfig {
+        demo_users: 5,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let i = ids(&h);
+    let taken = h.with_store(|s| s.users[2].username.to_uppercase());
+    let used_division = h.with_store(|s| s.users[1].division_id.clone().expect("a division"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "check.csv",
+        &[
+            format!(",{taken},Dup,User,dup@x.org,,{},active,", i.user_type),
+            format!(
+                "UR_000000000000000,ghost@x.org,Gh,Ost,ghost@x.org,,{},active,",
+                i.user_type
+            ),
+            format!(
+                ",new@x.org,New,User,new@x.org,DV_NoSuchDivision1,{},active,",
+                i.user_type
+            ),
+            format!(
+                ",fine@x.org,Fine,User,fine@x.org,{used_division},{},active,",
+                i.user_type
+            ),
+        ],
+    );
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&file)
+        .arg("--report")
+        .arg(&report)
+        .args(["--check-instance", "--base-url", &h.url()])
+        .env("QUALTRICS_API_TOKEN", h.token())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let rows: Vec<(String, String)> = read_report(&report)
+        .into_iter()
+        .map(|r| (r["line"].clone(), r["codes"].clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("2".to_string(), "U05".to_string()),
+            ("3".into(), "I03".into()),
+            ("4".into(), "A08".into()),
+            ("5".into(), "".into()),
+        ]
+    );
+    let s = h.stats();
+    assert_eq!(
+        s.requests.get("GET /divisions/{id}"),
+        Some(&1),
+        "only the division no user is in"
+    );
+    assert_eq!(writes(&h), (0, 0), "validate never writes");
+}

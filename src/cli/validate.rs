@@ -7,7 +7,6 @@ use anyhow::Context;
 
 use super::{Exit, Format, Output};
 use crate::file::{decode_label, Delimiter, ReadOptions, Source};
-use crate::instance::Instance;
 use crate::report::{ReportKind, ReportSink, ReportWriter};
 use crate::rules::Severity;
 use crate::validate::{validate_source, FileSummary, ValidateOptions};
@@ -39,9 +38,15 @@ pub struct Args {
     /// divisions and user types against
     #[arg(long, value_name = "EXPORT.csv")]
     existing: Option<String>,
+    /// Check against the live instance (taken usernames, unknown userIDs, divisions the API
+    /// does not know); needs a target
+    #[arg(long)]
+    check_instance: bool,
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    target: super::target::TargetArgs,
 }
 
 /// The report path for one of several files: `out.csv` + `a/users.csv` → `out.users.csv`.
@@ -67,25 +72,46 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         encoding: args.encoding.as_deref().map(decode_label).transpose()?,
         delimiter: args.delimiter,
     };
-    let instance = match &args.existing {
-        Some(path) => {
-            let source = Source::from_arg(path)?;
-            let inst = Instance::from_export(&source, &ReadOptions::default())
-                .with_context(|| format!("reading the instance export {path}"))?;
-            if !args.quiet {
-                eprintln!("instance: {} users read from {path}", inst.len());
-            }
-            Some(inst)
+    // Each file is opened once (stdin can only be read once).
+    let sources: Vec<(&String, Result<Source, crate::file::FileError>)> = args
+        .files
+        .iter()
+        .map(|n| (n, Source::from_arg(n)))
+        .collect();
+    let mut checked = None;
+    let instance = if args.check_instance {
+        let target = args.target.resolve()?;
+        if !args.quiet {
+            eprintln!("target: {}", target.description);
         }
-        None => None,
+        let rt = super::target::runtime()?;
+        let mut inst = rt.block_on(super::instance::fetch_instance(&target.client, args.quiet))?;
+        let mut used = std::collections::BTreeSet::new();
+        for (_, source) in &sources {
+            if let Ok(source) = source {
+                used.extend(super::instance::division_ids(source, &read)?);
+            }
+        }
+        rt.block_on(super::instance::check_divisions(
+            &target.client,
+            &mut inst,
+            &used,
+        ))?;
+        checked = Some(target);
+        Some(inst)
+    } else {
+        match &args.existing {
+            Some(path) => Some(super::instance::read_existing(path, args.quiet)?),
+            None => None,
+        }
     };
     let opts = ValidateOptions::new(read, args.strict);
     let several = args.files.len() > 1;
     let mut summaries = Vec::new();
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
-    for name in &args.files {
-        let source = match Source::from_arg(name) {
+    for (_, source) in sources {
+        let source = match source {
             Ok(s) => s,
             Err(e) => {
                 // One unreadable file does not stop the others.
@@ -162,6 +188,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     };
     Output::stdout(&text)?;
+    if let Some(sim) = checked.and_then(|t| t.sim) {
+        sim.stop()?;
+    }
     Ok(exit)
 }
 
