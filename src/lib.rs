@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod export;
 pub mod fake;
 pub mod file;
 pub mod import;

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, each with its clap `Args` and a `run`.
 
+mod export;
 mod import;
 mod instance;
 mod output;
@@ -28,6 +29,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Validate, plan and apply a user file through the API, with a per-row report
     Import(import::Args),
+    /// Every user of the instance (or those matching filters) to an import-ready CSV
+    Export(export::Args),
     /// List every validation rule: code, severity, what it checks, how to fix it
     Rules(rules::Args),
     /// Write the blank import template
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Template(args) => template::run(args),
         Command::Whoami(args) => whoami::run(args),
@@ -129,6 +133,9 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         return j.hint();
     }
     if let Some(api) = e.downcast_ref::<crate::api::ApiError>() {
+        return api.hint();
+    }
+    if let Some(crate::export::ExportError::Api(api)) = e.downcast_ref() {
         return api.hint();
     }
     if e.downcast_ref::<target::NoTarget>().is_some() {

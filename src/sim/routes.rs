@@ -50,11 +50,26 @@ fn status_text(status: StatusCode) -> String {
     )
 }
 
-fn ok(shared: &Shared, result: Value) -> Response {
-    Json(json!({
-        "result": result,
-        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(shared)}
-    }))
+fn ok(shared: &Shared, result: impl serde::Serialize) -> Response {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        http_status: String,
+        request_id: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Envelope<T> {
+        result: T,
+        meta: Meta,
+    }
+    // Serialized straight from the typed value, not through a `Value` tree.
+    Json(Envelope {
+        result,
+        meta: Meta {
+            http_status: status_text(StatusCode::OK),
+            request_id: request_id(shared),
+        },
+    })
     .into_response()
 }
 
@@ -108,7 +123,7 @@ async fn guard(State(shared): S, req: Request, next: Next) -> Response {
     };
     count(&|s| *s.requests.entry(key.clone()).or_default() += 1);
     if !shared.config.latency.is_zero() {
-        tokio::time::sleep(shared.config.latency).await;
+        precise_sleep(shared.config.latency).await;
     }
     let token = req
         .headers()
@@ -195,6 +210,19 @@ async fn guard(State(shared): S, req: Request, next: Next) -> Response {
     response
 }
 
+/// Sleeps `d` to within a few microseconds: the timer rounds up to the next millisecond, which
+/// would add up to a millisecond to every simulated latency; the last millisecond is yielded away.
+async fn precise_sleep(d: std::time::Duration) {
+    let deadline = Instant::now() + d;
+    let coarse = d.saturating_sub(std::time::Duration::from_millis(1));
+    if !coarse.is_zero() {
+        tokio::time::sleep(coarse).await;
+    }
+    while Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn whoami(State(shared): S, headers: HeaderMap) -> Response {
     let non_admin = headers
         .get("x-api-token")
@@ -238,22 +266,26 @@ async fn list_users(
     // The filter matches loosely (a substring, any case): clients check what comes back.
     let filter = q.get("username").map(|u| u.to_lowercase());
     let store = shared.lock_store();
-    let matching: Vec<&ApiUser> = store
-        .users
-        .iter()
-        .filter(|u| {
-            filter
-                .as_ref()
-                .is_none_or(|f| u.username.to_lowercase().contains(f.as_str()))
-        })
-        .collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(PAGE_SIZE)
-        .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
-        .collect();
-    let next = (offset + PAGE_SIZE < matching.len()).then(|| {
+    let (page, total): (Vec<&ApiUser>, usize) = match &filter {
+        // Without a filter a page is a slice: paging 100,000 users stays linear.
+        None => (
+            store.users.iter().skip(offset).take(PAGE_SIZE).collect(),
+            store.users.len(),
+        ),
+        Some(f) => {
+            let matching: Vec<&ApiUser> = store
+                .users
+                .iter()
+                .filter(|u| u.username.to_lowercase().contains(f.as_str()))
+                .collect();
+            let total = matching.len();
+            (
+                matching.into_iter().skip(offset).take(PAGE_SIZE).collect(),
+                total,
+            )
+        }
+    };
+    let next = (offset + PAGE_SIZE < total).then(|| {
         let host = headers
             .get("host")
             .and_then(|h| h.to_str().ok())
@@ -265,8 +297,19 @@ async fn list_users(
         }
         url
     });
-    drop(store);
-    ok(&shared, json!({"elements": page, "nextPage": next}))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page<'a> {
+        elements: Vec<&'a ApiUser>,
+        next_page: Option<String>,
+    }
+    ok(
+        &shared,
+        Page {
+            elements: page,
+            next_page: next,
+        },
+    )
 }
 
 fn percent(s: &str) -> String {
@@ -284,7 +327,7 @@ fn percent(s: &str) -> String {
 async fn get_user(State(shared): S, Path(id): Path<String>) -> Response {
     let user = shared.lock_store().get(&id).cloned();
     match user {
-        Some(u) => ok(&shared, serde_json::to_value(u).unwrap_or(Value::Null)),
+        Some(u) => ok(&shared, u),
         None => not_found_response(&shared),
     }
 }
