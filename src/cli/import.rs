@@ -384,6 +384,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     // 3. The journal: a resume carries what an interrupted run finished.
     let input_sha256 = content_hash(&source).context("cannot read the file to fingerprint it")?;
     let mut carried = HashMap::new();
+    let mut sent_updates = std::collections::HashSet::new();
     let mut journal = None;
     if args.resume {
         let (j, resumed) = Journal::resume(&journal_path, &input_sha256)?;
@@ -391,12 +392,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         // A create that went out without a recorded answer: the instance says whether it
         // happened. (An update is simply sent again: it is idempotent.)
         for (row, username) in resumed.sending {
+            let is_create = collect
+                .rows
+                .iter()
+                .any(|r| r.row == row && r.action == crate::rules::Action::Create);
+            if !is_create {
+                sent_updates.insert(row);
+                continue;
+            }
             if let Some(user) = instance.by_username(&username) {
-                let is_create = collect
-                    .rows
-                    .iter()
-                    .any(|r| r.row == row && r.action == crate::rules::Action::Create);
-                if is_create {
+                {
                     carried.insert(
                         row,
                         RowResult {
@@ -426,6 +431,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         passwords: !args.no_password,
     };
     let mut plan = plan(collect.rows, &instance, &plan_opts, carried);
+    // An update that went out before the interruption and now finds nothing to change was
+    // applied: it is reported as the update it was.
+    for r in &mut plan.rows {
+        if sent_updates.contains(&r.input.row)
+            && matches!(&r.planned, Planned::Nothing { outcome: Outcome::Unchanged, .. })
+        {
+            r.planned = Planned::Carried(RowResult {
+                outcome: Outcome::Updated,
+                user_id: r.user_id().to_string(),
+                http_status: None,
+                request_id: None,
+                codes: String::new(),
+                message: "updated before the interruption (the instance already has the changes)".into(),
+            });
+        }
+    }
     if file_errors {
         for r in &mut plan.rows {
             if !matches!(r.planned, Planned::Carried(_)) {
