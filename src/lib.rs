@@ -8,6 +8,7 @@ pub mod cli;
 pub mod export;
 pub mod fake;
 pub mod file;
+pub mod fix;
 pub mod import;
 pub mod instance;
 pub mod report;

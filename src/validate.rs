@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
-use csv::ByteRecord;
 use jiff::civil::Date;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -357,26 +356,6 @@ struct Checked {
     ends: Vec<usize>,
 }
 
-fn parse_block(block: &Block, delimiter: u8) -> RecordBuf {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(&block.bytes[..]);
-    let mut records = RecordBuf::with_capacity(block.bytes.len());
-    let mut rec = ByteRecord::new();
-    // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
-    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-        let line = block.first_line
-            + rec
-                .position()
-                .map_or(1, |p| file::record_line(&block.bytes, p))
-            - 1;
-        records.push(&rec, line);
-    }
-    records
-}
-
 /// Row numbers are known here, so the sink's encoder can run on the workers.
 fn check_block(
     records: RecordBuf,
@@ -488,7 +467,7 @@ pub fn validate_source(
             || {
                 let parsed: Vec<RecordBuf> = batch
                     .par_iter()
-                    .map(|b| parse_block(b, delimiter))
+                    .map(|b| file::parse_block(b, delimiter))
                     .collect();
                 let mut first_row = tally.summary.rows + 1;
                 let firsts: Vec<u64> = parsed

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with its clap `Args` and a `run`.
 
 mod export;
+mod fix;
 mod import;
 mod instance;
 mod output;
@@ -31,6 +32,8 @@ pub enum Command {
     Import(import::Args),
     /// Every user of the instance (or those matching filters) to an import-ready CSV
     Export(export::Args),
+    /// Write a repaired copy of a file: what can be fixed mechanically is fixed
+    Fix(fix::Args),
     /// List every validation rule: code, severity, what it checks, how to fix it
     Rules(rules::Args),
     /// Write the blank import template
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Validate(args) => validate::run(args),
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
+        Command::Fix(args) => fix::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Template(args) => template::run(args),
         Command::Whoami(args) => whoami::run(args),
@@ -127,6 +131,9 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         return f.hint();
     }
     if let Some(crate::instance::InstanceError::File(f)) = e.downcast_ref() {
+        return f.hint();
+    }
+    if let Some(crate::fix::FixError::File(f)) = e.downcast_ref() {
         return f.hint();
     }
     if let Some(j) = e.downcast_ref::<crate::import::JournalError>() {

@@ -107,6 +107,27 @@ pub fn record_line(bytes: &[u8], pos: &csv::Position) -> u64 {
     pos.line() + blank as u64
 }
 
+/// Parses a block's records, each with its physical line.
+pub fn parse_block(block: &Block, delimiter: u8) -> super::RecordBuf {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(&block.bytes[..]);
+    let mut records = super::RecordBuf::with_capacity(block.bytes.len());
+    let mut rec = csv::ByteRecord::new();
+    // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
+    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+        let line = block.first_line
+            + rec
+                .position()
+                .map_or(1, |p| record_line(&block.bytes, p))
+            - 1;
+        records.push(&rec, line);
+    }
+    records
+}
+
 /// A run of whole records and the physical line its first byte is on.
 #[derive(Debug)]
 pub struct Block {

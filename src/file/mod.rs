@@ -7,7 +7,7 @@ mod header;
 mod reader;
 mod record;
 
-pub use blocks::{record_line, Block, BlockReader, BoundaryScanner};
+pub use blocks::{parse_block, record_line, Block, BlockReader, BoundaryScanner};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
 pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
 pub(crate) use reader::csv_error;

@@ -1,0 +1,170 @@
+//! `qusers fix`: a repaired copy of a user file, and what could not be repaired.
+
+use std::fmt::Write as _;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use super::{Exit, Format, Output};
+use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::fix::{fix, FixOptions};
+use crate::validate::{validate_source, NullSink, ValidateOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The file to repair (never changed; `-` reads stdin)
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// Where to write the repaired copy (.tsv or --tsv for tab-separated)
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Write tab-separated
+    #[arg(long)]
+    tsv: bool,
+    /// Start the output with a UTF-8 byte-order mark (some Excel versions want one)
+    #[arg(long)]
+    bom: bool,
+    /// The file's dates are DD/MM/YYYY: convert every one to MM/DD/YYYY (run once)
+    #[arg(long)]
+    day_first: bool,
+    /// Read the file in this encoding instead of detecting it
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// Field delimiter of the input instead of the one its name implies
+    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
+    delimiter: Option<Delimiter>,
+    /// The summary on stdout: text or one JSON object
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Whether two paths name the same file (the output may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        let parent = p.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(parent.canonicalize().ok()?.join(p.file_name()?))
+    };
+    matches!((canon(a), canon(b)), (Some(x), Some(y)) if x == y)
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    if args.output.as_os_str() == "-" {
+        bail!("give a file for the repaired copy: -o FIXED.csv");
+    }
+    if let Some(input) = Some(Path::new(&args.file)).filter(|_| args.file != "-") {
+        if same_file(input, &args.output) {
+            bail!("the output is the input: fix never changes the original, give another -o");
+        }
+    }
+    let source = Source::from_arg(&args.file)?;
+    let tsv = args.tsv
+        || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;
+    let opts = FixOptions {
+        read: ReadOptions {
+            encoding: args.encoding.as_deref().map(decode_label).transpose()?,
+            delimiter: args.delimiter,
+        },
+        tsv,
+        bom: args.bom,
+        day_first: args.day_first,
+    };
+    let out_name = args
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fixed.csv".into());
+    let tmp = args
+        .output
+        .with_file_name(format!(".{out_name}.partial-{}", std::process::id()));
+    let result = (|| -> anyhow::Result<_> {
+        let file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let report = fix(&source, &mut out, &opts)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, &args.output)
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        Ok(report)
+    })();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+
+    // What is left: validate the copy.
+    let fixed = Source::from_arg(&args.output.to_string_lossy())?;
+    let check = ValidateOptions::new(
+        ReadOptions {
+            encoding: None,
+            delimiter: Some(if tsv { Delimiter::TAB } else { Delimiter::COMMA }),
+        },
+        false,
+    );
+    let summary = validate_source(&fixed, &check, None, &mut NullSink)?;
+
+    let text = match args.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({
+                "input": source.name(),
+                "output": args.output.display().to_string(),
+                "changes": report,
+                "remaining": summary,
+            }))? + "\n"
+        }
+        Format::Text => {
+            let mut s = String::new();
+            let _ = writeln!(
+                s,
+                "{} → {}: {} rows, {} cells changed",
+                source.name(),
+                args.output.display(),
+                report.rows,
+                report.total_cell_changes()
+            );
+            for c in &report.file_changes {
+                let _ = writeln!(s, "  {c}");
+            }
+            const SHOWN: usize = 30;
+            for c in report.cell_changes.iter().take(SHOWN) {
+                let _ = writeln!(
+                    s,
+                    "  line {}, {}: \"{}\" → \"{}\"",
+                    c.line, c.column, c.before, c.after
+                );
+            }
+            if report.total_cell_changes() > SHOWN as u64 {
+                let counts: Vec<String> = report
+                    .counts
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect();
+                let _ = writeln!(s, "  … in all: {}", counts.join(", "));
+            }
+            for n in &report.not_fixed {
+                let _ = writeln!(s, "  not fixed: {n}");
+            }
+            if summary.valid {
+                let _ = writeln!(s, "the copy validates{}", if summary.warning > 0 { " (with warnings)" } else { "" });
+            } else {
+                let _ = writeln!(s, "still to fix by hand (`qusers validate {}` shows every line):", args.output.display());
+                for p in summary.file_problems.iter().filter(|p| p.severity == crate::rules::Severity::Error) {
+                    let _ = writeln!(s, "  {}", p.message);
+                }
+                for r in summary.rules.iter().filter(|r| r.severity == crate::rules::Severity::Error) {
+                    let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
+                    let _ = writeln!(s, "  {} {} ({} rows: lines {})", r.code, r.title, r.rows, lines.join(", "));
+                }
+            }
+            s
+        }
+    };
+    Output::stdout(&text)?;
+    Ok(if summary.valid { Exit::Ok } else { Exit::Invalid })
+}
