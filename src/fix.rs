@@ -115,9 +115,9 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
     };
     match &opened.encoding {
         TextEncoding::Utf8 => {}
-        TextEncoding::Utf8Bom if !opts.bom => {
-            report.file_changes.push("removed the UTF-8 byte-order mark".into())
-        }
+        TextEncoding::Utf8Bom if !opts.bom => report
+            .file_changes
+            .push("removed the UTF-8 byte-order mark".into()),
         TextEncoding::Utf8Bom => {}
         other => report
             .file_changes
@@ -143,9 +143,10 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
             .iter()
             .map(|&i| opened.header_fields[i].as_str())
             .collect();
-        report
-            .file_changes
-            .push(format!("dropped the export's column(s) {}", names.join(", ")));
+        report.file_changes.push(format!(
+            "dropped the export's column(s) {}",
+            names.join(", ")
+        ));
     }
     let template_at = |i: usize| map.pos.iter().position(|p| *p == Some(i));
     if all_template {
@@ -244,7 +245,11 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
                 ));
             } else if rec.len() > map.width {
                 // Nothing is lost: the extra fields stay, after the others (validate shows R01).
-                fields.extend((map.width..rec.len()).filter_map(|i| rec.get(i)).map(String::from));
+                fields.extend(
+                    (map.width..rec.len())
+                        .filter_map(|i| rec.get(i))
+                        .map(String::from),
+                );
                 report.not_fixed.push(format!(
                     "line {line} has {} fields where the header has {}: the extra ones are kept at the end of the row",
                     rec.len(),

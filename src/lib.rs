@@ -14,4 +14,5 @@ pub mod instance;
 pub mod report;
 pub mod rules;
 pub mod sim;
+pub mod split;
 pub mod validate;

@@ -33,6 +33,10 @@ pub struct ValidateOptions {
     pub today: Date,
     /// Bytes per block of records (memory in flight is a small multiple of it).
     pub block_bytes: usize,
+    /// Rows whose usernames and ids are remembered for duplicate checks (`None`: all). A file
+    /// past Qualtrics' row limit is invalid whatever else it holds, so a check that must stay
+    /// within a memory budget may stop remembering there.
+    pub duplicate_rows: Option<u64>,
 }
 
 impl ValidateOptions {
@@ -42,6 +46,7 @@ impl ValidateOptions {
             strict,
             today: jiff::Zoned::now().date(),
             block_bytes: BLOCK_BYTES,
+            duplicate_rows: None,
         }
     }
 }
@@ -491,7 +496,10 @@ pub fn validate_source(
                 let line = block.records.line(i);
                 let problems = &mut block.problems[i];
                 let before = problems.len();
-                if !problems.iter().any(|p| p.code == Code::EmptyRow) {
+                let remember = opts
+                    .duplicate_rows
+                    .is_none_or(|max| tally.summary.rows < max);
+                if remember && !problems.iter().any(|p| p.code == Code::EmptyRow) {
                     let id = trim(map.field(rec, Col::UserId));
                     let name = trim(map.field(rec, Col::UserName));
                     cross.check_keyed(line, id, name, &block.keys[i], problems);

@@ -45,7 +45,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
         if let Ok(c) = p.canonicalize() {
             return Some(c);
         }
-        let parent = p.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = p
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Some(parent.canonicalize().ok()?.join(p.file_name()?))
     };
     matches!((canon(a), canon(b)), (Some(x), Some(y)) if x == y)
@@ -61,8 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     }
     let source = Source::from_arg(&args.file)?;
-    let tsv = args.tsv
-        || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;
+    let tsv = args.tsv || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;
     let opts = FixOptions {
         read: ReadOptions {
             encoding: args.encoding.as_deref().map(decode_label).transpose()?,
@@ -103,10 +105,20 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let check = ValidateOptions::new(
         ReadOptions {
             encoding: None,
-            delimiter: Some(if tsv { Delimiter::TAB } else { Delimiter::COMMA }),
+            delimiter: Some(if tsv {
+                Delimiter::TAB
+            } else {
+                Delimiter::COMMA
+            }),
         },
         false,
     );
+    // Streamed within a small memory budget: past the row limit the copy is invalid anyway
+    // (F07), so duplicates are looked for in the rows a valid file can have.
+    let check = ValidateOptions {
+        duplicate_rows: Some(crate::file::MAX_ROWS),
+        ..check
+    };
     let summary = validate_source(&fixed, &check, None, &mut NullSink)?;
 
     let text = match args.format {
@@ -151,20 +163,51 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 let _ = writeln!(s, "  not fixed: {n}");
             }
             if summary.valid {
-                let _ = writeln!(s, "the copy validates{}", if summary.warning > 0 { " (with warnings)" } else { "" });
+                let _ = writeln!(
+                    s,
+                    "the copy validates{}",
+                    if summary.warning > 0 {
+                        " (with warnings)"
+                    } else {
+                        ""
+                    }
+                );
             } else {
-                let _ = writeln!(s, "still to fix by hand (`qusers validate {}` shows every line):", args.output.display());
-                for p in summary.file_problems.iter().filter(|p| p.severity == crate::rules::Severity::Error) {
+                let _ = writeln!(
+                    s,
+                    "still to fix by hand (`qusers validate {}` shows every line):",
+                    args.output.display()
+                );
+                for p in summary
+                    .file_problems
+                    .iter()
+                    .filter(|p| p.severity == crate::rules::Severity::Error)
+                {
                     let _ = writeln!(s, "  {}", p.message);
                 }
-                for r in summary.rules.iter().filter(|r| r.severity == crate::rules::Severity::Error) {
+                for r in summary
+                    .rules
+                    .iter()
+                    .filter(|r| r.severity == crate::rules::Severity::Error)
+                {
                     let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
-                    let _ = writeln!(s, "  {} {} ({} rows: lines {})", r.code, r.title, r.rows, lines.join(", "));
+                    let _ = writeln!(
+                        s,
+                        "  {} {} ({} rows: lines {})",
+                        r.code,
+                        r.title,
+                        r.rows,
+                        lines.join(", ")
+                    );
                 }
             }
             s
         }
     };
     Output::stdout(&text)?;
-    Ok(if summary.valid { Exit::Ok } else { Exit::Invalid })
+    Ok(if summary.valid {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
 }

@@ -435,7 +435,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     // applied: it is reported as the update it was.
     for r in &mut plan.rows {
         if sent_updates.contains(&r.input.row)
-            && matches!(&r.planned, Planned::Nothing { outcome: Outcome::Unchanged, .. })
+            && matches!(
+                &r.planned,
+                Planned::Nothing {
+                    outcome: Outcome::Unchanged,
+                    ..
+                }
+            )
         {
             r.planned = Planned::Carried(RowResult {
                 outcome: Outcome::Updated,
@@ -443,7 +449,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 http_status: None,
                 request_id: None,
                 codes: String::new(),
-                message: "updated before the interruption (the instance already has the changes)".into(),
+                message: "updated before the interruption (the instance already has the changes)"
+                    .into(),
             });
         }
     }

@@ -7,6 +7,7 @@ mod instance;
 mod output;
 mod rules;
 mod sim;
+mod split;
 pub mod target;
 mod template;
 pub mod validate;
@@ -36,6 +37,8 @@ pub enum Command {
     Fix(fix::Args),
     /// List every validation rule: code, severity, what it checks, how to fix it
     Rules(rules::Args),
+    /// Cut a file that breaks the size or row limits into parts that do not
+    Split(split::Args),
     /// Write the blank import template
     Template(template::Args),
     /// Check the credentials and print the ids an integration needs
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Export(args) => export::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Split(args) => split::run(args),
         Command::Template(args) => template::run(args),
         Command::Whoami(args) => whoami::run(args),
         Command::Sim(args) => sim::run(args),
@@ -131,6 +135,9 @@ fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         return f.hint();
     }
     if let Some(crate::instance::InstanceError::File(f)) = e.downcast_ref() {
+        return f.hint();
+    }
+    if let Some(crate::split::SplitError::File(f)) = e.downcast_ref() {
         return f.hint();
     }
     if let Some(crate::fix::FixError::File(f)) = e.downcast_ref() {

@@ -47,7 +47,20 @@ impl BoundaryScanner {
         self.scan_to(buf, true)
     }
 
+    /// Every record boundary in `buf` (offsets just past each `\n` that ends a record).
+    pub fn scan_all(&mut self, buf: &[u8], cuts: &mut Vec<usize>) {
+        self.scan_with(buf, |at| {
+            cuts.push(at);
+            true
+        });
+    }
+
     fn scan_to(&mut self, buf: &[u8], first: bool) -> Option<usize> {
+        self.scan_with(buf, |_| !first)
+    }
+
+    /// The scan itself: `on_cut` sees each boundary and says whether to go on.
+    fn scan_with(&mut self, buf: &[u8], mut on_cut: impl FnMut(usize) -> bool) -> Option<usize> {
         let mut last = None;
         let mut i = 0;
         while i < buf.len() {
@@ -74,7 +87,7 @@ impl BoundaryScanner {
                         if buf[at] == b'\n' {
                             last = Some(at + 1);
                             self.prev = b'\n';
-                            if first {
+                            if !on_cut(at + 1) {
                                 return last;
                             }
                         } else {
@@ -118,11 +131,8 @@ pub fn parse_block(block: &Block, delimiter: u8) -> super::RecordBuf {
     let mut rec = csv::ByteRecord::new();
     // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
     while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-        let line = block.first_line
-            + rec
-                .position()
-                .map_or(1, |p| record_line(&block.bytes, p))
-            - 1;
+        let line =
+            block.first_line + rec.position().map_or(1, |p| record_line(&block.bytes, p)) - 1;
         records.push(&rec, line);
     }
     records

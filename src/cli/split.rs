@@ -1,0 +1,80 @@
+//! `qusers split`: parts within Qualtrics' limits (or smaller ones), each with the header.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use super::{Exit, Format, Output};
+use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::split::{split, SplitOptions, MAX_PART_BYTES, MAX_PART_ROWS};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The file to cut (`-` reads stdin)
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// Where the parts go (NAME.part-001.csv, …); created if missing
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Data rows per part at most (and never more than 99,998)
+    #[arg(long, value_name = "N", default_value_t = MAX_PART_ROWS)]
+    rows: u64,
+    /// Bytes per part at most, header included (and never 20,000,000 or more)
+    #[arg(long, value_name = "N", default_value_t = MAX_PART_BYTES)]
+    bytes: u64,
+    /// Read the file in this encoding instead of detecting it
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// Field delimiter instead of the one the file name implies
+    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
+    delimiter: Option<Delimiter>,
+    /// The summary on stdout: text or one JSON object
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let source = Source::from_arg(&args.file)?;
+    let opts = SplitOptions {
+        read: ReadOptions {
+            encoding: args.encoding.as_deref().map(decode_label).transpose()?,
+            delimiter: args.delimiter,
+        },
+        rows: args.rows,
+        bytes: args.bytes,
+    };
+    let parts = split(&source, &args.out_dir, &opts)?;
+    let text = match args.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({
+                "input": source.name(),
+                "parts": parts,
+            }))? + "\n"
+        }
+        Format::Text => {
+            let mut s = String::new();
+            let rows: u64 = parts.iter().map(|p| p.rows).sum();
+            let _ = writeln!(
+                s,
+                "{}: {rows} data rows in {} part{}",
+                source.name(),
+                parts.len(),
+                if parts.len() == 1 { "" } else { "s" }
+            );
+            for p in &parts {
+                let _ = writeln!(
+                    s,
+                    "  {}  {} rows  {} bytes",
+                    p.path.display(),
+                    p.rows,
+                    p.bytes
+                );
+            }
+            if parts.is_empty() {
+                s.push_str("  nothing to split: the file has no data rows\n");
+            }
+            s
+        }
+    };
+    Output::stdout(&text)?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,224 @@
+//! `qusers split` without the command line: cut a file into parts within Qualtrics' limits,
+//! each with the header, never cutting a record. A UTF-8 file is cut on its own bytes, so the
+//! parts' data rows put together are the input's, byte for byte; other encodings are decoded
+//! and the parts written as UTF-8.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::file::{
+    self, BlockReader, BoundaryScanner, FileError, Opening, ReadOptions, Source, TextEncoding,
+    MAX_BYTES, MAX_ROWS,
+};
+
+/// Data rows per part at most: fewer than 100,000 rows counting the header.
+pub const MAX_PART_ROWS: u64 = MAX_ROWS - 2;
+/// Bytes per part at most: under 20 MB.
+pub const MAX_PART_BYTES: u64 = MAX_BYTES - 1;
+
+/// How to split.
+#[derive(Clone, Debug)]
+pub struct SplitOptions {
+    pub read: ReadOptions,
+    /// Data rows per part (capped at [`MAX_PART_ROWS`]).
+    pub rows: u64,
+    /// Bytes per part, header included (capped at [`MAX_PART_BYTES`]).
+    pub bytes: u64,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        SplitOptions {
+            read: ReadOptions::default(),
+            rows: MAX_PART_ROWS,
+            bytes: MAX_PART_BYTES,
+        }
+    }
+}
+
+/// A part written.
+#[derive(Clone, Debug, Serialize)]
+pub struct Part {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Why a split could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("cannot split this file: {0}")]
+    NotSplittable(String),
+    #[error("{0} exists already: remove the old parts or choose another --out-dir")]
+    PartExists(String),
+    #[error("cannot write a part: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+struct Writer<'a> {
+    dir: &'a Path,
+    stem: String,
+    ext: String,
+    preamble: Vec<u8>,
+    current: Option<(BufWriter<File>, Part)>,
+    parts: Vec<Part>,
+}
+
+impl Writer<'_> {
+    fn part_path(&self, n: usize) -> PathBuf {
+        self.dir
+            .join(format!("{}.part-{n:03}.{}", self.stem, self.ext))
+    }
+
+    fn open_next(&mut self) -> Result<(), SplitError> {
+        self.close()?;
+        let path = self.part_path(self.parts.len() + 1);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    SplitError::PartExists(path.display().to_string())
+                } else {
+                    SplitError::Io(e)
+                }
+            })?;
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        w.write_all(&self.preamble)?;
+        self.current = Some((
+            w,
+            Part {
+                path,
+                rows: 0,
+                bytes: self.preamble.len() as u64,
+            },
+        ));
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), SplitError> {
+        if let Some((mut w, part)) = self.current.take() {
+            w.flush()?;
+            self.parts.push(part);
+        }
+        Ok(())
+    }
+
+    /// Adds one record's bytes (`is_row`: it counts as a row; blank lines do not).
+    fn add(&mut self, bytes: &[u8], is_row: bool, opts: &SplitOptions) -> Result<(), SplitError> {
+        let len = bytes.len() as u64;
+        if self.preamble.len() as u64 + len > opts.bytes {
+            return Err(SplitError::NotSplittable(format!(
+                "one record is {len} bytes, more than a part may hold ({} bytes with the header); are the line ends old Mac ones (CR only)? `qusers fix` rewrites them",
+                opts.bytes
+            )));
+        }
+        let full = match &self.current {
+            None => true,
+            Some((_, p)) => (is_row && p.rows >= opts.rows) || p.bytes + len > opts.bytes,
+        };
+        if full {
+            self.open_next()?;
+        }
+        let (w, part) = self.current.as_mut().expect("a part is open");
+        w.write_all(bytes)?;
+        part.bytes += len;
+        part.rows += u64::from(is_row);
+        Ok(())
+    }
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == b'\n' || b == b'\r')
+}
+
+/// Splits `source` into parts in `out_dir` (created if missing).
+pub fn split(
+    source: &Source,
+    out_dir: &Path,
+    opts: &SplitOptions,
+) -> Result<Vec<Part>, SplitError> {
+    let opts = SplitOptions {
+        rows: opts.rows.clamp(1, MAX_PART_ROWS),
+        bytes: opts.bytes.min(MAX_PART_BYTES),
+        ..opts.clone()
+    };
+    let opened = match file::open(source, &opts.read)? {
+        Opening::Refused { problem, .. } => return Err(SplitError::NotSplittable(problem.detail)),
+        Opening::Ready(o) => o,
+    };
+    std::fs::create_dir_all(out_dir)?;
+    let (stem, ext) = match source.path() {
+        Some(p) => (
+            p.file_stem()
+                .map_or("users".into(), |s| s.to_string_lossy().into_owned()),
+            p.extension()
+                .map_or("csv".into(), |s| s.to_string_lossy().into_owned()),
+        ),
+        None => ("stdin".into(), "csv".into()),
+    };
+    let delimiter = opened.delimiter.0;
+    let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom);
+    let mut writer = Writer {
+        dir: out_dir,
+        stem,
+        ext,
+        preamble: Vec::new(),
+        current: None,
+        parts: Vec::new(),
+    };
+    let mut blocks = if raw {
+        // The file's own bytes: the BOM goes in front of every part, the header after it.
+        let mut rdr = source.reader()?;
+        if opened.encoding == TextEncoding::Utf8Bom {
+            let mut bom = [0u8; 3];
+            rdr.read_exact(&mut bom)?;
+            writer.preamble.extend_from_slice(&bom);
+        }
+        BlockReader::new(rdr, delimiter, 1, 1 << 20)
+    } else {
+        // Decoded: the header is written anew, as UTF-8.
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .from_writer(Vec::new());
+        w.write_record(&opened.header_fields)
+            .map_err(|e| SplitError::Io(std::io::Error::other(e)))?;
+        let header = w.into_inner().map_err(|e| SplitError::Io(e.into_error()))?;
+        writer.preamble.extend_from_slice(&header);
+        opened.into_blocks(1 << 20)
+    };
+    let mut header_pending = raw;
+    let mut cuts = Vec::new();
+    while let Some(block) = blocks.next_block()? {
+        cuts.clear();
+        BoundaryScanner::new(delimiter).scan_all(&block.bytes, &mut cuts);
+        if cuts.last() != Some(&block.bytes.len()) {
+            cuts.push(block.bytes.len()); // the file's last record, without a line end
+        }
+        let mut start = 0;
+        for &end in &cuts {
+            let rec = &block.bytes[start..end];
+            start = end;
+            if header_pending {
+                if is_blank(rec) {
+                    continue;
+                }
+                writer.preamble.extend_from_slice(rec);
+                if !rec.ends_with(b"\n") {
+                    writer.preamble.push(b'\n');
+                }
+                header_pending = false;
+                continue;
+            }
+            writer.add(rec, !is_blank(rec), &opts)?;
+        }
+    }
+    writer.close()?;
+    Ok(writer.parts)
+}
