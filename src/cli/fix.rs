@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::{Exit, Format, Output};
-use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::file::{Delimiter, ReadOptions, Source};
 use crate::fix::{fix, FixOptions};
 use crate::validate::{validate_source, NullSink, ValidateOptions};
 
@@ -28,12 +28,8 @@ pub struct Args {
     /// The file's dates are DD/MM/YYYY: convert every one to MM/DD/YYYY (run once)
     #[arg(long)]
     day_first: bool,
-    /// Read the file in this encoding instead of detecting it
-    #[arg(long, value_name = "LABEL")]
-    encoding: Option<String>,
-    /// Field delimiter of the input instead of the one its name implies
-    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
-    delimiter: Option<Delimiter>,
+    #[command(flatten)]
+    read: super::ReadArgs,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -66,10 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let source = Source::from_arg(&args.file)?;
     let tsv = args.tsv || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;
     let opts = FixOptions {
-        read: ReadOptions {
-            encoding: args.encoding.as_deref().map(decode_label).transpose()?,
-            delimiter: args.delimiter,
-        },
+        read: args.read.options()?,
         tsv,
         bom: args.bom,
         day_first: args.day_first,

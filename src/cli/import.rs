@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::instance::{check_divisions, division_ids, fetch_instance, read_existing};
 use super::target::{runtime, Target, TargetArgs};
 use super::{Exit, Format, Output};
-use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::file::Source;
 use crate::import::{
     apply, content_hash, plan, result_without_request, ApplyOptions, Collect, Journal,
     JournalEntry, Outcome, Plan, PlanOptions, Planned, RowResult,
@@ -57,12 +57,8 @@ pub struct Args {
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-    /// Read the file in this encoding instead of detecting it
-    #[arg(long, value_name = "LABEL")]
-    encoding: Option<String>,
-    /// Field delimiter instead of the one the file name implies
-    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
-    delimiter: Option<Delimiter>,
+    #[command(flatten)]
+    read: super::ReadArgs,
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
@@ -334,10 +330,7 @@ struct Summary {
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let read = ReadOptions {
-        encoding: args.encoding.as_deref().map(decode_label).transpose()?,
-        delimiter: args.delimiter,
-    };
+    let read = args.read.options()?;
     let source = Source::from_arg(&args.file)?;
     let report_path = args
         .report

@@ -47,6 +47,33 @@ pub enum Command {
     Sim(sim::Args),
 }
 
+/// How to read a user file, when the detection should be overridden.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReadArgs {
+    /// Read the file in this encoding (a label such as windows-1252, utf-16le) instead of
+    /// detecting it
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// Field delimiter (comma, tab, semicolon or one character) instead of the one the file
+    /// name implies
+    #[arg(long, value_parser = crate::file::Delimiter::parse, value_name = "D")]
+    delimiter: Option<crate::file::Delimiter>,
+}
+
+impl ReadArgs {
+    /// The settings, resolved once.
+    pub fn options(&self) -> anyhow::Result<crate::file::ReadOptions> {
+        Ok(crate::file::ReadOptions {
+            encoding: self
+                .encoding
+                .as_deref()
+                .map(crate::file::decode_label)
+                .transpose()?,
+            delimiter: self.delimiter,
+        })
+    }
+}
+
 /// How a summary is printed on stdout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {

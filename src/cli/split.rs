@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::{Exit, Format, Output};
-use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::file::Source;
 use crate::split::{split, SplitOptions, MAX_PART_BYTES, MAX_PART_ROWS};
 
 #[derive(Debug, clap::Args)]
@@ -21,12 +21,8 @@ pub struct Args {
     /// Bytes per part at most, header included (and never 20,000,000 or more)
     #[arg(long, value_name = "N", default_value_t = MAX_PART_BYTES)]
     bytes: u64,
-    /// Read the file in this encoding instead of detecting it
-    #[arg(long, value_name = "LABEL")]
-    encoding: Option<String>,
-    /// Field delimiter instead of the one the file name implies
-    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
-    delimiter: Option<Delimiter>,
+    #[command(flatten)]
+    read: super::ReadArgs,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -35,10 +31,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let source = Source::from_arg(&args.file)?;
     let opts = SplitOptions {
-        read: ReadOptions {
-            encoding: args.encoding.as_deref().map(decode_label).transpose()?,
-            delimiter: args.delimiter,
-        },
+        read: args.read.options()?,
         rows: args.rows,
         bytes: args.bytes,
     };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Exit, Format, Output};
-use crate::file::{decode_label, Delimiter, ReadOptions, Source};
+use crate::file::Source;
 use crate::report::{ReportKind, ReportSink, ReportWriter};
 use crate::rules::Severity;
 use crate::validate::{validate_source, FileSummary, ValidateOptions};
@@ -26,14 +26,8 @@ pub struct Args {
     /// Treat warnings as errors
     #[arg(long)]
     strict: bool,
-    /// Read the files in this encoding (a label such as windows-1252, utf-16le) instead of
-    /// detecting it
-    #[arg(long, value_name = "LABEL")]
-    encoding: Option<String>,
-    /// Field delimiter (comma, tab, semicolon or one character) instead of the one the file
-    /// name implies
-    #[arg(long, value_parser = Delimiter::parse, value_name = "D")]
-    delimiter: Option<Delimiter>,
+    #[command(flatten)]
+    read: super::ReadArgs,
     /// An instance export (Admin › Users › Export, or `qusers export`) to check usernames, ids,
     /// divisions and user types against
     #[arg(long, value_name = "EXPORT.csv")]
@@ -68,10 +62,7 @@ fn report_path_for(report: &Path, source: &Source, several: bool) -> PathBuf {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let read = ReadOptions {
-        encoding: args.encoding.as_deref().map(decode_label).transpose()?,
-        delimiter: args.delimiter,
-    };
+    let read = args.read.options()?;
     // Each file is opened once (stdin can only be read once).
     let sources: Vec<(&String, Result<Source, crate::file::FileError>)> = args
         .files

@@ -194,13 +194,7 @@ impl BlockReader {
                 .saturating_sub(start)
                 .max(self.target.min(1 << 16));
             buf.resize(start + want, 0);
-            let n = loop {
-                match self.inner.read(&mut buf[start..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            };
+            let n = super::read_some(&mut self.inner, &mut buf[start..])?;
             buf.truncate(start + n);
             if n == 0 {
                 self.eof = true;

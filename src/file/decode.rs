@@ -113,7 +113,7 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
             // An incomplete sequence at the end: carried into the next block.
             Err(e) => block.len() - e.valid_up_to(),
         };
-        let n = rdr.read(&mut buf).map_err(io_err)?;
+        let n = super::read_some(&mut rdr, &mut buf).map_err(io_err)?;
         if n == 0 {
             if keep > 0 {
                 // The file ends inside a multi-byte sequence.
@@ -257,7 +257,7 @@ fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
     let mut buf = vec![0u8; 1 << 16];
     let mut lines = 1;
     loop {
-        let n = rdr.read(&mut buf).map_err(|e| FileError::Io {
+        let n = super::read_some(&mut rdr, &mut buf).map_err(|e| FileError::Io {
             path: source.name(),
             source: e,
         })?;
@@ -272,11 +272,9 @@ fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
 fn read_full(rdr: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match rdr.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match super::read_some(rdr, &mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
         }
     }
     Ok(filled)

@@ -248,6 +248,16 @@ impl FileError {
     }
 }
 
+/// One `read`, repeated when a signal interrupts it.
+pub(crate) fn read_some(rdr: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rdr.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// Trims what Excel and copy-paste leave around values, no-break spaces included.
 pub fn trim(s: &str) -> &str {
     // Most values start and end with a visible ASCII character: nothing to trim.

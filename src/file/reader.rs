@@ -201,13 +201,7 @@ fn find_header(
             scanned = head.len();
         }
         let mut buf = [0u8; 1 << 13];
-        let n = loop {
-            match rdr.read(&mut buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        };
+        let n = super::read_some(rdr, &mut buf)?;
         if n == 0 {
             return Ok((lead.unwrap_or(head.len()), head.len()));
         }
@@ -232,11 +226,7 @@ fn read_first_line(rdr: &mut dyn Read) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(1 << 13);
     let mut buf = [0u8; 1 << 13];
     loop {
-        let n = match rdr.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = super::read_some(rdr, &mut buf)?;
         head.extend_from_slice(&buf[..n]);
         if n == 0 || memchr::memchr(b'\n', &buf[..n]).is_some() || head.len() >= 1 << 16 {
             return Ok(head);

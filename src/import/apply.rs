@@ -96,15 +96,9 @@ async fn run_row(client: &Client, row: &PlannedRow) -> RowResult {
             },
             Err(e) => failed(&e, id),
         },
-        Planned::Nothing { outcome, message } => RowResult {
-            outcome: *outcome,
-            user_id: row.user_id().to_string(),
-            http_status: None,
-            request_id: None,
-            codes: row.input.codes(),
-            message: message.clone(),
-        },
-        Planned::Carried(result) => result.clone(),
+        Planned::Nothing { .. } | Planned::Carried(_) => {
+            result_without_request(row).expect("rows needing no request have a result")
+        }
     }
 }
 
