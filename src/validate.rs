@@ -136,8 +136,8 @@ pub fn join_messages(problems: &[Problem]) -> String {
 /// Encodes a row for a sink, on the worker threads (report rows are formatted in parallel).
 pub type RowEncoder = dyn Fn(&CheckedRow, &mut Vec<u8>) + Send + Sync;
 
-/// Receives the results of a validation, in input order.
-pub trait RowSink {
+/// Receives the results of a validation, in input order (on a pool thread: hence `Send`).
+pub trait RowSink: Send {
     /// A file-level problem (line when it has one).
     fn file_problem(
         &mut self,
@@ -406,6 +406,83 @@ fn check_block(
     }
 }
 
+/// Parses and checks a batch of blocks on the pool; rows are numbered from `first_row`.
+fn check_batch(
+    batch: &[Block],
+    first_row: u64,
+    ctx: &CheckCtx,
+    delimiter: u8,
+    opts: &ValidateOptions,
+    encoder: Option<&RowEncoder>,
+) -> Vec<Checked> {
+    let parsed: Vec<RecordBuf> = batch
+        .par_iter()
+        .map(|b| file::parse_block(b, delimiter))
+        .collect();
+    let mut next = first_row;
+    let firsts: Vec<u64> = parsed
+        .iter()
+        .map(|p| {
+            let f = next;
+            next += p.len() as u64;
+            f
+        })
+        .collect();
+    parsed
+        .into_par_iter()
+        .zip(firsts)
+        .map(|(p, first)| check_block(p, first, ctx, opts.strict, encoder))
+        .collect()
+}
+
+/// The in-order stage: cross-row checks, the tally, and the sink.
+fn consume(
+    checked: Vec<Checked>,
+    tally: &mut Tally,
+    cross: &mut CrossRow,
+    sink: &mut dyn RowSink,
+    map: &ColumnMap,
+    opts: &ValidateOptions,
+    encoded_rows: bool,
+) -> Result<(), ValidateError> {
+    if checked.is_empty() {
+        return Ok(());
+    }
+    for mut block in checked {
+        for i in 0..block.records.len() {
+            let rec = block.records.get(i);
+            let line = block.records.line(i);
+            let problems = &mut block.problems[i];
+            let before = problems.len();
+            let remember = opts
+                .duplicate_rows
+                .is_none_or(|max| tally.summary.rows < max);
+            if remember && !problems.iter().any(|p| p.code == Code::EmptyRow) {
+                let id = trim(map.field(rec, Col::UserId));
+                let name = trim(map.field(rec, Col::UserName));
+                cross.check_keyed(line, id, name, &block.keys[i], problems);
+            }
+            // A cross-row problem changes the row: the sink encodes it afresh.
+            let encoded = (encoded_rows && problems.len() == before).then(|| {
+                let start = if i == 0 { 0 } else { block.ends[i - 1] };
+                &block.encoded[start..block.ends[i]]
+            });
+            let checked = CheckedRow {
+                line,
+                row: tally.summary.rows + 1,
+                record: rec,
+                map,
+                action: Action::of(map, rec),
+                verdict: Verdict::of(problems, opts.strict),
+                problems,
+            };
+            tally.row(&checked);
+            sink.row(&checked, encoded).map_err(ValidateError::Report)?;
+        }
+    }
+    sink.chunk_done().map_err(ValidateError::Report)
+}
+
 /// Blocks read per batch: a few per core, so that both cores stay busy.
 const BLOCKS_PER_BATCH: usize = 8;
 /// Bytes per block.
@@ -463,66 +540,53 @@ pub fn validate_source(
             source: e,
         })
     };
+    let size = opened.size;
     let mut blocks = opened.into_blocks(opts.block_bytes);
     let mut batch = read_batch(&mut blocks).map_err(io_err)?;
-    while !batch.is_empty() {
-        // Read the next batch while this one is parsed and checked.
-        let (next, checked) = rayon::join(
-            || read_batch(&mut blocks),
+    let mut pending: Vec<Checked> = Vec::new();
+    let mut numbered = 0u64;
+    // Three stages at once: the next batch is read, this one parsed and checked on the pool,
+    // and the previous one's rows go through the cross-row checks to the sink, in order.
+    while !batch.is_empty() || !pending.is_empty() {
+        let first_row = numbered + 1;
+        let ((next, checked), consumed) = rayon::join(
             || {
-                let parsed: Vec<RecordBuf> = batch
-                    .par_iter()
-                    .map(|b| file::parse_block(b, delimiter))
-                    .collect();
-                let mut first_row = tally.summary.rows + 1;
-                let firsts: Vec<u64> = parsed
-                    .iter()
-                    .map(|p| {
-                        let f = first_row;
-                        first_row += p.len() as u64;
-                        f
-                    })
-                    .collect();
-                parsed
-                    .into_par_iter()
-                    .zip(firsts)
-                    .map(|(p, first)| check_block(p, first, &ctx, opts.strict, encoder.as_deref()))
-                    .collect::<Vec<Checked>>()
+                rayon::join(
+                    || {
+                        if batch.is_empty() {
+                            Ok(Vec::new())
+                        } else {
+                            read_batch(&mut blocks)
+                        }
+                    },
+                    || check_batch(&batch, first_row, &ctx, delimiter, opts, encoder.as_deref()),
+                )
+            },
+            || {
+                consume(
+                    std::mem::take(&mut pending),
+                    &mut tally,
+                    &mut cross,
+                    &mut *sink,
+                    &map,
+                    opts,
+                    encoder.is_some(),
+                )
             },
         );
-        for mut block in checked {
-            for i in 0..block.records.len() {
-                let rec = block.records.get(i);
-                let line = block.records.line(i);
-                let problems = &mut block.problems[i];
-                let before = problems.len();
-                let remember = opts
-                    .duplicate_rows
-                    .is_none_or(|max| tally.summary.rows < max);
-                if remember && !problems.iter().any(|p| p.code == Code::EmptyRow) {
-                    let id = trim(map.field(rec, Col::UserId));
-                    let name = trim(map.field(rec, Col::UserName));
-                    cross.check_keyed(line, id, name, &block.keys[i], problems);
-                }
-                // A cross-row problem changes the row: the sink encodes it afresh.
-                let encoded = (encoder.is_some() && problems.len() == before).then(|| {
-                    let start = if i == 0 { 0 } else { block.ends[i - 1] };
-                    &block.encoded[start..block.ends[i]]
-                });
-                let checked = CheckedRow {
-                    line,
-                    row: tally.summary.rows + 1,
-                    record: rec,
-                    map: &map,
-                    action: Action::of(&map, rec),
-                    verdict: Verdict::of(problems, opts.strict),
-                    problems,
-                };
-                tally.row(&checked);
-                sink.row(&checked, encoded).map_err(ValidateError::Report)?;
+        consumed?;
+        if numbered == 0 {
+            // Room for every row's keys at once: no rehashing as the sets grow.
+            let rows: usize = checked.iter().map(|c| c.records.len()).sum();
+            let bytes: usize = batch.iter().map(|b| b.bytes.len()).sum();
+            if rows > 0 && bytes > 0 {
+                let estimate =
+                    (size as usize / (bytes / rows).max(1)).min(file::MAX_ROWS as usize * 2);
+                cross.reserve(estimate);
             }
         }
-        sink.chunk_done().map_err(ValidateError::Report)?;
+        numbered += checked.iter().map(|c| c.records.len() as u64).sum::<u64>();
+        pending = checked;
         batch = next.map_err(io_err)?;
     }
 

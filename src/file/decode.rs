@@ -98,34 +98,34 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
     if let Some(why) = not_text(&head) {
         return Ok(Decoding::NotText(why));
     }
-    // Validate the whole stream as UTF-8, carrying an incomplete sequence across blocks.
-    let mut block = head;
-    let mut offset: u64 = 0; // stream offset of block[0]
-    let mut buf = vec![0u8; 1 << 20];
+    // Validate the whole stream as UTF-8 in one buffer; an incomplete sequence at the end of
+    // a read (at most 3 bytes) moves to the front and the next read lands behind it.
+    let mut buf = vec![0u8; (1 << 20).max(head.len())];
+    buf[..head.len()].copy_from_slice(&head);
+    let mut filled = head.len();
+    let mut offset: u64 = 0; // stream offset of buf[0]
     loop {
-        let keep = match std::str::from_utf8(&block) {
+        let keep = match std::str::from_utf8(&buf[..filled]) {
             Ok(_) => 0,
             Err(e) if e.error_len().is_some() => {
                 let bad = offset + e.valid_up_to() as u64;
                 let first_line = line_of_offset(source, bad)?;
                 return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
             }
-            // An incomplete sequence at the end: carried into the next block.
-            Err(e) => block.len() - e.valid_up_to(),
+            Err(e) => filled - e.valid_up_to(),
         };
-        let n = super::read_some(&mut rdr, &mut buf).map_err(io_err)?;
+        buf.copy_within(filled - keep..filled, 0);
+        offset += (filled - keep) as u64;
+        let n = super::read_some(&mut rdr, &mut buf[keep..]).map_err(io_err)?;
         if n == 0 {
             if keep > 0 {
                 // The file ends inside a multi-byte sequence.
-                let bad = offset + (block.len() - keep) as u64;
-                let first_line = line_of_offset(source, bad)?;
+                let first_line = line_of_offset(source, offset)?;
                 return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
             }
             return Ok(Decoding::Text(TextEncoding::Utf8));
         }
-        offset += (block.len() - keep) as u64;
-        block.drain(..block.len() - keep);
-        block.extend_from_slice(&buf[..n]);
+        filled = keep + n;
     }
 }
 

@@ -414,6 +414,12 @@ impl CrossRow {
         Self::default()
     }
 
+    /// Makes room for about `rows` rows.
+    pub fn reserve(&mut self, rows: usize) {
+        self.usernames.reserve(rows);
+        self.ids.reserve(rows / 2);
+    }
+
     /// Checks a row (in input order) against the earlier ones.
     pub fn check(&mut self, line: u64, user_id: &str, user_name: &str, out: &mut Vec<Problem>) {
         let keys = CrossKeys::of(user_id, user_name);
