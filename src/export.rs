@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::api::{ApiError, ApiUser, Client, UserFilter};
+use crate::api::{ApiError, Client, RawUsers, UserFilter};
 use crate::file::{COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::instance::InstanceUser;
 use crate::rules::Status;
@@ -95,7 +95,7 @@ pub async fn export<W: Write>(
     }
     w.write_record(&header).map_err(csv_io)?;
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<ApiUser>, ApiError>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RawUsers, ApiError>>(2);
     let fetcher = {
         let client = client.clone();
         // Only the username filter is sent to the server (it may match loosely); everything
@@ -106,7 +106,8 @@ pub async fn export<W: Write>(
         tokio::spawn(async move {
             let mut next: Option<String> = None;
             loop {
-                let page = client.users_page(next.as_deref(), &server_filter).await;
+                // The page's users are parsed by the writer: the next request goes out first.
+                let page = client.users_page_raw(next.as_deref(), &server_filter).await;
                 let after = match page {
                     Ok((users, after)) => {
                         if tx.send(Ok(users)).await.is_err() {
@@ -130,7 +131,13 @@ pub async fn export<W: Write>(
     let mut stats = ExportStats::default();
     let mut divisions: HashMap<String, String> = HashMap::new();
     while let Some(page) = rx.recv().await {
-        let page = page?;
+        let page = page?.parse().map_err(|e| {
+            ApiError::new(
+                crate::api::ErrorKind::Protocol,
+                "GET /users",
+                format!("the users are not the API's JSON: {e}"),
+            )
+        })?;
         stats.pages += 1;
         stats.users_seen += page.len() as u64;
         for api_user in page {

@@ -34,7 +34,7 @@ fn client(handle: &SimHandle) -> Client {
 fn new_user(username: &str, user_type: &str) -> NewUser {
     NewUser {
         username: username.into(),
-        password: Some("Pw-1234567890".into()),
+        password: Some(qusers::api::Secret::new("Pw-1234567890")),
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
         user_type: user_type.into(),

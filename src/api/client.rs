@@ -14,7 +14,8 @@ use super::error::{ApiError, ErrorKind};
 use super::rate::RateController;
 use super::settings::{BaseUrl, Token};
 use super::types::{
-    ApiUser, Created as CreatedId, Division, Envelope, NewUser, UserPage, UserUpdate, WhoAmI,
+    ApiUser, Created as CreatedId, Division, Envelope, NewUser, RawUserPage, RawUsers, UserUpdate,
+    WhoAmI,
 };
 
 /// How the client behaves; defaults suit Qualtrics' unpublished limits (about 500 requests a
@@ -153,6 +154,24 @@ impl Client {
         next: Option<&str>,
         filter: &UserFilter,
     ) -> Result<(Vec<ApiUser>, Option<String>), ApiError> {
+        let (raw, after) = self.users_page_raw(next, filter).await?;
+        let users = raw.parse().map_err(|e| {
+            ApiError::new(
+                ErrorKind::Protocol,
+                "GET /users",
+                format!("the users are not the API's JSON: {e}"),
+            )
+        })?;
+        Ok((users, after))
+    }
+
+    /// [`Client::users_page`] with the users left unparsed, so that a pipeline can ask for the
+    /// next page while this one is parsed.
+    pub async fn users_page_raw(
+        &self,
+        next: Option<&str>,
+        filter: &UserFilter,
+    ) -> Result<(RawUsers, Option<String>), ApiError> {
         let url = match next {
             Some(n) => self.same_origin(n)?,
             None => {
@@ -164,11 +183,11 @@ impl Client {
                 url.to_string()
             }
         };
-        let page: Answer<UserPage> = self
+        let page: Answer<RawUserPage> = self
             .call(Method::GET, url, "GET /users", None::<&()>)
             .await?;
         Ok((
-            page.value.elements,
+            RawUsers(page.value.elements),
             page.value.next_page.filter(|n| !n.is_empty()),
         ))
     }

@@ -12,4 +12,4 @@ pub use client::{Answer, Client, ClientOptions, Created, UserFilter};
 pub use error::{ApiError, ErrorKind};
 pub use rate::RateController;
 pub use settings::{BaseUrl, Token, DATACENTERS};
-pub use types::{ApiUser, Division, NewUser, UserUpdate, WhoAmI};
+pub use types::{ApiUser, Division, NewUser, RawUsers, Secret, UserUpdate, WhoAmI};

@@ -35,6 +35,24 @@ pub struct ApiUser {
     pub last_login_date: Option<String>,
 }
 
+/// A secret sent to the API (a new user's password): serialised for the request body, shown
+/// nowhere else.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// `POST /users`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -42,7 +60,7 @@ pub struct NewUser {
     pub username: String,
     /// Never stored, never printed; absent for SSO brands.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub first_name: String,
     pub last_name: String,
     pub user_type: String,
@@ -113,12 +131,27 @@ pub(crate) struct MetaError {
     pub error_code: String,
 }
 
-/// `result` of `GET /users`.
+/// `result` of `GET /users` with the users left unparsed: the next page can be asked for
+/// while this one is parsed elsewhere.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub(crate) struct UserPage {
-    pub elements: Vec<ApiUser>,
+pub(crate) struct RawUserPage {
+    pub elements: Option<Box<serde_json::value::RawValue>>,
     pub next_page: Option<String>,
+}
+
+/// A page of users as the API sent them, parsed on demand.
+#[derive(Debug)]
+pub struct RawUsers(pub(crate) Option<Box<serde_json::value::RawValue>>);
+
+impl RawUsers {
+    /// The users of the page.
+    pub fn parse(&self) -> Result<Vec<ApiUser>, serde_json::Error> {
+        match &self.0 {
+            Some(raw) => serde_json::from_str(raw.get()),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// `result` of `POST /users`.

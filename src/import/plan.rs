@@ -179,7 +179,9 @@ fn plan_row(row: &InputRow, instance: &Instance, opts: &PlanOptions, blocked: bo
             Planned::Create {
                 user: NewUser {
                     username: get(Col::UserName).to_string(),
-                    password: opts.passwords.then(random_password),
+                    password: opts
+                        .passwords
+                        .then(|| crate::api::Secret::new(random_password())),
                     first_name: get(Col::FirstName).to_string(),
                     last_name: get(Col::LastName).to_string(),
                     user_type: get(Col::AccountType).to_string(),
@@ -267,6 +269,18 @@ mod tests {
         assert!(a.bytes().any(|c| c.is_ascii_uppercase()));
         assert!(a.bytes().any(|c| c.is_ascii_lowercase()));
         assert!(a.bytes().any(|c| c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn a_planned_password_never_shows_in_debug_output() {
+        let user = NewUser {
+            password: Some(crate::api::Secret::new("hunter2-Secret")),
+            ..Default::default()
+        };
+        assert!(!format!("{user:?}").contains("hunter2"));
+        assert!(serde_json::to_string(&user)
+            .expect("json")
+            .contains("hunter2-Secret"));
     }
 
     #[test]

@@ -109,9 +109,20 @@ async fn stats(State(shared): S) -> Response {
     Json(s).into_response()
 }
 
-/// Every API request passes here: counted, delayed, authenticated, rate limited, failed or
-/// dropped as the knobs say.
+/// Every API request passes here: counted, authenticated, rate limited, failed or dropped as
+/// the knobs say, and answered `--latency` after it arrived. Like a real server's, the latency
+/// includes the simulator's own work rather than adding to it.
 async fn guard(State(shared): S, req: Request, next: Next) -> Response {
+    let arrived = Instant::now();
+    let response = answer(shared.clone(), req, next).await;
+    let latency = shared.config.latency;
+    if !latency.is_zero() {
+        precise_sleep((arrived + latency).saturating_duration_since(Instant::now())).await;
+    }
+    response
+}
+
+async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -122,9 +133,6 @@ async fn guard(State(shared): S, req: Request, next: Next) -> Response {
         f(&mut shared.stats.lock().unwrap_or_else(|e| e.into_inner()));
     };
     count(&|s| *s.requests.entry(key.clone()).or_default() += 1);
-    if !shared.config.latency.is_zero() {
-        precise_sleep(shared.config.latency).await;
-    }
     let token = req
         .headers()
         .get("x-api-token")
@@ -213,6 +221,9 @@ async fn guard(State(shared): S, req: Request, next: Next) -> Response {
 /// Sleeps `d` to within a few microseconds: the timer rounds up to the next millisecond, which
 /// would add up to a millisecond to every simulated latency; the last millisecond is yielded away.
 async fn precise_sleep(d: std::time::Duration) {
+    if d.is_zero() {
+        return;
+    }
     let deadline = Instant::now() + d;
     let coarse = d.saturating_sub(std::time::Duration::from_millis(1));
     if !coarse.is_zero() {
