@@ -119,7 +119,12 @@ impl RateController {
         let accepted = s
             .accepted_rate
             .or_else(|| (partial > 0.2).then(|| f64::from(s.window_count) / partial));
-        let ceiling = accepted.filter(|a| *a > 0.0).map(|a| a * 0.95);
+        // Only when far above it: near the limit a measured window is noisy, and cutting to
+        // it again and again would ratchet the rate down.
+        let rate = s.rate;
+        let ceiling = accepted
+            .filter(|a| *a > 0.0 && a * 0.95 < rate * 0.75)
+            .map(|a| a * 0.95);
         drop(s);
         self.cut(THROTTLE_FACTOR, ceiling);
     }
