@@ -489,32 +489,22 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
             return not_found_response(&shared);
         };
         let s = |n: &str| str_field(&body, n).map(String::from);
-        if let Some(v) = s("firstName") {
-            user.first_name = Some(v);
-        }
-        if let Some(v) = s("lastName") {
-            user.last_name = Some(v);
-        }
-        if let Some(v) = s("userType") {
-            user.user_type = Some(v);
-        }
-        if let Some(v) = s("divisionId") {
-            user.division_id = Some(v);
-        }
-        if let Some(v) = s("status") {
-            user.account_status = Some(v);
-        }
+        // A field the body names replaces the stored one; the others stay.
+        let set = |field: &mut Option<String>, v: Option<String>| {
+            if v.is_some() {
+                *field = v;
+            }
+        };
+        set(&mut user.first_name, s("firstName"));
+        set(&mut user.last_name, s("lastName"));
+        set(&mut user.user_type, s("userType"));
+        set(&mut user.division_id, s("divisionId"));
+        set(&mut user.account_status, s("status"));
+        set(&mut user.email, s("email"));
+        set(&mut user.language, s("language"));
+        set(&mut user.time_zone, s("timeZone"));
         if let Some(v) = s("accountExpirationDate") {
             user.account_expiration_date = Some(v).filter(|d| !d.is_empty());
-        }
-        if let Some(v) = s("email") {
-            user.email = Some(v);
-        }
-        if let Some(v) = s("language") {
-            user.language = Some(v);
-        }
-        if let Some(v) = s("timeZone") {
-            user.time_zone = Some(v);
         }
     }
     shared.dirty.store(true, Ordering::Release);
