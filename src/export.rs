@@ -131,13 +131,7 @@ pub async fn export<W: Write>(
     let mut stats = ExportStats::default();
     let mut divisions: HashMap<String, String> = HashMap::new();
     while let Some(page) = rx.recv().await {
-        let page = page?.parse().map_err(|e| {
-            ApiError::new(
-                crate::api::ErrorKind::Protocol,
-                "GET /users",
-                format!("the users are not the API's JSON: {e}"),
-            )
-        })?;
+        let page = page?.parse()?;
         stats.pages += 1;
         stats.users_seen += page.len() as u64;
         for api_user in page {

@@ -155,13 +155,7 @@ impl Client {
         filter: &UserFilter,
     ) -> Result<(Vec<ApiUser>, Option<String>), ApiError> {
         let (raw, after) = self.users_page_raw(next, filter).await?;
-        let users = raw.parse().map_err(|e| {
-            ApiError::new(
-                ErrorKind::Protocol,
-                "GET /users",
-                format!("the users are not the API's JSON: {e}"),
-            )
-        })?;
+        let users = raw.parse()?;
         Ok((users, after))
     }
 

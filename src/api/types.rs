@@ -146,9 +146,15 @@ pub struct RawUsers(pub(crate) Option<Box<serde_json::value::RawValue>>);
 
 impl RawUsers {
     /// The users of the page.
-    pub fn parse(&self) -> Result<Vec<ApiUser>, serde_json::Error> {
+    pub fn parse(&self) -> Result<Vec<ApiUser>, super::ApiError> {
         match &self.0 {
-            Some(raw) => serde_json::from_str(raw.get()),
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
+                super::ApiError::new(
+                    super::ErrorKind::Protocol,
+                    "GET /users",
+                    format!("the users are not the API's JSON: {e}"),
+                )
+            }),
             None => Ok(Vec::new()),
         }
     }

@@ -4,10 +4,8 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use super::target::{runtime, TargetArgs};
-use super::Exit;
+use super::{write_atomically, Exit};
 use crate::export::{export, ExportFilter, ExportOptions};
 use crate::rules::Status;
 
@@ -54,20 +52,6 @@ pub struct Args {
     target: TargetArgs,
 }
 
-/// Removes the temporary file unless the export completed.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let target = args.target.resolve()?;
@@ -106,29 +90,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let rt = runtime()?;
     let stats = match &to_file {
-        Some(path) => {
-            let file_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "export.csv".into());
-            let tmp = path.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
-            let mut guard = TempFile {
-                path: tmp.clone(),
-                keep: false,
-            };
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot create {}", tmp.display()))?;
-            let mut out = BufWriter::with_capacity(1 << 16, file);
-            let stats = rt.block_on(export(&target.client, &opts, &mut out, progress))?;
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&tmp, path).with_context(|| {
-                format!("cannot rename {} to {}", tmp.display(), path.display())
-            })?;
-            guard.keep = true;
-            stats
-        }
+        Some(path) => write_atomically(path, |out| {
+            Ok(rt.block_on(export(&target.client, &opts, out, progress))?)
+        })?,
         None => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -1,12 +1,11 @@
 //! `qusers fix`: a repaired copy of a user file, and what could not be repaired.
 
 use std::fmt::Write as _;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
-use super::{Exit, Format, Output};
+use super::{write_atomically, Exit, Format, Output};
 use crate::file::{Delimiter, ReadOptions, Source};
 use crate::fix::{fix, FixOptions};
 use crate::validate::{validate_source, NullSink, ValidateOptions};
@@ -67,31 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         bom: args.bom,
         day_first: args.day_first,
     };
-    let out_name = args
-        .output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "fixed.csv".into());
-    let tmp = args
-        .output
-        .with_file_name(format!(".{out_name}.partial-{}", std::process::id()));
-    let result = (|| -> anyhow::Result<_> {
-        let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 16, file);
-        let report = fix(&source, &mut out, &opts)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, &args.output)
-            .with_context(|| format!("cannot write {}", args.output.display()))?;
-        Ok(report)
-    })();
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
+    let report = write_atomically(&args.output, |out| Ok(fix(&source, out, &opts)?))?;
 
     // What is left: validate the copy.
     let fixed = Source::from_arg(&args.output.to_string_lossy())?;

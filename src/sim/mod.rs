@@ -89,6 +89,10 @@ impl Shared {
     fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn lock_stats(&self) -> std::sync::MutexGuard<'_, SimStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A running simulator.
@@ -114,11 +118,7 @@ impl SimHandle {
     }
 
     pub fn stats(&self) -> SimStats {
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.lock_stats().clone()
     }
 
     /// A look at the instance (for tests and for the closing summary).

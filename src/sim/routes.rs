@@ -101,11 +101,7 @@ async fn not_found(State(shared): S) -> Response {
 }
 
 async fn stats(State(shared): S) -> Response {
-    let s = shared
-        .stats
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let s = shared.lock_stats().clone();
     Json(s).into_response()
 }
 
@@ -130,7 +126,7 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let key = format!("{} {route}", req.method());
     let count = |f: &dyn Fn(&mut super::SimStats)| {
-        f(&mut shared.stats.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut shared.lock_stats());
     };
     count(&|s| *s.requests.entry(key.clone()).or_default() += 1);
     let token = req
@@ -459,11 +455,7 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
         id
     };
     shared.dirty.store(true, Ordering::Release);
-    shared
-        .stats
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .writes += 1;
+    shared.lock_stats().writes += 1;
     ok(&shared, json!({"id": id}))
 }
 
@@ -508,11 +500,7 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
         }
     }
     shared.dirty.store(true, Ordering::Release);
-    shared
-        .stats
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .writes += 1;
+    shared.lock_stats().writes += 1;
     Json(json!({
         "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}
     }))
