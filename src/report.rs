@@ -1,4 +1,7 @@
-//! Per-row reports (CSV or JSONL, chosen by extension) written as the work proceeds.
+//! Per-row reports (CSV or JSONL, chosen by extension) written as the work proceeds; `.html`
+//! pages for people are in [`html`].
+
+pub mod html;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use super::{Exit, Format, Output};
 use crate::file::Source;
+use crate::report::html::{self, HtmlSink};
 use crate::report::{ReportKind, ReportSink, ReportWriter};
 use crate::rules::Severity;
 use crate::validate::{validate_source, FileSummary, ValidateOptions};
@@ -16,8 +17,9 @@ pub struct Args {
     /// The files to check (`-` reads stdin)
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
-    /// Write one row per data record to this file (.csv or .jsonl); with several files each
-    /// gets its own report, named after it
+    /// Write one row per data record to this file (.csv or .jsonl), or a page for people
+    /// (.html, with every row in PATH.rows.csv beside it); with several files each gets its own
+    /// report, named after it
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
     /// The summary on stdout: text or one JSON object
@@ -112,6 +114,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
         };
         let result = match &args.report {
+            Some(report) if html::is_html_path(report) => {
+                let path = report_path_for(report, &source, several);
+                let mut sink = HtmlSink::create(&path, source.path())
+                    .with_context(|| "cannot create the report".to_string())?;
+                let r = validate_source(&source, &opts, instance.as_ref(), &mut sink);
+                if let Ok(summary) = &r {
+                    sink.finish(summary)
+                        .with_context(|| "cannot write the report".to_string())?;
+                }
+                reports.push(Some(path));
+                r
+            }
             Some(report) => {
                 let path = report_path_for(report, &source, several);
                 let writer = ReportWriter::create(&path, ReportKind::Validate)
