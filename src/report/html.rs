@@ -266,6 +266,7 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 .counts{display:flex;flex-wrap:wrap;gap:.8rem;list-style:none;padding:0;margin:.5rem 0}
 .counts li{border:1px solid var(--line);padding:.4rem .8rem;min-width:8rem}
 .counts b{display:block;font-size:1.4rem}
+.counts li.ok{border-top:4px solid var(--ok)}.counts li.warning{border-top:4px dashed var(--warn)}.counts li.error{border-top:4px solid var(--err)}
 .sev{display:inline-block;font-weight:700;font-size:.8rem;text-transform:uppercase;letter-spacing:.03em;padding:0 .35rem;border:2px solid;border-radius:3px;white-space:nowrap}
 .sev.error{color:var(--err)}.sev.warning{color:var(--warn)}.sev.ok{color:var(--ok)}
 .sev.error::before{content:"\2716\00a0"}.sev.warning::before{content:"\26a0\00a0"}
@@ -594,14 +595,11 @@ pub fn render_validate(
     // The counts.
     let _ = write!(
         b,
-        "<h2>Rows</h2>\n<ul class=\"counts\" id=\"counts\"><li><b>{}</b> rows checked</li><li><b>{}</b> {} ok</li><li><b>{}</b> {} with warnings</li><li><b>{}</b> {} with errors</li></ul>\n",
+        "<h2>Rows</h2>\n<ul class=\"counts\" id=\"counts\"><li><b>{}</b> rows checked</li><li class=\"ok\"><b>{}</b> ok</li><li class=\"warning\"><b>{}</b> with warnings</li><li class=\"error\"><b>{}</b> with errors</li></ul>\n",
         thousands(s.rows),
         thousands(s.ok),
-        sev_badge("ok"),
         thousands(s.warning),
-        sev_badge("warning"),
         thousands(s.error),
-        sev_badge("error"),
     );
 
     if !s.file_problems.is_empty() {

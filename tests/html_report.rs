@@ -1,0 +1,384 @@
+//! `qusers validate --report r.html`: the page as a person sees it, rendered by real headless
+//! Chromium (`--dump-dom` serialises the DOM after the page's scripts ran).
+//!
+//! Needs `/usr/bin/chromium` (Debian's `chromium` package; `.ci/run` installs it) or
+//! `QUSERS_CHROMIUM=/path/to/chrome`. Without one the browser tests skip loudly, except under
+//! `CI=true`, where they fail.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{fixture, qusers};
+
+const FIXTURE: &str = "hostile_cells.csv";
+
+fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("QUSERS_CHROMIUM").map(PathBuf::from),
+        Some(PathBuf::from("/usr/bin/chromium")),
+        Some(PathBuf::from("/usr/bin/chromium-browser")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    if found.is_none() {
+        let msg = "chromium not found (/usr/bin/chromium, or set QUSERS_CHROMIUM): \
+                   install it with `apt-get install -y chromium`";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}; CI=true, so the browser test may not be skipped");
+        }
+        eprintln!("\n!!!!!!!!!! SKIPPED: {msg} !!!!!!!!!!\n");
+    }
+    found
+}
+
+/// Loads `page` in headless Chromium and returns the DOM after its scripts ran.
+fn dump_dom(chrome: &Path, page: &Path, extra: &[&str]) -> String {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut child = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    // Read both pipes on threads (a big DOM would fill a pipe nobody reads), until every
+    // process holding them, the browser's helpers included, has closed them.
+    let mut stdout = child.stdout.take().expect("stdout pipe");
+    let mut stderr = child.stderr.take().expect("stderr pipe");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    // Generous: a loaded 2-core machine can take a while to start a browser.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = out.join().expect("stdout reader");
+    let err = err.join().expect("stderr reader");
+    assert!(
+        status.success() && dom.contains("</html>"),
+        "chromium failed ({status}), DOM of {} bytes: {err}",
+        dom.len()
+    );
+    dom
+}
+
+/// Runs validate on the fixture with an HTML report; returns the temp dir and the page path.
+fn validate_html() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("r.html");
+    let out = qusers()
+        .arg("validate")
+        .arg(fixture(FIXTURE))
+        .arg("--report")
+        .arg(&page)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, page)
+}
+
+/// The value of `name="…"` on the `<html>` element of a dumped DOM.
+fn html_attr(dom: &str, name: &str) -> Option<String> {
+    let start = dom.find("<html")?;
+    let tag = &dom[start..start + dom[start..].find('>')?];
+    let key = format!("{name}=\"");
+    let at = tag.find(&key)? + key.len();
+    Some(tag[at..at + tag[at..].find('"')?].to_string())
+}
+
+/// The text inside the element with `id="…"`, tags stripped.
+fn text_of(dom: &str, id: &str) -> String {
+    let key = format!("id=\"{id}\"");
+    let at = dom
+        .find(&key)
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
+    let open_end = at + dom[at..].find('>').expect("tag end") + 1;
+    let tag_start = dom[..at].rfind('<').expect("tag start");
+    let tag_name: String = dom[tag_start + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let close = format!("</{tag_name}>");
+    let end = open_end + dom[open_end..].find(&close).expect("closing tag");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom[open_end..end].chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                // A tag separates words, as the boxes and cells on screen do.
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The body rows of the problems table, as dumped (each `<tr …>…</tr>`).
+fn table_rows(dom: &str) -> Vec<&str> {
+    let start = dom.find("id=\"rows\"").expect("rows table");
+    let body = start + dom[start..].find("<tbody>").expect("tbody");
+    let end = body + dom[body..].find("</tbody>").expect("tbody end");
+    dom[body..end]
+        .split("<tr")
+        .skip(1)
+        .map(|r| r.split("</tr>").next().unwrap_or(""))
+        .collect()
+}
+
+fn visible(rows: &[&str]) -> usize {
+    rows.iter()
+        .filter(|r| !r[..r.find('>').unwrap_or(0)].contains("hidden"))
+        .count()
+}
+
+fn assert_not_pwned(dom: &str) {
+    assert!(
+        dom.contains("hostile_cells.csv — cannot be imported yet</title>"),
+        "the page's title changed: {}",
+        &dom[dom.find("<title>").unwrap_or(0)..][..200]
+    );
+    assert!(!dom.contains("PWNED</title>"), "the injected script ran");
+    assert!(
+        !dom.contains("data-pwned=\""),
+        "the injected onerror handler ran"
+    );
+    // Shown as text, escaped.
+    assert!(dom.contains("&lt;script&gt;document.title='PWNED'&lt;/script&gt;@univ.edu"));
+    assert!(dom.contains("\"&gt;&lt;img src=x onerror="));
+    assert!(!dom.contains("<img"));
+}
+
+#[test]
+fn the_page_shows_verdict_counts_rules_and_rows_and_runs_no_injected_script() {
+    let Some(chrome) = chromium() else { return };
+    let (dir, page) = validate_html();
+    // Every row, ok ones included, went to the CSV report beside the page.
+    let csv = support::read_report(&dir.path().join("r.rows.csv"));
+    assert_eq!(csv.len(), 7);
+
+    let dom = dump_dom(&chrome, &page, &[]);
+    assert_not_pwned(&dom);
+    assert_eq!(
+        text_of(&dom, "verdict"),
+        "Error This file cannot be imported yet: 3 rows have errors. Fix them below, then check the file again.",
+    );
+    assert_eq!(
+        text_of(&dom, "counts"),
+        "7 rows checked 2 ok 2 with warnings 3 with errors"
+    );
+    assert!(dom.contains("U03 a forbidden symbol in userName: 2 rows · error"));
+    assert!(dom.contains("How to fix:"));
+    assert!(dom.contains(
+        "N05: email \"dan.brown@univ\": the domain \"univ\" has no dot (fix: write it as name@domain.tld"
+    ));
+    // The page's own script ran under its security policy: controls shown, count written.
+    let rows = table_rows(&dom);
+    assert_eq!(rows.len(), 5);
+    assert_eq!(visible(&rows), 5);
+    assert_eq!(text_of(&dom, "shown"), "5 of 5 rows shown");
+    assert!(!dom.contains("id=\"controls\" hidden"));
+}
+
+/// Types into the filter box and flips the toggle through the DOM, then reads back what is
+/// shown. The test script is appended to a copy of the page without its security policy (which
+/// would block it); the copy also shows that escaping alone keeps the payloads inert.
+#[test]
+fn the_filter_and_the_toggle_narrow_the_table() {
+    let Some(chrome) = chromium() else { return };
+    let (dir, page) = validate_html();
+    let html = std::fs::read_to_string(&page).expect("page");
+    let csp_start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .expect("the page has a policy");
+    let csp_end = csp_start + html[csp_start..].find('>').expect("meta end") + 1;
+    let script = r#"<script>
+(function(){
+  var root = document.documentElement;
+  function shown(){ return Array.prototype.filter.call(document.querySelectorAll('#rows tbody tr'), function(r){ return !r.hidden && r.offsetParent !== null; }).length; }
+  var f = document.getElementById('filter');
+  f.focus(); f.value = 'carol'; f.dispatchEvent(new Event('input', {bubbles: true}));
+  root.setAttribute('data-after-filter', shown() + '|' + document.getElementById('shown').textContent);
+  f.value = 'UNIV.EDU'; f.dispatchEvent(new Event('input', {bubbles: true}));
+  root.setAttribute('data-after-case', String(shown()));
+  f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true}));
+  document.querySelector('input[name=show][value=error]').click();
+  root.setAttribute('data-errors', String(shown()));
+  document.querySelector('input[name=show][value=warning]').click();
+  root.setAttribute('data-warnings', String(shown()));
+  f.value = 'zoe'; f.dispatchEvent(new Event('input', {bubbles: true}));
+  root.setAttribute('data-warning-zoe', String(shown()));
+  document.querySelector('input[name=show][value=all]').click();
+  f.value = 'no such user'; f.dispatchEvent(new Event('input', {bubbles: true}));
+  root.setAttribute('data-none', shown() + '|' + document.getElementById('shown').textContent);
+  f.value = 'dan.brown'; f.dispatchEvent(new Event('input', {bubbles: true}));
+  root.setAttribute('data-title', document.title);
+})();
+</script>"#;
+    let body_end = html.rfind("</body>").expect("body end");
+    let test_page = dir.path().join("test.html");
+    std::fs::write(
+        &test_page,
+        format!(
+            "{}{}{}{}",
+            &html[..csp_start],
+            &html[csp_end..body_end],
+            script,
+            &html[body_end..]
+        ),
+    )
+    .expect("write test page");
+
+    let dom = dump_dom(&chrome, &test_page, &[]);
+    assert_not_pwned(&dom);
+    assert_eq!(
+        html_attr(&dom, "data-after-filter").as_deref(),
+        Some("1|1 of 5 rows shown")
+    );
+    assert_eq!(html_attr(&dom, "data-after-case").as_deref(), Some("5"));
+    assert_eq!(html_attr(&dom, "data-errors").as_deref(), Some("3"));
+    assert_eq!(html_attr(&dom, "data-warnings").as_deref(), Some("2"));
+    assert_eq!(html_attr(&dom, "data-warning-zoe").as_deref(), Some("1"));
+    assert_eq!(
+        html_attr(&dom, "data-none").as_deref(),
+        Some("0|0 of 5 rows shown")
+    );
+    // The last filter left one row, the one a person would look for.
+    let rows = table_rows(&dom);
+    let left: Vec<&&str> = rows
+        .iter()
+        .filter(|r| !r[..r.find('>').unwrap_or(0)].contains("hidden"))
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("dan.brown@univ.edu") && left[0].contains("N05"));
+    assert!(html_attr(&dom, "data-title")
+        .is_some_and(|t| t.ends_with("hostile_cells.csv — cannot be imported yet")));
+}
+
+/// With scripting off the page still reads: every row is there, the inert controls are not.
+/// (`--dump-dom` itself needs JavaScript, so scripts are blocked the way a strict mail viewer
+/// would: a copy of the page whose policy allows no script at all.)
+#[test]
+fn without_scripting_the_table_is_whole_and_the_controls_hidden() {
+    let Some(chrome) = chromium() else { return };
+    let (dir, page) = validate_html();
+    let html = std::fs::read_to_string(&page).expect("page");
+    let at = html
+        .find("script-src 'sha256-")
+        .expect("script hash in the policy");
+    let end = at + html[at..].find(';').expect("policy directive end");
+    let blocked = dir.path().join("noscript.html");
+    std::fs::write(
+        &blocked,
+        format!("{}script-src 'none'{}", &html[..at], &html[end..]),
+    )
+    .expect("write copy");
+    let dom = dump_dom(&chrome, &blocked, &[]);
+    assert_not_pwned(&dom);
+    assert!(dom.contains("id=\"controls\" hidden"));
+    assert_eq!(text_of(&dom, "shown"), "");
+    let rows = table_rows(&dom);
+    assert_eq!((rows.len(), visible(&rows)), (5, 5));
+    assert!(text_of(&dom, "verdict").contains("3 rows have errors"));
+}
+
+/// A file with more problem rows than a page embeds: the first ones are shown, the page says
+/// how many more there are and where they are. (No browser needed.)
+#[test]
+fn a_large_file_embeds_the_first_rows_and_points_to_the_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("many.csv");
+    let mut text = String::from(
+        "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n",
+    );
+    let n = qusers::report::html::EMBEDDED_ROWS + 250;
+    for i in 0..n {
+        // Every row lacks an email: one error each.
+        text.push_str(&format!(
+            ",user{i}@univ.edu,First,Last,,,UT_4SjjZmbPphZGKDq,active,\n"
+        ));
+    }
+    std::fs::write(&input, text).expect("write input");
+    let page = dir.path().join("many.html");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .arg("--report")
+        .arg(&page)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_eq!(
+        html.matches("<tr class=\"error\"").count(),
+        qusers::report::html::EMBEDDED_ROWS
+    );
+    assert!(html.contains("The first 1,000 of 1,250 rows with problems"));
+    assert!(html.contains(
+        "<strong>250 rows with problems more</strong> are not shown here to keep this page light: every row is in the CSV report <code>many.rows.csv</code>"
+    ));
+    assert_eq!(
+        support::read_report(&dir.path().join("many.rows.csv")).len(),
+        n
+    );
+}
+
+/// The page may not overwrite the file it checks: `users.rows.csv` checked with
+/// `--report users.html` is refused before anything is written.
+#[test]
+fn the_report_never_overwrites_the_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("users.rows.csv");
+    std::fs::copy(fixture(FIXTURE), &input).expect("copy");
+    let before = std::fs::read(&input).expect("read");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .arg("--report")
+        .arg(dir.path().join("users.html"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would overwrite the file being checked"));
+    assert_eq!(std::fs::read(&input).expect("read"), before);
+}
