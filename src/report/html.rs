@@ -619,11 +619,11 @@ pub fn render_validate(
 
     if !s.rules.is_empty() {
         b.push_str("<h2>Rules broken</h2>\n");
-        // Most-broken first: that is where the fixing pays most.
-        let mut by_rows: Vec<_> = s.rules.iter().collect();
-        by_rows.sort_by_key(|r| std::cmp::Reverse(r.rows));
-        let bars: Vec<Bar> = by_rows
-            .into_iter()
+        // Errors first, then the most-broken: that is where fixing pays most.
+        let mut rules: Vec<_> = s.rules.iter().collect();
+        rules.sort_by_key(|r| (std::cmp::Reverse(r.severity), std::cmp::Reverse(r.rows)));
+        let bars: Vec<Bar> = rules
+            .iter()
             .map(|r| Bar {
                 label: format!("{} {}", r.code, shorten(r.title, 34)),
                 value: r.rows,
@@ -636,7 +636,7 @@ pub fn render_validate(
             })
             .collect();
         bar_chart(&mut b, "Rows per broken rule", &bars);
-        for r in &s.rules {
+        for r in rules {
             let sev = r.severity.as_str();
             let hint = RULES
                 .iter()
@@ -658,7 +658,7 @@ pub fn render_validate(
                 plural(r.rows, "row", "rows"),
                 if r.lines.len() == 1 { "" } else { "s" },
                 lines.join(", "),
-                Esc(hint),
+                with_code(hint),
             );
         }
     }
@@ -731,6 +731,19 @@ pub fn render_validate(
         }
     );
     page(&title, &b, problem_rows > 0)
+}
+
+/// Catalog text, escaped, with its `backticked` commands as code.
+fn with_code(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{}</code>", Esc(part));
+        } else {
+            let _ = write!(out, "{}", Esc(part));
+        }
+    }
+    out
 }
 
 fn percent(n: u64, of: u64) -> String {
@@ -1161,6 +1174,10 @@ mod tests {
         assert!(html.contains("under 20,000,000 bytes"));
         assert!(html.contains("U03 userName is not a valid username"));
         assert!(html.contains("How to fix:"));
+        assert_eq!(
+            with_code("run `qusers fix` <now>"),
+            "run <code>qusers fix</code> &lt;now&gt;"
+        );
         assert!(html.contains("<th scope=\"col\">Username</th>"));
         assert!(html.contains("The first 3 of 4,324 rows with problems"));
         assert!(html.contains("4,321 rows with problems more"));
