@@ -283,7 +283,7 @@ code{font-family:ui-monospace,SFMono-Regular,Consolas,monospace;font-size:.92em;
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
 th,td{border:1px solid var(--line);padding:.3rem .45rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-thead th{background:var(--soft)}
+thead th{background:var(--soft);overflow-wrap:normal}
 tr.error td:first-child{box-shadow:inset 4px 0 var(--err)}
 tr.warning td:first-child{box-shadow:inset 4px 0 var(--warn)}
 tr[hidden]{display:none}
@@ -398,8 +398,8 @@ fn bar_chart(out: &mut String, title: &str, bars: &[Bar]) {
         return;
     }
     let max = bars.iter().map(|b| b.value).max().unwrap_or(1).max(1);
-    let (label_w, bar_w, row_h) = (290.0_f64, 330.0_f64, 26.0_f64);
-    let width = label_w + bar_w + 200.0;
+    let (label_w, bar_w, row_h) = (280.0_f64, 260.0_f64, 26.0_f64);
+    let width = label_w + bar_w + 150.0;
     let height = row_h * bars.len() as f64 + 6.0;
     let desc: Vec<String> = bars
         .iter()
@@ -974,7 +974,7 @@ pub fn render_import(p: &ImportPage) -> String {
         let total = p.rows.len() as u64 + p.rows_omitted;
         let _ = write!(
             b,
-            "<table id=\"rows\"><caption>{}</caption>\n<colgroup><col style=\"width:5%\"><col style=\"width:5%\"><col style=\"width:15%\"><col style=\"width:8%\"><col style=\"width:9%\"><col style=\"width:22%\"><col style=\"width:7%\"><col style=\"width:10%\"><col></colgroup>\n\
+            "<table id=\"rows\"><caption>{}</caption>\n<colgroup><col style=\"width:6%\"><col style=\"width:5%\"><col style=\"width:15%\"><col style=\"width:8%\"><col style=\"width:10%\"><col style=\"width:21%\"><col style=\"width:8%\"><col style=\"width:10%\"><col></colgroup>\n\
              <thead><tr><th scope=\"col\" class=\"num\">Line</th><th scope=\"col\" class=\"num\">Row</th><th scope=\"col\">User</th><th scope=\"col\">Action</th><th scope=\"col\">Outcome</th><th scope=\"col\">Changes</th><th scope=\"col\" class=\"num\">HTTP status</th><th scope=\"col\">Request id</th><th scope=\"col\">Message</th></tr></thead>\n<tbody>\n",
             if p.rows_omitted > 0 {
                 format!("The first {} of {} rows", thousands(p.rows.len() as u64), thousands(total))
