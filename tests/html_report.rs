@@ -382,3 +382,91 @@ fn the_report_never_overwrites_the_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("would overwrite the file being checked"));
     assert_eq!(std::fs::read(&input).expect("read"), before);
 }
+
+/// The import page (rendered from a hand-built `ImportPage`, as import/update will fill it):
+/// its plan, failure details and resume command show, and its toggle picks the failed rows.
+#[test]
+fn the_import_page_shows_failures_and_its_toggle_picks_them() {
+    use qusers::report::html::{render_import, FieldChange, ImportPage, ImportRow, PlanCounts};
+    let Some(chrome) = chromium() else { return };
+    let row = |line: u64, name: &str, outcome: &str| ImportRow {
+        line: Some(line),
+        row: Some(line - 1),
+        user_name: name.into(),
+        action: "update".into(),
+        outcome: outcome.into(),
+        ..Default::default()
+    };
+    let mut failed = row(4, "<script>document.title='PWNED'</script>", "failed");
+    failed.http_status = Some(400);
+    failed.request_id = Some("req-7f3a".into());
+    failed.message = "API: userName is taken".into();
+    let mut renamed = row(3, "bob.new@univ.edu", "updated");
+    renamed.changes = vec![FieldChange {
+        field: "userName".into(),
+        old: "bob@univ.edu".into(),
+        new: "bob.new@univ.edu".into(),
+    }];
+    let page = ImportPage {
+        file: "staff.csv".into(),
+        target: "https://ca1.qualtrics.com".into(),
+        verdict: "2 of 3 users were imported; 1 failed.".into(),
+        verdict_class: "error".into(),
+        plan: PlanCounts {
+            creates: 1,
+            renames: 1,
+            ..Default::default()
+        },
+        outcomes: vec![
+            ("created".into(), 1),
+            ("updated".into(), 1),
+            ("failed".into(), 1),
+        ],
+        rows: vec![row(2, "ann@univ.edu", "created"), renamed, failed],
+        requests: 4,
+        elapsed: Duration::from_secs(3),
+        resume_command: Some("qusers import staff.csv --resume".into()),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let html = render_import(&page);
+    let csp_start = html.find("<meta http-equiv").expect("policy");
+    let csp_end = csp_start + html[csp_start..].find('>').expect("meta end") + 1;
+    let body_end = html.rfind("</body>").expect("body end");
+    let test_page = dir.path().join("import.html");
+    std::fs::write(
+        &test_page,
+        format!(
+            "{}{}<script>document.querySelector('input[name=show][value=problem]').click();\
+             document.documentElement.setAttribute('data-failed', document.getElementById('shown').textContent);</script>{}",
+            &html[..csp_start],
+            &html[csp_end..body_end],
+            &html[body_end..]
+        ),
+    )
+    .expect("write page");
+    let dom = dump_dom(&chrome, &test_page, &[]);
+    assert!(!dom.contains("<title>PWNED"));
+    assert_eq!(
+        text_of(&dom, "verdict"),
+        "Error 2 of 3 users were imported; 1 failed."
+    );
+    assert!(text_of(&dom, "resume").contains("qusers import staff.csv --resume"));
+    assert_eq!(
+        text_of(&dom, "counts"),
+        "1 created 1 updated 1 failed Error"
+    );
+    assert!(dom.contains("userName: <del>bob@univ.edu</del> → <ins>bob.new@univ.edu</ins>"));
+    assert_eq!(
+        html_attr(&dom, "data-failed").as_deref(),
+        Some("1 of 3 rows shown")
+    );
+    let rows = table_rows(&dom);
+    let shown: Vec<&&str> = rows
+        .iter()
+        .filter(|r| !r[..r.find('>').unwrap_or(0)].contains("hidden"))
+        .collect();
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].contains("400") && shown[0].contains("req-7f3a"));
+    assert!(shown[0].contains("&lt;script&gt;"));
+}

@@ -119,9 +119,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 let mut sink = HtmlSink::create(&path, source.path())
                     .with_context(|| "cannot create the report".to_string())?;
                 let r = validate_source(&source, &opts, instance.as_ref(), &mut sink);
+                let rows = sink.csv_path().to_path_buf();
                 if let Ok(summary) = &r {
                     sink.finish(summary)
                         .with_context(|| "cannot write the report".to_string())?;
+                }
+                if !args.quiet {
+                    eprintln!("every row of {}: {}", source.name(), rows.display());
                 }
                 reports.push(Some(path));
                 r
