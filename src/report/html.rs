@@ -296,7 +296,8 @@ footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
  @page{margin:12mm}
  body{font-size:9.5pt}
  main{max-width:none;padding:0}
- .controls{display:none}
+ .controls{border:0;padding:0;margin:.2rem 0}
+ .controls>label,.controls>input,.controls>fieldset{display:none}
  h2{break-after:avoid}
  thead{display:table-header-group}
  tr{break-inside:avoid}
