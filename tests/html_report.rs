@@ -470,3 +470,36 @@ fn the_import_page_shows_failures_and_its_toggle_picks_them() {
     assert!(shown[0].contains("400") && shown[0].contains("req-7f3a"));
     assert!(shown[0].contains("&lt;script&gt;"));
 }
+
+/// Huge cells do not make a heavy page: embedded cells are clipped (the CSV keeps them whole).
+#[test]
+fn huge_cells_are_clipped_on_the_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("huge.csv");
+    let mut text = String::from(
+        "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n",
+    );
+    let huge = "x".repeat(20_000);
+    for _ in 0..200 {
+        text.push_str(&format!(
+            ",{huge},First,Last,a@univ.edu,,UT_4SjjZmbPphZGKDq,active,\n"
+        ));
+    }
+    std::fs::write(&input, text).expect("write input");
+    let page = dir.path().join("huge.html");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .arg("--report")
+        .arg(&page)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.len() < 1_000_000, "page of {} bytes", html.len());
+    assert_eq!(html.matches("<tr class=\"error\"").count(), 200);
+    assert!(html.contains(&format!("<td>{}…</td>", "x".repeat(200))));
+    let rows = support::read_report(&dir.path().join("huge.rows.csv"));
+    assert_eq!(rows.len(), 200);
+    assert_eq!(rows[0]["userName"].len(), 20_000);
+}

@@ -141,17 +141,37 @@ pub struct ProblemRow {
     pub message: String,
 }
 
+/// Longest cell a page shows (characters); the CSV report has the whole value.
+const CELL_CHARS: usize = 200;
+/// Longest message a page shows (characters).
+const MESSAGE_CHARS: usize = 2000;
+/// Bytes of embedded row text after which a page embeds no more rows, whatever the count: a
+/// file of huge cells still makes a light page.
+const EMBEDDED_BYTES: usize = 3_000_000;
+
+/// `s` cut to `max` characters, with `…` when cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}
+
 impl ProblemRow {
     pub fn of(row: &CheckedRow) -> ProblemRow {
         ProblemRow {
             line: row.line,
             row: row.row,
-            user_id: row.field(Col::UserId).to_string(),
-            user_name: row.field(Col::UserName).to_string(),
+            user_id: clip(row.field(Col::UserId), CELL_CHARS),
+            user_name: clip(row.field(Col::UserName), CELL_CHARS),
             verdict: row.verdict,
             codes: row.codes(),
-            message: row.message(),
+            message: clip(&row.message(), MESSAGE_CHARS),
         }
+    }
+
+    fn text_bytes(&self) -> usize {
+        self.user_id.len() + self.user_name.len() + self.codes.len() + self.message.len()
     }
 }
 
@@ -161,6 +181,8 @@ pub struct HtmlSink {
     csv: ReportSink,
     path: PathBuf,
     rows: Capped<ProblemRow>,
+    /// Text bytes of the rows kept.
+    kept_bytes: usize,
 }
 
 impl HtmlSink {
@@ -194,6 +216,7 @@ impl HtmlSink {
             csv: ReportSink { writer },
             path: path.to_path_buf(),
             rows: Capped::new(EMBEDDED_ROWS),
+            kept_bytes: 0,
         })
     }
 
@@ -233,8 +256,10 @@ impl RowSink for HtmlSink {
 
     fn row(&mut self, row: &CheckedRow, encoded: Option<&[u8]>) -> io::Result<()> {
         if row.verdict != Verdict::Ok {
-            if self.rows.has_room() {
-                self.rows.push(ProblemRow::of(row));
+            if self.rows.has_room() && self.kept_bytes < EMBEDDED_BYTES {
+                let kept = ProblemRow::of(row);
+                self.kept_bytes += kept.text_bytes();
+                self.rows.push(kept);
             } else {
                 self.rows.skip();
             }
@@ -1220,6 +1245,14 @@ mod tests {
         assert!(validate_verdict(&s)
             .0
             .starts_with("This file cannot be imported: F02"));
+    }
+
+    #[test]
+    fn clip_cuts_on_characters() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "abc…");
+        assert_eq!(clip("ééé€x", 4), "ééé€…");
+        assert_eq!(clip("", 0), "");
     }
 
     #[test]
