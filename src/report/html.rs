@@ -424,7 +424,7 @@ fn bar_chart(out: &mut String, title: &str, bars: &[Bar]) {
         return;
     }
     let max = bars.iter().map(|b| b.value).max().unwrap_or(1).max(1);
-    let (label_w, bar_w, row_h) = (280.0_f64, 260.0_f64, 26.0_f64);
+    let (label_w, bar_w, row_h) = (310.0_f64, 240.0_f64, 26.0_f64);
     let width = label_w + bar_w + 150.0;
     let height = row_h * bars.len() as f64 + 6.0;
     let desc: Vec<String> = bars
