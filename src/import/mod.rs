@@ -5,10 +5,19 @@
 mod apply;
 mod journal;
 mod plan;
+mod run;
+mod summary;
+#[cfg(test)]
+mod tests;
 
 pub use apply::{apply, result_without_request, ApplyEvent, ApplyOptions};
 pub use journal::{content_hash, Journal, JournalEntry, JournalError, Resumed, RowResult};
 pub use plan::{iso_date, plan, Change, Plan, PlanOptions, Planned, PlannedRow};
+pub use run::{
+    default_report, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome, ImportVerdict,
+    Importer, InstanceFrom, NoProgress, Prepared, Progress,
+};
+pub use summary::{render_plan, resume_command, Summary};
 
 use std::io;
 
