@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
+use super::instance::Bars;
 use super::target::{runtime, Target, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::file::Source;
 use crate::import::{
     default_report, resume_command, FileInput, ImportOptions, ImportOutcome, ImportVerdict,
-    Importer, InstanceFrom, Prepared, Progress, Summary,
+    Importer, InstanceFrom, OnTaken, Prepared, Progress, Summary,
 };
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,15 @@ pub struct Args {
     /// Continue an interrupted import (same FILE, same --report)
     #[arg(long)]
     resume: bool,
+    /// With --resume, try again the rows the server refused (400) too, not only those that failed for want of an answer
+    #[arg(long, requires = "resume")]
+    retry_failed: bool,
+    /// A create refused because the username is taken elsewhere in Qualtrics: fail, or retry as local+1@domain, +2…
+    #[arg(long, value_name = "fail|suffix", default_value = "fail", value_parser = ["fail", "suffix"])]
+    on_taken: String,
+    /// Stop (resumable) when the server has not answered for this long: 90s, 5m, 1h
+    #[arg(long, value_name = "TIME", default_value = "5m", value_parser = crate::import::parse_duration)]
+    max_outage: std::time::Duration,
     /// Plan against this instance export instead of reading the users from the API
     #[arg(long, value_name = "EXPORT.csv")]
     existing: Option<String>,
@@ -81,49 +91,6 @@ fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()
     }
 }
 
-/// Talk on stderr, a spinner while reading the instance and a bar while applying (drawn only
-/// on a terminal); nothing with `--quiet`.
-struct Bars {
-    quiet: bool,
-    bar: std::sync::Mutex<indicatif::ProgressBar>,
-}
-
-impl Bars {
-    fn set(&self, bar: indicatif::ProgressBar) {
-        let mut old = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        old.finish_and_clear();
-        *old = bar;
-    }
-}
-
-impl Progress for Bars {
-    fn note(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
-        }
-    }
-    fn reading(&self, n: u64) {
-        self.bar.lock().unwrap_or_else(|e| e.into_inner()).inc(n);
-    }
-    fn start(&self, total: u64) {
-        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
-            return self.set(indicatif::ProgressBar::hidden());
-        }
-        let template = "{bar:30} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}";
-        let style = indicatif::ProgressStyle::with_template(template);
-        self.set(
-            indicatif::ProgressBar::new(total)
-                .with_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())),
-        );
-    }
-    fn row_done(&self) {
-        self.reading(1);
-    }
-    fn finish(&self) {
-        self.set(indicatif::ProgressBar::hidden());
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let input = FileInput {
         read: args.read.options()?,
@@ -137,17 +104,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         language: args.language.clone(),
         passwords: !args.no_password,
         concurrency: usize::from(args.target.concurrency) * 2,
+        retry_failed: args.retry_failed,
+        on_taken: [OnTaken::Fail, OnTaken::Suffix][usize::from(args.on_taken == "suffix")],
+        max_outage: args.max_outage,
     };
     let offline = args.dry_run && args.existing.is_some();
     let target = (!offline).then(|| args.target.resolve()).transpose()?;
     let description = target
         .as_ref()
         .map_or("the instance export".to_string(), |t| t.description.clone());
-    let spinner = super::instance::spinner(args.quiet, "reading the instance's users");
-    let progress = Bars {
-        quiet: args.quiet,
-        bar: std::sync::Mutex::new(spinner),
-    };
+    let progress = Bars::new(args.quiet, "reading the instance's users");
     progress.note(&format!("target: {description}"));
     let instance_from = match &args.existing {
         Some(path) => InstanceFrom::Export(Source::from_arg(path)?),
