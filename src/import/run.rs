@@ -290,7 +290,8 @@ impl<'a> Importer<'a> {
         // One import at a time writes this report and its journal.
         let lock = ImportLock::acquire(&opts.report)?;
         let input_sha256 = self.input.fingerprint()?;
-        let found = if opts.dry_run {
+        // A dry run reads the journal of a resume (to show what is left) but never writes it.
+        let found = if opts.dry_run && !opts.resume {
             None
         } else {
             Journal::read(&journal_path, opts.resume.then_some(input_sha256.as_str()))?
@@ -309,7 +310,7 @@ impl<'a> Importer<'a> {
         }
         // Which instance and account this is: the journal binds a resume to them.
         let mut target = JournalTarget::default();
-        if let (Some(client), false) = (&self.client, opts.dry_run) {
+        if let Some(client) = &self.client {
             let me = client
                 .whoami()
                 .await
@@ -320,7 +321,7 @@ impl<'a> Importer<'a> {
                 user_id: me.user_id,
             };
         }
-        if let Some(resumed) = &found {
+        if let (Some(resumed), Some(_)) = (&found, &self.client) {
             if !target.same_as(&resumed.target) {
                 return Err(JournalError::OtherTarget {
                     path: journal_path.display().to_string(),
@@ -377,7 +378,9 @@ impl<'a> Importer<'a> {
             history = r.history;
             sent_updates = r.sent_updates;
             progress.note(&format!("resuming: {} rows already done", carried.len()));
-            journal = Some(Journal::reopen(&journal_path)?);
+            if !opts.dry_run {
+                journal = Some(Journal::reopen(&journal_path)?);
+            }
         }
 
         // 4. Plan.
