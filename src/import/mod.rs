@@ -5,10 +5,25 @@
 mod apply;
 mod journal;
 mod plan;
+mod run;
+mod summary;
+#[cfg(test)]
+mod tests;
 
-pub use apply::{apply, result_without_request, ApplyEvent, ApplyOptions};
-pub use journal::{content_hash, Journal, JournalEntry, JournalError, Resumed, RowResult};
+pub use apply::{
+    apply, finalize, result_without_request, suffixed, ApplyEnd, ApplyEvent, ApplyOptions, History,
+    OnTaken,
+};
+pub use journal::{
+    content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, Resumed,
+    RowResult,
+};
 pub use plan::{iso_date, plan, Change, Plan, PlanOptions, Planned, PlannedRow};
+pub use run::{
+    default_report, parse_duration, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome,
+    ImportVerdict, Importer, InstanceFrom, NoProgress, Prepared, Progress,
+};
+pub use summary::{render_plan, resume_command, Summary};
 
 use std::io;
 
