@@ -287,6 +287,18 @@ fn fix_cell(
     }
     let mut value = trimmed.to_string();
     match template {
+        Some(Col::UserName) => {
+            // On an SSO brand a new user's username ends in #brandId (updates ignore userName).
+            let brand = opts.read.sso_brand.as_deref();
+            let create = trim(map.field(rec, Col::UserId)).is_empty();
+            if let Some(with) = brand
+                .filter(|_| create)
+                .and_then(|b| crate::rules::with_brand(&value, b))
+            {
+                report.cell("SSO brand suffix", line, name, &value, &with);
+                value = with;
+            }
+        }
         Some(Col::AccountStatus) => {
             if let Some((s, _)) = parse_status(&value) {
                 if s.as_str() != value {

@@ -225,6 +225,8 @@ pub struct FileSummary {
     pub file_problems: Vec<FileProblemOut>,
     pub rules: Vec<RuleCount>,
     pub samples: Vec<RowProblemOut>,
+    /// The SSO brand the usernames were checked against, and how it was known.
+    pub sso_brand: Option<crate::rules::SsoBrand>,
 }
 
 struct Tally {
@@ -251,6 +253,7 @@ impl Tally {
                 file_problems: Vec::new(),
                 rules: Vec::new(),
                 samples: Vec::new(),
+                sso_brand: None,
             },
             by_code: BTreeMap::new(),
             strict,
@@ -527,11 +530,14 @@ pub fn validate_source(
     let map = opened.header.map.clone();
     let header_is_data = opened.header.header_is_data;
     let delimiter = opened.delimiter.0;
+    let sso = crate::rules::SsoBrand::resolve(opts.read.sso_brand.as_deref(), instance);
     let ctx = CheckCtx {
         map: &map,
         instance,
         today: opts.today,
+        sso_brand: sso.as_ref().map(|b| b.id.as_str()),
     };
+    tally.summary.sso_brand = sso.clone();
     let encoder = sink.encoder();
     let mut cross = CrossRow::new();
     let io_err = |e: io::Error| {

@@ -218,6 +218,9 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
             let _ = writeln!(s, "  not read: {}", plural(f.bytes, "byte", "bytes"));
         }
     }
+    if let Some(b) = &f.sso_brand {
+        let _ = writeln!(s, "  {}", b.describe());
+    }
     if f.rows > 0 {
         let _ = writeln!(
             s,

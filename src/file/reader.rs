@@ -17,6 +17,11 @@ use crate::rules::{Code, Problem};
 pub struct ReadOptions {
     pub encoding: Option<&'static Encoding>,
     pub delimiter: Option<Delimiter>,
+    /// The SSO brand id (`--sso-brand`): usernames end in `#id`. Carried here so that every
+    /// command that reads and checks a file sees it.
+    pub sso_brand: Option<String>,
+    /// The worksheet to read from a workbook (`--sheet`; default the first).
+    pub sheet: Option<String>,
 }
 
 /// The result of opening: either a file that cannot be read as a user file at all, or one

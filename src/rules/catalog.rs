@@ -117,6 +117,10 @@ rules! {
         "usernames are unique regardless of case: keep one row, or tag one as name+1@domain";
     UserNameTaken = "U05", Row, Error, false, "userName already taken in the instance",
         "use another username (name+1@domain), or update the existing user with its userID";
+    SsoSuffixMissing = "U06", Row, Error, true, "userName lacks the SSO brand's #brandId suffix",
+        "on this SSO brand usernames end in #brandId: append it (`qusers fix --sso-brand ID` does it)";
+    SsoUserNameShape = "U07", Row, Error, false, "the part of an SSO userName before #brandId is empty or has a blank",
+        "write the person's SSO login before #brandId, with no spaces (e.g. jdoe@univ.edu#univ)";
     UserIdFormat = "I01", Row, Error, false, "userID is not UR_ followed by 11-15 letters or digits",
         "leave userID empty for a new user — for an update copy the id from an export, unedited";
     UserIdDuplicate = "I02", Row, Error, false, "the same userID as an earlier row",

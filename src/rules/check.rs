@@ -4,6 +4,7 @@ use foldhash::HashMap;
 
 use jiff::civil::Date;
 
+use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
     email_issue, forbidden_symbols, format_file_date, has_control, is_account_type, is_division_id,
     is_user_id, parse_date, parse_status, DateIssue,
@@ -42,6 +43,8 @@ pub struct CheckCtx<'a> {
     pub map: &'a ColumnMap,
     pub instance: Option<&'a Instance>,
     pub today: Date,
+    /// The SSO brand id: usernames end in `#id` and need not be email-shaped.
+    pub sso_brand: Option<&'a str>,
 }
 
 fn quoted(s: &str) -> String {
@@ -187,11 +190,29 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                     symbols_detail(Col::UserName, name, &symbols),
                 ));
             }
-            if let Some(why) = email_issue(name) {
-                out.push(Problem::new(
-                    Code::UserNameShape,
-                    format!("userName {}: {why}", quoted(name)),
-                ));
+            match ctx.sso_brand {
+                None => {
+                    if let Some(why) = email_issue(name) {
+                        out.push(Problem::new(
+                            Code::UserNameShape,
+                            format!("userName {}: {why}", quoted(name)),
+                        ));
+                    }
+                }
+                Some(brand) => match sso_username_issue(name, brand) {
+                    None => {}
+                    Some(SsoIssue::NoSuffix) => out.push(Problem::new(
+                        Code::SsoSuffixMissing,
+                        format!(
+                            "userName {} does not end in #{brand}: on this SSO brand usernames end in #{brand}",
+                            quoted(name)
+                        ),
+                    )),
+                    Some(SsoIssue::BadLocal(why)) => out.push(Problem::new(
+                        Code::SsoUserNameShape,
+                        format!("userName {}: {why}", quoted(name)),
+                    )),
+                },
             }
             if let Some(user) = ctx.instance.and_then(|i| i.by_username(name)) {
                 out.push(Problem::new(
