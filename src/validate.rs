@@ -381,6 +381,9 @@ fn check_block(
         let rec = records.get(i);
         let mut out = Vec::new();
         check_row(rec, ctx, &mut out);
+        if let Some(sheet) = ctx.sheet {
+            sheet.annotate(records.line(i), ctx.map, &mut out);
+        }
         keys.push(CrossKeys::of(
             trim(ctx.map.field(rec, Col::UserId)),
             trim(ctx.map.field(rec, Col::UserName)),
@@ -530,12 +533,14 @@ pub fn validate_source(
     let map = opened.header.map.clone();
     let header_is_data = opened.header.header_is_data;
     let delimiter = opened.delimiter.0;
+    let sheet = opened.sheet.clone();
     let sso = crate::rules::SsoBrand::resolve(opts.read.sso_brand.as_deref(), instance);
     let ctx = CheckCtx {
         map: &map,
         instance,
         today: opts.today,
         sso_brand: sso.as_ref().map(|b| b.id.as_str()),
+        sheet: sheet.as_deref(),
     };
     tally.summary.sso_brand = sso.clone();
     let encoder = sink.encoder();

@@ -54,6 +54,11 @@ pub struct HeaderAnalysis {
 
 /// Spreadsheet name of a 0-based column: 0 → "1 (A)", 27 → "28 (AB)".
 pub fn column_label(i: usize) -> String {
+    format!("{} ({})", i + 1, column_letters(i))
+}
+
+/// Spreadsheet letters of a 0-based column: 0 → "A", 27 → "AB".
+pub fn column_letters(i: usize) -> String {
     let mut letters = Vec::new();
     let mut n = i + 1;
     while n > 0 {
@@ -62,7 +67,7 @@ pub fn column_label(i: usize) -> String {
         n = (n - 1) / 26;
     }
     letters.reverse();
-    format!("{} ({})", i + 1, String::from_utf8_lossy(&letters))
+    String::from_utf8_lossy(&letters).into_owned()
 }
 
 fn normalize(name: &str) -> String {

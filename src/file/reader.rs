@@ -53,6 +53,8 @@ pub struct Opened {
     /// The data records as decoded UTF-8 with `\n` line ends (the header record itself when
     /// it turned out to be data).
     pub body: Box<dyn Read + Send>,
+    /// The worksheet read, when the file is a workbook (its cell facts, its cell names).
+    pub sheet: Option<std::sync::Arc<super::SheetData>>,
 }
 
 impl Opened {
@@ -74,6 +76,17 @@ impl Opened {
 
 /// Opens `source` for reading records.
 pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
+    // A workbook is read as the CSV of its worksheet.
+    let source = &match source.with_sheet(opts.sheet.as_deref()) {
+        Ok(s) => s,
+        Err(FileError::BadWorkbook { message, .. }) => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(Code::NotText, message),
+                size: source.size()?,
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let size = source.size()?;
     let encoding = match sniff(source, opts.encoding)? {
         Decoding::Empty => {
@@ -178,6 +191,7 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         header_line,
         body_line,
         body: Box::new(io::Cursor::new(head).chain(decoded)),
+        sheet: source.sheet().cloned(),
     })))
 }
 

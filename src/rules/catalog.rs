@@ -171,6 +171,47 @@ rules! {
         "bulk update ignores userName: it stays as in the instance";
     UpdateEmail = "W03", Row, Warning, false, "an update row changes email",
         "bulk update ignores email: it stays as in the instance";
+    SheetDateCell = "S01", Row, Warning, false, "a date cell in the spreadsheet",
+        "it was read as MM/DD/YYYY; Excel's own CSV would write the computer's date format — format the column as Text and type MM/DD/YYYY";
+    SheetErrorCell = "S02", Row, Error, false, "an error cell (#N/A, #REF!, …) in the spreadsheet",
+        "the formula of that cell failed: fix it, or paste the values you mean";
+    SheetBoolCell = "S03", Row, Warning, false, "a TRUE/FALSE cell in the spreadsheet",
+        "no template column holds TRUE/FALSE: check the value (format the column as Text)";
+}
+
+impl Code {
+    /// The one template column a row rule is about, when there is one.
+    pub fn column(self) -> Option<crate::file::Col> {
+        use crate::file::Col;
+        Some(match self {
+            Code::UserNameMissing
+            | Code::UserNameShape
+            | Code::UserNameSymbol
+            | Code::UserNameDuplicate
+            | Code::UserNameTaken
+            | Code::SsoSuffixMissing
+            | Code::SsoUserNameShape
+            | Code::UpdateUserName => Col::UserName,
+            Code::UserIdFormat | Code::UserIdDuplicate | Code::UserIdUnknown => Col::UserId,
+            Code::FirstNameMissing => Col::FirstName,
+            Code::LastNameMissing => Col::LastName,
+            Code::EmailMissing | Code::EmailShape | Code::UpdateEmail => Col::Email,
+            Code::AccountTypeMissing | Code::AccountTypeFormat | Code::AccountTypeUnknown => {
+                Col::AccountType
+            }
+            Code::DivisionFormat | Code::DivisionUnknown | Code::DivisionNotFound => {
+                Col::DivisionId
+            }
+            Code::StatusValue | Code::StatusSynonym => Col::AccountStatus,
+            Code::DateFormat
+            | Code::DateImpossible
+            | Code::DateIso
+            | Code::DateDayFirst
+            | Code::DatePast
+            | Code::DateUnpadded => Col::ExpirationDate,
+            _ => return None,
+        })
+    }
 }
 
 /// One broken rule at one place, with the details that make the message specific.

@@ -45,6 +45,8 @@ pub struct CheckCtx<'a> {
     pub today: Date,
     /// The SSO brand id: usernames end in `#id` and need not be email-shaped.
     pub sso_brand: Option<&'a str>,
+    /// The worksheet the rows come from, when the file is a workbook.
+    pub sheet: Option<&'a crate::file::SheetData>,
 }
 
 fn quoted(s: &str) -> String {
