@@ -233,6 +233,7 @@ struct Tally {
     summary: FileSummary,
     by_code: BTreeMap<Code, (u64, Vec<u64>)>,
     strict: bool,
+    dates: crate::rules::DateOrder,
 }
 
 impl Tally {
@@ -257,6 +258,7 @@ impl Tally {
             },
             by_code: BTreeMap::new(),
             strict,
+            dates: Default::default(),
         }
     }
 
@@ -281,6 +283,7 @@ impl Tally {
     }
 
     fn row(&mut self, row: &CheckedRow) {
+        self.dates.observe(row.line, row.field(Col::ExpirationDate));
         let s = &mut self.summary;
         s.rows += 1;
         match row.action {
@@ -612,6 +615,9 @@ pub fn validate_source(
                 file::MAX_ROWS - 2
             ),
         );
+        tally.file_problem(sink, None, &p)?;
+    }
+    if let Some(p) = tally.dates.finish() {
         tally.file_problem(sink, None, &p)?;
     }
     if rows == 0 {

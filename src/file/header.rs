@@ -5,7 +5,7 @@
 //! same run (the reading that loses nothing).
 
 use super::{Col, Record, COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
-use crate::rules::{Code, Problem};
+use crate::rules::{describe_invisible, find_invisible, invisible_name, Code, Problem};
 
 /// Where each template column sits in the file's records.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +72,11 @@ pub fn column_letters(i: usize) -> String {
 
 fn normalize(name: &str) -> String {
     name.chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | '\u{feff}'))
+        .filter(|c| {
+            !c.is_whitespace()
+                && !matches!(c, '_' | '-' | '.' | '\u{feff}')
+                && invisible_name(*c).is_none()
+        })
         .flat_map(char::to_lowercase)
         .collect()
 }
@@ -101,7 +105,7 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
             }
             map.pos[t] = Some(i);
             if *raw != COLUMNS[t] {
-                misspelled.push(format!("\"{}\" → {}", raw, COLUMNS[t]));
+                misspelled.push(format!("{} → {}", shown(raw), COLUMNS[t]));
             }
         } else if norm == normalize(DIVISION_NAME) {
             map.division_name = Some(i);
@@ -202,6 +206,21 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
     }
 }
 
+/// A header name in quotes, its invisible characters named: `"email" (with U+200B zero-width
+/// space)`.
+fn shown(raw: &str) -> String {
+    match find_invisible(raw) {
+        Some(c) => format!(
+            "\"{}\" (with {})",
+            raw.chars()
+                .filter(|c| invisible_name(*c).is_none())
+                .collect::<String>(),
+            describe_invisible(c)
+        ),
+        None => format!("\"{raw}\""),
+    }
+}
+
 fn looks_like_data(fields: &[&str]) -> bool {
     fields.iter().any(|f| {
         let f = f.trim();
@@ -255,6 +274,22 @@ mod tests {
         let h = analyze_header(&["", "a@b.org", "A", "B", "a@b.org", "", "UT_X", "", ""]);
         assert!(h.header_is_data);
         assert_eq!(codes(&h), vec!["F14"]);
+    }
+
+    #[test]
+    fn invisible_characters_in_names_are_named() {
+        let mut names = COLUMNS.to_vec();
+        names[4] = "email\u{200b}";
+        let h = analyze_header(&names);
+        assert_eq!(codes(&h), vec!["F11"]);
+        assert!(
+            h.problems[0]
+                .detail
+                .contains("\"email\" (with U+200B zero-width space) → email"),
+            "{}",
+            h.problems[0].detail
+        );
+        assert_eq!(h.map.pos[Col::Email as usize], Some(4));
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod sheet;
 
 pub use blocks::{parse_block, record_line, Block, BlockReader, BoundaryScanner};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
-pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
+pub use header::{analyze_header, column_letters, ColumnMap, HeaderAnalysis};
 pub(crate) use reader::csv_error;
 pub use reader::{open, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};

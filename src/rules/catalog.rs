@@ -101,12 +101,22 @@ rules! {
         "add one row per user below the header";
     NoHeader = "F14", File, Error, false, "the first line is data, not the header",
         "insert the header line userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate (`qusers template`)";
+    DayFirstFile = "F15", File, Warning, false, "the dates look DD/MM/YYYY, and some can be read either way",
+        "if the file is day-first, run `qusers fix --day-first`; otherwise check the dates named";
     FieldCount = "R01", Row, Error, false, "wrong number of fields",
         "a value with a comma needs quotes — an extra or missing delimiter shifts every later column";
     ControlChar = "R02", Row, Error, false, "a control character or line break inside a field",
         "remove the line break or invisible character (Alt+Enter in Excel makes one)";
     EmptyRow = "R03", Row, Warning, false, "a row with no values",
         "delete the empty row — it is skipped";
+    InvisibleChar = "R04", Row, Warning, true, "an invisible character (zero-width space, no-break space, …) in a value",
+        "delete it: retype the value, or run `qusers fix` (in userName and email it is an error)";
+    RepeatedHeader = "R05", Row, Error, true, "the header line again, inside the data",
+        "two files pasted together? delete this line (`qusers fix` does)";
+    TextPrefix = "R06", Row, Error, true, "a value starts with Excel's text prefix (')",
+        "delete the apostrophe: Excel shows it only as a marker, but it was saved into the value (`qusers fix` does)";
+    TooLong = "R07", Row, Error, false, "a value longer than Qualtrics holds (255 characters)",
+        "shorten it to at most 255 characters";
     UserNameMissing = "U01", Row, Error, false, "userName missing on a new user",
         "give every new user a username shaped like an email address";
     UserNameShape = "U02", Row, Error, false, "userName is not shaped like an email address",
@@ -145,7 +155,7 @@ rules! {
         "use the id (DV_…), not the division's name, or leave it empty";
     StatusValue = "A04", Row, Error, false, "accountStatus is not active or disabled",
         "write active or disabled (or leave it empty)";
-    StatusSynonym = "A05", Row, Warning, true, "accountStatus synonym (enabled/inactive)",
+    StatusSynonym = "A05", Row, Warning, true, "accountStatus synonym (enabled/inactive, or another language's word such as Aktiviert)",
         "write active or disabled — `qusers fix` maps the synonyms";
     DivisionUnknown = "A06", Row, Warning, false, "divisionId not used by any user of the instance",
         "check the id under Admin › Divisions (the list seen among existing users may be incomplete)";

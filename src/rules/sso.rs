@@ -24,6 +24,12 @@ pub fn sso_username_issue(name: &str, brand: &str) -> Option<SsoIssue> {
             "nothing stands before #{brand}"
         )));
     }
+    if let Some(c) = super::values::find_invisible(local) {
+        return Some(SsoIssue::BadLocal(format!(
+            "the part before the brand has the invisible character {}",
+            super::values::describe_invisible(c)
+        )));
+    }
     if let Some(c) = local.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Some(SsoIssue::BadLocal(if c == ' ' {
             "the part before the brand has a space".into()

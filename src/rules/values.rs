@@ -64,6 +64,12 @@ pub fn email_issue(s: &str) -> Option<String> {
             }
         }
     }
+    if let Some(c) = find_invisible(s) {
+        return Some(format!(
+            "it contains the invisible character {}",
+            describe_invisible(c)
+        ));
+    }
     if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
         return Some(if c == ' ' {
             "it contains a space".into()
@@ -137,16 +143,131 @@ impl Status {
     }
 }
 
-/// `(status, was_synonym)`: `active`/`disabled` in any case, or the synonyms
-/// `enabled`/`inactive`; `None` for anything else.
-pub fn parse_status(s: &str) -> Option<(Status, bool)> {
-    match s.to_ascii_lowercase().as_str() {
-        "active" => Some((Status::Active, false)),
-        "disabled" => Some((Status::Disabled, false)),
-        "enabled" => Some((Status::Active, true)),
-        "inactive" => Some((Status::Disabled, true)),
-        _ => None,
+/// Words that mean active or disabled: English synonyms and the words of the languages the
+/// Qualtrics interface offers, as admins type or paste them (compared ignoring case).
+const STATUS_SYNONYMS: &[(&str, Status)] = &[
+    ("enabled", Status::Active),
+    ("inactive", Status::Disabled),
+    // German, French, Spanish, Portuguese, Italian, Dutch, Swedish/Danish/Norwegian, Polish,
+    // Finnish, Turkish, Japanese, Korean, Chinese.
+    ("aktiviert", Status::Active),
+    ("aktiv", Status::Active),
+    ("deaktiviert", Status::Disabled),
+    ("inaktiv", Status::Disabled),
+    ("activé", Status::Active),
+    ("actif", Status::Active),
+    ("désactivé", Status::Disabled),
+    ("inactif", Status::Disabled),
+    ("activo", Status::Active),
+    ("activado", Status::Active),
+    ("inactivo", Status::Disabled),
+    ("desactivado", Status::Disabled),
+    ("deshabilitado", Status::Disabled),
+    ("ativo", Status::Active),
+    ("ativado", Status::Active),
+    ("inativo", Status::Disabled),
+    ("desativado", Status::Disabled),
+    ("attivo", Status::Active),
+    ("attivato", Status::Active),
+    ("disattivato", Status::Disabled),
+    ("disabilitato", Status::Disabled),
+    ("inattivo", Status::Disabled),
+    ("actief", Status::Active),
+    ("geactiveerd", Status::Active),
+    ("inactief", Status::Disabled),
+    ("gedeactiveerd", Status::Disabled),
+    ("aktywny", Status::Active),
+    ("nieaktywny", Status::Disabled),
+    ("aktiivinen", Status::Active),
+    ("ei aktiivinen", Status::Disabled),
+    ("aktif", Status::Active),
+    ("devre dışı", Status::Disabled),
+    ("有効", Status::Active),
+    ("無効", Status::Disabled),
+    ("활성", Status::Active),
+    ("비활성", Status::Disabled),
+    ("启用", Status::Active),
+    ("禁用", Status::Disabled),
+    ("已启用", Status::Active),
+    ("已禁用", Status::Disabled),
+];
+
+/// Whether `s` equals the lowercase word `lower` ignoring case, without allocating.
+fn eq_fold(s: &str, lower: &str) -> bool {
+    if s.is_ascii() && lower.is_ascii() {
+        return s.eq_ignore_ascii_case(lower);
     }
+    s.chars().flat_map(char::to_lowercase).eq(lower.chars())
+}
+
+/// `(status, was_synonym)`: `active`/`disabled` in any case, or a synonym (`enabled`/
+/// `inactive`, or the word of another interface language such as `Aktiviert`/`Désactivé`);
+/// `None` for anything else.
+pub fn parse_status(s: &str) -> Option<(Status, bool)> {
+    if s.eq_ignore_ascii_case("active") {
+        return Some((Status::Active, false));
+    }
+    if s.eq_ignore_ascii_case("disabled") {
+        return Some((Status::Disabled, false));
+    }
+    STATUS_SYNONYMS
+        .iter()
+        .find(|(w, _)| eq_fold(s, w))
+        .map(|&(_, st)| (st, true))
+}
+
+/// The name of an invisible character that Excel, web pages and chat tools slip into values
+/// (Unicode format characters and no-break spaces), when `c` is one.
+pub fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00A0}' => "no-break space",
+        '\u{00AD}' => "soft hyphen",
+        '\u{061C}' => "Arabic letter mark",
+        '\u{180E}' => "Mongolian vowel separator",
+        '\u{2007}' => "figure space",
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{202A}'..='\u{202E}' => "bidirectional formatting character",
+        '\u{202F}' => "narrow no-break space",
+        '\u{2060}' => "word joiner",
+        '\u{2061}'..='\u{2064}' => "invisible operator",
+        '\u{2066}'..='\u{2069}' => "bidirectional isolate",
+        '\u{FEFF}' => "zero-width no-break space (byte-order mark)",
+        '\u{FFF9}'..='\u{FFFB}' => "interlinear annotation character",
+        _ => return None,
+    })
+}
+
+/// `U+200B zero-width space`.
+pub fn describe_invisible(c: char) -> String {
+    match invisible_name(c) {
+        Some(name) => format!("U+{:04X} {name}", c as u32),
+        None => format!("U+{:04X}", c as u32),
+    }
+}
+
+/// The first invisible character of `s` (ASCII text has none: checked first).
+pub fn find_invisible(s: &str) -> Option<char> {
+    if s.is_ascii() {
+        return None;
+    }
+    s.chars().find(|&c| invisible_name(c).is_some())
+}
+
+/// `s` without its invisible characters: no-break spaces become spaces, the others go (the
+/// joiners only where `keep_joiners` is false: some scripts spell names with them).
+pub fn remove_invisible(s: &str, keep_joiners: bool) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\u{00A0}' | '\u{2007}' | '\u{202F}' => Some(' '),
+            '\u{200C}' | '\u{200D}' if keep_joiners => Some(c),
+            c if invisible_name(c).is_some() => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// Why an expirationDate is not a good MM/DD/YYYY date.
@@ -171,10 +292,16 @@ fn digits(s: &str) -> Option<i16> {
     s.parse().ok()
 }
 
+/// `s` split on `sep` into exactly three parts (no allocation).
+fn split3(s: &str, sep: char) -> Option<[&str; 3]> {
+    let mut it = s.split(sep);
+    let parts = [it.next()?, it.next()?, it.next()?];
+    it.next().is_none().then_some(parts)
+}
+
 /// Parses a file date, which must be MM/DD/YYYY.
 pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
-    let parts: Vec<&str> = s.split('/').collect();
-    if parts.len() == 3 {
+    if let Some(parts) = split3(s, '/') {
         let (m, d, y) = match (digits(parts[0]), digits(parts[1]), digits(parts[2])) {
             (Some(m), Some(d), Some(y)) => (m, d, y),
             _ => return Err(DateIssue::Format("the parts are not all numbers".into())),
@@ -183,7 +310,13 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
             return Err(DateIssue::Format("the year needs four digits".into()));
         }
         if m > 12 && (1..=12).contains(&d) {
-            return Err(DateIssue::DayFirst(Date::new(y, d as i8, m as i8).ok()));
+            // Read day-first it must still be a real date; if not, it is simply impossible.
+            return match Date::new(y, d as i8, m as i8) {
+                Ok(date) => Err(DateIssue::DayFirst(Some(date))),
+                Err(_) => Err(DateIssue::Impossible(format!(
+                    "neither month {m}, day {d} nor (read as DD/MM/YYYY) day {m} of month {d} of {y} exists"
+                ))),
+            };
         }
         let date = Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8).map_err(|_| {
             DateIssue::Impossible(format!("month {m}, day {d} of {y} does not exist"))
@@ -193,8 +326,7 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
         }
         return Ok(date);
     }
-    let dashes: Vec<&str> = s.split('-').collect();
-    if dashes.len() == 3 && dashes[0].len() == 4 {
+    if let Some(dashes) = split3(s, '-').filter(|d| d[0].len() == 4) {
         if let (Some(y), Some(m), Some(d)) =
             (digits(dashes[0]), digits(dashes[1]), digits(dashes[2]))
         {
