@@ -278,3 +278,118 @@ fn fix_and_split_read_workbooks() {
     assert!(part1.starts_with("userID,userName,"), "{part1}");
     assert_eq!(part1.lines().count(), 4, "{part1}");
 }
+
+/// The parts of an .xlsx that say how it is formatted.
+fn xlsx_part(path: &Path, name: &str) -> String {
+    use std::io::Read;
+    let file = std::fs::File::open(path).expect("xlsx");
+    let mut zip = zip::ZipArchive::new(file).expect("a zip");
+    let mut part = zip.by_name(name).expect("part");
+    let mut s = String::new();
+    part.read_to_string(&mut s).expect("utf8");
+    s
+}
+
+/// Every column of the Users sheet is Text (number format 49, `@`), the header row frozen,
+/// accountStatus a list of active/disabled.
+fn assert_excel_proof(path: &Path) {
+    let styles = xlsx_part(path, "xl/styles.xml");
+    assert!(styles.contains("numFmtId=\"49\""), "{styles}");
+    let sheet = xlsx_part(path, "xl/worksheets/sheet1.xml");
+    assert!(sheet.contains("<col min=\"1\" max=\"9\""), "{sheet}");
+    assert!(
+        sheet.contains("ySplit=\"1\"") && sheet.contains("state=\"frozen\""),
+        "{sheet}"
+    );
+    assert!(sheet.contains("type=\"list\""), "{sheet}");
+    assert!(sheet.contains("sqref=\"H2:H1048576\""), "{sheet}");
+    assert!(sheet.contains("\"active,disabled\""), "{sheet}");
+}
+
+#[test]
+fn template_workbook_is_text_formatted_with_rules() {
+    use calamine::{open_workbook_auto, Data, Reader};
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("t.xlsx");
+    let o = qusers()
+        .args(["template", "-o"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0));
+    let mut wb = open_workbook_auto(&path).expect("calamine opens it");
+    assert_eq!(wb.sheet_names(), ["Users", "Rules"]);
+    let users = wb.worksheet_range("Users").expect("users");
+    let header: Vec<Data> = users.rows().next().expect("header").to_vec();
+    assert_eq!(
+        header,
+        HEADER
+            .iter()
+            .map(|h| Data::String(h.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let rules = wb.worksheet_range("Rules").expect("rules");
+    assert!(rules
+        .rows()
+        .any(|r| r.first() == Some(&Data::String("U03".into()))));
+    assert_excel_proof(&path);
+    // It validates as the CSV template does: a header and no rows.
+    let r = dir.path().join("r.csv");
+    let (code, out) = validate(&path, &r, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("F13"), "{out}");
+}
+
+#[test]
+fn export_workbook_imports_back_with_no_change() {
+    use calamine::{open_workbook_auto, Data, Reader};
+    use qusers::sim::{self, SimConfig};
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = sim::spawn(SimConfig {
+        demo_users: 40,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let path = dir.path().join("e.xlsx");
+    let o = qusers()
+        .args(["export", "--for-update", "--base-url", &h.url(), "-o"])
+        .arg(&path)
+        .env("QUALTRICS_API_TOKEN", h.token())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_excel_proof(&path);
+    let mut wb = open_workbook_auto(&path).expect("calamine opens it");
+    let users = wb.worksheet_range("Users").expect("users");
+    assert_eq!(users.height(), 42, "header, admin and 40 users");
+    assert!(users
+        .used_cells()
+        .all(|(_, _, c)| matches!(c, Data::String(_))));
+
+    let report = dir.path().join("import.csv");
+    let o = qusers()
+        .args(["import", "--yes", "--base-url", &h.url(), "--report"])
+        .arg(&report)
+        .arg(&path)
+        .env("QUALTRICS_API_TOKEN", h.token())
+        .output()
+        .expect("runs");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = read_report(&report);
+    assert_eq!(rows.len(), 41, "{out}");
+    assert!(rows.iter().all(|r| r["outcome"] == "unchanged"), "{rows:?}");
+    let stats = h.stats();
+    assert_eq!(stats.writes, 0);
+    assert_eq!(stats.requests.get("POST /users"), None);
+}

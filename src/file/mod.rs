@@ -7,6 +7,7 @@ mod header;
 mod reader;
 mod record;
 mod sheet;
+pub mod workbook;
 
 pub use blocks::{parse_block, record_line, Block, BlockReader, BoundaryScanner};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
