@@ -12,7 +12,7 @@ use crate::file::{
 };
 use crate::rules::{
     find_invisible, format_file_date, is_header_record, parse_date, parse_status, remove_invisible,
-    DateIssue,
+    unmojibake, DateIssue,
 };
 
 /// How to fix.
@@ -347,7 +347,17 @@ fn fix_cell(
         OutCol::Template(c) => (map.field(rec, *c), c.name(), Some(*c)),
         OutCol::Other(i, name) => (rec.get(*i).unwrap_or(""), name.as_str(), None),
     };
-    // Invisible characters out first (a no-break space becomes a space, then trimmed).
+    // Garbled accents back first: their bytes may read as no-break spaces (`à` → `Ã` + NBSP).
+    let restored;
+    let raw = match unmojibake(raw) {
+        Some(fixed) => {
+            report.cell("garbled accents restored", line, name, raw, &fixed);
+            restored = fixed;
+            restored.as_str()
+        }
+        None => raw,
+    };
+    // Invisible characters out (a no-break space becomes a space, then trimmed).
     let visible;
     let raw = if find_invisible(raw).is_some() {
         // Joiners are part of some scripts' names: kept there, removed from ids and addresses.

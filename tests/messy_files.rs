@@ -308,3 +308,105 @@ fn over_long_values_are_errors_naming_the_length() {
         messages(&report)[0].contains("firstName has 256 characters; Qualtrics holds at most 255")
     );
 }
+
+/// What Excel does to a UTF-8 CSV without a byte-order mark: reads it as Windows-1252, and
+/// "Save as CSV UTF-8" writes what it read.
+fn excel_round_trip(utf8: &str) -> String {
+    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(utf8.as_bytes());
+    decoded.into_owned()
+}
+
+#[test]
+fn mojibake_is_named_and_fix_restores_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let original = format!(
+        "{HEADER}\n\
+         ,lena.kruger@x.org,Lena,Krüger,lena.kruger@x.org,,{UT},active,\n\
+         ,bjorn@x.org,Björn,Åström,bjorn@x.org,,{UT},active,\n\
+         ,svet@x.org,Свет,Иванова,svet@x.org,,{UT},active,\n\
+         ,plain@x.org,Ann,Lee,plain@x.org,,{UT},active,\n"
+    );
+    let garbled = excel_round_trip(&original);
+    assert!(garbled.contains("KrÃ¼ger") && garbled.contains("Ð¡Ð²ÐµÑ‚"));
+    let file = write(dir.path(), "garbled.csv", &garbled);
+    let report = dir.path().join("r.csv");
+    let (code, out) = validate(&file, &report);
+    assert_eq!(code, 0, "warnings only: {out}");
+    let rows = report_rows(&report);
+    let codes: Vec<&str> = rows.iter().map(|r| r.codes.as_str()).collect();
+    assert_eq!(codes, ["R08", "R08", "R08", ""], "{out}");
+    let m = messages(&report);
+    assert!(
+        m[0].contains("lastName \"KrÃ¼ger\" was probably \"Krüger\""),
+        "{}",
+        m[0]
+    );
+    assert!(
+        m[1].contains("firstName \"BjÃ¶rn\" was probably \"Björn\"") && m[1].contains("lastName"),
+        "{}",
+        m[1]
+    );
+    let fixed = dir.path().join("fixed.csv");
+    let (code, out) = fix(&file, &fixed, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read_to_string(&fixed).expect("fixed"), original);
+    // An untouched UTF-8 file has nothing of it.
+    let clean = write(dir.path(), "clean.csv", &original);
+    let (code, out) = validate(&clean, &report);
+    assert_eq!(code, 0, "{out}");
+    assert!(report_rows(&report).iter().all(|r| r.codes.is_empty()));
+}
+
+#[test]
+fn fix_and_export_write_a_byte_order_mark_with_bom() {
+    use qusers::sim::{self, SimConfig};
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = write(
+        dir.path(),
+        "u.csv",
+        &format!("{HEADER}\n,a@x.org,Zoë,Krüger,a@x.org,,{UT},active,\n"),
+    );
+    let fixed = dir.path().join("fixed.csv");
+    let (code, _) = fix(&file, &fixed, &["--bom"]);
+    assert_eq!(code, 0);
+    assert!(std::fs::read(&fixed)
+        .expect("fixed")
+        .starts_with(b"\xEF\xBB\xBFuserID,"));
+    let h = sim::spawn(SimConfig {
+        demo_users: 5,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let out = dir.path().join("e.csv");
+    let o = qusers()
+        .args([
+            "export",
+            "--for-update",
+            "--bom",
+            "--base-url",
+            &h.url(),
+            "-o",
+        ])
+        .arg(&out)
+        .env("QUALTRICS_API_TOKEN", h.token())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bytes = std::fs::read(&out).expect("export");
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBFuserID,"),
+        "{:?}",
+        &bytes[..10]
+    );
+    let (code, text) = validate(&out, &dir.path().join("r.csv"));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("UTF-8 with BOM") || !text.contains("F0"),
+        "{text}"
+    );
+}

@@ -115,6 +115,8 @@ rules! {
         "two files pasted together? delete this line (`qusers fix` does)";
     TextPrefix = "R06", Row, Error, true, "a value starts with Excel's text prefix (')",
         "delete the apostrophe: Excel shows it only as a marker, but it was saved into the value (`qusers fix` does)";
+    Mojibake = "R08", Row, Warning, true, "garbled accents: UTF-8 text that was read as Windows-1252 and saved again (KrÃ¼ger)",
+        "run `qusers fix` to restore the text; next time export with --bom or to .xlsx, or open the CSV in Excel through Data › From Text/CSV with UTF-8";
     TooLong = "R07", Row, Error, false, "a value longer than Qualtrics holds (255 characters)",
         "shorten it to at most 255 characters";
     UserNameMissing = "U01", Row, Error, false, "userName missing on a new user",

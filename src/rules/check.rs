@@ -7,7 +7,8 @@ use jiff::civil::Date;
 use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
     describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,
-    has_control, is_account_type, is_division_id, is_user_id, parse_date, parse_status, DateIssue,
+    has_control, is_account_type, is_division_id, is_user_id, parse_date, parse_status, unmojibake,
+    DateIssue,
 };
 use super::{Code, Problem};
 use crate::file::{trim, Col, ColumnMap, Record};
@@ -165,6 +166,7 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let mut spaced = Vec::new();
     let mut invisible = Vec::new();
     let mut prefixed = Vec::new();
+    let mut garbled = Vec::new();
     let any_control = has_control(rec.text().as_bytes());
     let any_non_ascii = !rec.text().is_ascii();
     for col in Col::ALL {
@@ -178,6 +180,14 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             spaced.push(col.name());
         }
         if any_non_ascii {
+            if let Some(was) = unmojibake(text) {
+                garbled.push(format!(
+                    "{} {} was probably {}",
+                    col.name(),
+                    quoted(trim(text)),
+                    quoted(trim(&was))
+                ));
+            }
             if let Some(c) = find_invisible(trim(text)) {
                 invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
             }
@@ -206,6 +216,15 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             Code::InvisibleChar,
             format!("{} (invisible in Excel)", invisible.join(", ")),
+        ));
+    }
+    if !garbled.is_empty() {
+        out.push(Problem::new(
+            Code::Mojibake,
+            format!(
+                "{} (UTF-8 read as Windows-1252 and saved again)",
+                garbled.join(", ")
+            ),
         ));
     }
     if !prefixed.is_empty() {

@@ -15,5 +15,5 @@ pub use sso::{
 pub use values::{
     describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,
     invisible_name, is_account_type, is_division_id, is_user_id, parse_date, parse_status,
-    remove_invisible, DateIssue, Status, FORBIDDEN,
+    remove_invisible, unmojibake, DateIssue, Status, FORBIDDEN,
 };

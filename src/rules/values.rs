@@ -241,6 +241,23 @@ pub fn invisible_name(c: char) -> Option<&'static str> {
     })
 }
 
+/// The text a mojibake value stood for: UTF-8 that was decoded as Windows-1252 and saved again
+/// (`KrÃ¼ger` → `Krüger`, `Ð¡Ð²ÐµÑ‚` → `Свет`), when `s` is that. It is when every character
+/// maps back to a Windows-1252 byte and those bytes are UTF-8 with at least one multi-byte
+/// character, which ordinary text practically never is (a UTF-8 lead byte read as `Ã`, `Ð`
+/// and the like must be followed by continuation bytes read as `¼`, `¡`, `‚`, …).
+pub fn unmojibake(s: &str) -> Option<String> {
+    if s.is_ascii() || !s.chars().any(|c| ('\u{C2}'..='\u{F4}').contains(&c)) {
+        return None;
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(s);
+    if unmappable {
+        return None;
+    }
+    let fixed = std::str::from_utf8(&bytes).ok()?;
+    (fixed != s).then(|| fixed.to_string())
+}
+
 /// `U+200B zero-width space`.
 pub fn describe_invisible(c: char) -> String {
     match invisible_name(c) {
@@ -403,6 +420,23 @@ mod tests {
             Err(DateIssue::Impossible(_))
         ));
         assert_eq!(format_file_date(d(2027, 3, 4)), "03/04/2027");
+    }
+
+    #[test]
+    fn mojibake_is_reversed() {
+        assert_eq!(unmojibake("KrÃ¼ger").as_deref(), Some("Krüger"));
+        assert_eq!(unmojibake("BjÃ¶rn").as_deref(), Some("Björn"));
+        assert_eq!(unmojibake("Ð¡Ð²ÐµÑ‚").as_deref(), Some("Свет"));
+        assert_eq!(
+            unmojibake("FranÃ§ois MÃ¼ller").as_deref(),
+            Some("François Müller")
+        );
+        assert_eq!(unmojibake("Ã\u{a0}Paris").as_deref(), Some("àParis"));
+        for fine in [
+            "Krüger", "Björn", "Свет", "Ãgata", "plain", "Øyvind", "Â", "颖",
+        ] {
+            assert_eq!(unmojibake(fine), None, "{fine}");
+        }
     }
 
     #[test]
