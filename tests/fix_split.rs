@@ -67,7 +67,11 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("export_with_name_columns.csv", &["F12"], true),
     ("iso_dates.csv", &["D03"], true),
     ("sso_create.csv", &["U06"], true),
-    ("messy_cells.csv", &["R04", "R05", "R06", "R08", "A05"], true),
+    (
+        "messy_cells.csv",
+        &["R04", "R05", "R06", "R08", "A05"],
+        true,
+    ),
     ("fixable_cells.csv", &["A05", "D03", "D06", "W01"], true),
     ("every_row_rule.csv", &["A05", "D03", "D06", "W01"], false),
 ];

@@ -70,7 +70,9 @@ pub fn column_letters(i: usize) -> String {
     String::from_utf8_lossy(&letters).into_owned()
 }
 
-fn normalize(name: &str) -> String {
+/// The characters of a column name that count: no spaces, `_ - .`, BOM or invisible
+/// characters, in lowercase (no allocation).
+fn significant(name: &str) -> impl Iterator<Item = char> + '_ {
     name.chars()
         .filter(|c| {
             !c.is_whitespace()
@@ -78,7 +80,11 @@ fn normalize(name: &str) -> String {
                 && invisible_name(*c).is_none()
         })
         .flat_map(char::to_lowercase)
-        .collect()
+}
+
+/// Whether two column names are the same but for case, spacing and separators.
+fn same_name(a: &str, b: &str) -> bool {
+    significant(a).eq(significant(b))
 }
 
 /// Maps a header record onto the template and lists what differs from it.
@@ -92,10 +98,8 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
     let mut problems = Vec::new();
     let mut name_columns = Vec::new();
     let mut misspelled = Vec::new();
-    let normalized: Vec<String> = COLUMNS.iter().map(|c| normalize(c)).collect();
     for (i, raw) in fields.iter().enumerate() {
-        let norm = normalize(raw);
-        if let Some(t) = normalized.iter().position(|n| *n == norm) {
+        if let Some(t) = COLUMNS.iter().position(|c| same_name(raw, c)) {
             if map.pos[t].is_some() {
                 problems.push(Problem::new(
                     Code::ExtraColumn,
@@ -107,13 +111,13 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
             if *raw != COLUMNS[t] {
                 misspelled.push(format!("{} → {}", shown(raw), COLUMNS[t]));
             }
-        } else if norm == normalize(DIVISION_NAME) {
+        } else if same_name(raw, DIVISION_NAME) {
             map.division_name = Some(i);
             name_columns.push(format!("\"{}\" (column {})", raw, column_label(i)));
-        } else if norm == normalize(USER_TYPE_NAME) {
+        } else if same_name(raw, USER_TYPE_NAME) {
             map.user_type_name = Some(i);
             name_columns.push(format!("\"{}\" (column {})", raw, column_label(i)));
-        } else if norm.is_empty() {
+        } else if significant(raw).next().is_none() {
             problems.push(Problem::new(
                 Code::ExtraColumn,
                 format!(

@@ -47,22 +47,40 @@ pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
         .collect()
 }
 
+/// Whether `b` is a plain ASCII address with one `@`, something before it, and a dotted
+/// domain without empty parts: every shape check in one pass over the bytes, no allocation.
+/// `false` sends the address to the slow path, which says what is wrong (or accepts it, for
+/// non-ASCII addresses).
+fn plain_address(b: &[u8]) -> bool {
+    let mut at = None;
+    let mut prev = 0u8;
+    let mut dotted = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c >= 0x80 || c.is_ascii_whitespace() {
+            return false;
+        }
+        if c == b'@' {
+            if at.is_some() {
+                return false;
+            }
+            at = Some(i);
+        } else if c == b'.' && at.is_some() {
+            // A dot right after the @ or after another dot leaves an empty domain part.
+            if prev == b'.' || prev == b'@' {
+                return false;
+            }
+            dotted = true;
+        }
+        prev = c;
+    }
+    matches!(at, Some(a) if a > 0) && dotted && prev != b'.'
+}
+
 /// Why `s` is not shaped like an email address, if it is not.
 pub fn email_issue(s: &str) -> Option<String> {
-    // The common case, checked on bytes: ASCII, no blanks, one @, a dotted domain.
-    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
-        if let Some(at) = memchr::memchr(b'@', s.as_bytes()) {
-            let domain = &s.as_bytes()[at + 1..];
-            if at > 0
-                && memchr::memchr(b'@', domain).is_none()
-                && domain.first() != Some(&b'.')
-                && domain.last().is_some_and(|&b| b != b'.')
-                && memchr::memchr(b'.', domain).is_some()
-                && memchr::memmem::find(domain, b"..").is_none()
-            {
-                return None;
-            }
-        }
+    // The common case, one pass over the bytes.
+    if plain_address(s.as_bytes()) {
+        return None;
     }
     if let Some(c) = find_invisible(s) {
         return Some(format!(
@@ -422,6 +440,29 @@ mod tests {
         assert_eq!(format_file_date(d(2027, 3, 4)), "03/04/2027");
     }
 
+    /// The fast path as it was (six scans and a substring searcher per call).
+    fn old_fast_path(s: &str) -> bool {
+        if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
+            if let Some(at) = memchr::memchr(b'@', s.as_bytes()) {
+                let domain = &s.as_bytes()[at + 1..];
+                return at > 0
+                    && memchr::memchr(b'@', domain).is_none()
+                    && domain.first() != Some(&b'.')
+                    && domain.last().is_some_and(|&b| b != b'.')
+                    && memchr::memchr(b'.', domain).is_some()
+                    && memchr::memmem::find(domain, b"..").is_none();
+            }
+        }
+        false
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_address_check_agrees_with_the_old_one(s in "[a.@ +é\t]{0,12}") {
+            proptest::prop_assert_eq!(plain_address(s.as_bytes()), old_fast_path(&s));
+        }
+    }
+
     #[test]
     fn mojibake_is_reversed() {
         assert_eq!(unmojibake("KrÃ¼ger").as_deref(), Some("Krüger"));
@@ -462,6 +503,24 @@ mod tests {
         assert!(email_issue("@b.org").is_some());
         assert!(email_issue("a@borg").is_some());
         assert!(email_issue("a@b..org").is_some());
+        for bad in [
+            "a@.b.org",
+            "a@b.org.",
+            "a@b",
+            "@",
+            "a@",
+            "a@@b.org",
+            "a@b@c.org",
+            "a\tb@c.org",
+        ] {
+            assert!(email_issue(bad).is_some(), "{bad}");
+        }
+        assert_eq!(email_issue("a.b@c.d.org"), None);
+        assert_eq!(
+            email_issue("zoë@bü.org"),
+            None,
+            "non-ASCII by the slow path"
+        );
         assert!(is_user_id("UR_0Ab3cD4eF5g"));
         assert!(!is_user_id("UR_short"));
         assert!(!is_user_id("UR_0123456789abcdef"));
