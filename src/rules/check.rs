@@ -7,8 +7,8 @@ use jiff::civil::Date;
 use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
     describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,
-    has_control, is_account_type, is_division_id, is_user_id, parse_date, parse_status, unmojibake,
-    DateIssue,
+    has_control, has_lead_then_continuation, is_account_type, is_division_id, is_user_id,
+    may_have_invisible, parse_date, parse_status, unmojibake, DateIssue,
 };
 use super::{Code, Problem};
 use crate::file::{trim, Col, ColumnMap, Record};
@@ -168,7 +168,10 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let mut prefixed = Vec::new();
     let mut garbled = Vec::new();
     let any_control = has_control(rec.text().as_bytes());
+    // One look at the whole record decides whether its fields need the slower checks.
     let any_non_ascii = !rec.text().is_ascii();
+    let maybe_invisible = any_non_ascii && may_have_invisible(rec.text());
+    let maybe_garbled = any_non_ascii && has_lead_then_continuation(rec.text());
     for col in Col::ALL {
         let text = texts[col as usize];
         if any_control && has_control(text.as_bytes()) {
@@ -179,7 +182,7 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         if !text.is_empty() && trim(text).len() != text.len() {
             spaced.push(col.name());
         }
-        if any_non_ascii {
+        if maybe_garbled {
             if let Some(was) = unmojibake(text) {
                 garbled.push(format!(
                     "{} {} was probably {}",
@@ -188,6 +191,8 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                     quoted(trim(&was))
                 ));
             }
+        }
+        if maybe_invisible {
             if let Some(c) = find_invisible(trim(text)) {
                 invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
             }

@@ -265,7 +265,7 @@ pub fn invisible_name(c: char) -> Option<&'static str> {
 /// character, which ordinary text practically never is (a UTF-8 lead byte read as `Ã`, `Ð`
 /// and the like must be followed by continuation bytes read as `¼`, `¡`, `‚`, …).
 pub fn unmojibake(s: &str) -> Option<String> {
-    if s.is_ascii() || !s.chars().any(|c| ('\u{C2}'..='\u{F4}').contains(&c)) {
+    if s.is_ascii() || !has_lead_then_continuation(s) {
         return None;
     }
     let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(s);
@@ -276,6 +276,18 @@ pub fn unmojibake(s: &str) -> Option<String> {
     (fixed != s).then(|| fixed.to_string())
 }
 
+/// Whether a UTF-8 lead byte read as Windows-1252 (`Ã`, `Ð`, …: U+00C2–U+00F4, bytes C3 82–C3 B4)
+/// is followed by a continuation byte read so (U+0080–U+00BF, or the Windows-1252 letters and
+/// signs of 0x80–0x9F such as `‚` `€` `™`, whose UTF-8 starts with C2, C5, C6, CB or E2): a
+/// cheap test on the bytes that real names (Krüger, José) fail.
+pub(crate) fn has_lead_then_continuation(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr_iter(0xC3, b).any(|i| {
+        matches!(b.get(i + 1), Some(0x82..=0xB4))
+            && matches!(b.get(i + 2), Some(0xC2 | 0xC5 | 0xC6 | 0xCB | 0xE2))
+    })
+}
+
 /// `U+200B zero-width space`.
 pub fn describe_invisible(c: char) -> String {
     match invisible_name(c) {
@@ -284,9 +296,16 @@ pub fn describe_invisible(c: char) -> String {
     }
 }
 
+/// Whether `s` may hold an invisible character: each of them starts with one of these bytes in
+/// UTF-8 (most accented letters start with C3).
+pub(crate) fn may_have_invisible(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr3(0xC2, 0xE2, 0xEF, b).is_some() || memchr::memchr2(0xD8, 0xE1, b).is_some()
+}
+
 /// The first invisible character of `s` (ASCII text has none: checked first).
 pub fn find_invisible(s: &str) -> Option<char> {
-    if s.is_ascii() {
+    if !may_have_invisible(s) {
         return None;
     }
     s.chars().find(|&c| invisible_name(c).is_some())
