@@ -234,6 +234,8 @@ struct Tally {
     by_code: BTreeMap<Code, (u64, Vec<u64>)>,
     strict: bool,
     dates: crate::rules::DateOrder,
+    /// The worksheet, when the file is a workbook: cross-row problems name their cells too.
+    sheet: Option<Arc<file::SheetData>>,
 }
 
 impl Tally {
@@ -259,6 +261,7 @@ impl Tally {
             by_code: BTreeMap::new(),
             strict,
             dates: Default::default(),
+            sheet: None,
         }
     }
 
@@ -470,6 +473,9 @@ fn consume(
                 let id = trim(map.field(rec, Col::UserId));
                 let name = trim(map.field(rec, Col::UserName));
                 cross.check_keyed(line, id, name, &block.keys[i], problems);
+                if let Some(sheet) = &tally.sheet {
+                    sheet.name_cells(line, map, &mut problems[before..]);
+                }
             }
             // A cross-row problem changes the row: the sink encodes it afresh.
             let encoded = (encoded_rows && problems.len() == before).then(|| {
@@ -525,7 +531,11 @@ pub fn validate_source(
         Opening::Ready(o) => o,
     };
     let mut tally = Tally::new(source, opened.size, opts.strict);
-    tally.summary.encoding = Some(opened.encoding.describe());
+    tally.summary.encoding = Some(match &opened.sheet {
+        Some(s) => format!("a workbook (sheet {})", s.sheet),
+        None => opened.encoding.describe(),
+    });
+    tally.sheet = opened.sheet.clone();
     tally.summary.delimiter = Some(opened.delimiter.describe());
     let problems = std::mem::take(&mut opened.problems);
     for p in &problems {

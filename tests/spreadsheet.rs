@@ -227,6 +227,42 @@ fn sheet_is_chosen_by_name_and_the_first_by_default() {
     let (code, out) = validate(&xlsx, &r, &["--sheet", "users"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(report_rows(&r).len(), 5, "{out}");
+    // Cross-row problems name their cells too.
+    let dup = dir.path().join("dup.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in HEADER.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).expect("header");
+    }
+    for r in 1..3u32 {
+        for (c, v) in [
+            "",
+            "ann@x.org",
+            "Ann",
+            "Lee",
+            "ann@x.org",
+            "",
+            "UT_X",
+            "",
+            "",
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_string(r, c as u16, *v).expect("w");
+        }
+    }
+    wb.save(&dup).expect("saved");
+    let (code, out) = validate(&dup, &r, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("read as a workbook (sheet Sheet1)"), "{out}");
+    let m = read_report(&r);
+    assert!(
+        m[1]["message"]
+            .contains("sheet Sheet1, cell B3: userName \"ann@x.org\" was already on line 2"),
+        "{:?}",
+        m[1]
+    );
     let (code, out) = validate(&xlsx, &r, &["--sheet", "Nope"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("\"Notes\", \"Users\""), "{out}");

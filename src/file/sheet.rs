@@ -111,9 +111,9 @@ impl SheetData {
     /// Adds the cell facts of the record on `line` as problems, and names the cell (or the
     /// row) of every problem of it, as Excel does.
     pub fn annotate(&self, line: u64, map: &ColumnMap, out: &mut Vec<Problem>) {
-        let Some(row) = self.row_of_line(line) else {
+        if self.row_of_line(line).is_none() {
             return;
-        };
+        }
         let column_of = |col: usize| -> String {
             map.pos.iter().position(|p| *p == Some(col)).map_or_else(
                 || format!("column {}", column_letters(col)),
@@ -145,8 +145,16 @@ impl SheetData {
                 ),
             });
         }
+        self.name_cells(line, map, out);
+    }
+
+    /// Names the cell (or the row) of each problem of the record on `line`, as Excel does.
+    pub fn name_cells(&self, line: u64, map: &ColumnMap, problems: &mut [Problem]) {
+        let Some(row) = self.row_of_line(line) else {
+            return;
+        };
         let sheet_row = format!("sheet {}, row {row}", self.sheet);
-        for p in out.iter_mut() {
+        for p in problems.iter_mut() {
             if p.detail.starts_with("sheet ") {
                 continue;
             }
