@@ -115,6 +115,23 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         Opening::Refused { problem, .. } => return Err(FixError::NotFixable(problem.detail)),
         Opening::Ready(o) => o,
     };
+    if let Some(sheet) = &opened.sheet {
+        let count = |kind: file::CellKind| sheet.facts().iter().filter(|f| f.kind == kind).count();
+        let mut change = format!("read the sheet {} of the workbook", sheet.sheet);
+        let dates = count(file::CellKind::Date);
+        if dates > 0 {
+            change.push_str(&format!(
+                "; {dates} date cell(s) written as MM/DD/YYYY (check them: `qusers validate` names them, S01)"
+            ));
+        }
+        report.file_changes.push(change);
+        let flagged = count(file::CellKind::Error) + count(file::CellKind::Bool);
+        if flagged > 0 {
+            report.not_fixed.push(format!(
+                "{flagged} error or TRUE/FALSE cell(s) copied as Excel shows them (S02/S03 in `qusers validate` of the workbook)"
+            ));
+        }
+    }
     match &opened.encoding {
         TextEncoding::Utf8 => {}
         TextEncoding::Utf8Bom if !opts.bom => report

@@ -286,6 +286,13 @@ fn fix_and_split_read_workbooks() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout
+            .contains("read the sheet Users of the workbook; 1 date cell(s) written as MM/DD/YYYY"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 error or TRUE/FALSE cell(s)"), "{stdout}");
     let text = std::fs::read_to_string(&fixed).expect("fixed");
     assert!(
         text.contains(",bo@x.org,1234567,Bo,bo@x.org,,UT_4SjjZmbPphZGKDq,active,03/04/2030\n"),

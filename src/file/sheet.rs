@@ -101,6 +101,11 @@ impl SheetData {
         format!("sheet {}, cell {}{row}", self.sheet, column_letters(col))
     }
 
+    /// Every cell fact, in line order.
+    pub fn facts(&self) -> &[CellFact] {
+        &self.facts
+    }
+
     /// The facts of the record starting on `line`.
     pub fn facts_at(&self, line: u64) -> &[CellFact] {
         let start = self.facts.partition_point(|f| f.line < line);
