@@ -26,7 +26,7 @@ pub fn writes_workbook(path: &Path) -> Result<bool, String> {
     match ext.as_str() {
         "xlsx" => Ok(true),
         "xls" | "xlsm" | "xlsb" | "ods" => Err(format!(
-            "{} : qusers writes workbooks as .xlsx only (or CSV/TSV)",
+            "{}: qusers writes workbooks as .xlsx only (or CSV/TSV)",
             path.display()
         )),
         _ => Ok(false),
