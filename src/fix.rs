@@ -10,7 +10,10 @@ use serde::Serialize;
 use crate::file::{
     self, parse_block, trim, Col, FileError, Opening, ReadOptions, Record, Source, TextEncoding,
 };
-use crate::rules::{format_file_date, parse_date, parse_status, DateIssue};
+use crate::rules::{
+    find_invisible, format_file_date, is_header_record, parse_date, parse_status, remove_invisible,
+    unmojibake, DateIssue,
+};
 
 /// How to fix.
 #[derive(Clone, Debug, Default)]
@@ -85,16 +88,15 @@ pub fn fix_date(s: &str, day_first: bool) -> Option<String> {
         let out = from_parts(numbers[1], numbers[0], numbers[2])?;
         return (out != s && parse_date(&out).is_ok()).then_some(out);
     }
+    // Only ever into a real date: an invalid date is never turned into another invalid one
+    // (2027-13-01 stays as it is, for validate to name).
     match parse_date(s) {
         Ok(_) => None,
-        // YYYY-MM-DD is unambiguous; an impossible one is rewritten too, so that validate
-        // names the real problem (D02) rather than the format.
         Err(DateIssue::Iso(Some(d))) => Some(format_file_date(d)),
-        Err(DateIssue::Iso(None)) if all_digits => from_parts(numbers[1], numbers[2], numbers[0]),
         Err(DateIssue::Unpadded(d)) => Some(format_file_date(d)),
         // DD.MM.YYYY: dots are the day-first convention (German and others).
         Err(DateIssue::Format(_)) if all_digits && s.contains('.') => {
-            from_parts(numbers[1], numbers[0], numbers[2])
+            from_parts(numbers[1], numbers[0], numbers[2]).filter(|out| parse_date(out).is_ok())
         }
         _ => None,
     }
@@ -113,6 +115,23 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         Opening::Refused { problem, .. } => return Err(FixError::NotFixable(problem.detail)),
         Opening::Ready(o) => o,
     };
+    if let Some(sheet) = &opened.sheet {
+        let count = |kind: file::CellKind| sheet.facts().iter().filter(|f| f.kind == kind).count();
+        let mut change = format!("read the sheet {} of the workbook", sheet.sheet);
+        let dates = count(file::CellKind::Date);
+        if dates > 0 {
+            change.push_str(&format!(
+                "; {dates} date cell(s) written as MM/DD/YYYY (check them: `qusers validate` names them, S01)"
+            ));
+        }
+        report.file_changes.push(change);
+        let flagged = count(file::CellKind::Error) + count(file::CellKind::Bool);
+        if flagged > 0 {
+            report.not_fixed.push(format!(
+                "{flagged} error or TRUE/FALSE cell(s) copied as Excel shows them (S02/S03 in `qusers validate` of the workbook)"
+            ));
+        }
+    }
     match &opened.encoding {
         TextEncoding::Utf8 => {}
         TextEncoding::Utf8Bom if !opts.bom => report
@@ -149,6 +168,31 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         ));
     }
     let template_at = |i: usize| map.pos.iter().position(|p| *p == Some(i));
+    // Columns without a name (`,,,,` at the end of every line) go when they hold nothing.
+    let unnamed: Vec<usize> = (0..opened.header_fields.len())
+        .filter(|&i| {
+            template_at(i).is_none()
+                && !dropped.contains(&i)
+                && trim(&remove_invisible(&opened.header_fields[i], false)).is_empty()
+        })
+        .collect();
+    let empty_unnamed = if unnamed.is_empty() {
+        Vec::new()
+    } else {
+        columns_without_data(source, &opts.read, &unnamed)?
+    };
+    if !empty_unnamed.is_empty() {
+        let labels: Vec<String> = empty_unnamed
+            .iter()
+            .map(|&i| file::column_letters(i))
+            .collect();
+        report.file_changes.push(format!(
+            "dropped {} empty column(s) without a name ({}): stray delimiters at the ends of the lines",
+            empty_unnamed.len(),
+            labels.join(", ")
+        ));
+    }
+    let dropped: Vec<usize> = dropped.into_iter().chain(empty_unnamed).collect();
     if all_template {
         cols.extend(Col::ALL.iter().map(|&c| OutCol::Template(c)));
         for (i, name) in opened.header_fields.iter().enumerate() {
@@ -223,6 +267,7 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
     let delimiter_in = opened.delimiter.0;
     let mut blocks = opened.into_blocks(1 << 18);
     let mut fields: Vec<String> = Vec::with_capacity(cols.len());
+    let mut repeated_headers = Vec::new();
     while let Some(block) = blocks.next_block().map_err(FixError::Io)? {
         let records = parse_block(&block, delimiter_in);
         for i in 0..records.len() {
@@ -231,6 +276,10 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
             report.rows += 1;
             if rec.iter().all(|f| trim(f).is_empty()) {
                 report.empty_rows_dropped += 1;
+                continue;
+            }
+            if is_header_record(&map, rec) {
+                repeated_headers.push(line);
                 continue;
             }
             fields.clear();
@@ -260,6 +309,14 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         }
     }
     w.flush()?;
+    if !repeated_headers.is_empty() {
+        let lines: Vec<String> = repeated_headers.iter().map(u64::to_string).collect();
+        report.file_changes.push(format!(
+            "left out the header line repeated inside the data (line{} {})",
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join(", ")
+        ));
+    }
     if report.empty_rows_dropped > 0 {
         report.file_changes.push(format!(
             "left out {} empty row(s)",
@@ -267,6 +324,32 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         ));
     }
     Ok(report)
+}
+
+/// Which of the columns `candidates` hold no value in any record (a first pass over the file).
+fn columns_without_data(
+    source: &Source,
+    read: &ReadOptions,
+    candidates: &[usize],
+) -> Result<Vec<usize>, FixError> {
+    let opened = match file::open(source, read)? {
+        Opening::Refused { problem, .. } => return Err(FixError::NotFixable(problem.detail)),
+        Opening::Ready(o) => o,
+    };
+    let delimiter = opened.delimiter.0;
+    let mut empty: Vec<usize> = candidates.to_vec();
+    let mut blocks = opened.into_blocks(1 << 18);
+    while let Some(block) = blocks.next_block().map_err(FixError::Io)? {
+        let records = parse_block(&block, delimiter);
+        for i in 0..records.len() {
+            let rec = records.get(i);
+            empty.retain(|&c| rec.get(c).is_none_or(|f| trim(f).is_empty()));
+        }
+        if empty.is_empty() {
+            break;
+        }
+    }
+    Ok(empty)
 }
 
 fn fix_cell(
@@ -281,12 +364,54 @@ fn fix_cell(
         OutCol::Template(c) => (map.field(rec, *c), c.name(), Some(*c)),
         OutCol::Other(i, name) => (rec.get(*i).unwrap_or(""), name.as_str(), None),
     };
+    // Garbled accents back first: their bytes may read as no-break spaces (`à` → `Ã` + NBSP).
+    let restored;
+    let raw = match unmojibake(raw) {
+        Some(fixed) => {
+            report.cell("garbled accents restored", line, name, raw, &fixed);
+            restored = fixed;
+            restored.as_str()
+        }
+        None => raw,
+    };
+    // Invisible characters out (a no-break space becomes a space, then trimmed).
+    let visible;
+    let raw = if find_invisible(raw).is_some() {
+        // Joiners are part of some scripts' names: kept there, removed from ids and addresses.
+        let keep_joiners = matches!(template, Some(Col::FirstName | Col::LastName) | None);
+        visible = remove_invisible(raw, keep_joiners);
+        if visible != raw {
+            report.cell("invisible characters removed", line, name, raw, &visible);
+        }
+        visible.as_str()
+    } else {
+        raw
+    };
     let trimmed = trim(raw);
     if trimmed.len() != raw.len() {
         report.cell("spaces trimmed", line, name, raw, trimmed);
     }
     let mut value = trimmed.to_string();
+    if template.is_some_and(|c| !matches!(c, Col::FirstName | Col::LastName))
+        && value.starts_with('\'')
+    {
+        let without = trim(&value[1..]).to_string();
+        report.cell("Excel text prefix removed", line, name, &value, &without);
+        value = without;
+    }
     match template {
+        Some(Col::UserName) => {
+            // On an SSO brand a new user's username ends in #brandId (updates ignore userName).
+            let brand = opts.read.sso_brand.as_deref();
+            let create = trim(map.field(rec, Col::UserId)).is_empty();
+            if let Some(with) = brand
+                .filter(|_| create)
+                .and_then(|b| crate::rules::with_brand(&value, b))
+            {
+                report.cell("SSO brand suffix", line, name, &value, &with);
+                value = with;
+            }
+        }
         Some(Col::AccountStatus) => {
             if let Some((s, _)) = parse_status(&value) {
                 if s.as_str() != value {
@@ -346,7 +471,14 @@ mod tests {
     #[test]
     fn dates_are_fixed_only_when_unambiguous() {
         assert_eq!(fix_date("2027-12-31", false).as_deref(), Some("12/31/2027"));
-        assert_eq!(fix_date("2099-02-30", false).as_deref(), Some("02/30/2099"));
+        assert_eq!(
+            fix_date("2099-02-30", false),
+            None,
+            "never into an invalid date"
+        );
+        assert_eq!(fix_date("2027-13-01", false), None, "not 13/01/2027");
+        assert_eq!(fix_date("31.02.2027", false), None);
+        assert_eq!(fix_date("29/02/2027", true), None);
         assert_eq!(fix_date("3/4/2027", false).as_deref(), Some("03/04/2027"));
         assert_eq!(fix_date("31.12.2027", false).as_deref(), Some("12/31/2027"));
         assert_eq!(fix_date("03/04/2027", false), None);

@@ -149,12 +149,19 @@ pub fn split(
         bytes: opts.bytes.min(MAX_PART_BYTES),
         ..opts.clone()
     };
+    // A workbook is split as the CSV of its worksheet (the parts are CSV).
+    let source = &source.with_sheet(opts.read.sheet.as_deref())?;
     let opened = match file::open(source, &opts.read)? {
         Opening::Refused { problem, .. } => return Err(SplitError::NotSplittable(problem.detail)),
         Opening::Ready(o) => o,
     };
     std::fs::create_dir_all(out_dir)?;
     let (stem, ext) = match source.path() {
+        Some(p) if source.sheet().is_some() => (
+            p.file_stem()
+                .map_or("users".into(), |s| s.to_string_lossy().into_owned()),
+            "csv".into(),
+        ),
         Some(p) => (
             p.file_stem()
                 .map_or("users".into(), |s| s.to_string_lossy().into_owned()),

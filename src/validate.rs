@@ -225,12 +225,17 @@ pub struct FileSummary {
     pub file_problems: Vec<FileProblemOut>,
     pub rules: Vec<RuleCount>,
     pub samples: Vec<RowProblemOut>,
+    /// The SSO brand the usernames were checked against, and how it was known.
+    pub sso_brand: Option<crate::rules::SsoBrand>,
 }
 
 struct Tally {
     summary: FileSummary,
     by_code: BTreeMap<Code, (u64, Vec<u64>)>,
     strict: bool,
+    dates: crate::rules::DateOrder,
+    /// The worksheet, when the file is a workbook: cross-row problems name their cells too.
+    sheet: Option<Arc<file::SheetData>>,
 }
 
 impl Tally {
@@ -251,9 +256,12 @@ impl Tally {
                 file_problems: Vec::new(),
                 rules: Vec::new(),
                 samples: Vec::new(),
+                sso_brand: None,
             },
             by_code: BTreeMap::new(),
             strict,
+            dates: Default::default(),
+            sheet: None,
         }
     }
 
@@ -278,6 +286,7 @@ impl Tally {
     }
 
     fn row(&mut self, row: &CheckedRow) {
+        self.dates.observe(row.line, row.field(Col::ExpirationDate));
         let s = &mut self.summary;
         s.rows += 1;
         match row.action {
@@ -378,6 +387,9 @@ fn check_block(
         let rec = records.get(i);
         let mut out = Vec::new();
         check_row(rec, ctx, &mut out);
+        if let Some(sheet) = ctx.sheet {
+            sheet.annotate(records.line(i), ctx.map, &mut out);
+        }
         keys.push(CrossKeys::of(
             trim(ctx.map.field(rec, Col::UserId)),
             trim(ctx.map.field(rec, Col::UserName)),
@@ -461,6 +473,9 @@ fn consume(
                 let id = trim(map.field(rec, Col::UserId));
                 let name = trim(map.field(rec, Col::UserName));
                 cross.check_keyed(line, id, name, &block.keys[i], problems);
+                if let Some(sheet) = &tally.sheet {
+                    sheet.name_cells(line, map, &mut problems[before..]);
+                }
             }
             // A cross-row problem changes the row: the sink encodes it afresh.
             let encoded = (encoded_rows && problems.len() == before).then(|| {
@@ -516,7 +531,11 @@ pub fn validate_source(
         Opening::Ready(o) => o,
     };
     let mut tally = Tally::new(source, opened.size, opts.strict);
-    tally.summary.encoding = Some(opened.encoding.describe());
+    tally.summary.encoding = Some(match &opened.sheet {
+        Some(s) => format!("a workbook (sheet {})", s.sheet),
+        None => opened.encoding.describe(),
+    });
+    tally.sheet = opened.sheet.clone();
     tally.summary.delimiter = Some(opened.delimiter.describe());
     let problems = std::mem::take(&mut opened.problems);
     for p in &problems {
@@ -527,11 +546,16 @@ pub fn validate_source(
     let map = opened.header.map.clone();
     let header_is_data = opened.header.header_is_data;
     let delimiter = opened.delimiter.0;
+    let sheet = opened.sheet.clone();
+    let sso = crate::rules::SsoBrand::resolve(opts.read.sso_brand.as_deref(), instance);
     let ctx = CheckCtx {
         map: &map,
         instance,
         today: opts.today,
+        sso_brand: sso.as_ref().map(|b| b.id.as_str()),
+        sheet: sheet.as_deref(),
     };
+    tally.summary.sso_brand = sso.clone();
     let encoder = sink.encoder();
     let mut cross = CrossRow::new();
     let io_err = |e: io::Error| {
@@ -601,6 +625,9 @@ pub fn validate_source(
                 file::MAX_ROWS - 2
             ),
         );
+        tally.file_problem(sink, None, &p)?;
+    }
+    if let Some(p) = tally.dates.finish() {
         tally.file_problem(sink, None, &p)?;
     }
     if rows == 0 {

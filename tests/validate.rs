@@ -357,6 +357,8 @@ fn fixtures_cover_the_catalog() {
             .into_owned();
         let extra: Vec<&str> = if name == "instance_conflicts.csv" {
             vec!["--existing", existing.to_str().expect("utf8")]
+        } else if name.starts_with("sso_") {
+            vec!["--sso-brand", "univ"]
         } else {
             vec![]
         };

@@ -18,12 +18,16 @@ enum StatusArg {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Write to this file (written under a temporary name, renamed when complete); `-` or
-    /// nothing is stdout
+    /// nothing is stdout; an `.xlsx` name writes a workbook Excel cannot mangle
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Leave out "Division Name" and "User Type Name": a file to edit and import as it is
     #[arg(long)]
     for_update: bool,
+    /// Start the CSV with a UTF-8 byte-order mark: Excel on Windows needs it to read accents
+    /// right (or write .xlsx)
+    #[arg(long)]
+    bom: bool,
     /// Only usernames containing this (any case)
     #[arg(long, value_name = "S")]
     username: Option<String>,
@@ -89,13 +93,30 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         bar.set_message(format!("{} pages, {} written", s.pages, s.users_written));
     };
     let rt = runtime()?;
+    let workbook = match &to_file {
+        Some(p) => crate::file::workbook::writes_workbook(p).map_err(anyhow::Error::msg)?,
+        None => false,
+    };
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
     let stats = match &to_file {
+        Some(path) if workbook => write_atomically(path, |out| {
+            let mut csv = Vec::new();
+            let stats = rt.block_on(export(&target.client, &opts, &mut csv, progress))?;
+            crate::file::workbook::csv_to_workbook(&csv, out)?;
+            Ok(stats)
+        })?,
         Some(path) => write_atomically(path, |out| {
+            if args.bom {
+                out.write_all(BOM)?;
+            }
             Ok(rt.block_on(export(&target.client, &opts, out, progress))?)
         })?,
         None => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            if args.bom {
+                out.write_all(BOM)?;
+            }
             let stats = rt.block_on(export(&target.client, &opts, &mut out, progress))?;
             out.flush()?;
             stats

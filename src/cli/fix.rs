@@ -78,6 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             } else {
                 Delimiter::COMMA
             }),
+            sso_brand: opts.read.sso_brand.clone(),
+            sheet: None,
         },
         false,
     );

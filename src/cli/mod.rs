@@ -58,6 +58,13 @@ pub struct ReadArgs {
     /// name implies
     #[arg(long, value_parser = crate::file::Delimiter::parse, value_name = "D")]
     delimiter: Option<crate::file::Delimiter>,
+    /// The brand uses single sign-on: usernames end in #BRANDID and need not be email-shaped
+    /// (detected from the instance when most of its usernames end so)
+    #[arg(long, value_name = "BRANDID")]
+    sso_brand: Option<String>,
+    /// The worksheet to read from an .xlsx/.xls/.ods workbook (default: the first)
+    #[arg(long, value_name = "NAME")]
+    sheet: Option<String>,
 }
 
 impl ReadArgs {
@@ -70,6 +77,21 @@ impl ReadArgs {
                 .map(crate::file::decode_label)
                 .transpose()?,
             delimiter: self.delimiter,
+            sso_brand: self
+                .sso_brand
+                .as_deref()
+                .map(|b| {
+                    let b = b.strip_prefix('#').unwrap_or(b);
+                    if crate::rules::is_brand_id(b) {
+                        Ok(b.to_string())
+                    } else {
+                        Err(anyhow::anyhow!(
+                            "--sso-brand `{b}` is not a brand id: give the id after # in the usernames (letters, digits, _ - .)"
+                        ))
+                    }
+                })
+                .transpose()?,
+            sheet: self.sheet.clone(),
         })
     }
 }

@@ -9,7 +9,8 @@ use crate::file::{Delimiter, COLUMNS};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Write to this file instead of stdout (`-` is stdout); a `.tsv` name implies --tsv
+    /// Write to this file instead of stdout (`-` is stdout); a `.tsv` name implies --tsv, an
+    /// `.xlsx` name writes a workbook (Text-formatted columns, a status list, the rules)
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Tab-separated instead of comma-separated
@@ -34,6 +35,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Delimiter::COMMA
     });
     match to_file {
+        Some(path)
+            if crate::file::workbook::writes_workbook(path).map_err(anyhow::Error::msg)? =>
+        {
+            super::write_atomically(path, |out| crate::file::workbook::template_workbook(out))?;
+            eprintln!("wrote the template workbook to {}", path.display());
+        }
         Some(path) => {
             std::fs::write(path, &line)
                 .with_context(|| format!("cannot write {}", path.display()))?;

@@ -236,6 +236,9 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
             let _ = writeln!(s, "  not read: {}", plural(f.bytes, "byte", "bytes"));
         }
     }
+    if let Some(b) = &f.sso_brand {
+        let _ = writeln!(s, "  {}", b.describe());
+    }
     if f.rows > 0 {
         let _ = writeln!(
             s,
@@ -243,16 +246,22 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
             f.ok, f.warning, f.error
         );
     }
-    if !f.file_problems.is_empty() {
+    // Errors first, then warnings (each in the order found).
+    let by_severity = |sev: Severity| -> u8 { u8::from(sev == Severity::Warning) };
+    let mut file_problems: Vec<_> = f.file_problems.iter().collect();
+    file_problems.sort_by_key(|p| by_severity(p.severity));
+    let mut rules: Vec<_> = f.rules.iter().collect();
+    rules.sort_by_key(|r| by_severity(r.severity));
+    if !file_problems.is_empty() {
         let _ = writeln!(s, "  file problems:");
-        for p in &f.file_problems {
+        for p in file_problems {
             let at = p.line.map(|l| format!(" (line {l})")).unwrap_or_default();
             let _ = writeln!(s, "    {}{at}: {}", p.severity.as_str(), p.message);
         }
     }
-    if !f.rules.is_empty() {
+    if !rules.is_empty() {
         let _ = writeln!(s, "  rules broken:");
-        for r in &f.rules {
+        for r in rules {
             let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
             let more = if r.rows > r.lines.len() as u64 {
                 ", …"

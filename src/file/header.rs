@@ -5,7 +5,7 @@
 //! same run (the reading that loses nothing).
 
 use super::{Col, Record, COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
-use crate::rules::{Code, Problem};
+use crate::rules::{describe_invisible, find_invisible, invisible_name, Code, Problem};
 
 /// Where each template column sits in the file's records.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +54,11 @@ pub struct HeaderAnalysis {
 
 /// Spreadsheet name of a 0-based column: 0 → "1 (A)", 27 → "28 (AB)".
 pub fn column_label(i: usize) -> String {
+    format!("{} ({})", i + 1, column_letters(i))
+}
+
+/// Spreadsheet letters of a 0-based column: 0 → "A", 27 → "AB".
+pub fn column_letters(i: usize) -> String {
     let mut letters = Vec::new();
     let mut n = i + 1;
     while n > 0 {
@@ -62,14 +67,24 @@ pub fn column_label(i: usize) -> String {
         n = (n - 1) / 26;
     }
     letters.reverse();
-    format!("{} ({})", i + 1, String::from_utf8_lossy(&letters))
+    String::from_utf8_lossy(&letters).into_owned()
 }
 
-fn normalize(name: &str) -> String {
+/// The characters of a column name that count: no spaces, `_ - .`, BOM or invisible
+/// characters, in lowercase (no allocation).
+fn significant(name: &str) -> impl Iterator<Item = char> + '_ {
     name.chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | '\u{feff}'))
+        .filter(|c| {
+            !c.is_whitespace()
+                && !matches!(c, '_' | '-' | '.' | '\u{feff}')
+                && invisible_name(*c).is_none()
+        })
         .flat_map(char::to_lowercase)
-        .collect()
+}
+
+/// Whether two column names are the same but for case, spacing and separators.
+fn same_name(a: &str, b: &str) -> bool {
+    significant(a).eq(significant(b))
 }
 
 /// Maps a header record onto the template and lists what differs from it.
@@ -83,10 +98,8 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
     let mut problems = Vec::new();
     let mut name_columns = Vec::new();
     let mut misspelled = Vec::new();
-    let normalized: Vec<String> = COLUMNS.iter().map(|c| normalize(c)).collect();
     for (i, raw) in fields.iter().enumerate() {
-        let norm = normalize(raw);
-        if let Some(t) = normalized.iter().position(|n| *n == norm) {
+        if let Some(t) = COLUMNS.iter().position(|c| same_name(raw, c)) {
             if map.pos[t].is_some() {
                 problems.push(Problem::new(
                     Code::ExtraColumn,
@@ -96,15 +109,15 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
             }
             map.pos[t] = Some(i);
             if *raw != COLUMNS[t] {
-                misspelled.push(format!("\"{}\" → {}", raw, COLUMNS[t]));
+                misspelled.push(format!("{} → {}", shown(raw), COLUMNS[t]));
             }
-        } else if norm == normalize(DIVISION_NAME) {
+        } else if same_name(raw, DIVISION_NAME) {
             map.division_name = Some(i);
             name_columns.push(format!("\"{}\" (column {})", raw, column_label(i)));
-        } else if norm == normalize(USER_TYPE_NAME) {
+        } else if same_name(raw, USER_TYPE_NAME) {
             map.user_type_name = Some(i);
             name_columns.push(format!("\"{}\" (column {})", raw, column_label(i)));
-        } else if norm.is_empty() {
+        } else if significant(raw).next().is_none() {
             problems.push(Problem::new(
                 Code::ExtraColumn,
                 format!(
@@ -197,6 +210,21 @@ pub fn analyze_header(fields: &[&str]) -> HeaderAnalysis {
     }
 }
 
+/// A header name in quotes, its invisible characters named: `"email" (with U+200B zero-width
+/// space)`.
+fn shown(raw: &str) -> String {
+    match find_invisible(raw) {
+        Some(c) => format!(
+            "\"{}\" (with {})",
+            raw.chars()
+                .filter(|c| invisible_name(*c).is_none())
+                .collect::<String>(),
+            describe_invisible(c)
+        ),
+        None => format!("\"{raw}\""),
+    }
+}
+
 fn looks_like_data(fields: &[&str]) -> bool {
     fields.iter().any(|f| {
         let f = f.trim();
@@ -250,6 +278,22 @@ mod tests {
         let h = analyze_header(&["", "a@b.org", "A", "B", "a@b.org", "", "UT_X", "", ""]);
         assert!(h.header_is_data);
         assert_eq!(codes(&h), vec!["F14"]);
+    }
+
+    #[test]
+    fn invisible_characters_in_names_are_named() {
+        let mut names = COLUMNS.to_vec();
+        names[4] = "email\u{200b}";
+        let h = analyze_header(&names);
+        assert_eq!(codes(&h), vec!["F11"]);
+        assert!(
+            h.problems[0]
+                .detail
+                .contains("\"email\" (with U+200B zero-width space) → email"),
+            "{}",
+            h.problems[0].detail
+        );
+        assert_eq!(h.map.pos[Col::Email as usize], Some(4));
     }
 
     #[test]

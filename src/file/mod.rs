@@ -6,13 +6,16 @@ mod decode;
 mod header;
 mod reader;
 mod record;
+mod sheet;
+pub mod workbook;
 
 pub use blocks::{parse_block, record_line, Block, BlockReader, BoundaryScanner};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
-pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
+pub use header::{analyze_header, column_letters, ColumnMap, HeaderAnalysis};
 pub(crate) use reader::csv_error;
 pub use reader::{open, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};
+pub use sheet::{is_workbook_name, read_sheet, CellFact, CellKind, SheetData};
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -124,6 +127,8 @@ impl Delimiter {
 pub enum Source {
     Path(PathBuf),
     Stdin(Arc<Vec<u8>>),
+    /// A worksheet of a workbook, as the CSV Excel would save (see [`SheetData`]).
+    Sheet(Arc<SheetData>),
 }
 
 impl Source {
@@ -155,6 +160,37 @@ impl Source {
         match self {
             Source::Path(p) => p.display().to_string(),
             Source::Stdin(_) => "<stdin>".into(),
+            Source::Sheet(s) => s.describe(),
+        }
+    }
+
+    /// A workbook (by its name, or for stdin by its first bytes) as its worksheet `sheet`
+    /// (default: the first); anything else as it is, when no sheet is asked for.
+    pub fn with_sheet(&self, sheet: Option<&str>) -> Result<Source, FileError> {
+        let data = match self {
+            Source::Path(p) if sheet::is_workbook_name(p) => read_sheet(Some(p), None, sheet)?,
+            Source::Stdin(b) if sheet::is_workbook_bytes(b) => {
+                read_sheet(None, Some(b.clone()), sheet)?
+            }
+            Source::Sheet(_) => return Ok(self.clone()),
+            _ => match sheet {
+                None => return Ok(self.clone()),
+                Some(_) => {
+                    return Err(FileError::Workbook {
+                        path: self.name(),
+                        message: "--sheet applies to workbooks (.xlsx, .xls, .ods) only".into(),
+                    })
+                }
+            },
+        };
+        Ok(Source::Sheet(Arc::new(data)))
+    }
+
+    /// The worksheet, when this is one.
+    pub fn sheet(&self) -> Option<&Arc<SheetData>> {
+        match self {
+            Source::Sheet(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -162,6 +198,7 @@ impl Source {
         match self {
             Source::Path(p) => Some(p),
             Source::Stdin(_) => None,
+            Source::Sheet(s) => s.path.as_deref(),
         }
     }
 
@@ -176,6 +213,7 @@ impl Source {
                 Ok(Box::new(f))
             }
             Source::Stdin(bytes) => Ok(Box::new(io::Cursor::new(ArcBytes(bytes.clone())))),
+            Source::Sheet(s) => Ok(Box::new(io::Cursor::new(sheet::SheetBytes(s.clone())))),
         }
     }
 
@@ -191,6 +229,7 @@ impl Source {
                     })
             }
             Source::Stdin(b) => Ok(b.len() as u64),
+            Source::Sheet(s) => Ok(s.csv.len() as u64),
         }
     }
 
@@ -198,7 +237,7 @@ impl Source {
     pub fn default_delimiter(&self) -> Delimiter {
         match self {
             Source::Path(p) => Delimiter::for_name(&p.to_string_lossy()),
-            Source::Stdin(_) => Delimiter::COMMA,
+            Source::Stdin(_) | Source::Sheet(_) => Delimiter::COMMA,
         }
     }
 }
@@ -224,6 +263,11 @@ pub enum FileError {
     IsDir { path: String },
     #[error("{path}: {message}")]
     Csv { path: String, message: String },
+    #[error("{path}: {message}")]
+    Workbook { path: String, message: String },
+    /// The file is named or shaped like a workbook but cannot be read as one (refused as F02).
+    #[error("{path}: {message}")]
+    BadWorkbook { path: String, message: String },
     #[error("unknown encoding `{0}`")]
     UnknownEncoding(String),
 }

@@ -17,6 +17,11 @@ use crate::rules::{Code, Problem};
 pub struct ReadOptions {
     pub encoding: Option<&'static Encoding>,
     pub delimiter: Option<Delimiter>,
+    /// The SSO brand id (`--sso-brand`): usernames end in `#id`. Carried here so that every
+    /// command that reads and checks a file sees it.
+    pub sso_brand: Option<String>,
+    /// The worksheet to read from a workbook (`--sheet`; default the first).
+    pub sheet: Option<String>,
 }
 
 /// The result of opening: either a file that cannot be read as a user file at all, or one
@@ -48,6 +53,8 @@ pub struct Opened {
     /// The data records as decoded UTF-8 with `\n` line ends (the header record itself when
     /// it turned out to be data).
     pub body: Box<dyn Read + Send>,
+    /// The worksheet read, when the file is a workbook (its cell facts, its cell names).
+    pub sheet: Option<std::sync::Arc<super::SheetData>>,
 }
 
 impl Opened {
@@ -69,6 +76,17 @@ impl Opened {
 
 /// Opens `source` for reading records.
 pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
+    // A workbook is read as the CSV of its worksheet.
+    let source = &match source.with_sheet(opts.sheet.as_deref()) {
+        Ok(s) => s,
+        Err(FileError::BadWorkbook { message, .. }) => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(Code::NotText, message),
+                size: source.size()?,
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let size = source.size()?;
     let encoding = match sniff(source, opts.encoding)? {
         Decoding::Empty => {
@@ -173,6 +191,7 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         header_line,
         body_line,
         body: Box::new(io::Cursor::new(head).chain(decoded)),
+        sheet: source.sheet().cloned(),
     })))
 }
 

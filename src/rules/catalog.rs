@@ -101,12 +101,24 @@ rules! {
         "add one row per user below the header";
     NoHeader = "F14", File, Error, false, "the first line is data, not the header",
         "insert the header line userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate (`qusers template`)";
+    DayFirstFile = "F15", File, Warning, false, "the dates look DD/MM/YYYY, and some can be read either way",
+        "if the file is day-first, run `qusers fix --day-first`; otherwise check the dates named";
     FieldCount = "R01", Row, Error, false, "wrong number of fields",
         "a value with a comma needs quotes — an extra or missing delimiter shifts every later column";
     ControlChar = "R02", Row, Error, false, "a control character or line break inside a field",
         "remove the line break or invisible character (Alt+Enter in Excel makes one)";
     EmptyRow = "R03", Row, Warning, false, "a row with no values",
         "delete the empty row — it is skipped";
+    InvisibleChar = "R04", Row, Warning, true, "an invisible character (zero-width space, no-break space, …) in a value",
+        "delete it: retype the value, or run `qusers fix` (in userName and email it is an error)";
+    RepeatedHeader = "R05", Row, Error, true, "the header line again, inside the data",
+        "two files pasted together? delete this line (`qusers fix` does)";
+    TextPrefix = "R06", Row, Error, true, "a value starts with Excel's text prefix (')",
+        "delete the apostrophe: Excel shows it only as a marker, but it was saved into the value (`qusers fix` does)";
+    Mojibake = "R08", Row, Warning, true, "garbled accents: UTF-8 text that was read as Windows-1252 and saved again (KrÃ¼ger)",
+        "run `qusers fix` to restore the text; next time export with --bom or to .xlsx, or open the CSV in Excel through Data › From Text/CSV with UTF-8";
+    TooLong = "R07", Row, Error, false, "a value longer than Qualtrics holds (255 characters)",
+        "shorten it to at most 255 characters";
     UserNameMissing = "U01", Row, Error, false, "userName missing on a new user",
         "give every new user a username shaped like an email address";
     UserNameShape = "U02", Row, Error, false, "userName is not shaped like an email address",
@@ -117,6 +129,10 @@ rules! {
         "usernames are unique regardless of case: keep one row, or tag one as name+1@domain";
     UserNameTaken = "U05", Row, Error, false, "userName already taken in the instance",
         "use another username (name+1@domain), or update the existing user with its userID";
+    SsoSuffixMissing = "U06", Row, Error, true, "userName lacks the SSO brand's #brandId suffix",
+        "on this SSO brand usernames end in #brandId: append it (`qusers fix --sso-brand ID` does it)";
+    SsoUserNameShape = "U07", Row, Error, false, "the part of an SSO userName before #brandId is empty or has a blank",
+        "write the person's SSO login before #brandId, with no spaces (e.g. jdoe@univ.edu#univ)";
     UserIdFormat = "I01", Row, Error, false, "userID is not UR_ followed by 11-15 letters or digits",
         "leave userID empty for a new user — for an update copy the id from an export, unedited";
     UserIdDuplicate = "I02", Row, Error, false, "the same userID as an earlier row",
@@ -141,7 +157,7 @@ rules! {
         "use the id (DV_…), not the division's name, or leave it empty";
     StatusValue = "A04", Row, Error, false, "accountStatus is not active or disabled",
         "write active or disabled (or leave it empty)";
-    StatusSynonym = "A05", Row, Warning, true, "accountStatus synonym (enabled/inactive)",
+    StatusSynonym = "A05", Row, Warning, true, "accountStatus synonym (enabled/inactive, or another language's word such as Aktiviert)",
         "write active or disabled — `qusers fix` maps the synonyms";
     DivisionUnknown = "A06", Row, Warning, false, "divisionId not used by any user of the instance",
         "check the id under Admin › Divisions (the list seen among existing users may be incomplete)";
@@ -167,6 +183,47 @@ rules! {
         "bulk update ignores userName: it stays as in the instance";
     UpdateEmail = "W03", Row, Warning, false, "an update row changes email",
         "bulk update ignores email: it stays as in the instance";
+    SheetDateCell = "S01", Row, Warning, false, "a date cell in the spreadsheet",
+        "it was read as MM/DD/YYYY; Excel's own CSV would write the computer's date format — format the column as Text and type MM/DD/YYYY";
+    SheetErrorCell = "S02", Row, Error, false, "an error cell (#N/A, #REF!, …) in the spreadsheet",
+        "the formula of that cell failed: fix it, or paste the values you mean";
+    SheetBoolCell = "S03", Row, Warning, false, "a TRUE/FALSE cell in the spreadsheet",
+        "no template column holds TRUE/FALSE: check the value (format the column as Text)";
+}
+
+impl Code {
+    /// The one template column a row rule is about, when there is one.
+    pub fn column(self) -> Option<crate::file::Col> {
+        use crate::file::Col;
+        Some(match self {
+            Code::UserNameMissing
+            | Code::UserNameShape
+            | Code::UserNameSymbol
+            | Code::UserNameDuplicate
+            | Code::UserNameTaken
+            | Code::SsoSuffixMissing
+            | Code::SsoUserNameShape
+            | Code::UpdateUserName => Col::UserName,
+            Code::UserIdFormat | Code::UserIdDuplicate | Code::UserIdUnknown => Col::UserId,
+            Code::FirstNameMissing => Col::FirstName,
+            Code::LastNameMissing => Col::LastName,
+            Code::EmailMissing | Code::EmailShape | Code::UpdateEmail => Col::Email,
+            Code::AccountTypeMissing | Code::AccountTypeFormat | Code::AccountTypeUnknown => {
+                Col::AccountType
+            }
+            Code::DivisionFormat | Code::DivisionUnknown | Code::DivisionNotFound => {
+                Col::DivisionId
+            }
+            Code::StatusValue | Code::StatusSynonym => Col::AccountStatus,
+            Code::DateFormat
+            | Code::DateImpossible
+            | Code::DateIso
+            | Code::DateDayFirst
+            | Code::DatePast
+            | Code::DateUnpadded => Col::ExpirationDate,
+            _ => return None,
+        })
+    }
 }
 
 /// One broken rule at one place, with the details that make the message specific.

@@ -4,9 +4,11 @@ use foldhash::HashMap;
 
 use jiff::civil::Date;
 
+use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
-    email_issue, forbidden_symbols, format_file_date, has_control, is_account_type, is_division_id,
-    is_user_id, parse_date, parse_status, DateIssue,
+    describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,
+    has_control, has_lead_then_continuation, is_account_type, is_division_id, is_user_id,
+    may_have_invisible, parse_date, parse_status, unmojibake, DateIssue,
 };
 use super::{Code, Problem};
 use crate::file::{trim, Col, ColumnMap, Record};
@@ -42,6 +44,10 @@ pub struct CheckCtx<'a> {
     pub map: &'a ColumnMap,
     pub instance: Option<&'a Instance>,
     pub today: Date,
+    /// The SSO brand id: usernames end in `#id` and need not be email-shaped.
+    pub sso_brand: Option<&'a str>,
+    /// The worksheet the rows come from, when the file is a workbook.
+    pub sheet: Option<&'a crate::file::SheetData>,
 }
 
 fn quoted(s: &str) -> String {
@@ -82,6 +88,54 @@ fn symbols_detail(col: Col, value: &str, found: &[(char, usize)]) -> String {
     )
 }
 
+/// The longest name, username or email Qualtrics holds, in characters.
+const MAX_CHARS: usize = 255;
+
+trait ColRules {
+    /// An id, address or code: an apostrophe in front can only be Excel's text prefix.
+    fn takes_no_apostrophe(self) -> bool;
+    /// Names, usernames and emails are limited to [`MAX_CHARS`].
+    fn has_length_limit(self) -> bool;
+}
+
+impl ColRules for Col {
+    fn takes_no_apostrophe(self) -> bool {
+        !matches!(self, Col::FirstName | Col::LastName)
+    }
+    fn has_length_limit(self) -> bool {
+        matches!(
+            self,
+            Col::UserName | Col::FirstName | Col::LastName | Col::Email
+        )
+    }
+}
+
+/// Whether a record is the header line again (two files pasted together).
+pub fn is_header_record(map: &ColumnMap, rec: Record) -> bool {
+    let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
+    is_header_again(map, &texts)
+}
+
+/// A record that is the header again (two exports pasted together): every column present
+/// holds its own name.
+fn is_header_again(map: &ColumnMap, texts: &[&str; 9]) -> bool {
+    // The usual record fails on the first comparison.
+    let first = Col::ALL
+        .iter()
+        .find(|c| map.pos[**c as usize].is_some())
+        .copied();
+    let Some(first) = first else {
+        return false;
+    };
+    if !trim(texts[first as usize]).eq_ignore_ascii_case(first.name()) {
+        return false;
+    }
+    Col::ALL
+        .iter()
+        .filter(|c| map.pos[**c as usize].is_some())
+        .all(|c| trim(texts[*c as usize]).eq_ignore_ascii_case(c.name()))
+}
+
 /// Checks one record against every row rule that needs no other row. Appends to `out`.
 pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let map = ctx.map;
@@ -101,9 +155,23 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
     }
     let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
+    if is_header_again(map, &texts) {
+        out.push(Problem::new(
+            Code::RepeatedHeader,
+            "this line repeats the header (userID,userName,…): it is not a user",
+        ));
+        return;
+    }
     let mut controls = Vec::new();
     let mut spaced = Vec::new();
+    let mut invisible = Vec::new();
+    let mut prefixed = Vec::new();
+    let mut garbled = Vec::new();
     let any_control = has_control(rec.text().as_bytes());
+    // One look at the whole record decides whether its fields need the slower checks.
+    let any_non_ascii = !rec.text().is_ascii();
+    let maybe_invisible = any_non_ascii && may_have_invisible(rec.text());
+    let maybe_garbled = any_non_ascii && has_lead_then_continuation(rec.text());
     for col in Col::ALL {
         let text = texts[col as usize];
         if any_control && has_control(text.as_bytes()) {
@@ -114,9 +182,65 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         if !text.is_empty() && trim(text).len() != text.len() {
             spaced.push(col.name());
         }
+        if maybe_garbled {
+            if let Some(was) = unmojibake(text) {
+                garbled.push(format!(
+                    "{} {} was probably {}",
+                    col.name(),
+                    quoted(trim(text)),
+                    quoted(trim(&was))
+                ));
+            }
+        }
+        if maybe_invisible {
+            if let Some(c) = find_invisible(trim(text)) {
+                invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
+            }
+        }
+        if col.takes_no_apostrophe() && trim(text).starts_with('\'') {
+            prefixed.push(format!("{} {}", col.name(), quoted(trim(text))));
+        }
+        // Bytes first: a value of at most 255 bytes has at most 255 characters.
+        if col.has_length_limit() && text.len() > MAX_CHARS {
+            let n = trim(text).chars().count();
+            if n > MAX_CHARS {
+                out.push(Problem::new(
+                    Code::TooLong,
+                    format!(
+                        "{} has {n} characters; Qualtrics holds at most {MAX_CHARS}",
+                        col.name()
+                    ),
+                ));
+            }
+        }
     }
     if !controls.is_empty() {
         out.push(Problem::new(Code::ControlChar, controls.join(", ")));
+    }
+    if !invisible.is_empty() {
+        out.push(Problem::new(
+            Code::InvisibleChar,
+            format!("{} (invisible in Excel)", invisible.join(", ")),
+        ));
+    }
+    if !garbled.is_empty() {
+        out.push(Problem::new(
+            Code::Mojibake,
+            format!(
+                "{} (UTF-8 read as Windows-1252 and saved again)",
+                garbled.join(", ")
+            ),
+        ));
+    }
+    if !prefixed.is_empty() {
+        out.push(Problem::new(
+            Code::TextPrefix,
+            format!(
+                "{} start{} with ', Excel's text prefix, saved as part of the value",
+                prefixed.join(", "),
+                if prefixed.len() == 1 { "s" } else { "" }
+            ),
+        ));
     }
     if !spaced.is_empty() {
         out.push(Problem::new(
@@ -187,11 +311,29 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                     symbols_detail(Col::UserName, name, &symbols),
                 ));
             }
-            if let Some(why) = email_issue(name) {
-                out.push(Problem::new(
-                    Code::UserNameShape,
-                    format!("userName {}: {why}", quoted(name)),
-                ));
+            match ctx.sso_brand {
+                None => {
+                    if let Some(why) = email_issue(name) {
+                        out.push(Problem::new(
+                            Code::UserNameShape,
+                            format!("userName {}: {why}", quoted(name)),
+                        ));
+                    }
+                }
+                Some(brand) => match sso_username_issue(name, brand) {
+                    None => {}
+                    Some(SsoIssue::NoSuffix) => out.push(Problem::new(
+                        Code::SsoSuffixMissing,
+                        format!(
+                            "userName {} does not end in #{brand}: on this SSO brand usernames end in #{brand}",
+                            quoted(name)
+                        ),
+                    )),
+                    Some(SsoIssue::BadLocal(why)) => out.push(Problem::new(
+                        Code::SsoUserNameShape,
+                        format!("userName {}: {why}", quoted(name)),
+                    )),
+                },
             }
             if let Some(user) = ctx.instance.and_then(|i| i.by_username(name)) {
                 out.push(Problem::new(
@@ -320,19 +462,21 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                 Code::DateImpossible,
                 format!("expirationDate {}: {why}", quoted(exp)),
             )),
-            Err(DateIssue::Iso(d)) => out.push(Problem::new(
+            Err(DateIssue::Iso(Some(d))) => out.push(Problem::new(
                 Code::DateIso,
-                match d {
-                    Some(d) => format!(
-                        "expirationDate {} is YYYY-MM-DD: write {}",
-                        quoted(exp),
-                        format_file_date(d)
-                    ),
-                    None => format!(
-                        "expirationDate {} is YYYY-MM-DD, and not a real date",
-                        quoted(exp)
-                    ),
-                },
+                format!(
+                    "expirationDate {} is YYYY-MM-DD: write {}",
+                    quoted(exp),
+                    format_file_date(d)
+                ),
+            )),
+            // Not a date in any order: converting it would only hide that.
+            Err(DateIssue::Iso(None)) => out.push(Problem::new(
+                Code::DateImpossible,
+                format!(
+                    "expirationDate {} is YYYY-MM-DD, and not a real date",
+                    quoted(exp)
+                ),
             )),
             Err(DateIssue::DayFirst(d)) => out.push(Problem::new(
                 Code::DateDayFirst,
@@ -471,5 +615,75 @@ mod tests {
         let codes: Vec<_> = out.iter().map(|p| p.code).collect();
         assert_eq!(codes, [Code::UserNameDuplicate, Code::UserIdDuplicate]);
         assert!(out[0].detail.contains("line 2") && out[1].detail.contains("line 3"));
+    }
+}
+
+/// What a file's dates say about their order, gathered row by row: a day above 12 in front
+/// (31/12/2027) shows DD/MM, one in the middle (12/31/2027) MM/DD. In a file that is evidently
+/// day-first, the dates that read both ways (03/04/2027) are named in one file-level warning.
+#[derive(Debug, Default)]
+pub struct DateOrder {
+    day_first: u64,
+    first_day_first: Option<(u64, String)>,
+    month_first: u64,
+    ambiguous: u64,
+    ambiguous_lines: Vec<u64>,
+    first_ambiguous: Option<String>,
+}
+
+impl DateOrder {
+    /// Looks at one row's expirationDate (trimmed).
+    pub fn observe(&mut self, line: u64, date: &str) {
+        if date.len() < 8 || (date.as_bytes()[2] != b'/' && date.as_bytes()[1] != b'/') {
+            return;
+        }
+        let mut it = date.splitn(3, '/');
+        let (Some(a), Some(b), Some(y)) = (it.next(), it.next(), it.next()) else {
+            return;
+        };
+        let (Ok(a), Ok(b), Ok(y)) = (a.parse::<i8>(), b.parse::<i8>(), y.parse::<i16>()) else {
+            return;
+        };
+        // A real day-first date (31/12/2027) is evidence; an impossible one (29/02/2027) not.
+        if a > 12 && Date::new(y, b, a).is_ok() {
+            self.day_first += 1;
+            self.first_day_first
+                .get_or_insert_with(|| (line, date.to_string()));
+        } else if b > 12 && (1..=12).contains(&a) {
+            self.month_first += 1;
+        } else if a != b && (1..=12).contains(&a) && (1..=12).contains(&b) {
+            self.ambiguous += 1;
+            if self.ambiguous_lines.len() < 5 {
+                self.ambiguous_lines.push(line);
+            }
+            self.first_ambiguous.get_or_insert_with(|| date.to_string());
+        }
+    }
+
+    /// The warning, when the file is evidently day-first and has dates that read both ways.
+    pub fn finish(&self) -> Option<Problem> {
+        if self.day_first == 0 || self.month_first > 0 || self.ambiguous == 0 {
+            return None;
+        }
+        let (line, example) = self.first_day_first.as_ref()?;
+        let lines: Vec<String> = self.ambiguous_lines.iter().map(u64::to_string).collect();
+        let more = if self.ambiguous > self.ambiguous_lines.len() as u64 {
+            ", …"
+        } else {
+            ""
+        };
+        Some(Problem::new(
+            Code::DayFirstFile,
+            format!(
+                "{} date{} with a day above 12 in front (line {line}: {example}) and none in the middle: the file looks DD/MM/YYYY, so {} date{} such as {} (line{} {}{more}) would be read as MM/DD/YYYY, probably wrongly",
+                self.day_first,
+                if self.day_first == 1 { "" } else { "s" },
+                self.ambiguous,
+                if self.ambiguous == 1 { "" } else { "s" },
+                self.first_ambiguous.as_deref().unwrap_or(""),
+                if lines.len() == 1 { "" } else { "s" },
+                lines.join(", ")
+            ),
+        ))
     }
 }

@@ -3,11 +3,17 @@
 
 pub mod catalog;
 mod check;
+mod sso;
 mod values;
 
 pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
-pub use check::{check_row, Action, CheckCtx, CrossKeys, CrossRow};
+pub use check::{check_row, is_header_record, Action, CheckCtx, CrossKeys, CrossRow, DateOrder};
+pub use sso::{
+    detect_sso_brand, is_brand_id, sso_username_issue, strip_brand, with_brand, SsoBrand,
+    SsoDetection, SsoIssue,
+};
 pub use values::{
-    email_issue, forbidden_symbols, format_file_date, is_account_type, is_division_id, is_user_id,
-    parse_date, parse_status, DateIssue, Status, FORBIDDEN,
+    describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,
+    invisible_name, is_account_type, is_division_id, is_user_id, parse_date, parse_status,
+    remove_invisible, unmojibake, DateIssue, Status, FORBIDDEN,
 };

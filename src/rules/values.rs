@@ -47,22 +47,46 @@ pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
         .collect()
 }
 
+/// Whether `b` is a plain ASCII address with one `@`, something before it, and a dotted
+/// domain without empty parts: every shape check in one pass over the bytes, no allocation.
+/// `false` sends the address to the slow path, which says what is wrong (or accepts it, for
+/// non-ASCII addresses).
+fn plain_address(b: &[u8]) -> bool {
+    let mut at = None;
+    let mut prev = 0u8;
+    let mut dotted = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c >= 0x80 || c.is_ascii_whitespace() {
+            return false;
+        }
+        if c == b'@' {
+            if at.is_some() {
+                return false;
+            }
+            at = Some(i);
+        } else if c == b'.' && at.is_some() {
+            // A dot right after the @ or after another dot leaves an empty domain part.
+            if prev == b'.' || prev == b'@' {
+                return false;
+            }
+            dotted = true;
+        }
+        prev = c;
+    }
+    matches!(at, Some(a) if a > 0) && dotted && prev != b'.'
+}
+
 /// Why `s` is not shaped like an email address, if it is not.
 pub fn email_issue(s: &str) -> Option<String> {
-    // The common case, checked on bytes: ASCII, no blanks, one @, a dotted domain.
-    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
-        if let Some(at) = memchr::memchr(b'@', s.as_bytes()) {
-            let domain = &s.as_bytes()[at + 1..];
-            if at > 0
-                && memchr::memchr(b'@', domain).is_none()
-                && domain.first() != Some(&b'.')
-                && domain.last().is_some_and(|&b| b != b'.')
-                && memchr::memchr(b'.', domain).is_some()
-                && memchr::memmem::find(domain, b"..").is_none()
-            {
-                return None;
-            }
-        }
+    // The common case, one pass over the bytes.
+    if plain_address(s.as_bytes()) {
+        return None;
+    }
+    if let Some(c) = find_invisible(s) {
+        return Some(format!(
+            "it contains the invisible character {}",
+            describe_invisible(c)
+        ));
     }
     if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
         return Some(if c == ' ' {
@@ -137,16 +161,167 @@ impl Status {
     }
 }
 
-/// `(status, was_synonym)`: `active`/`disabled` in any case, or the synonyms
-/// `enabled`/`inactive`; `None` for anything else.
-pub fn parse_status(s: &str) -> Option<(Status, bool)> {
-    match s.to_ascii_lowercase().as_str() {
-        "active" => Some((Status::Active, false)),
-        "disabled" => Some((Status::Disabled, false)),
-        "enabled" => Some((Status::Active, true)),
-        "inactive" => Some((Status::Disabled, true)),
-        _ => None,
+/// Words that mean active or disabled: English synonyms and the words of the languages the
+/// Qualtrics interface offers, as admins type or paste them (compared ignoring case).
+const STATUS_SYNONYMS: &[(&str, Status)] = &[
+    ("enabled", Status::Active),
+    ("inactive", Status::Disabled),
+    // German, French, Spanish, Portuguese, Italian, Dutch, Swedish/Danish/Norwegian, Polish,
+    // Finnish, Turkish, Japanese, Korean, Chinese.
+    ("aktiviert", Status::Active),
+    ("aktiv", Status::Active),
+    ("deaktiviert", Status::Disabled),
+    ("inaktiv", Status::Disabled),
+    ("activé", Status::Active),
+    ("actif", Status::Active),
+    ("désactivé", Status::Disabled),
+    ("inactif", Status::Disabled),
+    ("activo", Status::Active),
+    ("activado", Status::Active),
+    ("inactivo", Status::Disabled),
+    ("desactivado", Status::Disabled),
+    ("deshabilitado", Status::Disabled),
+    ("ativo", Status::Active),
+    ("ativado", Status::Active),
+    ("inativo", Status::Disabled),
+    ("desativado", Status::Disabled),
+    ("attivo", Status::Active),
+    ("attivato", Status::Active),
+    ("disattivato", Status::Disabled),
+    ("disabilitato", Status::Disabled),
+    ("inattivo", Status::Disabled),
+    ("actief", Status::Active),
+    ("geactiveerd", Status::Active),
+    ("inactief", Status::Disabled),
+    ("gedeactiveerd", Status::Disabled),
+    ("aktywny", Status::Active),
+    ("nieaktywny", Status::Disabled),
+    ("aktiivinen", Status::Active),
+    ("ei aktiivinen", Status::Disabled),
+    ("aktif", Status::Active),
+    ("devre dışı", Status::Disabled),
+    ("有効", Status::Active),
+    ("無効", Status::Disabled),
+    ("활성", Status::Active),
+    ("비활성", Status::Disabled),
+    ("启用", Status::Active),
+    ("禁用", Status::Disabled),
+    ("已启用", Status::Active),
+    ("已禁用", Status::Disabled),
+];
+
+/// Whether `s` equals the lowercase word `lower` ignoring case, without allocating.
+fn eq_fold(s: &str, lower: &str) -> bool {
+    if s.is_ascii() && lower.is_ascii() {
+        return s.eq_ignore_ascii_case(lower);
     }
+    s.chars().flat_map(char::to_lowercase).eq(lower.chars())
+}
+
+/// `(status, was_synonym)`: `active`/`disabled` in any case, or a synonym (`enabled`/
+/// `inactive`, or the word of another interface language such as `Aktiviert`/`Désactivé`);
+/// `None` for anything else.
+pub fn parse_status(s: &str) -> Option<(Status, bool)> {
+    if s.eq_ignore_ascii_case("active") {
+        return Some((Status::Active, false));
+    }
+    if s.eq_ignore_ascii_case("disabled") {
+        return Some((Status::Disabled, false));
+    }
+    STATUS_SYNONYMS
+        .iter()
+        .find(|(w, _)| eq_fold(s, w))
+        .map(|&(_, st)| (st, true))
+}
+
+/// The name of an invisible character that Excel, web pages and chat tools slip into values
+/// (Unicode format characters and no-break spaces), when `c` is one.
+pub fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00A0}' => "no-break space",
+        '\u{00AD}' => "soft hyphen",
+        '\u{061C}' => "Arabic letter mark",
+        '\u{180E}' => "Mongolian vowel separator",
+        '\u{2007}' => "figure space",
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{202A}'..='\u{202E}' => "bidirectional formatting character",
+        '\u{202F}' => "narrow no-break space",
+        '\u{2060}' => "word joiner",
+        '\u{2061}'..='\u{2064}' => "invisible operator",
+        '\u{2066}'..='\u{2069}' => "bidirectional isolate",
+        '\u{FEFF}' => "zero-width no-break space (byte-order mark)",
+        '\u{FFF9}'..='\u{FFFB}' => "interlinear annotation character",
+        _ => return None,
+    })
+}
+
+/// The text a mojibake value stood for: UTF-8 that was decoded as Windows-1252 and saved again
+/// (`KrÃ¼ger` → `Krüger`, `Ð¡Ð²ÐµÑ‚` → `Свет`), when `s` is that. It is when every character
+/// maps back to a Windows-1252 byte and those bytes are UTF-8 with at least one multi-byte
+/// character, which ordinary text practically never is (a UTF-8 lead byte read as `Ã`, `Ð`
+/// and the like must be followed by continuation bytes read as `¼`, `¡`, `‚`, …).
+pub fn unmojibake(s: &str) -> Option<String> {
+    if s.is_ascii() || !has_lead_then_continuation(s) {
+        return None;
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(s);
+    if unmappable {
+        return None;
+    }
+    let fixed = std::str::from_utf8(&bytes).ok()?;
+    (fixed != s).then(|| fixed.to_string())
+}
+
+/// Whether a UTF-8 lead byte read as Windows-1252 (`Ã`, `Ð`, …: U+00C2–U+00F4, bytes C3 82–C3 B4)
+/// is followed by a continuation byte read so (U+0080–U+00BF, or the Windows-1252 letters and
+/// signs of 0x80–0x9F such as `‚` `€` `™`, whose UTF-8 starts with C2, C5, C6, CB or E2): a
+/// cheap test on the bytes that real names (Krüger, José) fail.
+pub(crate) fn has_lead_then_continuation(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr_iter(0xC3, b).any(|i| {
+        matches!(b.get(i + 1), Some(0x82..=0xB4))
+            && matches!(b.get(i + 2), Some(0xC2 | 0xC5 | 0xC6 | 0xCB | 0xE2))
+    })
+}
+
+/// `U+200B zero-width space`.
+pub fn describe_invisible(c: char) -> String {
+    match invisible_name(c) {
+        Some(name) => format!("U+{:04X} {name}", c as u32),
+        None => format!("U+{:04X}", c as u32),
+    }
+}
+
+/// Whether `s` may hold an invisible character: each of them starts with one of these bytes in
+/// UTF-8 (most accented letters start with C3).
+pub(crate) fn may_have_invisible(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr3(0xC2, 0xE2, 0xEF, b).is_some() || memchr::memchr2(0xD8, 0xE1, b).is_some()
+}
+
+/// The first invisible character of `s` (ASCII text has none: checked first).
+pub fn find_invisible(s: &str) -> Option<char> {
+    if !may_have_invisible(s) {
+        return None;
+    }
+    s.chars().find(|&c| invisible_name(c).is_some())
+}
+
+/// `s` without its invisible characters: no-break spaces become spaces, the others go (the
+/// joiners only where `keep_joiners` is false: some scripts spell names with them).
+pub fn remove_invisible(s: &str, keep_joiners: bool) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\u{00A0}' | '\u{2007}' | '\u{202F}' => Some(' '),
+            '\u{200C}' | '\u{200D}' if keep_joiners => Some(c),
+            c if invisible_name(c).is_some() => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// Why an expirationDate is not a good MM/DD/YYYY date.
@@ -171,10 +346,16 @@ fn digits(s: &str) -> Option<i16> {
     s.parse().ok()
 }
 
+/// `s` split on `sep` into exactly three parts (no allocation).
+fn split3(s: &str, sep: char) -> Option<[&str; 3]> {
+    let mut it = s.split(sep);
+    let parts = [it.next()?, it.next()?, it.next()?];
+    it.next().is_none().then_some(parts)
+}
+
 /// Parses a file date, which must be MM/DD/YYYY.
 pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
-    let parts: Vec<&str> = s.split('/').collect();
-    if parts.len() == 3 {
+    if let Some(parts) = split3(s, '/') {
         let (m, d, y) = match (digits(parts[0]), digits(parts[1]), digits(parts[2])) {
             (Some(m), Some(d), Some(y)) => (m, d, y),
             _ => return Err(DateIssue::Format("the parts are not all numbers".into())),
@@ -183,7 +364,13 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
             return Err(DateIssue::Format("the year needs four digits".into()));
         }
         if m > 12 && (1..=12).contains(&d) {
-            return Err(DateIssue::DayFirst(Date::new(y, d as i8, m as i8).ok()));
+            // Read day-first it must still be a real date; if not, it is simply impossible.
+            return match Date::new(y, d as i8, m as i8) {
+                Ok(date) => Err(DateIssue::DayFirst(Some(date))),
+                Err(_) => Err(DateIssue::Impossible(format!(
+                    "neither month {m}, day {d} nor (read as DD/MM/YYYY) day {m} of month {d} of {y} exists"
+                ))),
+            };
         }
         let date = Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8).map_err(|_| {
             DateIssue::Impossible(format!("month {m}, day {d} of {y} does not exist"))
@@ -193,8 +380,7 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
         }
         return Ok(date);
     }
-    let dashes: Vec<&str> = s.split('-').collect();
-    if dashes.len() == 3 && dashes[0].len() == 4 {
+    if let Some(dashes) = split3(s, '-').filter(|d| d[0].len() == 4) {
         if let (Some(y), Some(m), Some(d)) =
             (digits(dashes[0]), digits(dashes[1]), digits(dashes[2]))
         {
@@ -273,6 +459,46 @@ mod tests {
         assert_eq!(format_file_date(d(2027, 3, 4)), "03/04/2027");
     }
 
+    /// The fast path as it was (six scans and a substring searcher per call).
+    fn old_fast_path(s: &str) -> bool {
+        if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
+            if let Some(at) = memchr::memchr(b'@', s.as_bytes()) {
+                let domain = &s.as_bytes()[at + 1..];
+                return at > 0
+                    && memchr::memchr(b'@', domain).is_none()
+                    && domain.first() != Some(&b'.')
+                    && domain.last().is_some_and(|&b| b != b'.')
+                    && memchr::memchr(b'.', domain).is_some()
+                    && memchr::memmem::find(domain, b"..").is_none();
+            }
+        }
+        false
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_address_check_agrees_with_the_old_one(s in "[a.@ +é\t]{0,12}") {
+            proptest::prop_assert_eq!(plain_address(s.as_bytes()), old_fast_path(&s));
+        }
+    }
+
+    #[test]
+    fn mojibake_is_reversed() {
+        assert_eq!(unmojibake("KrÃ¼ger").as_deref(), Some("Krüger"));
+        assert_eq!(unmojibake("BjÃ¶rn").as_deref(), Some("Björn"));
+        assert_eq!(unmojibake("Ð¡Ð²ÐµÑ‚").as_deref(), Some("Свет"));
+        assert_eq!(
+            unmojibake("FranÃ§ois MÃ¼ller").as_deref(),
+            Some("François Müller")
+        );
+        assert_eq!(unmojibake("Ã\u{a0}Paris").as_deref(), Some("àParis"));
+        for fine in [
+            "Krüger", "Björn", "Свет", "Ãgata", "plain", "Øyvind", "Â", "颖",
+        ] {
+            assert_eq!(unmojibake(fine), None, "{fine}");
+        }
+    }
+
     #[test]
     fn control_bytes() {
         assert!(!has_control(b"plain ascii text, and more of it"));
@@ -296,6 +522,24 @@ mod tests {
         assert!(email_issue("@b.org").is_some());
         assert!(email_issue("a@borg").is_some());
         assert!(email_issue("a@b..org").is_some());
+        for bad in [
+            "a@.b.org",
+            "a@b.org.",
+            "a@b",
+            "@",
+            "a@",
+            "a@@b.org",
+            "a@b@c.org",
+            "a\tb@c.org",
+        ] {
+            assert!(email_issue(bad).is_some(), "{bad}");
+        }
+        assert_eq!(email_issue("a.b@c.d.org"), None);
+        assert_eq!(
+            email_issue("zoë@bü.org"),
+            None,
+            "non-ASCII by the slow path"
+        );
         assert!(is_user_id("UR_0Ab3cD4eF5g"));
         assert!(!is_user_id("UR_short"));
         assert!(!is_user_id("UR_0123456789abcdef"));
