@@ -1156,6 +1156,7 @@ mod tests {
                 lines: vec![2],
             }],
             samples: vec![],
+            sso_brand: None,
         }
     }
 
