@@ -54,7 +54,7 @@ pub enum SplitError {
     File(#[from] FileError),
     #[error("cannot split this file: {0}")]
     NotSplittable(String),
-    #[error("{0} exists already: remove the old parts or choose another --out-dir")]
+    #[error("{0} exists already (nothing was written): remove the old parts or choose another --out-dir")]
     PartExists(String),
     #[error("cannot write a part: {0}")]
     Io(#[from] std::io::Error),
@@ -138,6 +138,25 @@ fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == b'\n' || b == b'\r')
 }
 
+/// A part of an earlier split of the same file in `dir` (`STEM.part-NNN.EXT`), if any.
+fn existing_part(dir: &Path, stem: &str, ext: &str) -> Option<PathBuf> {
+    let prefix = format!("{stem}.part-");
+    let suffix = format!(".{ext}");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(&suffix))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
 /// Splits `source` into parts in `out_dir` (created if missing).
 pub fn split(
     source: &Source,
@@ -153,7 +172,6 @@ pub fn split(
         Opening::Refused { problem, .. } => return Err(SplitError::NotSplittable(problem.detail)),
         Opening::Ready(o) => o,
     };
-    std::fs::create_dir_all(out_dir)?;
     let (stem, ext) = match source.path() {
         Some(p) => (
             p.file_stem()
@@ -163,6 +181,15 @@ pub fn split(
         ),
         None => ("stdin".into(), "csv".into()),
     };
+    // Before any part is written: no old part may be in the way, and no part may be the input.
+    if let Some(old) = existing_part(out_dir, &stem, &ext) {
+        return Err(SplitError::PartExists(old.display().to_string()));
+    }
+    if let Some(input) = source.path() {
+        let first = out_dir.join(format!("{stem}.part-001.{ext}"));
+        file::ensure_outputs_distinct(&[input], &[&first])?;
+    }
+    std::fs::create_dir_all(out_dir)?;
     let delimiter = opened.delimiter.0;
     let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom);
     let mut writer = Writer {

@@ -34,30 +34,11 @@ pub struct Args {
     format: Format,
 }
 
-/// Whether two paths name the same file (the output may not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let canon = |p: &Path| -> Option<PathBuf> {
-        if let Ok(c) = p.canonicalize() {
-            return Some(c);
-        }
-        let parent = p
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Some(parent.canonicalize().ok()?.join(p.file_name()?))
-    };
-    matches!((canon(a), canon(b)), (Some(x), Some(y)) if x == y)
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.output.as_os_str() == "-" {
         bail!("give a file for the repaired copy: -o FIXED.csv");
     }
-    if let Some(input) = Some(Path::new(&args.file)).filter(|_| args.file != "-") {
-        if same_file(input, &args.output) {
-            bail!("the output is the input: fix never changes the original, give another -o");
-        }
-    }
+    crate::file::ensure_outputs_distinct(&[Path::new(&args.file)], &[&args.output])?;
     let source = Source::from_arg(&args.file)?;
     let tsv = args.tsv || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;
     let opts = FixOptions {

@@ -337,6 +337,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .clone()
         .unwrap_or_else(|| default_report(&source));
     let journal_path = Journal::path_for(&report_path);
+    let inputs: Vec<&Path> = std::iter::once(args.file.as_str())
+        .chain(args.existing.as_deref())
+        .map(Path::new)
+        .collect();
+    crate::file::ensure_outputs_distinct(&inputs, &[&report_path, &journal_path])?;
     let offline = args.dry_run && args.existing.is_some();
     let target = if offline {
         None

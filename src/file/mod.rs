@@ -4,12 +4,14 @@
 mod blocks;
 mod decode;
 mod header;
+mod paths;
 mod reader;
 mod record;
 
 pub use blocks::{parse_block, record_line, Block, BlockReader, BoundaryScanner};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
 pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
+pub use paths::ensure_outputs_distinct;
 pub(crate) use reader::csv_error;
 pub use reader::{open, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};
@@ -226,6 +228,8 @@ pub enum FileError {
     Csv { path: String, message: String },
     #[error("unknown encoding `{0}`")]
     UnknownEncoding(String),
+    #[error("{output} is the input file {input}: writing it would destroy the input")]
+    SameFile { output: String, input: String },
 }
 
 impl FileError {
@@ -239,6 +243,10 @@ impl FileError {
                 Some("you have no permission to read it: check its owner and mode".into())
             }
             FileError::IsDir { .. } => Some("name the CSV or TSV file inside it".into()),
+            FileError::SameFile { .. } => Some(
+                "give the output another name (the same file through ./, a symlink or a hard link counts as the same); nothing was written"
+                    .into(),
+            ),
             FileError::UnknownEncoding(_) => Some(
                 "use a WHATWG label such as utf-8, utf-16le, utf-16be, windows-1252, iso-8859-1"
                     .into(),
