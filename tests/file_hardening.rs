@@ -141,3 +141,88 @@ fn split_refuses_before_writing_when_a_part_exists() {
         b"old"
     );
 }
+
+/// `-o` naming a device, a FIFO or a symlink to one writes into it; the path stays what it was.
+#[cfg(unix)]
+#[test]
+fn output_to_devices_fifos_and_stdout_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = tmp_copy(dir.path(), "users.csv", "fixable_cells.csv");
+
+    // /dev/null, directly and through a symlink that must stay a symlink.
+    let link = dir.path().join("null.csv");
+    std::os::unix::fs::symlink("/dev/null", &link).expect("symlink");
+    // (Only through a symlink: were this ever to regress, a rename replaces the link, not the
+    // machine's /dev/null.)
+    let o = qusers()
+        .arg("fix")
+        .arg(&input)
+        .arg("-o")
+        .arg(&link)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("still there")
+        .file_type()
+        .is_symlink());
+
+    // A FIFO: its reader gets the copy, and it is still a FIFO afterwards.
+    let fifo = dir.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read fifo"))
+    };
+    let o = qusers()
+        .arg("fix")
+        .arg(&input)
+        .arg("-o")
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    if o.status.code() != Some(0) {
+        // Unblock the reader (still waiting for a writer) before failing.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+    }
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let got = reader.join().expect("reader");
+    assert!(
+        got.starts_with(b"userID,userName"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type()
+        .is_fifo());
+
+    // `-o -` is stdout; the summary goes to stderr.
+    let o = qusers()
+        .arg("fix")
+        .arg(&input)
+        .args(["-o", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(o.stdout.starts_with(b"userID,userName"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be read back"));
+
+    // template -o LINK-TO-/dev/null
+    let o = qusers()
+        .args(["template", "-o"])
+        .arg(&link)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("still there")
+        .file_type()
+        .is_symlink());
+}
