@@ -189,7 +189,7 @@ fn output_to_devices_fifos_and_stdout_is_written_in_place() {
         .expect("runs");
     if o.status.code() != Some(0) {
         // Unblock the reader (still waiting for a writer) before failing.
-        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        let _ = nonblocking_open(&fifo, true);
     }
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let got = reader.join().expect("reader");
@@ -225,4 +225,244 @@ fn output_to_devices_fifos_and_stdout_is_written_in_place() {
         .expect("still there")
         .file_type()
         .is_symlink());
+}
+
+const HEADER: &str =
+    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n";
+
+/// A header and `n` valid create rows.
+fn users(n: usize) -> String {
+    let mut text = String::from(HEADER);
+    for i in 0..n {
+        text.push_str(&format!(
+            ",u{i}@x.edu,A,B,u{i}@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"
+        ));
+    }
+    text
+}
+
+fn json_summary(out: &std::process::Output) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    v["files"][0].clone()
+}
+
+/// A FIFO (what `<(cat users.csv)` is) is read once, as a stream, by every command.
+#[cfg(unix)]
+#[test]
+fn fifos_are_read_once_by_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = users(3000);
+    let make_fifo = |name: &str| {
+        let fifo = dir.path().join(name);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            let text = text.clone();
+            // Writes once; a reader that opened the FIFO again would wait for ever (the
+            // command's timeout ends that).
+            std::thread::spawn(move || {
+                let _ = std::fs::write(&fifo, text);
+            })
+        };
+        (fifo, writer)
+    };
+    // A writer still waiting for a reader (the command failed before opening the FIFO) is let
+    // go, so that a failure fails the test instead of hanging it.
+    let release = |fifo: &Path, w: std::thread::JoinHandle<()>| {
+        if !w.is_finished() {
+            let _ = nonblocking_open(fifo, false);
+        }
+        w.join().expect("writer");
+    };
+    let timeout = std::time::Duration::from_secs(120);
+
+    let (fifo, w) = make_fifo("v.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&fifo)
+        .args(["--format", "json"])
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_summary(&out)["rows"], 3000);
+
+    let (fifo, w) = make_fifo("s.csv");
+    let parts = dir.path().join("parts");
+    let out = qusers()
+        .arg("split")
+        .arg(&fifo)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--rows", "1000", "--format", "json"])
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["parts"].as_array().expect("parts").len(), 3);
+
+    let (fifo, w) = make_fifo("f.csv");
+    let out = qusers()
+        .arg("fix")
+        .arg(&fifo)
+        .arg("-o")
+        .arg(dir.path().join("fixed.csv"))
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("fixed.csv")).expect("copy"),
+        text
+    );
+
+    let (fifo, w) = make_fifo("i.csv");
+    let out = qusers()
+        .arg("import")
+        .arg(&fifo)
+        .arg("--existing")
+        .arg(fixture("existing_export.csv"))
+        .arg("--dry-run")
+        .arg("--report")
+        .arg(dir.path().join("import-report.csv"))
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rows = support::report_rows(&dir.path().join("import-report.csv"));
+    assert_eq!(rows.len(), 3000);
+}
+
+/// stdin is streamed: endless NUL bytes end at once as "not a text file".
+#[cfg(unix)]
+#[test]
+fn stdin_of_dev_zero_is_not_text() {
+    let zero = std::fs::File::open("/dev/zero").expect("/dev/zero");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
+        .args(["validate", "-", "--format", "json"])
+        .stdin(zero)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("runs");
+    // Bounded wait: it must end by itself (today it reads /dev/zero into memory for ever).
+    let mut status = None;
+    for _ in 0..1200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        panic!("validate - < /dev/zero did not end");
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let f = json_summary(&out);
+    assert_eq!(f["file_problems"][0]["code"], "F02");
+    // The path of the device itself, too.
+    let out = qusers()
+        .args(["validate", "/dev/zero", "--format", "json"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json_summary(&out)["file_problems"][0]["code"], "F02");
+}
+
+/// stdin is counted like a file.
+#[test]
+fn stdin_is_read_like_a_file() {
+    let out = qusers()
+        .args(["validate", "-", "--format", "json"])
+        .write_stdin(users(500))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_summary(&out)["rows"], 500);
+}
+
+/// A NUL byte far past the first 8 KiB, in a column no rule looks into, still makes the file
+/// "not a text file", naming its line; fix and split refuse it and write nothing.
+#[test]
+fn a_nul_byte_anywhere_is_not_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, prefix, nul_line) in [
+        ("plain.csv", &b""[..], 1002),
+        ("bom.csv", &b"\xEF\xBB\xBF"[..], 1002),
+        // Not UTF-8 from line 3 on (read as Windows-1252): the NUL is still found.
+        ("latin.csv", &b""[..], 1002),
+    ] {
+        let mut text = prefix.to_vec();
+        text.extend_from_slice(users(1000).as_bytes());
+        if name == "latin.csv" {
+            text.extend_from_slice(b",jos\xE9@x.edu,A,B,j@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+        } else {
+            text.extend_from_slice(b",late@x.edu,A,B,late@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+        }
+        text.extend_from_slice(b",z@x.edu,A,B,z@x.edu,,UT_4SjjZmbPphZGKDq,active,\0\n");
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).expect("write");
+        let out = qusers()
+            .arg("validate")
+            .arg(&path)
+            .args(["--format", "json"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        let f = json_summary(&out);
+        assert_eq!(f["file_problems"][0]["code"], "F02", "{name}: {f}");
+        let msg = f["file_problems"][0]["message"].as_str().expect("message");
+        assert!(
+            msg.contains(&format!("line {}", nul_line + 1)),
+            "{name}: {msg}"
+        );
+
+        let fixed = dir.path().join(format!("fixed-{name}"));
+        let out = qusers()
+            .arg("fix")
+            .arg(&path)
+            .arg("-o")
+            .arg(&fixed)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        assert!(!fixed.exists());
+        let parts = dir.path().join(format!("parts-{name}"));
+        let out = qusers()
+            .arg("split")
+            .arg(&path)
+            .arg("--out-dir")
+            .arg(&parts)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+    }
+}
+
+/// Opens a FIFO without waiting for the other end (and so releases a thread waiting at the
+/// other end; writing fails at once when no reader waits).
+#[cfg(unix)]
+fn nonblocking_open(path: &Path, write: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    #[cfg(target_os = "linux")]
+    const O_NONBLOCK: i32 = 0o4000;
+    #[cfg(not(target_os = "linux"))]
+    const O_NONBLOCK: i32 = 0x4;
+    std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
 }

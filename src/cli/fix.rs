@@ -46,7 +46,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 
     // What is left: validate the copy (not when it went to stdout, a device or a pipe).
     let in_place = super::writes_in_place(&args.output);
-    let fixed = Source::from_arg(&args.output.to_string_lossy());
     let check = ValidateOptions::new(
         ReadOptions {
             encoding: None,
@@ -64,10 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         duplicate_rows: Some(crate::file::MAX_ROWS),
         ..check
     };
-    let summary = match fixed {
-        _ if in_place => None,
-        Ok(fixed) => Some(validate_source(&fixed, &check, None, &mut NullSink)?),
-        Err(e) => return Err(e.into()),
+    let summary = if in_place {
+        None
+    } else {
+        let fixed = Source::from_arg(&args.output.to_string_lossy())?;
+        Some(validate_source(&fixed, &check, None, &mut NullSink)?)
     };
 
     let text = match args.format {

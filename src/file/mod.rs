@@ -16,7 +16,7 @@ pub(crate) use reader::csv_error;
 pub use reader::{open, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -120,36 +120,100 @@ impl Delimiter {
     }
 }
 
-/// Where a file's bytes come from: a path, or standard input (`-`), which is read once into
-/// memory so that it can be sniffed and then parsed.
+/// How many bytes of a stream (stdin, a pipe, a device) are kept at most: far beyond anything
+/// Qualtrics takes (20 MB) or `split` is for, and short of filling a disk.
+pub const MAX_STREAM_BYTES: u64 = 4 << 30;
+
+/// Where a file's bytes come from.
+///
+/// A regular file is opened as often as reading needs. A stream (stdin `-`, a FIFO, process
+/// substitution `<(…)`, a device) can be read only once: it is copied as it is read into an
+/// unlinked temporary file, so that memory stays small whatever its size, and read from there.
+/// Copying stops at the first NUL byte of a stream that is not UTF-16 (the file is then not
+/// text, and `/dev/zero` ends at once). `Stdin` holds bytes already in memory (tests, a
+/// converted spreadsheet).
 #[derive(Clone, Debug)]
 pub enum Source {
     Path(PathBuf),
     Stdin(Arc<Vec<u8>>),
+    Spooled(Arc<Spool>),
+}
+
+/// A stream's bytes, kept in an unlinked temporary file.
+#[derive(Debug)]
+pub struct Spool {
+    name: String,
+    path: Option<PathBuf>,
+    file: std::fs::File,
+    len: u64,
 }
 
 impl Source {
     /// `-` is stdin; anything else a path that must exist.
     pub fn from_arg(arg: &str) -> Result<Source, FileError> {
         if arg == "-" {
-            let mut buf = Vec::new();
-            io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|source| FileError::Io {
-                    path: "<stdin>".into(),
-                    source,
-                })?;
-            return Ok(Source::Stdin(Arc::new(buf)));
+            return Source::spool("<stdin>", None, &mut io::stdin().lock());
         }
         let path = PathBuf::from(arg);
-        let meta = std::fs::metadata(&path).map_err(|source| FileError::Io {
+        let io_err = |source| FileError::Io {
             path: arg.into(),
             source,
-        })?;
+        };
+        let meta = std::fs::metadata(&path).map_err(io_err)?;
         if meta.is_dir() {
             return Err(FileError::IsDir { path: arg.into() });
         }
-        Ok(Source::Path(path))
+        if meta.is_file() {
+            return Ok(Source::Path(path));
+        }
+        let mut f = std::fs::File::open(&path).map_err(io_err)?;
+        Source::spool(arg, Some(path), &mut f)
+    }
+
+    /// Reads a stream once into a temporary file.
+    pub fn spool(
+        name: &str,
+        path: Option<PathBuf>,
+        rdr: &mut dyn Read,
+    ) -> Result<Source, FileError> {
+        let io_err = |source| FileError::Io {
+            path: name.into(),
+            source,
+        };
+        let mut file = tempfile::tempfile().map_err(io_err)?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut len = 0u64;
+        let mut utf16 = None;
+        loop {
+            let n = read_some(rdr, &mut buf).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            let first = utf16.is_none();
+            let is_utf16 = *utf16.get_or_insert_with(|| {
+                chunk.starts_with(&[0xFF, 0xFE]) || chunk.starts_with(&[0xFE, 0xFF])
+            });
+            file.write_all(chunk).map_err(io_err)?;
+            len += n as u64;
+            // Not text: nothing after the first NUL (or after a first read of mostly control
+            // bytes) matters; stop reading.
+            if !is_utf16 && (memchr::memchr(0, chunk).is_some() || first && mostly_control(chunk)) {
+                break;
+            }
+            if len > MAX_STREAM_BYTES {
+                return Err(FileError::TooLong {
+                    path: name.into(),
+                    limit: MAX_STREAM_BYTES,
+                });
+            }
+        }
+        Ok(Source::Spooled(Arc::new(Spool {
+            name: name.into(),
+            path,
+            file,
+            len,
+        })))
     }
 
     /// The name to show in messages.
@@ -157,13 +221,16 @@ impl Source {
         match self {
             Source::Path(p) => p.display().to_string(),
             Source::Stdin(_) => "<stdin>".into(),
+            Source::Spooled(s) => s.name.clone(),
         }
     }
 
+    /// The path it was named by (a FIFO's too), for naming outputs after it.
     pub fn path(&self) -> Option<&Path> {
         match self {
             Source::Path(p) => Some(p),
             Source::Stdin(_) => None,
+            Source::Spooled(s) => s.path.as_deref(),
         }
     }
 
@@ -178,6 +245,10 @@ impl Source {
                 Ok(Box::new(f))
             }
             Source::Stdin(bytes) => Ok(Box::new(io::Cursor::new(ArcBytes(bytes.clone())))),
+            Source::Spooled(s) => Ok(Box::new(SpoolReader {
+                spool: s.clone(),
+                pos: 0,
+            })),
         }
     }
 
@@ -193,14 +264,15 @@ impl Source {
                     })
             }
             Source::Stdin(b) => Ok(b.len() as u64),
+            Source::Spooled(s) => Ok(s.len),
         }
     }
 
     /// The delimiter its name implies (stdin: comma).
     pub fn default_delimiter(&self) -> Delimiter {
-        match self {
-            Source::Path(p) => Delimiter::for_name(&p.to_string_lossy()),
-            Source::Stdin(_) => Delimiter::COMMA,
+        match self.path() {
+            Some(p) => Delimiter::for_name(&p.to_string_lossy()),
+            None => Delimiter::COMMA,
         }
     }
 }
@@ -211,6 +283,45 @@ impl AsRef<[u8]> for ArcBytes {
     fn as_ref(&self) -> &[u8] {
         &self.0
     }
+}
+
+/// Most of these bytes are control characters (the same test as sniffing's).
+fn mostly_control(head: &[u8]) -> bool {
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C))
+        .count();
+    control * 10 > head.len()
+}
+
+/// A reader of a spool with its own position (positioned reads: readers never disturb each
+/// other).
+struct SpoolReader {
+    spool: Arc<Spool>,
+    pos: u64,
+}
+
+impl Read for SpoolReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.spool.len.saturating_sub(self.pos);
+        let want = (buf.len() as u64).min(left) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = read_at(&self.spool.file, &mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(f: &std::fs::File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(f, buf, pos)
+}
+
+#[cfg(windows)]
+fn read_at(f: &std::fs::File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(f, buf, pos)
 }
 
 /// A file could not be read at all (as opposed to a file that breaks a rule).
@@ -228,6 +339,8 @@ pub enum FileError {
     Csv { path: String, message: String },
     #[error("unknown encoding `{0}`")]
     UnknownEncoding(String),
+    #[error("{path} is longer than {limit} bytes, more than a stream is read")]
+    TooLong { path: String, limit: u64 },
     #[error("{output} is the input file {input}: writing it would destroy the input")]
     SameFile { output: String, input: String },
 }
@@ -243,6 +356,9 @@ impl FileError {
                 Some("you have no permission to read it: check its owner and mode".into())
             }
             FileError::IsDir { .. } => Some("name the CSV or TSV file inside it".into()),
+            FileError::TooLong { .. } => {
+                Some("save it to a file first, then `qusers split` it into parts".into())
+            }
             FileError::SameFile { .. } => Some(
                 "give the output another name (the same file through ./, a symlink or a hard link counts as the same); nothing was written"
                     .into(),
