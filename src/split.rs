@@ -134,6 +134,14 @@ impl Writer<'_> {
     }
 }
 
+/// Whether the file's first MiB has a `\r` that is not part of a `\r\n`.
+fn has_lone_cr(source: &Source) -> Result<bool, SplitError> {
+    let mut head = Vec::with_capacity(1 << 16);
+    source.reader()?.take(1 << 20).read_to_end(&mut head)?;
+    Ok(memchr::memchr_iter(b'\r', &head)
+        .any(|i| head.get(i + 1).is_some_and(|&b| b != b'\n') || i + 1 == head.len()))
+}
+
 fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == b'\n' || b == b'\r')
 }
@@ -191,7 +199,10 @@ pub fn split(
     }
     std::fs::create_dir_all(out_dir)?;
     let delimiter = opened.delimiter.0;
-    let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom);
+    // Old Mac line ends (CR only, Excel's "CSV (Macintosh)") are not cut on raw bytes: those
+    // files go the decoded way, where every line end is `\n`.
+    let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom)
+        && !has_lone_cr(source)?;
     let mut writer = Writer {
         dir: out_dir,
         stem,

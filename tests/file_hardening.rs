@@ -466,3 +466,45 @@ fn nonblocking_open(path: &Path, write: bool) -> std::io::Result<std::fs::File> 
         .custom_flags(O_NONBLOCK)
         .open(path)
 }
+
+/// Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: split cuts it like any other
+/// file (the parts get `\n` line ends), and the rows add up to what validate counts.
+#[test]
+fn split_cuts_a_cr_only_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("mac.csv");
+    std::fs::write(&input, users(25).replace('\n', "\r")).expect("write");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(json_summary(&out)["rows"], 25);
+    let parts = dir.path().join("parts");
+    let out = qusers()
+        .arg("split")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--rows", "10", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows: Vec<u64> = v["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| p["rows"].as_u64().expect("rows"))
+        .collect();
+    assert_eq!(rows, [10, 10, 5]);
+    let mut joined = String::new();
+    for n in 1..=3 {
+        let part =
+            std::fs::read_to_string(parts.join(format!("mac.part-{n:03}.csv"))).expect("part");
+        assert!(part.starts_with(HEADER), "{part}");
+        joined.push_str(&part[HEADER.len()..]);
+    }
+    assert_eq!(joined, users(25)[HEADER.len()..]);
+}
