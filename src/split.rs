@@ -199,6 +199,7 @@ pub fn split(
     }
     std::fs::create_dir_all(out_dir)?;
     let delimiter = opened.delimiter.0;
+    let opened_sep = opened.sep_line.is_some();
     // Old Mac line ends (CR only, Excel's "CSV (Macintosh)") are not cut on raw bytes: those
     // files go the decoded way, where every line end is `\n`.
     let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom)
@@ -231,9 +232,18 @@ pub fn split(
         writer.preamble.extend_from_slice(&header);
         opened.into_blocks(1 << 20)
     };
-    let mut header_pending = raw;
+    // The raw way, the header is the first record (after Excel's `sep=` line, which every part
+    // keeps too).
+    let mut header_pending = if raw { 1 + usize::from(opened_sep) } else { 0 };
     let mut cuts = Vec::new();
     while let Some(block) = blocks.next_block()? {
+        if let Some(file::Broken::TooLong { bytes }) = block.broken {
+            return Err(SplitError::NotSplittable(format!(
+                "line {} is {bytes} bytes long, more than a record may be ({} bytes); the parts written so far hold the lines before it",
+                block.first_line,
+                file::MAX_RECORD_BYTES
+            )));
+        }
         cuts.clear();
         BoundaryScanner::new(delimiter).scan_all(&block.bytes, &mut cuts);
         if cuts.last() != Some(&block.bytes.len()) {
@@ -243,7 +253,7 @@ pub fn split(
         for &end in &cuts {
             let rec = &block.bytes[start..end];
             start = end;
-            if header_pending {
+            if header_pending > 0 {
                 if is_blank(rec) {
                     continue;
                 }
@@ -251,7 +261,7 @@ pub fn split(
                 if !rec.ends_with(b"\n") {
                     writer.preamble.push(b'\n');
                 }
-                header_pending = false;
+                header_pending -= 1;
                 continue;
             }
             writer.add(rec, !is_blank(rec), &opts)?;

@@ -508,3 +508,191 @@ fn split_cuts_a_cr_only_file() {
     }
     assert_eq!(joined, users(25)[HEADER.len()..]);
 }
+
+/// Item 9: a header far too long ends at once with an error naming its line; a record far
+/// too long is a row error naming its line and the lines after it are still read.
+#[test]
+fn records_and_headers_past_the_size_limit_are_errors_naming_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = dir.path().join("header.csv");
+    let mut text = ",".repeat(3 << 20);
+    text.push('\n');
+    text.push_str(&users(2)[HEADER.len()..]);
+    std::fs::write(&header, &text).expect("write");
+    let out = qusers()
+        .arg("validate")
+        .arg(&header)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let f = json_summary(&out);
+    assert_eq!(f["file_problems"][0]["code"], "F17", "{f}");
+    assert!(f["file_problems"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("line 1"));
+
+    // A quoted field of 3 MiB on one line (line 3), between good rows.
+    let long = dir.path().join("long.csv");
+    let mut text = users(1);
+    text.push_str(",\"");
+    text.push_str(&"x".repeat(3 << 20));
+    text.push_str("\",A,B,c@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(",d@x.edu,A,B,d@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    std::fs::write(&long, &text).expect("write");
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&long)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows = support::report_rows(&report);
+    assert_eq!(
+        rows,
+        [
+            support::row("2", "1", "ok", ""),
+            support::row("3", "2", "error", "R09"),
+            support::row("4", "3", "ok", ""),
+        ]
+    );
+    // fix names it and leaves it out; split stops naming it.
+    let out = qusers()
+        .arg("fix")
+        .arg(&long)
+        .arg("-o")
+        .arg(dir.path().join("fixed.csv"))
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("line 3 is"),
+        "{out:?}"
+    );
+    let out = qusers()
+        .arg("split")
+        .arg(&long)
+        .arg("--out-dir")
+        .arg(dir.path().join("parts"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{out:?}"
+    );
+}
+
+/// Issue 12: a quote that never closes swallows no line. The line where it opens is an error
+/// that says so; every line after it is a row of its own, in the counts and the report.
+#[test]
+fn an_unclosed_quote_loses_no_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("q.csv");
+    let mut text = users(1);
+    text.push_str(",\"b@x.edu,A,B,b@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(&users(3)[HEADER.len()..].replace("u", "v"));
+    std::fs::write(&path, &text).expect("write");
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&path)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows = support::report_rows(&report);
+    assert_eq!(
+        rows,
+        [
+            support::row("2", "1", "ok", ""),
+            support::row("3", "2", "error", "R10"),
+            support::row("4", "3", "ok", ""),
+            support::row("5", "4", "ok", ""),
+            support::row("6", "5", "ok", ""),
+        ]
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("a quote opens on line 3 and never closes"),
+        "{stdout}"
+    );
+
+    // A quote that closes lines later: the row names the lines read into its cell.
+    let path = dir.path().join("late.csv");
+    let mut text = users(1);
+    text.push_str(",\"b@x.edu,A,B,b@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(",c@x.edu,A,B,c@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(",d@x.edu\",A,B,d@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    std::fs::write(&path, &text).expect("write");
+    let out = qusers().arg("validate").arg(&path).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "a quote opens on line 3 and closes only on line 5: lines 4–5 were read into one cell"
+        ),
+        "{stdout}"
+    );
+}
+
+/// Excel's `sep=;` first line: its delimiter is used, a warning names line 1, the header is
+/// line 2 and every row is read.
+#[test]
+fn excel_sep_line_is_recognised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(fixture("sep_line_excel.csv"))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    let rows = support::report_rows(&report);
+    assert_eq!(
+        rows,
+        [
+            support::row("1", "", "warning", "F16"),
+            support::row("2", "", "error", "F05"),
+            support::row("3", "1", "ok", ""),
+            support::row("4", "2", "ok", ""),
+        ],
+        "{out:?}"
+    );
+    // Read with the delimiter it names, the file is valid with a warning.
+    let out = qusers()
+        .arg("validate")
+        .arg(fixture("sep_line_excel.csv"))
+        .args(["--delimiter", ";"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// F04 names the right line in a CR-only (old Mac) file.
+#[test]
+fn f04_names_the_line_in_a_cr_only_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mac.csv");
+    let mut bytes = users(3).replace('\n', "\r").into_bytes();
+    bytes.extend_from_slice(b",jos\xE9@x.edu,Jos\xE9,B,jose@x.edu,,UT_4SjjZmbPphZGKDq,active,\r");
+    std::fs::write(&path, &bytes).expect("write");
+    let out = qusers()
+        .arg("validate")
+        .arg(&path)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let f = json_summary(&out);
+    let f04 = f["file_problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .find(|p| p["code"] == "F04")
+        .expect("F04")
+        .clone();
+    assert_eq!(f04["line"], 5, "{f04}");
+}

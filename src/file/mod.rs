@@ -8,7 +8,9 @@ mod paths;
 mod reader;
 mod record;
 
-pub use blocks::{parse_block, record_line, Block, BlockReader, BoundaryScanner};
+pub use blocks::{
+    parse_block, record_line, Block, BlockReader, BoundaryScanner, Broken, MAX_RECORD_BYTES,
+};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
 pub use header::{analyze_header, ColumnMap, HeaderAnalysis};
 pub use paths::ensure_outputs_distinct;

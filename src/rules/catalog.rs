@@ -167,6 +167,14 @@ rules! {
         "bulk update ignores userName: it stays as in the instance";
     UpdateEmail = "W03", Row, Warning, false, "an update row changes email",
         "bulk update ignores email: it stays as in the instance";
+    SepLine = "F16", File, Warning, false, "the file starts with Excel's \"sep=\" line",
+        "delete the first line (sep=…): Qualtrics would read it as the header";
+    HeaderTooLong = "F17", File, Error, false, "the header is longer than 1 MiB",
+        "this is not a user file, or its first line is broken: start from `qusers template`";
+    RecordTooLong = "R09", Row, Error, false, "a line longer than 1 MiB",
+        "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
+    QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
+        "close the quote on its line or delete it: the lines after it were read into one cell, or, when it never closes, as rows of their own";
 }
 
 /// One broken rule at one place, with the details that make the message specific.
