@@ -695,4 +695,9 @@ fn f04_names_the_line_in_a_cr_only_file() {
         .expect("F04")
         .clone();
     assert_eq!(f04["line"], 5, "{f04}");
+    // The message quotes the line as read, so the admin can judge it from the report alone.
+    assert!(
+        f04["message"].as_str().expect("message").contains("José"),
+        "{f04}"
+    );
 }

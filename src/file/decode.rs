@@ -304,6 +304,54 @@ fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
     }
 }
 
+/// A few words of physical line `line` around its first byte that is not ASCII, decoded as
+/// Windows-1252: what the admin can compare with what the file should say.
+pub fn line_sample(source: &Source, line: u64) -> Result<String, FileError> {
+    let io_err = |e| FileError::Io {
+        path: source.name(),
+        source: e,
+    };
+    let mut rdr = io::BufReader::with_capacity(1 << 16, source.reader()?);
+    let mut at = 1;
+    let mut text = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut after_cr = false;
+    // Byte by byte through a buffer: a line end is `\n`, `\r\n` or a lone `\r`.
+    while rdr.read(&mut byte).map_err(io_err)? == 1 {
+        let b = byte[0];
+        let was_cr = std::mem::replace(&mut after_cr, b == b'\r');
+        if b == b'\n' && was_cr {
+            continue;
+        }
+        if b == b'\n' || b == b'\r' {
+            if at == line {
+                break;
+            }
+            at += 1;
+            continue;
+        }
+        if at == line {
+            text.push(b);
+            if text.len() >= 4096 {
+                break;
+            }
+        }
+    }
+    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&text);
+    let chars: Vec<char> = decoded.chars().collect();
+    let first = chars.iter().position(|c| !c.is_ascii()).unwrap_or(0);
+    let from = first.saturating_sub(20);
+    let to = (first + 20).min(chars.len());
+    let mut sample: String = chars[from..to].iter().collect();
+    if from > 0 {
+        sample.insert(0, '…');
+    }
+    if to < chars.len() {
+        sample.push('…');
+    }
+    Ok(sample)
+}
+
 /// Reads until `buf` is full or the stream ends; returns how much was read.
 fn read_full(rdr: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;

@@ -98,7 +98,8 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         TextEncoding::Windows1252 { first_line } => problems.push(Problem::new(
             Code::LegacyEncoding,
             format!(
-                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252 (pass --encoding if it is another one)"
+                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252, and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
+                super::decode::line_sample(source, *first_line)?
             ),
         )),
         _ => {}

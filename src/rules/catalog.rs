@@ -80,7 +80,7 @@ rules! {
     Utf16 = "F03", File, Warning, true, "UTF-16 text (Excel \"Unicode text\"), Qualtrics wants UTF-8",
         "save as CSV UTF-8, or run `qusers fix` to re-encode";
     LegacyEncoding = "F04", File, Warning, true, "not UTF-8: read as Windows-1252",
-        "check that accented names look right in the report — save as CSV UTF-8 or run `qusers fix`";
+        "check the text this message quotes from that line (é, ü, ñ): if it looks wrong pass --encoding; then save as CSV UTF-8 or run `qusers fix`";
     WrongDelimiter = "F05", File, Error, true, "the file uses another delimiter",
         "save as CSV UTF-8 (Comma delimited), or run `qusers fix`, or pass --delimiter";
     TooLarge = "F06", File, Error, false, "the file is 20 MB or larger",
