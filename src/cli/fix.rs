@@ -163,7 +163,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             s
         }
     };
-    if args.output.as_os_str() == "-" {
+    let on_stdout = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+        .iter()
+        .any(|p| args.output.as_os_str() == *p);
+    if on_stdout {
         // The copy is on stdout: the summary goes beside it, on stderr.
         eprint!("{text}");
     } else {

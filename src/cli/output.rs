@@ -51,7 +51,15 @@ impl Write for OutFile {
 /// path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, a symlink to one).
 /// Such output cannot be read back.
 pub fn writes_in_place(path: &Path) -> bool {
-    path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    path.as_os_str() == "-"
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_dir() && (!m.is_file() || is_special(path)))
+}
+
+/// A path in /dev or /proc (`/dev/stdout` is a symlink to `/proc/self/fd/1`, which can be a
+/// regular file when stdout is redirected to one): never replaced by a rename.
+fn is_special(path: &Path) -> bool {
+    let special = |p: &Path| p.starts_with("/dev") || p.starts_with("/proc");
+    special(path) || path.canonicalize().is_ok_and(|c| special(&c))
 }
 
 /// Writes `path` under a temporary name beside it and renames it when `write` succeeds, so
@@ -75,7 +83,7 @@ pub fn write_atomically<T>(
                 path.display()
             );
         }
-        if !meta.is_file() {
+        if !meta.is_file() || is_special(path) {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
@@ -87,6 +95,17 @@ pub fn write_atomically<T>(
             return Ok(value);
         }
     }
+    // A symlink to a file: its target is replaced, the link stays.
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = path
+                .canonicalize()
+                .with_context(|| format!("cannot follow the link {}", path.display()))?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -108,4 +127,40 @@ pub fn write_atomically<T>(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_proc_paths_are_written_in_place() {
+        // Whatever stdout is (a pipe, a terminal, a redirected regular file), /dev/stdout is
+        // never renamed over.
+        assert!(writes_in_place(Path::new("/dev/stdout")));
+        assert!(writes_in_place(Path::new("/dev/null")));
+        assert!(writes_in_place(Path::new("-")));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("a.csv");
+        std::fs::write(&file, "x").expect("write");
+        assert!(!writes_in_place(&file));
+        assert!(!writes_in_place(&dir.path().join("new.csv")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_to_a_file_keeps_the_link_and_replaces_the_target() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("real.csv");
+        std::fs::write(&target, "old").expect("write");
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        write_atomically(&link, |out| Ok(out.write_all(b"new")?)).expect("written");
+        assert!(std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&target).expect("target"), b"new");
+    }
 }
