@@ -132,7 +132,7 @@ pub const MAX_STREAM_BYTES: u64 = 4 << 30;
 /// substitution `<(…)`, a device) can be read only once: it is copied as it is read into an
 /// unlinked temporary file, so that memory stays small whatever its size, and read from there.
 /// Copying stops at the first NUL byte of a stream that is not UTF-16 (the file is then not
-/// text, and `/dev/zero` ends at once). `Stdin` holds bytes already in memory (tests, a
+/// text, and `/dev/zero` or `/dev/urandom` ends at once). `Stdin` holds bytes already in memory (tests, a
 /// converted spreadsheet).
 #[derive(Clone, Debug)]
 pub enum Source {
@@ -185,22 +185,22 @@ impl Source {
         let mut file = tempfile::tempfile().map_err(io_err)?;
         let mut buf = vec![0u8; 1 << 16];
         let mut len = 0u64;
-        let mut utf16 = None;
+        let mut start: Vec<u8> = Vec::with_capacity(2);
         loop {
             let n = read_some(rdr, &mut buf).map_err(io_err)?;
             if n == 0 {
                 break;
             }
             let chunk = &buf[..n];
-            let first = utf16.is_none();
-            let is_utf16 = *utf16.get_or_insert_with(|| {
-                chunk.starts_with(&[0xFF, 0xFE]) || chunk.starts_with(&[0xFE, 0xFF])
-            });
+            // UTF-16 (by its byte-order mark, read across the first reads) has NUL bytes.
+            if start.len() < 2 {
+                start.extend(chunk.iter().take(2 - start.len()));
+            }
+            let utf16 = start == [0xFF, 0xFE] || start == [0xFE, 0xFF];
             file.write_all(chunk).map_err(io_err)?;
             len += n as u64;
-            // Not text: nothing after the first NUL (or after a first read of mostly control
-            // bytes) matters; stop reading.
-            if !is_utf16 && (memchr::memchr(0, chunk).is_some() || first && mostly_control(chunk)) {
+            // Not text: nothing after the first NUL matters (sniffing says why); stop reading.
+            if !utf16 && start.len() == 2 && memchr::memchr(0, &buf[..n]).is_some() {
                 break;
             }
             if len > MAX_STREAM_BYTES {
@@ -285,15 +285,6 @@ impl AsRef<[u8]> for ArcBytes {
     fn as_ref(&self) -> &[u8] {
         &self.0
     }
-}
-
-/// Most of these bytes are control characters (the same test as sniffing's).
-fn mostly_control(head: &[u8]) -> bool {
-    let control = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C))
-        .count();
-    control * 10 > head.len()
 }
 
 /// A reader of a spool with its own position (positioned reads: readers never disturb each
@@ -390,5 +381,53 @@ pub fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(&a), Some(&z)) if (b'!'..=b'~').contains(&a) && (b'!'..=b'~').contains(&z) => s,
         _ => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One byte per read: a pipe at its most awkward.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.split_first() {
+                Some((b, rest)) if !buf.is_empty() => {
+                    buf[0] = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn spooled(bytes: &[u8]) -> Vec<u8> {
+        let source = Source::spool("t", None, &mut Trickle(bytes)).expect("spooled");
+        let mut out = Vec::new();
+        source
+            .reader()
+            .expect("reader")
+            .read_to_end(&mut out)
+            .expect("read");
+        assert_eq!(source.size().expect("size"), out.len() as u64);
+        out
+    }
+
+    #[test]
+    fn streams_are_kept_whole_and_stop_at_a_nul() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a,b\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(spooled(&utf16), utf16);
+        assert_eq!(spooled(b"a,b\nc,d\n"), b"a,b\nc,d\n");
+        // Copying stops at (the read holding) the first NUL: endless zeros end.
+        let mut zeros = b"a,b\n".to_vec();
+        zeros.extend_from_slice(&[0; 100]);
+        let got = spooled(&zeros);
+        assert_eq!(got, b"a,b\n\0");
     }
 }
