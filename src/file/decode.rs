@@ -228,7 +228,9 @@ impl<R: Read> Read for LineEnds<R> {
                     r = n;
                 }
             }
-            buf.copy_within(r..n, w);
+            if r != w {
+                buf.copy_within(r..n, w);
+            }
             w += n - r;
             if w > 0 {
                 return Ok(w);
