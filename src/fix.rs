@@ -268,7 +268,23 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
     let mut blocks = opened.into_blocks(1 << 18);
     let mut fields: Vec<String> = Vec::with_capacity(cols.len());
     let mut repeated_headers = Vec::new();
+    let mut more_notes = 0u64;
     while let Some(block) = blocks.next_block().map_err(FixError::Io)? {
+        match block.broken {
+            Some(file::Broken::TooLong { bytes }) => {
+                report.rows += 1;
+                report.not_fixed.push(format!(
+                    "line {} is {bytes} bytes long, more than a record may be: it is not in the copy",
+                    block.first_line
+                ));
+                continue;
+            }
+            Some(file::Broken::UnclosedQuote) => report.not_fixed.push(format!(
+                "line {}: a quote opens and never closes: the line was copied with its quotes as characters, the lines after it as rows of their own",
+                block.first_line
+            )),
+            None => {}
+        }
         let records = parse_block(&block, delimiter_in);
         for i in 0..records.len() {
             let rec = records.get(i);
@@ -307,6 +323,16 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
             }
             w.write_record(&fields)?;
         }
+        // Memory stays flat on huge files: the first notes in full, the rest counted.
+        if report.not_fixed.len() > KEEP_CHANGES {
+            more_notes += (report.not_fixed.len() - KEEP_CHANGES) as u64;
+            report.not_fixed.truncate(KEEP_CHANGES);
+        }
+    }
+    if more_notes > 0 {
+        report.not_fixed.push(format!(
+            "… and {more_notes} more lines like these (`qusers validate` lists every line)"
+        ));
     }
     w.flush()?;
     if !repeated_headers.is_empty() {

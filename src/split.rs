@@ -54,7 +54,7 @@ pub enum SplitError {
     File(#[from] FileError),
     #[error("cannot split this file: {0}")]
     NotSplittable(String),
-    #[error("{0} exists already: remove the old parts or choose another --out-dir")]
+    #[error("{0} exists already (nothing was written): remove the old parts or choose another --out-dir")]
     PartExists(String),
     #[error("cannot write a part: {0}")]
     Io(#[from] std::io::Error),
@@ -134,8 +134,35 @@ impl Writer<'_> {
     }
 }
 
+/// Whether the file's first MiB has a `\r` that is not part of a `\r\n`.
+fn has_lone_cr(source: &Source) -> Result<bool, SplitError> {
+    let mut head = Vec::with_capacity(1 << 16);
+    source.reader()?.take(1 << 20).read_to_end(&mut head)?;
+    Ok(memchr::memchr_iter(b'\r', &head)
+        .any(|i| head.get(i + 1).is_some_and(|&b| b != b'\n') || i + 1 == head.len()))
+}
+
 fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == b'\n' || b == b'\r')
+}
+
+/// A part of an earlier split of the same file in `dir` (`STEM.part-NNN.EXT`), if any.
+fn existing_part(dir: &Path, stem: &str, ext: &str) -> Option<PathBuf> {
+    let prefix = format!("{stem}.part-");
+    let suffix = format!(".{ext}");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(&suffix))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.into_iter().next()
 }
 
 /// Splits `source` into parts in `out_dir` (created if missing).
@@ -155,7 +182,6 @@ pub fn split(
         Opening::Refused { problem, .. } => return Err(SplitError::NotSplittable(problem.detail)),
         Opening::Ready(o) => o,
     };
-    std::fs::create_dir_all(out_dir)?;
     let (stem, ext) = match source.path() {
         Some(p) if source.sheet().is_some() => (
             p.file_stem()
@@ -170,8 +196,21 @@ pub fn split(
         ),
         None => ("stdin".into(), "csv".into()),
     };
+    // Before any part is written: no old part may be in the way, and no part may be the input.
+    if let Some(old) = existing_part(out_dir, &stem, &ext) {
+        return Err(SplitError::PartExists(old.display().to_string()));
+    }
+    if let Some(input) = source.path() {
+        let first = out_dir.join(format!("{stem}.part-001.{ext}"));
+        file::ensure_outputs_distinct(&[input], &[&first])?;
+    }
+    std::fs::create_dir_all(out_dir)?;
     let delimiter = opened.delimiter.0;
-    let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom);
+    let opened_sep = opened.sep_line.is_some();
+    // Old Mac line ends (CR only, Excel's "CSV (Macintosh)") are not cut on raw bytes: those
+    // files go the decoded way, where every line end is `\n`.
+    let raw = matches!(opened.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom)
+        && !has_lone_cr(source)?;
     let mut writer = Writer {
         dir: out_dir,
         stem,
@@ -200,9 +239,18 @@ pub fn split(
         writer.preamble.extend_from_slice(&header);
         opened.into_blocks(1 << 20)
     };
-    let mut header_pending = raw;
+    // The raw way, the header is the first record (after Excel's `sep=` line, which every part
+    // keeps too).
+    let mut header_pending = if raw { 1 + usize::from(opened_sep) } else { 0 };
     let mut cuts = Vec::new();
     while let Some(block) = blocks.next_block()? {
+        if let Some(file::Broken::TooLong { bytes }) = block.broken {
+            return Err(SplitError::NotSplittable(format!(
+                "line {} is {bytes} bytes long, more than a record may be ({} bytes); the parts written so far hold the lines before it",
+                block.first_line,
+                file::MAX_RECORD_BYTES
+            )));
+        }
         cuts.clear();
         BoundaryScanner::new(delimiter).scan_all(&block.bytes, &mut cuts);
         if cuts.last() != Some(&block.bytes.len()) {
@@ -212,7 +260,7 @@ pub fn split(
         for &end in &cuts {
             let rec = &block.bytes[start..end];
             start = end;
-            if header_pending {
+            if header_pending > 0 {
                 if is_blank(rec) {
                     continue;
                 }
@@ -220,7 +268,7 @@ pub fn split(
                 if !rec.ends_with(b"\n") {
                     writer.preamble.push(b'\n');
                 }
-                header_pending = false;
+                header_pending -= 1;
                 continue;
             }
             writer.add(rec, !is_blank(rec), &opts)?;

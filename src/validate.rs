@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::file::{
-    self, trim, Block, BlockReader, Col, ColumnMap, FileError, Opened, Opening, ReadOptions,
-    Record, RecordBuf, Source,
+    self, trim, Block, BlockReader, Broken, Col, ColumnMap, FileError, Opened, Opening,
+    ReadOptions, Record, RecordBuf, Source,
 };
 use crate::instance::Instance;
 use crate::rules::{check_row, Action, CheckCtx, Code, CrossKeys, CrossRow, Problem, Severity};
@@ -46,7 +46,9 @@ impl ValidateOptions {
             strict,
             today: jiff::Zoned::now().date(),
             block_bytes: BLOCK_BYTES,
-            duplicate_rows: None,
+            // Memory stays flat however many rows come: past the row limit the file is
+            // invalid anyway (F07), and F07 says from which row on duplicates went unchecked.
+            duplicate_rows: Some(file::MAX_ROWS),
         }
     }
 }
@@ -349,13 +351,15 @@ fn opening_line(code: Code, opened: &Opened) -> Option<u64> {
             file::TextEncoding::Windows1252 { first_line } => Some(first_line),
             _ => None,
         },
+        Code::SepLine => Some(1),
         Code::WrongDelimiter
         | Code::MissingColumn
         | Code::ExtraColumn
         | Code::ColumnOrder
         | Code::ColumnSpelling
         | Code::ExportNameColumns
-        | Code::NoHeader => Some(1),
+        | Code::NoHeader
+        | Code::HeaderTooLong => Some(opened.header_line),
         _ => None,
     }
 }
@@ -363,6 +367,8 @@ fn opening_line(code: Code, opened: &Opened) -> Option<u64> {
 /// One block's rows after checking (phase 2, in parallel).
 struct Checked {
     records: RecordBuf,
+    /// The block is one line the reader could not read as a record.
+    broken: Option<Broken>,
     problems: Vec<Vec<Problem>>,
     keys: Vec<CrossKeys>,
     /// The sink's encoding of each row, row `i` at `encoded[ends[i - 1]..ends[i]]`.
@@ -373,6 +379,7 @@ struct Checked {
 /// Row numbers are known here, so the sink's encoder can run on the workers.
 fn check_block(
     records: RecordBuf,
+    broken: Option<Broken>,
     first_row: u64,
     ctx: &CheckCtx,
     strict: bool,
@@ -386,9 +393,16 @@ fn check_block(
     for i in 0..n {
         let rec = records.get(i);
         let mut out = Vec::new();
-        check_row(rec, ctx, &mut out);
-        if let Some(sheet) = ctx.sheet {
-            sheet.annotate(records.line(i), ctx.map, &mut out);
+        match broken {
+            // Its fields are not the user's values: only say what happened to the line.
+            Some(b) => out.push(broken_problem(b, records.line(i))),
+            None => {
+                check_row(rec, ctx, &mut out);
+                quote_across_lines(rec, records.line(i), &mut out);
+                if let Some(sheet) = ctx.sheet {
+                    sheet.annotate(records.line(i), ctx.map, &mut out);
+                }
+            }
         }
         keys.push(CrossKeys::of(
             trim(ctx.map.field(rec, Col::UserId)),
@@ -411,10 +425,51 @@ fn check_block(
     }
     Checked {
         records,
+        broken,
         problems,
         keys,
         encoded,
         ends,
+    }
+}
+
+/// What the reader did with a line it could not read as a record.
+fn broken_problem(broken: Broken, line: u64) -> Problem {
+    match broken {
+        Broken::UnclosedQuote => Problem::new(
+            Code::QuoteAcrossLines,
+            format!(
+                "a quote opens on line {line} and never closes (or not within {} bytes): this line was read alone, its quotes as plain characters, and each line after it as a row of its own",
+                file::MAX_RECORD_BYTES
+            ),
+        ),
+        Broken::TooLong { bytes } => Problem::new(
+            Code::RecordTooLong,
+            format!(
+                "line {line} is {bytes} bytes long, more than the {} a record may have: it was skipped",
+                file::MAX_RECORD_BYTES
+            ),
+        ),
+    }
+}
+
+/// A quoted value with line breaks: the lines after the first were read into one cell, and
+/// the row says which (no line vanishes from the report).
+fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
+    let breaks = memchr::memchr_iter(b'\n', rec.text().as_bytes()).count() as u64;
+    if breaks > 0 {
+        let last = line + breaks;
+        let lines = if breaks == 1 {
+            format!("line {last} was")
+        } else {
+            format!("lines {}–{last} were", line + 1)
+        };
+        out.push(Problem::new(
+            Code::QuoteAcrossLines,
+            format!(
+                "a quote opens on line {line} and closes only on line {last}: {lines} read into one cell of this row"
+            ),
+        ));
     }
 }
 
@@ -427,14 +482,14 @@ fn check_batch(
     opts: &ValidateOptions,
     encoder: Option<&RowEncoder>,
 ) -> Vec<Checked> {
-    let parsed: Vec<RecordBuf> = batch
+    let parsed: Vec<(RecordBuf, Option<Broken>)> = batch
         .par_iter()
-        .map(|b| file::parse_block(b, delimiter))
+        .map(|b| (file::parse_block(b, delimiter), b.broken))
         .collect();
     let mut next = first_row;
     let firsts: Vec<u64> = parsed
         .iter()
-        .map(|p| {
+        .map(|(p, _)| {
             let f = next;
             next += p.len() as u64;
             f
@@ -443,7 +498,7 @@ fn check_batch(
     parsed
         .into_par_iter()
         .zip(firsts)
-        .map(|(p, first)| check_block(p, first, ctx, opts.strict, encoder))
+        .map(|((p, broken), first)| check_block(p, broken, first, ctx, opts.strict, encoder))
         .collect()
 }
 
@@ -469,7 +524,10 @@ fn consume(
             let remember = opts
                 .duplicate_rows
                 .is_none_or(|max| tally.summary.rows < max);
-            if remember && !problems.iter().any(|p| p.code == Code::EmptyRow) {
+            if remember
+                && block.broken.is_none()
+                && !problems.iter().any(|p| p.code == Code::EmptyRow)
+            {
                 let id = trim(map.field(rec, Col::UserId));
                 let name = trim(map.field(rec, Col::UserName));
                 cross.check_keyed(line, id, name, &block.keys[i], problems);
@@ -623,7 +681,13 @@ pub fn validate_source(
                 "the file has {counted} rows counting the header; Qualtrics takes fewer than {} (at most {} data rows)",
                 file::MAX_ROWS,
                 file::MAX_ROWS - 2
-            ),
+            ) + &match opts.duplicate_rows {
+                Some(max) if rows > max => format!(
+                    "; duplicate usernames and userIDs were looked for in the first {max} data rows only (from row {} on they were not)",
+                    max + 1
+                ),
+                _ => String::new(),
+            },
         );
         tally.file_problem(sink, None, &p)?;
     }

@@ -3,8 +3,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
-
 use super::{write_atomically, Exit, Format, Output};
 use crate::file::{Delimiter, ReadOptions, Source};
 use crate::fix::{fix, FixOptions};
@@ -34,30 +32,8 @@ pub struct Args {
     format: Format,
 }
 
-/// Whether two paths name the same file (the output may not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let canon = |p: &Path| -> Option<PathBuf> {
-        if let Ok(c) = p.canonicalize() {
-            return Some(c);
-        }
-        let parent = p
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Some(parent.canonicalize().ok()?.join(p.file_name()?))
-    };
-    matches!((canon(a), canon(b)), (Some(x), Some(y)) if x == y)
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    if args.output.as_os_str() == "-" {
-        bail!("give a file for the repaired copy: -o FIXED.csv");
-    }
-    if let Some(input) = Some(Path::new(&args.file)).filter(|_| args.file != "-") {
-        if same_file(input, &args.output) {
-            bail!("the output is the input: fix never changes the original, give another -o");
-        }
-    }
+    crate::file::ensure_outputs_distinct(&[Path::new(&args.file)], &[&args.output])?;
     let source = Source::from_arg(&args.file)?;
     let tsv = args.tsv || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;
     let opts = FixOptions {
@@ -68,8 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let report = write_atomically(&args.output, |out| Ok(fix(&source, out, &opts)?))?;
 
-    // What is left: validate the copy.
-    let fixed = Source::from_arg(&args.output.to_string_lossy())?;
+    // What is left: validate the copy (not when it went to stdout, a device or a pipe).
+    let in_place = super::writes_in_place(&args.output);
     let check = ValidateOptions::new(
         ReadOptions {
             encoding: None,
@@ -89,7 +65,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         duplicate_rows: Some(crate::file::MAX_ROWS),
         ..check
     };
-    let summary = validate_source(&fixed, &check, None, &mut NullSink)?;
+    let summary = if in_place {
+        None
+    } else {
+        let fixed = Source::from_arg(&args.output.to_string_lossy())?;
+        Some(validate_source(&fixed, &check, None, &mut NullSink)?)
+    };
 
     let text = match args.format {
         Format::Json => {
@@ -132,50 +113,68 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             for n in &report.not_fixed {
                 let _ = writeln!(s, "  not fixed: {n}");
             }
-            if summary.valid {
-                let _ = writeln!(
-                    s,
-                    "the copy validates{}",
-                    if summary.warning > 0 {
-                        " (with warnings)"
-                    } else {
-                        ""
-                    }
-                );
-            } else {
-                let _ = writeln!(
-                    s,
-                    "still to fix by hand (`qusers validate {}` shows every line):",
-                    args.output.display()
-                );
-                for p in summary
-                    .file_problems
-                    .iter()
-                    .filter(|p| p.severity == crate::rules::Severity::Error)
-                {
-                    let _ = writeln!(s, "  {}", p.message);
-                }
-                for r in summary
-                    .rules
-                    .iter()
-                    .filter(|r| r.severity == crate::rules::Severity::Error)
-                {
-                    let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
+            match &summary {
+                None => {
                     let _ = writeln!(
                         s,
-                        "  {} {} ({} rows: lines {})",
-                        r.code,
-                        r.title,
-                        r.rows,
-                        lines.join(", ")
+                        "the copy went to {}, which cannot be read back: save it to a file and run `qusers validate` on it",
+                        args.output.display()
                     );
+                }
+                Some(summary) if summary.valid => {
+                    let _ = writeln!(
+                        s,
+                        "the copy validates{}",
+                        if summary.warning > 0 {
+                            " (with warnings)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                Some(summary) => {
+                    let _ = writeln!(
+                        s,
+                        "still to fix by hand (`qusers validate {}` shows every line):",
+                        args.output.display()
+                    );
+                    for p in summary
+                        .file_problems
+                        .iter()
+                        .filter(|p| p.severity == crate::rules::Severity::Error)
+                    {
+                        let _ = writeln!(s, "  {}", p.message);
+                    }
+                    for r in summary
+                        .rules
+                        .iter()
+                        .filter(|r| r.severity == crate::rules::Severity::Error)
+                    {
+                        let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
+                        let _ = writeln!(
+                            s,
+                            "  {} {} ({} rows: lines {})",
+                            r.code,
+                            r.title,
+                            r.rows,
+                            lines.join(", ")
+                        );
+                    }
                 }
             }
             s
         }
     };
-    Output::stdout(&text)?;
-    Ok(if summary.valid {
+    let on_stdout = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+        .iter()
+        .any(|p| args.output.as_os_str() == *p);
+    if on_stdout {
+        // The copy is on stdout: the summary goes beside it, on stderr.
+        eprint!("{text}");
+    } else {
+        Output::stdout(&text)?;
+    }
+    Ok(if summary.as_ref().is_none_or(|s| s.valid) {
         Exit::Ok
     } else {
         Exit::Invalid

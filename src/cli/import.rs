@@ -2,6 +2,7 @@
 //! the summary. The workflow itself is [`crate::import::Importer`].
 
 use std::io::{IsTerminal, Write as _};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -12,8 +13,8 @@ use super::target::{runtime, Target, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::file::Source;
 use crate::import::{
-    default_report, resume_command, FileInput, ImportOptions, ImportOutcome, ImportVerdict,
-    Importer, InstanceFrom, OnTaken, Prepared, Progress, Summary,
+    default_report, resume_command, FileInput, ImportLock, ImportOptions, ImportOutcome,
+    ImportVerdict, Importer, InstanceFrom, Journal, OnTaken, Prepared, Progress, Summary,
 };
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +109,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         on_taken: [OnTaken::Fail, OnTaken::Suffix][usize::from(args.on_taken == "suffix")],
         max_outage: args.max_outage,
     };
+    let inputs: Vec<&Path> = std::iter::once(args.file.as_str())
+        .chain(args.existing.as_deref())
+        .map(Path::new)
+        .collect();
+    let (journal, lock) = (
+        Journal::path_for(&opts.report),
+        ImportLock::path_for(&opts.report),
+    );
+    crate::file::ensure_outputs_distinct(&inputs, &[&opts.report, &journal, &lock])?;
     let offline = args.dry_run && args.existing.is_some();
     let target = (!offline).then(|| args.target.resolve()).transpose()?;
     let description = target

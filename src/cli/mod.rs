@@ -15,7 +15,7 @@ mod whoami;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use output::{write_atomically, Output};
+pub use output::{write_atomically, writes_in_place, Output};
 
 /// Validate, import and export Qualtrics users from CSV/TSV files.
 #[derive(Debug, Parser)]

@@ -1,8 +1,7 @@
 //! `qusers template`: the blank import template (the header line, nothing else).
 
+use std::io::Write as _;
 use std::path::PathBuf;
-
-use anyhow::Context;
 
 use super::{Exit, Output};
 use crate::file::{Delimiter, COLUMNS};
@@ -42,8 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             eprintln!("wrote the template workbook to {}", path.display());
         }
         Some(path) => {
-            std::fs::write(path, &line)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            super::write_atomically(path, |out| Ok(out.write_all(line.as_bytes())?))?;
             eprintln!("wrote the template to {}", path.display());
         }
         None => Output::stdout(&line)?,

@@ -71,6 +71,23 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .iter()
         .map(|n| (n, Source::from_arg(n)))
         .collect();
+    // No report may replace an input (checked before anything is written).
+    let several = args.files.len() > 1;
+    if let Some(report) = &args.report {
+        let outputs: Vec<PathBuf> = sources
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .map(|s| report_path_for(report, s, several))
+            .collect();
+        let inputs: Vec<&Path> = args
+            .files
+            .iter()
+            .chain(&args.existing)
+            .map(Path::new)
+            .collect();
+        let outputs: Vec<&Path> = outputs.iter().map(PathBuf::as_path).collect();
+        crate::file::ensure_outputs_distinct(&inputs, &outputs)?;
+    }
     let mut checked = None;
     let instance = if args.check_instance {
         let target = args.target.resolve()?;
@@ -99,7 +116,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     };
     let opts = ValidateOptions::new(read, args.strict);
-    let several = args.files.len() > 1;
     let mut summaries = Vec::new();
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;

@@ -35,6 +35,11 @@ impl BoundaryScanner {
         }
     }
 
+    /// True inside a quoted field that has not closed yet.
+    pub fn in_open_quote(&self) -> bool {
+        self.state == State::Quoted
+    }
+
     /// Scans `buf`, the bytes that follow everything scanned before, and returns the offset
     /// just past the last record boundary in it.
     pub fn scan(&mut self, buf: &[u8]) -> Option<usize> {
@@ -120,15 +125,53 @@ pub fn record_line(bytes: &[u8], pos: &csv::Position) -> u64 {
     pos.line() + blank as u64
 }
 
+/// Records longer than this many bytes (after decoding) are not read: a record so long is a
+/// quote that never closes, or not a user file. Far beyond any real record (nine short fields).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// A line the reader could not read as a normal record; it stands alone in its block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Broken {
+    /// A quote opened on this line and did not close before the end of the file (or within
+    /// [`MAX_RECORD_BYTES`]). The line was read alone, its quotes as plain characters, and the
+    /// lines after it as records of their own: no line is swallowed.
+    UnclosedQuote,
+    /// The line alone is longer than [`MAX_RECORD_BYTES`]: its bytes were skipped, up to the
+    /// next line end, and reading went on from there.
+    TooLong { bytes: u64 },
+}
+
 /// Parses a block's records, each with its physical line.
 pub fn parse_block(block: &Block, delimiter: u8) -> super::RecordBuf {
+    let mut records = super::RecordBuf::with_capacity(block.bytes.len());
+    let mut rec = csv::ByteRecord::new();
+    match block.broken {
+        None => {}
+        Some(Broken::UnclosedQuote) => {
+            // One line, quotes as characters.
+            let line = block.bytes.strip_suffix(b"\n").unwrap_or(&block.bytes);
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .quoting(false)
+                .delimiter(delimiter)
+                .from_reader(line);
+            if !rdr.read_byte_record(&mut rec).unwrap_or(false) {
+                rec.clear();
+            }
+            records.push(&rec, block.first_line);
+            return records;
+        }
+        Some(Broken::TooLong { .. }) => {
+            records.push(&rec, block.first_line);
+            return records;
+        }
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(&block.bytes[..]);
-    let mut records = super::RecordBuf::with_capacity(block.bytes.len());
-    let mut rec = csv::ByteRecord::new();
     // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
     while rdr.read_byte_record(&mut rec).unwrap_or(false) {
         let line =
@@ -143,73 +186,187 @@ pub fn parse_block(block: &Block, delimiter: u8) -> super::RecordBuf {
 pub struct Block {
     pub bytes: Vec<u8>,
     pub first_line: u64,
+    /// Set when the block is one line that could not be read as a record (see [`Broken`]);
+    /// `bytes` is then that line (empty for [`Broken::TooLong`]).
+    pub broken: Option<Broken>,
 }
 
-/// Reads a stream as blocks of whole records of about `target` bytes (a record longer than
-/// that makes a longer block).
+/// Reads a stream as blocks of whole records of about `target` bytes. Memory stays within a
+/// few times `target` + [`MAX_RECORD_BYTES`], whatever the stream holds: a record longer than
+/// that becomes a [`Broken`] block and reading goes on after it.
 pub struct BlockReader {
     inner: Box<dyn Read + Send>,
+    delimiter: u8,
     scanner: BoundaryScanner,
-    carry: Vec<u8>,
+    /// Bytes read and not handed out yet; they start at a record start.
+    buf: Vec<u8>,
+    /// `buf[..scanned]` has been through the scanner.
+    scanned: usize,
+    /// Just past the last record boundary in `buf` (0: none yet).
+    cut: usize,
+    /// The physical line of `buf[0]`.
     next_line: u64,
     target: usize,
+    /// The target for the next block: smaller than `target` when lines are so short that a
+    /// block of `target` bytes would hold more than [`MAX_BLOCK_LINES`] (memory in flight
+    /// grows with rows, not only with bytes).
+    next_target: usize,
     eof: bool,
+    ready: std::collections::VecDeque<Block>,
 }
+
+/// Lines per block, about, at most (see `BlockReader::next_target`).
+const MAX_BLOCK_LINES: usize = 4096;
 
 impl BlockReader {
     /// `first_line` is the physical line of the stream's first byte.
     pub fn new(inner: Box<dyn Read + Send>, delimiter: u8, first_line: u64, target: usize) -> Self {
         BlockReader {
             inner,
+            delimiter,
             scanner: BoundaryScanner::new(delimiter),
-            carry: Vec::new(),
+            buf: Vec::new(),
+            scanned: 0,
+            cut: 0,
             next_line: first_line,
             target: target.max(1),
+            next_target: target.max(1),
             eof: false,
+            ready: std::collections::VecDeque::new(),
         }
     }
 
     /// The next block, `None` at the end of the stream.
     pub fn next_block(&mut self) -> io::Result<Option<Block>> {
-        let mut buf = std::mem::take(&mut self.carry);
-        let mut cut = None;
         loop {
-            if self.eof {
-                if buf.is_empty() {
-                    return Ok(None);
-                }
-                return Ok(Some(self.finish(buf)));
+            if let Some(b) = self.ready.pop_front() {
+                return Ok(Some(b));
             }
-            if let Some(c) = cut {
-                if buf.len() >= self.target {
-                    self.carry = buf[c..].to_vec();
-                    buf.truncate(c);
-                    return Ok(Some(self.finish(buf)));
-                }
+            if self.cut > 0 && self.buf.len() >= self.next_target {
+                return Ok(Some(self.take(self.cut)));
             }
-            let start = buf.len();
-            // Up to the target, and at least a good read's worth once past it.
-            let want = self
-                .target
-                .saturating_sub(start)
-                .max(self.target.min(1 << 16));
-            buf.resize(start + want, 0);
-            let n = super::read_some(&mut self.inner, &mut buf[start..])?;
-            buf.truncate(start + n);
-            if n == 0 {
-                self.eof = true;
+            if self.buf.len() - self.cut > MAX_RECORD_BYTES {
+                self.flush_whole();
+                self.broken_record()?;
                 continue;
             }
-            if let Some(c) = self.scanner.scan(&buf[start..]) {
-                cut = Some(start + c);
+            if self.eof {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                if self.scanner.in_open_quote() {
+                    // The last record opens a quote that never closes.
+                    self.flush_whole();
+                    self.broken_record()?;
+                    continue;
+                }
+                let all = self.buf.len();
+                return Ok(Some(self.take(all)));
+            }
+            let start = self.buf.len();
+            // Up to the target, and at least a good read's worth once past it.
+            let want = self
+                .next_target
+                .saturating_sub(start)
+                .max(self.next_target.min(1 << 16));
+            self.buf.resize(start + want, 0);
+            let n = super::read_some(&mut self.inner, &mut self.buf[start..])?;
+            self.buf.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+            } else {
+                self.scan_new();
             }
         }
     }
 
-    fn finish(&mut self, bytes: Vec<u8>) -> Block {
+    /// Runs the scanner over the bytes it has not seen.
+    fn scan_new(&mut self) {
+        if let Some(c) = self.scanner.scan(&self.buf[self.scanned..]) {
+            self.cut = self.scanned + c;
+        }
+        self.scanned = self.buf.len();
+    }
+
+    /// Queues the whole records before the cut as a block.
+    fn flush_whole(&mut self) {
+        if self.cut > 0 {
+            let b = self.take(self.cut);
+            self.ready.push_back(b);
+        }
+    }
+
+    /// Hands out `buf[..end]` (whole records) as a block.
+    fn take(&mut self, end: usize) -> Block {
+        let rest = self.buf.split_off(end);
+        let bytes = std::mem::replace(&mut self.buf, rest);
+        self.scanned -= end.min(self.scanned);
+        self.cut = 0;
         let first_line = self.next_line;
-        self.next_line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
-        Block { bytes, first_line }
+        let lines = memchr::memchr_iter(b'\n', &bytes).count();
+        self.next_line += lines as u64;
+        if let Some(per_line) = bytes.len().checked_div(lines) {
+            self.next_target =
+                (per_line * MAX_BLOCK_LINES).clamp(self.target.min(1 << 12), self.target);
+        }
+        Block {
+            bytes,
+            first_line,
+            broken: None,
+        }
+    }
+
+    /// `buf` starts with a record that cannot be read whole: too long, or a quote that never
+    /// closes. Its first line becomes a broken block and reading starts again on the next line.
+    fn broken_record(&mut self) -> io::Result<()> {
+        let line = self.next_line;
+        match memchr::memchr(b'\n', &self.buf).filter(|&i| i < MAX_RECORD_BYTES) {
+            Some(i) => {
+                // The quote opened on the record's first line (before it, any line end would
+                // have ended the record).
+                let rest = self.buf.split_off(i + 1);
+                let bytes = std::mem::replace(&mut self.buf, rest);
+                self.ready.push_back(Block {
+                    bytes,
+                    first_line: line,
+                    broken: Some(Broken::UnclosedQuote),
+                });
+            }
+            None => {
+                // One line longer than the limit: skip to its end.
+                let mut skipped = 0u64;
+                loop {
+                    if let Some(i) = memchr::memchr(b'\n', &self.buf) {
+                        skipped += i as u64;
+                        self.buf.drain(..=i);
+                        break;
+                    }
+                    skipped += self.buf.len() as u64;
+                    self.buf.clear();
+                    if self.eof {
+                        break;
+                    }
+                    self.buf.resize(1 << 16, 0);
+                    let n = super::read_some(&mut self.inner, &mut self.buf)?;
+                    self.buf.truncate(n);
+                    if n == 0 {
+                        self.eof = true;
+                    }
+                }
+                self.ready.push_back(Block {
+                    bytes: Vec::new(),
+                    first_line: line,
+                    broken: Some(Broken::TooLong { bytes: skipped }),
+                });
+            }
+        }
+        self.next_line = line + 1;
+        // Start afresh on the next line.
+        self.scanner = BoundaryScanner::new(self.delimiter);
+        self.scanned = 0;
+        self.cut = 0;
+        self.scan_new();
+        Ok(())
     }
 }
 
@@ -272,7 +429,87 @@ mod tests {
                 prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'\n'), Just(b' ')], 0..3000),
             target in 1usize..4000,
         ) {
+            // A quote left open at the end is a broken record (tested below): close it.
+            let mut data = data;
+            let mut s = BoundaryScanner::new(b',');
+            s.scan(&data);
+            if s.in_open_quote() {
+                data.push(b'"');
+            }
             prop_assert_eq!(blocked(&data, target), whole(&data));
         }
+    }
+
+    /// (line, fields, broken) of every record, read through blocks.
+    fn read_all(data: &[u8], target: usize) -> Vec<(u64, Vec<String>, Option<Broken>)> {
+        let mut reader =
+            BlockReader::new(Box::new(io::Cursor::new(data.to_vec())), b',', 1, target);
+        let mut out = Vec::new();
+        while let Some(block) = reader.next_block().expect("in memory") {
+            let recs = parse_block(&block, b',');
+            for i in 0..recs.len() {
+                let fields = recs.get(i).iter().map(String::from).collect();
+                out.push((recs.line(i), fields, block.broken));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_unclosed_quote_swallows_no_line() {
+        let data = b"a,b\nc,\"d\ne,f\ng,h\"\"\n";
+        for target in [1, 5, 1000] {
+            let got = read_all(data, target);
+            assert_eq!(
+                got,
+                [
+                    (1, vec!["a".into(), "b".into()], None),
+                    (
+                        2,
+                        vec!["c".into(), "\"d".into()],
+                        Some(Broken::UnclosedQuote)
+                    ),
+                    (3, vec!["e".into(), "f".into()], None),
+                    (4, vec!["g".into(), "h\"\"".into()], None),
+                ],
+                "target {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_past_the_limit_are_broken_and_reading_goes_on() {
+        // A quoted field of 2 MiB over many lines, then a normal record.
+        let mut data = b"a,b\nc,\"".to_vec();
+        for _ in 0..(2 * MAX_RECORD_BYTES / 64) {
+            data.extend_from_slice(&[b'x'; 63]);
+            data.push(b'\n');
+        }
+        data.extend_from_slice(b"\",z\nlast,row\n");
+        let got = read_all(&data, 1 << 16);
+        for (i, g) in got.iter().enumerate() {
+            if g.0 != i as u64 + 1 {
+                panic!("record {i}: {:?} {:?}", g.0, g.2);
+            }
+        }
+        assert_eq!(got[0].0, 1);
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].2, Some(Broken::UnclosedQuote));
+        // Every line after the quote is a record of its own; the last one is intact.
+        // "a,b", then `c,"` + 32768 lines of x (the first on line 2), `",z`, "last,row".
+        let lines = 1 + 2 * MAX_RECORD_BYTES as u64 / 64 + 2;
+        assert_eq!(got.len() as u64, lines);
+        assert_eq!(got.last().expect("last").1, ["last", "row"]);
+        assert_eq!(got.last().expect("last").0, lines);
+
+        // One line of 3 MiB with no line end inside: skipped, counted, and the next line read.
+        let mut data = b"a,b\n".to_vec();
+        data.extend(std::iter::repeat_n(b',', 3 << 20));
+        data.extend_from_slice(b"\nlast,row\n");
+        let got = read_all(&data, 1 << 16);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].2, Some(Broken::TooLong { bytes: 3 << 20 }));
+        assert_eq!(got[2], (3, vec!["last".into(), "row".into()], None));
     }
 }

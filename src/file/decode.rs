@@ -83,36 +83,50 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
     if head.is_empty() {
         return Ok(Decoding::Empty);
     }
-    if let Some(enc) = forced {
-        return Ok(Decoding::Text(TextEncoding::Forced(enc)));
-    }
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Ok(Decoding::Text(TextEncoding::Utf8Bom));
-    }
-    if head.starts_with(&[0xFF, 0xFE]) {
+    // Known without looking further: given, or a byte-order mark. UTF-16 has NUL bytes.
+    let known = if let Some(enc) = forced {
+        if enc.output_encoding() != enc {
+            return Ok(Decoding::Text(TextEncoding::Forced(enc))); // UTF-16 (or a relative)
+        }
+        Some(TextEncoding::Forced(enc))
+    } else if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        Some(TextEncoding::Utf8Bom)
+    } else if head.starts_with(&[0xFF, 0xFE]) {
         return Ok(Decoding::Text(TextEncoding::Utf16Le));
-    }
-    if head.starts_with(&[0xFE, 0xFF]) {
+    } else if head.starts_with(&[0xFE, 0xFF]) {
         return Ok(Decoding::Text(TextEncoding::Utf16Be));
-    }
-    if let Some(why) = not_text(&head) {
-        return Ok(Decoding::NotText(why));
-    }
-    // Validate the whole stream as UTF-8 in one buffer; an incomplete sequence at the end of
-    // a read (at most 3 bytes) moves to the front and the next read lands behind it.
+    } else {
+        if let Some(why) = not_text(&head) {
+            return Ok(Decoding::NotText(why));
+        }
+        None
+    };
+    // Validate the whole stream as UTF-8 in one buffer, and look for NUL bytes all the way
+    // (a NUL anywhere means the file is not text); an incomplete sequence at the end of a read
+    // (at most 3 bytes) moves to the front and the next read lands behind it.
     let mut buf = vec![0u8; (1 << 20).max(head.len())];
     buf[..head.len()].copy_from_slice(&head);
     let mut filled = head.len();
     let mut offset: u64 = 0; // stream offset of buf[0]
+    let mut first_bad: Option<u64> = None;
     loop {
-        let keep = match std::str::from_utf8(&buf[..filled]) {
-            Ok(_) => 0,
-            Err(e) if e.error_len().is_some() => {
-                let bad = offset + e.valid_up_to() as u64;
-                let first_line = line_of_offset(source, bad)?;
-                return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
+        if let Some(at) = memchr::memchr(0, &buf[..filled]) {
+            let line = line_of_offset(source, offset + at as u64)?;
+            return Ok(Decoding::NotText(format!(
+                "line {line} has a NUL byte, which no text file has"
+            )));
+        }
+        let keep = if first_bad.is_some() || known.is_some() {
+            0
+        } else {
+            match std::str::from_utf8(&buf[..filled]) {
+                Ok(_) => 0,
+                Err(e) if e.error_len().is_some() => {
+                    first_bad = Some(offset + e.valid_up_to() as u64);
+                    0
+                }
+                Err(e) => filled - e.valid_up_to(),
             }
-            Err(e) => filled - e.valid_up_to(),
         };
         buf.copy_within(filled - keep..filled, 0);
         offset += (filled - keep) as u64;
@@ -120,10 +134,15 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
         if n == 0 {
             if keep > 0 {
                 // The file ends inside a multi-byte sequence.
-                let first_line = line_of_offset(source, offset)?;
-                return Ok(Decoding::Text(TextEncoding::Windows1252 { first_line }));
+                first_bad = Some(offset);
             }
-            return Ok(Decoding::Text(TextEncoding::Utf8));
+            return Ok(Decoding::Text(match (known, first_bad) {
+                (Some(known), _) => known,
+                (None, Some(bad)) => TextEncoding::Windows1252 {
+                    first_line: line_of_offset(source, bad)?,
+                },
+                (None, None) => TextEncoding::Utf8,
+            }));
         }
         filled = keep + n;
     }
@@ -209,7 +228,9 @@ impl<R: Read> Read for LineEnds<R> {
                     r = n;
                 }
             }
-            buf.copy_within(r..n, w);
+            if r != w {
+                buf.copy_within(r..n, w);
+            }
             w += n - r;
             if w > 0 {
                 return Ok(w);
@@ -230,6 +251,9 @@ fn not_text(head: &[u8]) -> Option<String> {
         return Some("it is a PDF document".into());
     }
     let nuls = head.iter().filter(|&&b| b == 0).count();
+    if nuls * 10 > head.len() * 9 {
+        return Some("it is nothing but NUL bytes (a disk image, /dev/zero?)".into());
+    }
     if nuls > 0 {
         let odd_nuls = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
         let even_nuls = nuls - odd_nuls;
@@ -251,11 +275,13 @@ fn not_text(head: &[u8]) -> Option<String> {
     None
 }
 
-/// The 1-based physical line of a byte offset.
+/// The 1-based physical line of a byte offset, counting line ends as the reader does (`\r\n`,
+/// `\n` and a lone `\r` are one each: Excel for Mac files end lines with `\r` alone).
 fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
     let mut rdr = source.reader()?.take(offset);
     let mut buf = vec![0u8; 1 << 16];
     let mut lines = 1;
+    let mut after_cr = false;
     loop {
         let n = super::read_some(&mut rdr, &mut buf).map_err(|e| FileError::Io {
             path: source.name(),
@@ -264,8 +290,68 @@ fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
         if n == 0 {
             return Ok(lines);
         }
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let chunk = &buf[..n];
+        for i in memchr::memchr2_iter(b'\n', b'\r', chunk) {
+            // A `\n` right after a `\r` ends the same line.
+            let after = if i == 0 {
+                after_cr
+            } else {
+                chunk[i - 1] == b'\r'
+            };
+            if chunk[i] == b'\r' || !after {
+                lines += 1;
+            }
+        }
+        after_cr = chunk[n - 1] == b'\r';
     }
+}
+
+/// A few words of physical line `line` around its first byte that is not ASCII, decoded as
+/// Windows-1252: what the admin can compare with what the file should say.
+pub fn line_sample(source: &Source, line: u64) -> Result<String, FileError> {
+    let io_err = |e| FileError::Io {
+        path: source.name(),
+        source: e,
+    };
+    let mut rdr = io::BufReader::with_capacity(1 << 16, source.reader()?);
+    let mut at = 1;
+    let mut text = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut after_cr = false;
+    // Byte by byte through a buffer: a line end is `\n`, `\r\n` or a lone `\r`.
+    while rdr.read(&mut byte).map_err(io_err)? == 1 {
+        let b = byte[0];
+        let was_cr = std::mem::replace(&mut after_cr, b == b'\r');
+        if b == b'\n' && was_cr {
+            continue;
+        }
+        if b == b'\n' || b == b'\r' {
+            if at == line {
+                break;
+            }
+            at += 1;
+            continue;
+        }
+        if at == line {
+            text.push(b);
+            if text.len() >= 4096 {
+                break;
+            }
+        }
+    }
+    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&text);
+    let chars: Vec<char> = decoded.chars().collect();
+    let first = chars.iter().position(|c| !c.is_ascii()).unwrap_or(0);
+    let from = first.saturating_sub(20);
+    let to = (first + 20).min(chars.len());
+    let mut sample: String = chars[from..to].iter().collect();
+    if from > 0 {
+        sample.insert(0, '…');
+    }
+    if to < chars.len() {
+        sample.push('…');
+    }
+    Ok(sample)
 }
 
 /// Reads until `buf` is full or the stream ends; returns how much was read.

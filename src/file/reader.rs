@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use csv::ByteRecord;
 use encoding_rs::Encoding;
 
+use super::blocks::MAX_RECORD_BYTES;
 use super::blocks::{BlockReader, BoundaryScanner};
 use super::decode::{decoded_reader, sniff, Decoding, TextEncoding};
 use super::header::{analyze_header, HeaderAnalysis};
@@ -50,6 +51,9 @@ pub struct Opened {
     pub header_line: u64,
     /// The physical line where `body` starts.
     pub body_line: u64,
+    /// The delimiter named by Excel's `sep=X` line when the file starts with one (line 1; the
+    /// header is then on line 2 and the `sep=` line is in no record: `fix` leaves it out).
+    pub sep_line: Option<Delimiter>,
     /// The data records as decoded UTF-8 with `\n` line ends (the header record itself when
     /// it turned out to be data).
     pub body: Box<dyn Read + Send>,
@@ -112,7 +116,8 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         TextEncoding::Windows1252 { first_line } => problems.push(Problem::new(
             Code::LegacyEncoding,
             format!(
-                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252 (pass --encoding if it is another one)"
+                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252, and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
+                super::decode::line_sample(source, *first_line)?
             ),
         )),
         _ => {}
@@ -127,15 +132,43 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
     }
 
     let mut decoded = decoded_reader(source, &encoding)?;
-    let expected = opts.delimiter.unwrap_or_else(|| source.default_delimiter());
     // Decoders may hand out the first bytes in small pieces: gather the first line before
     // judging the delimiter, then put it back in front of the stream.
     let mut head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
         path: source.name(),
         source: e,
     })?;
+    let io_err = |e| FileError::Io {
+        path: source.name(),
+        source: e,
+    };
+    // Excel's `sep=;` first line names the delimiter; it is not the header.
+    let sep = sep_line(first_line(&head));
+    let skipped = if let Some(d) = sep {
+        let len = first_line(&head).len() + 1;
+        head.drain(..len.min(head.len()));
+        top_up_line(&mut head, &mut decoded).map_err(io_err)?;
+        problems.push(Problem::new(
+            Code::SepLine,
+            format!(
+                "line 1 is \"sep={}\", Excel's note of the delimiter: the {}s it names were used, and the header read on the next line",
+                d.0 as char,
+                d.describe()
+            ),
+        ));
+        1
+    } else {
+        0
+    };
+    let expected = opts.delimiter.unwrap_or_else(|| source.default_delimiter());
     let blank = leading_blank_lines(&head);
-    let delimiter = match found_delimiter(first_line(&head[blank..]), expected) {
+    // The `sep=` line's delimiter is read with (unless --delimiter says otherwise); when it is
+    // not the one Qualtrics expects, that is still F05.
+    let found = match sep.filter(|_| opts.delimiter.is_none()) {
+        Some(d) => (d != expected).then_some(d),
+        None => found_delimiter(first_line(&head[blank..]), expected),
+    };
+    let delimiter = match found {
         Some(found) => {
             problems.push(Problem::new(
                 Code::WrongDelimiter,
@@ -145,11 +178,23 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         }
         None => expected,
     };
-    let (lead, header_end) =
+    let Some((lead, header_end)) =
         find_header(&mut head, &mut decoded, delimiter.0).map_err(|e| FileError::Io {
             path: source.name(),
             source: e,
-        })?;
+        })?
+    else {
+        let line = 1 + skipped + leading_blank_lines(&head) as u64;
+        return Ok(Opening::Refused {
+            problem: Problem::new(
+                Code::HeaderTooLong,
+                format!(
+                    "the header (line {line}) runs on for more than {MAX_RECORD_BYTES} bytes without ending"
+                ),
+            ),
+            size,
+        });
+    };
     let mut header_rec = ByteRecord::new();
     let has_header = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -171,7 +216,7 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
     let field_refs: Vec<&str> = header_fields.iter().map(String::as_str).collect();
     let header = analyze_header(&field_refs);
     problems.extend(header.problems.iter().cloned());
-    let header_line = 1 + lead as u64;
+    let header_line = 1 + skipped + lead as u64;
     // The body starts after the header, or at it when the first line turned out to be data.
     let body_start = if header.header_is_data {
         lead
@@ -190,18 +235,20 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         header_fields,
         header_line,
         body_line,
+        sep_line: sep,
         body: Box::new(io::Cursor::new(head).chain(decoded)),
         sheet: source.sheet().cloned(),
     })))
 }
 
 /// Skips leading blank lines (the csv reader does too) and finds the end of the header record,
-/// reading more into `head` when it spans further. Returns (blank-line bytes, header end).
+/// reading more into `head` when it spans further. Returns (blank-line bytes, header end), or
+/// `None` when the header is longer than [`MAX_RECORD_BYTES`].
 fn find_header(
     head: &mut Vec<u8>,
     rdr: &mut dyn Read,
     delimiter: u8,
-) -> io::Result<(usize, usize)> {
+) -> io::Result<Option<(usize, usize)>> {
     let mut scanner = BoundaryScanner::new(delimiter);
     let mut lead = None;
     let mut scanned = 0;
@@ -215,14 +262,17 @@ fn find_header(
         }
         if let Some(lead) = lead {
             if let Some(end) = scanner.scan_first(&head[scanned..]) {
-                return Ok((lead, scanned + end));
+                return Ok(Some((lead, scanned + end)));
             }
             scanned = head.len();
+            if head.len() - lead > MAX_RECORD_BYTES {
+                return Ok(None);
+            }
         }
         let mut buf = [0u8; 1 << 13];
         let n = super::read_some(rdr, &mut buf)?;
         if n == 0 {
-            return Ok((lead.unwrap_or(head.len()), head.len()));
+            return Ok(Some((lead.unwrap_or(head.len()), head.len())));
         }
         head.extend_from_slice(&buf[..n]);
     }
@@ -250,6 +300,39 @@ fn read_first_line(rdr: &mut dyn Read) -> io::Result<Vec<u8>> {
         if n == 0 || memchr::memchr(b'\n', &buf[..n]).is_some() || head.len() >= 1 << 16 {
             return Ok(head);
         }
+    }
+}
+
+/// Reads more into `head` until it holds a whole line (or 64 KiB, or everything).
+fn top_up_line(head: &mut Vec<u8>, rdr: &mut dyn Read) -> io::Result<()> {
+    let mut buf = [0u8; 1 << 13];
+    while memchr::memchr(b'\n', head).is_none() && head.len() < 1 << 16 {
+        let n = super::read_some(rdr, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
+}
+
+/// The delimiter an Excel `sep=X` line names (`"sep=X"` quoted too; any case).
+fn sep_line(line: &[u8]) -> Option<Delimiter> {
+    let line = line
+        .strip_prefix(b"\"")
+        .and_then(|l| l.strip_suffix(b"\""))
+        .unwrap_or(line);
+    match line {
+        [s, e, p, b'=', d]
+            if s.eq_ignore_ascii_case(&b's')
+                && e.eq_ignore_ascii_case(&b'e')
+                && p.eq_ignore_ascii_case(&b'p')
+                && !d.is_ascii_alphanumeric()
+                && *d != b'"' =>
+        {
+            Some(Delimiter(*d))
+        }
+        _ => None,
     }
 }
 

@@ -80,7 +80,7 @@ rules! {
     Utf16 = "F03", File, Warning, true, "UTF-16 text (Excel \"Unicode text\"), Qualtrics wants UTF-8",
         "save as CSV UTF-8, or run `qusers fix` to re-encode";
     LegacyEncoding = "F04", File, Warning, true, "not UTF-8: read as Windows-1252",
-        "check that accented names look right in the report — save as CSV UTF-8 or run `qusers fix`";
+        "check the text this message quotes from that line (é, ü, ñ): if it looks wrong pass --encoding; then save as CSV UTF-8 or run `qusers fix`";
     WrongDelimiter = "F05", File, Error, true, "the file uses another delimiter",
         "save as CSV UTF-8 (Comma delimited), or run `qusers fix`, or pass --delimiter";
     TooLarge = "F06", File, Error, false, "the file is 20 MB or larger",
@@ -189,6 +189,14 @@ rules! {
         "the formula of that cell failed: fix it, or paste the values you mean";
     SheetBoolCell = "S03", Row, Warning, false, "a TRUE/FALSE cell in the spreadsheet",
         "no template column holds TRUE/FALSE: check the value (format the column as Text)";
+    SepLine = "F16", File, Warning, false, "the file starts with Excel's \"sep=\" line",
+        "delete the first line (sep=…): Qualtrics would read it as the header";
+    HeaderTooLong = "F17", File, Error, false, "the header is longer than 1 MiB",
+        "this is not a user file, or its first line is broken: start from `qusers template`";
+    RecordTooLong = "R09", Row, Error, false, "a line longer than 1 MiB",
+        "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
+    QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
+        "close the quote on its line or delete it: the lines after it were read into one cell, or, when it never closes, as rows of their own";
 }
 
 impl Code {

@@ -1,0 +1,703 @@
+//! Files an admin (or an attacker) hands in that used to lose the input or sink the reader:
+//! outputs that are the input, outputs that are devices, pipes, NUL bytes, Mac line ends,
+//! split parts in the way.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{fixture, qusers};
+
+fn tmp_copy(dir: &Path, name: &str, fixture_name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::copy(fixture(fixture_name), &p).expect("copy fixture");
+    p
+}
+
+/// `validate X --report X` (and the same through ./, a symlink, a hard link) leaves X as it was.
+#[test]
+fn validate_refuses_a_report_that_is_the_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = tmp_copy(dir.path(), "users.csv", "valid_create.csv");
+    let before = std::fs::read(&input).expect("read");
+    let hard = dir.path().join("hard.csv");
+    std::fs::hard_link(&input, &hard).expect("hard link");
+    let mut reports: Vec<PathBuf> =
+        vec![input.clone(), dir.path().join(".").join("users.csv"), hard];
+    #[cfg(unix)]
+    {
+        let soft = dir.path().join("soft.csv");
+        std::os::unix::fs::symlink(&input, &soft).expect("symlink");
+        reports.push(soft);
+    }
+    for report in reports {
+        let out = qusers()
+            .current_dir(dir.path())
+            .arg("validate")
+            .arg("users.csv")
+            .arg("--report")
+            .arg(&report)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "report {}", report.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is the input file"), "{err}");
+        assert!(err.contains("hint:"), "{err}");
+        assert_eq!(std::fs::read(&input).expect("read"), before, "input intact");
+    }
+}
+
+/// `import X --report X` refuses before anything is written (offline: `--dry-run --existing`).
+#[test]
+fn import_refuses_a_report_or_journal_that_is_an_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = tmp_copy(dir.path(), "users.csv", "valid_create.csv");
+    let existing = tmp_copy(dir.path(), "export.csv", "existing_export.csv");
+    let before = std::fs::read(&input).expect("read");
+    let before_existing = std::fs::read(&existing).expect("read");
+    for report in [input.clone(), existing.clone()] {
+        let out = qusers()
+            .arg("import")
+            .arg(&input)
+            .arg("--existing")
+            .arg(&existing)
+            .arg("--dry-run")
+            .arg("--report")
+            .arg(&report)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is the input file"));
+    }
+    // The journal (REPORT.journal) may not be the input either.
+    let journaled = dir.path().join("r.csv.journal");
+    std::fs::copy(&input, &journaled).expect("copy");
+    let out = qusers()
+        .arg("import")
+        .arg(&journaled)
+        .arg("--existing")
+        .arg(&existing)
+        .arg("--dry-run")
+        .arg("--report")
+        .arg(dir.path().join("r.csv"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(std::fs::read(&input).expect("read"), before);
+    assert_eq!(std::fs::read(&existing).expect("read"), before_existing);
+}
+
+/// `fix X -o ./X` through a hard link is refused too.
+#[test]
+fn fix_refuses_an_output_that_is_a_hard_link_to_the_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = tmp_copy(dir.path(), "users.csv", "fixable_cells.csv");
+    let before = std::fs::read(&input).expect("read");
+    let hard = dir.path().join("hard.csv");
+    std::fs::hard_link(&input, &hard).expect("hard link");
+    let out = qusers()
+        .arg("fix")
+        .arg(&input)
+        .arg("-o")
+        .arg(&hard)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(std::fs::read(&input).expect("read"), before);
+}
+
+/// An old part in the way stops split before any part is written.
+#[test]
+fn split_refuses_before_writing_when_a_part_exists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from(
+        "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n",
+    );
+    for i in 0..10 {
+        text.push_str(&format!(
+            ",u{i}@x.edu,A,B,u{i}@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"
+        ));
+    }
+    let input = dir.path().join("users.csv");
+    std::fs::write(&input, &text).expect("write");
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).expect("mkdir");
+    std::fs::write(parts.join("users.part-002.csv"), "old").expect("write");
+    let out = qusers()
+        .arg("split")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--rows", "5"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        !parts.join("users.part-001.csv").exists(),
+        "no part written"
+    );
+    assert_eq!(
+        std::fs::read(parts.join("users.part-002.csv")).expect("read"),
+        b"old"
+    );
+}
+
+/// `-o` naming a device, a FIFO or a symlink to one writes into it; the path stays what it was.
+#[cfg(unix)]
+#[test]
+fn output_to_devices_fifos_and_stdout_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = tmp_copy(dir.path(), "users.csv", "fixable_cells.csv");
+
+    // /dev/null, directly and through a symlink that must stay a symlink.
+    let link = dir.path().join("null.csv");
+    std::os::unix::fs::symlink("/dev/null", &link).expect("symlink");
+    // (Only through a symlink: were this ever to regress, a rename replaces the link, not the
+    // machine's /dev/null.)
+    let o = qusers()
+        .arg("fix")
+        .arg(&input)
+        .arg("-o")
+        .arg(&link)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("still there")
+        .file_type()
+        .is_symlink());
+
+    // A FIFO: its reader gets the copy, and it is still a FIFO afterwards.
+    let fifo = dir.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read fifo"))
+    };
+    let o = qusers()
+        .arg("fix")
+        .arg(&input)
+        .arg("-o")
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    if o.status.code() != Some(0) {
+        // Unblock the reader (still waiting for a writer) before failing.
+        let _ = nonblocking_open(&fifo, true);
+    }
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let got = reader.join().expect("reader");
+    assert!(
+        got.starts_with(b"userID,userName"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type()
+        .is_fifo());
+
+    // `-o -` is stdout; the summary goes to stderr.
+    let o = qusers()
+        .arg("fix")
+        .arg(&input)
+        .args(["-o", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(o.stdout.starts_with(b"userID,userName"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be read back"));
+
+    // template -o LINK-TO-/dev/null
+    let o = qusers()
+        .args(["template", "-o"])
+        .arg(&link)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("still there")
+        .file_type()
+        .is_symlink());
+}
+
+const HEADER: &str =
+    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n";
+
+/// A header and `n` valid create rows.
+fn users(n: usize) -> String {
+    let mut text = String::from(HEADER);
+    for i in 0..n {
+        text.push_str(&format!(
+            ",u{i}@x.edu,A,B,u{i}@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"
+        ));
+    }
+    text
+}
+
+fn json_summary(out: &std::process::Output) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    v["files"][0].clone()
+}
+
+/// A FIFO (what `<(cat users.csv)` is) is read once, as a stream, by every command.
+#[cfg(unix)]
+#[test]
+fn fifos_are_read_once_by_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = users(3000);
+    let make_fifo = |name: &str| {
+        let fifo = dir.path().join(name);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            let text = text.clone();
+            // Writes once; a reader that opened the FIFO again would wait for ever (the
+            // command's timeout ends that).
+            std::thread::spawn(move || {
+                let _ = std::fs::write(&fifo, text);
+            })
+        };
+        (fifo, writer)
+    };
+    // A writer still waiting for a reader (the command failed before opening the FIFO) is let
+    // go, so that a failure fails the test instead of hanging it.
+    let release = |fifo: &Path, w: std::thread::JoinHandle<()>| {
+        if !w.is_finished() {
+            let _ = nonblocking_open(fifo, false);
+        }
+        w.join().expect("writer");
+    };
+    let timeout = std::time::Duration::from_secs(120);
+
+    let (fifo, w) = make_fifo("v.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&fifo)
+        .args(["--format", "json"])
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_summary(&out)["rows"], 3000);
+
+    let (fifo, w) = make_fifo("s.csv");
+    let parts = dir.path().join("parts");
+    let out = qusers()
+        .arg("split")
+        .arg(&fifo)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--rows", "1000", "--format", "json"])
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["parts"].as_array().expect("parts").len(), 3);
+
+    let (fifo, w) = make_fifo("f.csv");
+    let out = qusers()
+        .arg("fix")
+        .arg(&fifo)
+        .arg("-o")
+        .arg(dir.path().join("fixed.csv"))
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("fixed.csv")).expect("copy"),
+        text
+    );
+
+    let (fifo, w) = make_fifo("i.csv");
+    let out = qusers()
+        .arg("import")
+        .arg(&fifo)
+        .arg("--existing")
+        .arg(fixture("existing_export.csv"))
+        .arg("--dry-run")
+        .arg("--report")
+        .arg(dir.path().join("import-report.csv"))
+        .timeout(timeout)
+        .output()
+        .expect("runs");
+    release(&fifo, w);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rows = support::report_rows(&dir.path().join("import-report.csv"));
+    assert_eq!(rows.len(), 3000);
+}
+
+/// stdin is streamed: endless NUL bytes end at once as "not a text file".
+#[cfg(unix)]
+#[test]
+fn stdin_of_dev_zero_is_not_text() {
+    let zero = std::fs::File::open("/dev/zero").expect("/dev/zero");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
+        .args(["validate", "-", "--format", "json"])
+        .stdin(zero)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("runs");
+    // Bounded wait: it must end by itself (today it reads /dev/zero into memory for ever).
+    let mut status = None;
+    for _ in 0..1200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        panic!("validate - < /dev/zero did not end");
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let f = json_summary(&out);
+    assert_eq!(f["file_problems"][0]["code"], "F02");
+    // The path of the device itself, too.
+    let out = qusers()
+        .args(["validate", "/dev/zero", "--format", "json"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json_summary(&out)["file_problems"][0]["code"], "F02");
+}
+
+/// stdin is counted like a file.
+#[test]
+fn stdin_is_read_like_a_file() {
+    let out = qusers()
+        .args(["validate", "-", "--format", "json"])
+        .write_stdin(users(500))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_summary(&out)["rows"], 500);
+}
+
+/// A NUL byte far past the first 8 KiB, in a column no rule looks into, still makes the file
+/// "not a text file", naming its line; fix and split refuse it and write nothing.
+#[test]
+fn a_nul_byte_anywhere_is_not_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, prefix, nul_line) in [
+        ("plain.csv", &b""[..], 1002),
+        ("bom.csv", &b"\xEF\xBB\xBF"[..], 1002),
+        // Not UTF-8 from line 3 on (read as Windows-1252): the NUL is still found.
+        ("latin.csv", &b""[..], 1002),
+    ] {
+        let mut text = prefix.to_vec();
+        text.extend_from_slice(users(1000).as_bytes());
+        if name == "latin.csv" {
+            text.extend_from_slice(b",jos\xE9@x.edu,A,B,j@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+        } else {
+            text.extend_from_slice(b",late@x.edu,A,B,late@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+        }
+        text.extend_from_slice(b",z@x.edu,A,B,z@x.edu,,UT_4SjjZmbPphZGKDq,active,\0\n");
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).expect("write");
+        let out = qusers()
+            .arg("validate")
+            .arg(&path)
+            .args(["--format", "json"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        let f = json_summary(&out);
+        assert_eq!(f["file_problems"][0]["code"], "F02", "{name}: {f}");
+        let msg = f["file_problems"][0]["message"].as_str().expect("message");
+        assert!(
+            msg.contains(&format!("line {}", nul_line + 1)),
+            "{name}: {msg}"
+        );
+
+        let fixed = dir.path().join(format!("fixed-{name}"));
+        let out = qusers()
+            .arg("fix")
+            .arg(&path)
+            .arg("-o")
+            .arg(&fixed)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        assert!(!fixed.exists());
+        let parts = dir.path().join(format!("parts-{name}"));
+        let out = qusers()
+            .arg("split")
+            .arg(&path)
+            .arg("--out-dir")
+            .arg(&parts)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+    }
+}
+
+/// Opens a FIFO without waiting for the other end (and so releases a thread waiting at the
+/// other end; writing fails at once when no reader waits).
+#[cfg(unix)]
+fn nonblocking_open(path: &Path, write: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    #[cfg(target_os = "linux")]
+    const O_NONBLOCK: i32 = 0o4000;
+    #[cfg(not(target_os = "linux"))]
+    const O_NONBLOCK: i32 = 0x4;
+    std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+}
+
+/// Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: split cuts it like any other
+/// file (the parts get `\n` line ends), and the rows add up to what validate counts.
+#[test]
+fn split_cuts_a_cr_only_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("mac.csv");
+    std::fs::write(&input, users(25).replace('\n', "\r")).expect("write");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(json_summary(&out)["rows"], 25);
+    let parts = dir.path().join("parts");
+    let out = qusers()
+        .arg("split")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--rows", "10", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows: Vec<u64> = v["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| p["rows"].as_u64().expect("rows"))
+        .collect();
+    assert_eq!(rows, [10, 10, 5]);
+    let mut joined = String::new();
+    for n in 1..=3 {
+        let part =
+            std::fs::read_to_string(parts.join(format!("mac.part-{n:03}.csv"))).expect("part");
+        assert!(part.starts_with(HEADER), "{part}");
+        joined.push_str(&part[HEADER.len()..]);
+    }
+    assert_eq!(joined, users(25)[HEADER.len()..]);
+}
+
+/// Item 9: a header far too long ends at once with an error naming its line; a record far
+/// too long is a row error naming its line and the lines after it are still read.
+#[test]
+fn records_and_headers_past_the_size_limit_are_errors_naming_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = dir.path().join("header.csv");
+    let mut text = ",".repeat(3 << 20);
+    text.push('\n');
+    text.push_str(&users(2)[HEADER.len()..]);
+    std::fs::write(&header, &text).expect("write");
+    let out = qusers()
+        .arg("validate")
+        .arg(&header)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let f = json_summary(&out);
+    assert_eq!(f["file_problems"][0]["code"], "F17", "{f}");
+    assert!(f["file_problems"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("line 1"));
+
+    // A quoted field of 3 MiB on one line (line 3), between good rows.
+    let long = dir.path().join("long.csv");
+    let mut text = users(1);
+    text.push_str(",\"");
+    text.push_str(&"x".repeat(3 << 20));
+    text.push_str("\",A,B,c@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(",d@x.edu,A,B,d@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    std::fs::write(&long, &text).expect("write");
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&long)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows = support::report_rows(&report);
+    assert_eq!(
+        rows,
+        [
+            support::row("2", "1", "ok", ""),
+            support::row("3", "2", "error", "R09"),
+            support::row("4", "3", "ok", ""),
+        ]
+    );
+    // fix names it and leaves it out; split stops naming it.
+    let out = qusers()
+        .arg("fix")
+        .arg(&long)
+        .arg("-o")
+        .arg(dir.path().join("fixed.csv"))
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("line 3 is"),
+        "{out:?}"
+    );
+    let out = qusers()
+        .arg("split")
+        .arg(&long)
+        .arg("--out-dir")
+        .arg(dir.path().join("parts"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{out:?}"
+    );
+}
+
+/// Issue 12: a quote that never closes swallows no line. The line where it opens is an error
+/// that says so; every line after it is a row of its own, in the counts and the report.
+#[test]
+fn an_unclosed_quote_loses_no_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("q.csv");
+    let mut text = users(1);
+    text.push_str(",\"b@x.edu,A,B,b@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(&users(3)[HEADER.len()..].replace("u", "v"));
+    std::fs::write(&path, &text).expect("write");
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&path)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows = support::report_rows(&report);
+    assert_eq!(
+        rows,
+        [
+            support::row("2", "1", "ok", ""),
+            support::row("3", "2", "error", "R10"),
+            support::row("4", "3", "ok", ""),
+            support::row("5", "4", "ok", ""),
+            support::row("6", "5", "ok", ""),
+        ]
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("a quote opens on line 3 and never closes"),
+        "{stdout}"
+    );
+
+    // A quote that closes lines later: the row names the lines read into its cell.
+    let path = dir.path().join("late.csv");
+    let mut text = users(1);
+    text.push_str(",\"b@x.edu,A,B,b@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(",c@x.edu,A,B,c@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    text.push_str(",d@x.edu\",A,B,d@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    std::fs::write(&path, &text).expect("write");
+    let out = qusers().arg("validate").arg(&path).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "a quote opens on line 3 and closes only on line 5: lines 4–5 were read into one cell"
+        ),
+        "{stdout}"
+    );
+}
+
+/// Excel's `sep=;` first line: its delimiter is used, a warning names line 1, the header is
+/// line 2 and every row is read.
+#[test]
+fn excel_sep_line_is_recognised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("r.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(fixture("sep_line_excel.csv"))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    let rows = support::report_rows(&report);
+    assert_eq!(
+        rows,
+        [
+            support::row("1", "", "warning", "F16"),
+            support::row("2", "", "error", "F05"),
+            support::row("3", "1", "ok", ""),
+            support::row("4", "2", "ok", ""),
+        ],
+        "{out:?}"
+    );
+    // Read with the delimiter it names, the file is valid with a warning.
+    let out = qusers()
+        .arg("validate")
+        .arg(fixture("sep_line_excel.csv"))
+        .args(["--delimiter", ";"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// F04 names the right line in a CR-only (old Mac) file.
+#[test]
+fn f04_names_the_line_in_a_cr_only_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mac.csv");
+    let mut bytes = users(3).replace('\n', "\r").into_bytes();
+    bytes.extend_from_slice(b",jos\xE9@x.edu,Jos\xE9,B,jose@x.edu,,UT_4SjjZmbPphZGKDq,active,\r");
+    std::fs::write(&path, &bytes).expect("write");
+    let out = qusers()
+        .arg("validate")
+        .arg(&path)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let f = json_summary(&out);
+    let f04 = f["file_problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .find(|p| p["code"] == "F04")
+        .expect("F04")
+        .clone();
+    assert_eq!(f04["line"], 5, "{f04}");
+    // The message quotes the line as read, so the admin can judge it from the report alone.
+    assert!(
+        f04["message"].as_str().expect("message").contains("José"),
+        "{f04}"
+    );
+}
