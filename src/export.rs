@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::api::{ApiError, Client, RawUsers, UserFilter};
+use crate::api::{ApiError, Client, PageGuard, RawUsers, UserFilter};
 use crate::file::{COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::instance::InstanceUser;
 use crate::rules::Status;
@@ -105,6 +105,7 @@ pub async fn export<W: Write>(
         };
         tokio::spawn(async move {
             let mut next: Option<String> = None;
+            let mut guard = PageGuard::new("GET /users");
             loop {
                 // The page's users are parsed by the writer: the next request goes out first.
                 let page = client.users_page_raw(next.as_deref(), &server_filter).await;
@@ -120,9 +121,13 @@ pub async fn export<W: Write>(
                         return;
                     }
                 };
-                match after {
-                    Some(a) if Some(&a) != next.as_ref() => next = Some(a),
-                    _ => return,
+                match guard.follow(after) {
+                    Ok(Some(a)) => next = Some(a),
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(client.scrub_error(e))).await;
+                        return;
+                    }
                 }
             }
         })
@@ -130,8 +135,12 @@ pub async fn export<W: Write>(
 
     let mut stats = ExportStats::default();
     let mut divisions: HashMap<String, String> = HashMap::new();
+    let mut guard = PageGuard::new("GET /users");
     while let Some(page) = rx.recv().await {
         let page = page?.parse()?;
+        guard
+            .users(page.iter().map(|u| u.id.as_str()))
+            .map_err(|e| client.scrub_error(e))?;
         stats.pages += 1;
         stats.users_seen += page.len() as u64;
         for api_user in page {

@@ -11,12 +11,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::{ApiError, ErrorKind};
+use super::paging::PageGuard;
 use super::rate::RateController;
 use super::settings::{BaseUrl, Token};
 use super::types::{
     ApiUser, Created as CreatedId, Division, Envelope, NewUser, RawUserPage, RawUsers, UserUpdate,
     WhoAmI,
 };
+
+/// The largest answer read: a page of 100 users is far below it.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// How the client behaves; defaults suit Qualtrics' unpublished limits (about 500 requests a
 /// minute and 20 concurrent requests per token).
@@ -108,6 +112,8 @@ impl Client {
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.request_timeout)
             .pool_max_idle_per_host(opts.concurrency.max(1))
+            // A redirect would carry the token (and a new user's password) to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Client {
             inner: Arc::new(Inner {
@@ -142,10 +148,50 @@ impl Client {
 
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         let url = self.inner.base.join("whoami");
-        Ok(self
+        let a: Answer<WhoAmI> = self
             .call(Method::GET, url, "GET /whoami", None::<&()>)
-            .await?
-            .value)
+            .await?;
+        let mut me = a.value;
+        for field in [
+            &mut me.user_id,
+            &mut me.user_name,
+            &mut me.first_name,
+            &mut me.last_name,
+            &mut me.email,
+            &mut me.brand_id,
+            &mut me.account_type,
+            &mut me.language,
+        ] {
+            *field = self.scrub(field);
+        }
+        if me.user_id.trim().is_empty() {
+            return Err(ApiError {
+                status: Some(a.status),
+                request_id: Some(a.request_id).filter(|r| !r.is_empty()),
+                ..ApiError::new(
+                    ErrorKind::Protocol,
+                    "GET /whoami",
+                    "the answer names no user id: this is not a Qualtrics API answer for this token (check the base URL)",
+                )
+            });
+        }
+        Ok(me)
+    }
+
+    /// `text` (anything that came from the server) with every secret this client holds
+    /// replaced by `<redacted>`: a server that echoes the token does not get it printed.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub_secrets(text, &self.secrets())
+    }
+
+    /// An error whose message may hold server text, scrubbed like [`Client::scrub`].
+    pub fn scrub_error(&self, mut e: ApiError) -> ApiError {
+        e.message = self.scrub(&e.message);
+        e
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![self.inner.token.expose().to_string()]
     }
 
     /// One page of users: the first when `next` is `None`.
@@ -195,13 +241,17 @@ impl Client {
     ) -> Result<u64, ApiError> {
         let mut next: Option<String> = None;
         let mut seen = 0u64;
+        let mut guard = PageGuard::new("GET /users");
         loop {
             let (users, after) = self.users_page(next.as_deref(), filter).await?;
             seen += users.len() as u64;
+            guard
+                .users(users.iter().map(|u| u.id.as_str()))
+                .map_err(|e| self.scrub_error(e))?;
             on_page(users);
-            match after {
-                Some(a) if Some(&a) != next.as_ref() => next = Some(a),
-                _ => return Ok(seen),
+            match guard.follow(after).map_err(|e| self.scrub_error(e))? {
+                Some(a) => next = Some(a),
+                None => return Ok(seen),
             }
         }
     }
@@ -314,7 +364,10 @@ impl Client {
             ApiError::new(
                 ErrorKind::Protocol,
                 "GET /users",
-                format!("nextPage points to another host ({next}); not followed"),
+                format!(
+                    "nextPage points to another host ({}); not followed",
+                    self.scrub(next)
+                ),
             )
         })
     }
@@ -434,7 +487,10 @@ impl Client {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let bytes = resp.bytes().await.map_err(|e| transport_error(call, e))?;
+        if (300..400).contains(&status) {
+            return Err(redirect_error(call, status, resp.headers()));
+        }
+        let bytes = read_capped(call, status, resp).await?;
         let envelope: Result<Envelope<T>, _> = serde_json::from_slice(&bytes);
         match envelope {
             Ok(env) => {
@@ -453,8 +509,8 @@ impl Client {
                         .error
                         .map(|e| {
                             (
-                                e.error_message,
-                                Some(e.error_code).filter(|c| !c.is_empty()),
+                                self.scrub(&e.error_message),
+                                Some(self.scrub(&e.error_code)).filter(|c| !c.is_empty()),
                             )
                         })
                         .unwrap_or_default();
@@ -471,7 +527,7 @@ impl Client {
             }),
             Err(_) if !(200..300).contains(&status) => {
                 // Proxies and load balancers answer errors in HTML.
-                let text = String::from_utf8_lossy(&bytes);
+                let text = self.scrub(&String::from_utf8_lossy(&bytes));
                 let snippet: String = text.chars().take(200).collect();
                 Err(ApiError::from_answer(
                     call,
@@ -491,6 +547,81 @@ impl Client {
             }),
         }
     }
+}
+
+/// Replaces each secret in `text` by `<redacted>`.
+pub(crate) fn scrub_secrets(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
+/// A 3xx: never followed (the token would go along); the base URL is probably wrong.
+fn redirect_error(call: &str, status: u16, headers: &reqwest::header::HeaderMap) -> ApiError {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let host = reqwest::Url::parse(location)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_else(|| {
+            if location.is_empty() {
+                "(no Location given)".to_string()
+            } else {
+                "this same host".to_string()
+            }
+        });
+    ApiError {
+        status: Some(status),
+        ..ApiError::new(
+            ErrorKind::Protocol,
+            call,
+            format!(
+                "the server redirects to {host}; qusers follows no redirect (the token would go along): the base URL is probably wrong — use the datacenter host (e.g. https://iad1.qualtrics.com, or --datacenter ID as Account Settings › Qualtrics IDs shows it), not a brand or login host"
+            ),
+        )
+    }
+}
+
+/// The body, read chunk by chunk up to [`MAX_BODY_BYTES`]: an endless or huge answer is an
+/// error, and memory stays bounded.
+async fn read_capped(
+    call: &str,
+    status: u16,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError {
+        status: Some(status),
+        ..ApiError::new(
+            ErrorKind::Protocol,
+            call,
+            format!(
+                "the answer is larger than {} MB, the most qusers reads of one answer; stopped reading",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ),
+        )
+    }
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, e))? {
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
 }
 
 /// reqwest's error, without the URL's query (it never holds the token, which travels in a
