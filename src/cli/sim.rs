@@ -72,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         state: args.state.clone(),
         demo_users: args.users,
     };
+    let prepared = sim::prepare(config)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
@@ -91,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             )?;
             out.flush()?;
         }
-        sim::serve(config, listener, shutdown_signal()).await
+        prepared.serve(listener, shutdown_signal()).await
     })?;
     Ok(Exit::Ok)
 }

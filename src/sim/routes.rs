@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::Shared;
+use super::{Shared, WalEntry};
 use crate::api::ApiUser;
 use crate::rules::{email_issue, forbidden_symbols};
 
@@ -85,6 +85,17 @@ fn error(shared: &Shared, status: StatusCode, code: &str, message: &str) -> Resp
         })),
     )
         .into_response()
+}
+
+/// A write that could not be made durable is not applied, and not acknowledged.
+fn not_durable(shared: &Shared, e: &anyhow::Error) -> Response {
+    eprintln!("qusers sim: {e:#}");
+    error(
+        shared,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ISE_2",
+        "The write could not be stored; it was not applied.",
+    )
 }
 
 fn not_found_response(shared: &Shared) -> Response {
@@ -437,7 +448,7 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             store.new_user_id(&mut rng)
         };
         let s = |n: &str| str_field(&body, n).map(String::from);
-        store.insert(ApiUser {
+        let user = ApiUser {
             id: id.clone(),
             username,
             first_name: s("firstName"),
@@ -451,10 +462,13 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             time_zone: s("timeZone"),
             account_creation_date: Some(jiff::Timestamp::now().to_string()),
             last_login_date: None,
-        });
+        };
+        if let Err(e) = shared.commit(&mut store, WalEntry::Put { user }) {
+            drop(store);
+            return not_durable(&shared, &e);
+        }
         id
     };
-    shared.dirty.store(true, Ordering::Release);
     shared.lock_stats().writes += 1;
     ok(&shared, json!({"id": id}))
 }
@@ -476,7 +490,7 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
     }
     {
         let mut store = shared.lock_store();
-        let Some(user) = store.get_mut(&id) else {
+        let Some(mut user) = store.get(&id).cloned() else {
             drop(store);
             return not_found_response(&shared);
         };
@@ -498,8 +512,11 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
         if let Some(v) = s("accountExpirationDate") {
             user.account_expiration_date = Some(v).filter(|d| !d.is_empty());
         }
+        if let Err(e) = shared.commit(&mut store, WalEntry::Put { user }) {
+            drop(store);
+            return not_durable(&shared, &e);
+        }
     }
-    shared.dirty.store(true, Ordering::Release);
     shared.lock_stats().writes += 1;
     Json(json!({
         "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}

@@ -14,6 +14,14 @@ use crate::fake;
 /// The brand admin whose token the simulator accepts.
 pub const ADMIN_USERNAME: &str = "admin@qusers-sim.example";
 
+/// One write, as the write-ahead log keeps it: a line of JSON appended before the answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum WalEntry {
+    /// A user created or replaced whole.
+    Put { user: ApiUser },
+}
+
 /// Everything the simulated instance holds.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Store {
@@ -171,6 +179,52 @@ impl Store {
         self.by_username
             .insert(user.username.to_lowercase(), self.users.len());
         self.users.push(user);
+    }
+
+    /// Adds the user, or replaces the one with its id.
+    pub fn put(&mut self, user: ApiUser) {
+        match self.by_id.get(&user.id).copied() {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.users[i], user);
+                if old.username.to_lowercase() != self.users[i].username.to_lowercase() {
+                    self.by_username.remove(&old.username.to_lowercase());
+                    self.by_username
+                        .insert(self.users[i].username.to_lowercase(), i);
+                }
+            }
+            None => self.insert(user),
+        }
+    }
+
+    /// Applies one logged write.
+    pub fn apply(&mut self, entry: WalEntry) {
+        match entry {
+            WalEntry::Put { user } => self.put(user),
+        }
+    }
+
+    /// Replays a write-ahead log: every whole line, in order; a torn last line (a kill in the
+    /// middle of its write, never acknowledged) is skipped. Returns the writes applied.
+    pub fn replay(&mut self, wal: &Path) -> anyhow::Result<usize> {
+        let bytes = match std::fs::read(wal) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read the simulator log {}", wal.display()))
+            }
+        };
+        let mut applied = 0;
+        for line in bytes.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Ok(entry) = serde_json::from_slice::<WalEntry>(line) {
+                self.apply(entry);
+                applied += 1;
+            }
+        }
+        Ok(applied)
     }
 
     pub fn get(&self, id: &str) -> Option<&ApiUser> {
