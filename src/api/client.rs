@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::error::{ApiError, ErrorKind};
 use super::paging::PageGuard;
-use super::rate::RateController;
+use super::rate::{RateController, Signal};
 use super::settings::{BaseUrl, Token};
 use super::types::{
     ApiUser, Created as CreatedId, Division, Envelope, NewUser, RawUserPage, RawUsers, UserUpdate,
@@ -409,29 +409,36 @@ impl Client {
         loop {
             attempt += 1;
             let result = {
-                let _permit = self.inner.rate.acquire().await;
+                let slot = self.inner.rate.acquire().await;
                 self.inner.requests.fetch_add(1, Ordering::Relaxed);
-                self.attempt(&method, &url, call, body).await
+                let result = self.attempt(&method, &url, call, body).await;
+                slot.done(match &result {
+                    Ok(_) => Signal::Success,
+                    Err(e) if e.kind == ErrorKind::RateLimited => Signal::Throttled,
+                    // A refusal of the request's content was still an answer at this pace.
+                    Err(e) if e.status.is_some_and(|s| (400..500).contains(&s)) => Signal::Success,
+                    Err(_) => Signal::Other,
+                });
+                result
             };
             let err = match result {
-                Ok(answer) => {
-                    self.inner.rate.on_success();
-                    return Ok(answer);
-                }
+                Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
-            match err.kind {
-                ErrorKind::RateLimited => self.inner.rate.on_throttle(),
-                ErrorKind::Server => self.inner.rate.on_server_error(),
-                _ => {}
-            }
             // A 429 or a refused connection means the request was not applied: safe to repeat
             // even for a create. Anything else on a create may have been applied.
             let repeatable =
                 idempotent || matches!(err.kind, ErrorKind::RateLimited | ErrorKind::Connect);
+            // A 429 was not applied: it is tried again until the retry time is up (with a
+            // generous bound on tries), so that a busy server fails no row.
+            let max_attempts = if err.kind == ErrorKind::RateLimited {
+                self.inner.opts.max_attempts.saturating_mul(4)
+            } else {
+                self.inner.opts.max_attempts
+            };
             let give_up = !err.kind.is_transient()
                 || !repeatable
-                || attempt >= self.inner.opts.max_attempts
+                || attempt >= max_attempts
                 || started.elapsed() >= self.inner.opts.max_retry_time;
             if give_up {
                 if !idempotent && matches!(err.kind, ErrorKind::Server | ErrorKind::Network) {

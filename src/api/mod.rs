@@ -12,6 +12,6 @@ mod types;
 pub use client::{Answer, Client, ClientOptions, Created, UserFilter, MAX_BODY_BYTES};
 pub use error::{ApiError, ErrorKind};
 pub use paging::{PageGuard, MAX_PAGES, MAX_STALE_PAGES};
-pub use rate::RateController;
+pub use rate::{RateController, Signal, Slot};
 pub use settings::{BaseUrl, Token, DATACENTERS};
 pub use types::{ApiUser, Division, NewUser, RawUsers, Secret, UserUpdate, WhoAmI};

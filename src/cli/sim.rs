@@ -42,6 +42,13 @@ pub struct Args {
     /// Also accept this token, as a user who is not a brand admin (403 on user endpoints)
     #[arg(long, value_name = "TOKEN")]
     non_admin_token: Option<String>,
+    /// Answer 429 to every Nth write (create or update) whatever the rate: throttling that
+    /// does not come from going too fast
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    throttle_every: Option<u32>,
+    /// Answer 429 when more than N requests are in flight: a concurrency limit
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: Option<u32>,
 }
 
 fn parse_rate(s: &str) -> Result<u32, String> {
@@ -71,6 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         seed: args.seed,
         state: args.state.clone(),
         demo_users: args.users,
+        throttle_every: args.throttle_every,
+        max_in_flight: args.max_in_flight,
     };
     let prepared = sim::prepare(config)?;
     let rt = runtime()?;

@@ -37,6 +37,10 @@ pub struct SimConfig {
     pub state: Option<PathBuf>,
     /// Demo users to create when starting without a state.
     pub demo_users: usize,
+    /// Answer 429 to every Nth write (create or update), whatever the rate.
+    pub throttle_every: Option<u32>,
+    /// Answer 429 when more than this many requests are in flight.
+    pub max_in_flight: Option<u32>,
 }
 
 impl Default for SimConfig {
@@ -51,6 +55,8 @@ impl Default for SimConfig {
             seed: 1,
             state: None,
             demo_users: 0,
+            throttle_every: None,
+            max_in_flight: None,
         }
     }
 }
@@ -83,6 +89,9 @@ pub(crate) struct Shared {
     bucket: Mutex<Option<Bucket>>,
     dirty: AtomicBool,
     request_ids: AtomicU64,
+    /// Writes arrived (for `throttle_every`) and requests in flight (for `max_in_flight`).
+    writes_arrived: AtomicU64,
+    in_flight: AtomicU64,
     /// The write-ahead log beside the state file: every write is a line here before it is
     /// answered, so a SIGKILL loses no acknowledged write.
     wal: Mutex<Option<std::fs::File>>,
@@ -237,6 +246,8 @@ fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
         bucket: Mutex::new(bucket),
         dirty: AtomicBool::new(fresh),
         request_ids: AtomicU64::new(0),
+        writes_arrived: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
         wal: Mutex::new(wal),
         config,
     });

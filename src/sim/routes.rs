@@ -121,7 +121,36 @@ async fn stats(State(shared): S) -> Response {
 /// includes the simulator's own work rather than adding to it.
 async fn guard(State(shared): S, req: Request, next: Next) -> Response {
     let arrived = Instant::now();
-    let response = answer(shared.clone(), req, next).await;
+    struct InFlight<'a>(&'a std::sync::atomic::AtomicU64);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let now_in_flight = shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+    let _in_flight = InFlight(&shared.in_flight);
+    let too_many = shared
+        .config
+        .max_in_flight
+        .is_some_and(|max| now_in_flight > u64::from(max));
+    let is_write =
+        req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT;
+    let nth_write = is_write
+        && shared.config.throttle_every.is_some_and(|n| {
+            let k = shared.writes_arrived.fetch_add(1, Ordering::AcqRel) + 1;
+            n > 0 && k % u64::from(n) == 0
+        });
+    let response = if too_many || nth_write {
+        shared.lock_stats().rate_limited += 1;
+        error(
+            &shared,
+            StatusCode::TOO_MANY_REQUESTS,
+            "RL_1",
+            "Too many requests. Please try again later.",
+        )
+    } else {
+        answer(shared.clone(), req, next).await
+    };
     let latency = shared.config.latency;
     if !latency.is_zero() {
         precise_sleep((arrived + latency).saturating_duration_since(Instant::now())).await;
