@@ -10,13 +10,15 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::auth::{scope_hint, BearerCache, Credentials, OAuthClient, TokenAnswer};
 use super::error::{ApiError, ErrorKind};
 use super::paging::PageGuard;
 use super::rate::{RateController, Signal};
-use super::settings::{BaseUrl, Token};
+use super::settings::{datacenter_of_host, BaseUrl, Token};
+use super::stats::TransientStats;
 use super::types::{
-    ApiUser, Created as CreatedId, Division, Envelope, NewUser, RawUserPage, RawUsers, UserUpdate,
-    WhoAmI,
+    ApiUser, Created as CreatedId, Directory, Division, Envelope, Library, NewUser, Page,
+    RawUserPage, RawUsers, UserUpdate, WhoAmI,
 };
 
 /// The largest answer read: a page of 100 users is far below it.
@@ -83,7 +85,11 @@ pub struct Answer<T> {
 struct Inner {
     http: reqwest::Client,
     base: BaseUrl,
-    token: Token,
+    credentials: Credentials,
+    bearer: BearerCache,
+    /// The host a "Request proxied" notice named, if one did.
+    proxied: std::sync::Mutex<Option<String>>,
+    transient: std::sync::Mutex<TransientStats>,
     rate: RateController,
     opts: ClientOptions,
     requests: AtomicU64,
@@ -100,13 +106,22 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base", &self.inner.base)
-            .field("token", &self.inner.token)
+            .field("credentials", &self.inner.credentials)
             .finish()
     }
 }
 
 impl Client {
     pub fn new(base: BaseUrl, token: Token, opts: ClientOptions) -> anyhow::Result<Client> {
+        Client::with_credentials(base, Credentials::Token(token), opts)
+    }
+
+    /// A client with an API token or an OAuth client.
+    pub fn with_credentials(
+        base: BaseUrl,
+        credentials: Credentials,
+        opts: ClientOptions,
+    ) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("qusers/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.connect_timeout)
@@ -120,7 +135,10 @@ impl Client {
                 http,
                 rate: RateController::new(opts.initial_rps, opts.max_rps, opts.concurrency),
                 base,
-                token,
+                credentials,
+                bearer: BearerCache::default(),
+                proxied: std::sync::Mutex::new(None),
+                transient: std::sync::Mutex::new(TransientStats::default()),
                 opts,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
@@ -161,6 +179,7 @@ impl Client {
             &mut me.brand_id,
             &mut me.account_type,
             &mut me.language,
+            &mut me.datacenter,
         ] {
             *field = self.scrub(field);
         }
@@ -191,7 +210,115 @@ impl Client {
     }
 
     fn secrets(&self) -> Vec<String> {
-        vec![self.inner.token.expose().to_string()]
+        let mut v = match &self.inner.credentials {
+            Credentials::Token(t) => vec![t.expose().to_string()],
+            Credentials::OAuth(c) => vec![c.secret.expose().to_string()],
+        };
+        v.extend(self.inner.bearer.issued());
+        v
+    }
+
+    /// How the client is authorised, e.g. `API token` or `OAuth client ID`.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    /// Access tokens fetched so far (OAuth).
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.bearer.fetches.load(Ordering::Relaxed)
+    }
+
+    /// The host a "Request proxied … use this host instead" notice named, if an answer
+    /// carried one.
+    pub fn proxied_host(&self) -> Option<String> {
+        self.inner
+            .proxied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Retries by class, the 5xx rate, and a few failing request ids so far.
+    pub fn transient_stats(&self) -> TransientStats {
+        let mut t = self
+            .inner
+            .transient
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        t.requests = self.requests_sent();
+        t.rate_5xx = if t.requests == 0 {
+            0.0
+        } else {
+            t.answers_5xx as f64 / t.requests as f64
+        };
+        t
+    }
+
+    fn note_transient(&self, f: impl FnOnce(&mut TransientStats)) {
+        f(&mut self
+            .inner
+            .transient
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Refuses to go on through a host the server proxies (reads work there, writes fail
+    /// with a bare 400): asks `GET /whoami`, whose answer carries the notice if any.
+    pub async fn check_direct(&self) -> Result<WhoAmI, ApiError> {
+        let me = self.whoami().await?;
+        match self.proxied_host() {
+            Some(host) => Err(ApiError::new(
+                ErrorKind::Proxied,
+                "GET /whoami",
+                proxied_advice(self.inner.base.host(), &host),
+            )),
+            None => Ok(me),
+        }
+    }
+
+    /// Every XM directory (`GET /directories`, all pages, `nextPage` followed verbatim).
+    pub async fn directories(&self) -> Result<Vec<Directory>, ApiError> {
+        self.list_all("directories", "GET /directories", |d: &Directory| {
+            d.directory_id.clone()
+        })
+        .await
+    }
+
+    /// Every library the user can use (`GET /libraries`, all pages).
+    pub async fn libraries(&self) -> Result<Vec<Library>, ApiError> {
+        self.list_all("libraries", "GET /libraries", |l: &Library| {
+            l.library_id.clone()
+        })
+        .await
+    }
+
+    /// Every element of a paged listing, each `nextPage` followed as given (`offset`,
+    /// `skipToken`, whatever the endpoint uses), under a [`PageGuard`].
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        call: &str,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut url = self.inner.base.join(path);
+        let mut guard = PageGuard::new(call);
+        let mut all = Vec::new();
+        loop {
+            let page: Answer<Page<T>> = self.call(Method::GET, url, call, None::<&()>).await?;
+            let ids: Vec<String> = page.value.elements.iter().map(&id).collect();
+            guard
+                .users(ids.iter().map(String::as_str))
+                .map_err(|e| self.scrub_error(e))?;
+            all.extend(page.value.elements);
+            match guard
+                .follow(page.value.next_page)
+                .map_err(|e| self.scrub_error(e))?
+            {
+                Some(next) => url = self.same_origin_for(&next, call)?,
+                None => return Ok(all),
+            }
+        }
     }
 
     /// One page of users: the first when `next` is `None`.
@@ -351,8 +478,12 @@ impl Client {
         }
     }
 
-    /// A `nextPage` URL, accepted only on the API's own origin: the token goes nowhere else.
     fn same_origin(&self, next: &str) -> Result<String, ApiError> {
+        self.same_origin_for(next, "GET /users")
+    }
+
+    /// A `nextPage` URL, accepted only on the API's own origin: the token goes nowhere else.
+    fn same_origin_for(&self, next: &str, call: &str) -> Result<String, ApiError> {
         let ok = reqwest::Url::parse(next).ok().and_then(|u| {
             let base = reqwest::Url::parse(self.inner.base.root()).ok()?;
             (u.scheme() == base.scheme()
@@ -363,7 +494,7 @@ impl Client {
         ok.ok_or_else(|| {
             ApiError::new(
                 ErrorKind::Protocol,
-                "GET /users",
+                call,
                 format!(
                     "nextPage points to another host ({}); not followed",
                     self.scrub(next)
@@ -406,12 +537,14 @@ impl Client {
         let idempotent = method != Method::POST;
         let started = Instant::now();
         let mut attempt = 0u32;
+        let mut refetched = false;
         loop {
             attempt += 1;
+            let auth = self.auth_header().await?;
             let result = {
                 let slot = self.inner.rate.acquire().await;
                 self.inner.requests.fetch_add(1, Ordering::Relaxed);
-                let result = self.attempt(&method, &url, call, body).await;
+                let result = self.attempt(&method, &url, call, body, &auth).await;
                 slot.done(match &result {
                     Ok(_) => Signal::Success,
                     Err(e) if e.kind == ErrorKind::RateLimited => Signal::Throttled,
@@ -421,10 +554,35 @@ impl Client {
                 });
                 result
             };
-            let err = match result {
+            let mut err = match result {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
+            if let (Credentials::OAuth(_), AuthHeader::Bearer(used)) =
+                (&self.inner.credentials, &auth)
+            {
+                // A refused access token (expired early, revoked) is fetched again, once;
+                // the request was not applied, so it is sent again.
+                if err.kind == ErrorKind::RejectedToken && !refetched {
+                    refetched = true;
+                    self.inner.bearer.invalidate(used);
+                    attempt -= 1;
+                    continue;
+                }
+                if err.kind == ErrorKind::NotPermitted {
+                    err.message = format!("{}; {}", err.message, scope_hint(call))
+                        .trim_start_matches("; ")
+                        .to_string();
+                }
+            }
+            if err.kind == ErrorKind::Server {
+                self.note_transient(|t| {
+                    t.answers_5xx += 1;
+                    if let Some(id) = &err.request_id {
+                        t.keep_request_id(id);
+                    }
+                });
+            }
             // A 429 or a refused connection means the request was not applied: safe to repeat
             // even for a create. Anything else on a create may have been applied.
             let repeatable =
@@ -456,6 +614,11 @@ impl Client {
                 return Err(err);
             }
             self.inner.retries.fetch_add(1, Ordering::Relaxed);
+            self.note_transient(|t| match err.kind {
+                ErrorKind::RateLimited => t.retries_429 += 1,
+                ErrorKind::Server => t.retries_5xx += 1,
+                _ => t.retries_network += 1,
+            });
             tokio::time::sleep(self.backoff(attempt)).await;
         }
     }
@@ -471,19 +634,111 @@ impl Client {
         Duration::from_millis(rand::rng().random_range(0..=ms))
     }
 
+    /// The header that authorises the next request: the token, or a fresh access token.
+    async fn auth_header(&self) -> Result<AuthHeader, ApiError> {
+        match &self.inner.credentials {
+            Credentials::Token(t) => Ok(AuthHeader::Token(t.expose().to_string())),
+            Credentials::OAuth(c) => {
+                if let Some(b) = self.inner.bearer.fresh() {
+                    return Ok(AuthHeader::Bearer(b));
+                }
+                let _one = self.inner.bearer.fetching.lock().await;
+                // Another request may have fetched it meanwhile.
+                if let Some(b) = self.inner.bearer.fresh() {
+                    return Ok(AuthHeader::Bearer(b));
+                }
+                let (token, expires_in) = self.fetch_access_token(c).await?;
+                self.inner.bearer.store(token.clone(), expires_in);
+                Ok(AuthHeader::Bearer(token))
+            }
+        }
+    }
+
+    /// `POST {origin}/oauth2/token` with the client-credentials grant.
+    async fn fetch_access_token(&self, c: &OAuthClient) -> Result<(String, Duration), ApiError> {
+        const CALL: &str = "POST /oauth2/token";
+        let url = format!("{}/oauth2/token", self.inner.base.origin());
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = &c.scope {
+            form.push(("scope", scope.as_str()));
+        }
+        self.inner.bearer.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            let sent = self
+                .inner
+                .http
+                .post(&url)
+                .basic_auth(&c.client_id, Some(c.secret.expose()))
+                .header("Accept", "application/json")
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| transport_error(CALL, e));
+            match sent {
+                Ok(r) if r.status().is_server_error() && attempt < self.inner.opts.max_attempts => {
+                }
+                Ok(r) => break r,
+                Err(e) if e.kind.is_transient() && attempt < self.inner.opts.max_attempts => {}
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(self.backoff(attempt)).await;
+        };
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            return Err(redirect_error(CALL, status, resp.headers()));
+        }
+        let bytes = read_capped(CALL, status, resp).await?;
+        if !(200..300).contains(&status) {
+            let text = self.scrub(&String::from_utf8_lossy(&bytes));
+            let snippet: String = text.chars().take(200).collect();
+            let mut e = ApiError::from_answer(CALL, status, None, snippet, None);
+            if matches!(status, 400 | 401 | 403) {
+                e.kind = ErrorKind::RejectedToken;
+                e.message = format!(
+                    "the OAuth client was refused ({}): check QUALTRICS_CLIENT_ID, the secret and --scope (Account Settings › Qualtrics IDs › OAuth Client Manager)",
+                    e.message
+                );
+            }
+            return Err(e);
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| ApiError {
+            status: Some(status),
+            ..ApiError::new(
+                ErrorKind::Protocol,
+                CALL,
+                "the token answer has no access_token",
+            )
+        })?;
+        if answer.access_token.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorKind::Protocol,
+                CALL,
+                "the token answer has an empty access_token",
+            ));
+        }
+        let expires_in = Duration::from_secs(answer.expires_in.unwrap_or(3600).max(1));
+        Ok((answer.access_token, expires_in))
+    }
+
     async fn attempt<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: &Method,
         url: &str,
         call: &str,
         body: Option<&B>,
+        auth: &AuthHeader,
     ) -> Result<Answer<Option<T>>, ApiError> {
         let mut req = self
             .inner
             .http
             .request(method.clone(), url)
-            .header("X-API-TOKEN", self.inner.token.expose())
             .header("Accept", "application/json");
+        req = match auth {
+            AuthHeader::Token(t) => req.header("X-API-TOKEN", t),
+            AuthHeader::Bearer(b) => req.bearer_auth(b),
+        };
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -499,6 +754,21 @@ impl Client {
         }
         let bytes = read_capped(call, status, resp).await?;
         let envelope: Result<Envelope<T>, _> = serde_json::from_slice(&bytes);
+        if let Ok(env) = &envelope {
+            if let Some(host) = env.meta.notice.as_deref().and_then(proxied_notice_host) {
+                *self.inner.proxied.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(self.scrub(&host));
+            }
+            if let Some(id) = env
+                .meta
+                .error
+                .as_ref()
+                .and_then(|e| e.instance_id.as_deref())
+            {
+                let id = self.scrub(id);
+                self.note_transient(|t| t.keep_instance_id(&id));
+            }
+        }
         match envelope {
             Ok(env) => {
                 let request_id = Some(env.meta.request_id)
@@ -521,9 +791,16 @@ impl Client {
                             )
                         })
                         .unwrap_or_default();
-                    Err(ApiError::from_answer(
-                        call, status, code, message, request_id,
-                    ))
+                    let mut e = ApiError::from_answer(call, status, code, message, request_id);
+                    if let (400, Some(host)) = (status, self.proxied_host()) {
+                        if e.message.is_empty() {
+                            e.message = format!(
+                                "a bare 400 through a proxied host: {}",
+                                proxied_advice(self.inner.base.host(), &host)
+                            );
+                        }
+                    }
+                    Err(e)
                 }
             }
             // An empty body is a fine answer to a write.
@@ -554,6 +831,56 @@ impl Client {
             }),
         }
     }
+}
+
+/// The check `import` and `export` run first: `Ok(None)` when the host is the account's
+/// own, `Ok(Some(warning))` when it is proxied but `allow_proxied`, else the
+/// [`ErrorKind::Proxied`] error with the host and flag to use.
+pub async fn ensure_direct(
+    client: &Client,
+    allow_proxied: bool,
+) -> Result<Option<String>, ApiError> {
+    match client.check_direct().await {
+        Ok(_) => Ok(None),
+        Err(e) if e.kind == ErrorKind::Proxied && allow_proxied => {
+            Ok(Some(format!("{} (going on: --allow-proxied)", e.message)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What authorises one request.
+enum AuthHeader {
+    Token(String),
+    Bearer(String),
+}
+
+/// The host of a "Request proxied. For faster response times, use this host instead: HOST"
+/// notice.
+pub fn proxied_notice_host(notice: &str) -> Option<String> {
+    let lower = notice.to_ascii_lowercase();
+    if !lower.contains("proxied") {
+        return None;
+    }
+    let at = lower.find("instead:")? + "instead:".len();
+    let host = notice[at..]
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(['.', ',', ';'])
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// What to do about a proxied host: the host, and the exact flag.
+pub fn proxied_advice(used: &str, host: &str) -> String {
+    let flag = match datacenter_of_host(host) {
+        Some(dc) => format!("--datacenter {dc}"),
+        None => format!("--base-url https://{host}"),
+    };
+    format!(
+        "the server proxies requests sent to {used}: this account lives on {host}; reads work through the proxy but writes fail with a bare 400. Use {flag}"
+    )
 }
 
 /// Replaces each secret in `text` by `<redacted>`.

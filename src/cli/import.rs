@@ -326,6 +326,8 @@ struct Summary {
     report: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     resume_command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transient: Option<crate::api::TransientStats>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -356,6 +358,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .into());
     }
     let rt = runtime()?;
+    if let Some(t) = &target {
+        t.check_direct(&args.target, &rt)?;
+    }
 
     // 1. The instance: an export, or every user from the API; and the divisions the file uses.
     let mut instance: Instance = match (&args.existing, &target) {
@@ -592,6 +597,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         outcomes: counts,
         report: report_path.display().to_string(),
         resume_command: resume.clone(),
+        transient: target.as_ref().map(|t| t.client.transient_stats()),
     };
     match args.format {
         Format::Json => text = serde_json::to_string_pretty(&summary_out)? + "\n",
@@ -640,6 +646,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                     "  {:.1} s, {} requests, {:.1} rows/s",
                     elapsed, requests, summary_out.rows_per_second
                 );
+                if let Some(t) = &summary_out.transient {
+                    let _ = writeln!(text, "  {}", t.render_line());
+                }
             }
             let _ = writeln!(text, "  report: {}", summary_out.report);
             if let Some(cmd) = &resume {

@@ -41,6 +41,26 @@ pub struct SimConfig {
     pub throttle_every: Option<u32>,
     /// Answer 429 when more than this many requests are in flight.
     pub max_in_flight: Option<u32>,
+    /// Answer as a host that proxies to this one: every answer carries the "Request proxied"
+    /// notice naming it, and writes answer a bare 400.
+    pub proxied_host: Option<String>,
+    /// OAuth clients `(id, secret)` that may fetch access tokens at `/oauth2/token`.
+    pub oauth_clients: Vec<(String, String)>,
+    /// How long an access token lives.
+    pub oauth_token_ttl: Duration,
+    /// An SSO brand: usernames end in `#ID` (demo users too), and need not be emails.
+    pub sso_brand: Option<String>,
+}
+
+impl SimConfig {
+    /// The datacenter `GET /whoami` reports: the proxied-to host's, or `sim`.
+    pub fn datacenter(&self) -> String {
+        self.proxied_host
+            .as_deref()
+            .and_then(crate::api::datacenter_of_host)
+            .unwrap_or("sim")
+            .to_string()
+    }
 }
 
 impl Default for SimConfig {
@@ -57,6 +77,10 @@ impl Default for SimConfig {
             demo_users: 0,
             throttle_every: None,
             max_in_flight: None,
+            proxied_host: None,
+            oauth_clients: Vec::new(),
+            oauth_token_ttl: Duration::from_secs(3600),
+            sso_brand: None,
         }
     }
 }
@@ -92,6 +116,8 @@ pub(crate) struct Shared {
     /// Writes arrived (for `throttle_every`) and requests in flight (for `max_in_flight`).
     writes_arrived: AtomicU64,
     in_flight: AtomicU64,
+    /// Access tokens issued: token → (expiry, scope).
+    access_tokens: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
     /// The write-ahead log beside the state file: every write is a line here before it is
     /// answered, so a SIGKILL loses no acknowledged write.
     wal: Mutex<Option<std::fs::File>>,
@@ -212,7 +238,10 @@ fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
     let mut rng = Store::rng(config.seed);
     let (mut store, mut fresh) = match &config.state {
         Some(path) if path.exists() => (Store::load(path)?, false),
-        _ => (Store::new(&mut rng, config.demo_users), true),
+        _ => (
+            Store::new_for(&mut rng, config.demo_users, config.sso_brand.as_deref()),
+            true,
+        ),
     };
     let wal = match &config.state {
         Some(path) => {
@@ -248,6 +277,7 @@ fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
         request_ids: AtomicU64::new(0),
         writes_arrived: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
+        access_tokens: Mutex::new(std::collections::HashMap::new()),
         wal: Mutex::new(wal),
         config,
     });
