@@ -467,6 +467,63 @@ impl Client {
         })
     }
 
+    /// Whether the user has the "Access API" permission (`GET /users/{id}`,
+    /// `permissions.controlPanel.accountPermissions.accessApi.state`); `None` when the answer
+    /// does not say.
+    pub async fn access_api(&self, id: &str) -> Result<Option<bool>, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}"));
+        let call = format!("GET /users/{id}");
+        let v: serde_json::Value = self.call(Method::GET, url, &call, None::<&()>).await?.value;
+        Ok(
+            v.pointer("/permissions/controlPanel/accountPermissions/accessApi/state")
+                .and_then(serde_json::Value::as_str)
+                .map(|s| s.eq_ignore_ascii_case("on")),
+        )
+    }
+
+    /// Gives the user the "Access API" permission (`PUT /users/{id}` with `permissions`).
+    pub async fn grant_access_api(&self, id: &str) -> Result<(), ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}"));
+        let call = format!("PUT /users/{id}");
+        let body = serde_json::json!({"permissions": {"controlPanel": {"accountPermissions": {
+            "accessApi": {"state": "on"}
+        }}}});
+        self.call_opt::<serde_json::Value, _>(Method::PUT, url, &call, Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// The user's API token (`GET /users/{id}/apitoken`), `None` when the user has none.
+    pub async fn user_api_token(&self, id: &str) -> Result<Option<Token>, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
+        let call = format!("GET /users/{id}/apitoken");
+        match self
+            .call::<ApiTokenAnswer, _>(Method::GET, url, &call, None::<&()>)
+            .await
+        {
+            Ok(a) => Ok(Token::new(a.value.api_token).ok()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates (or regenerates: the old one stops working at once) the user's API token
+    /// (`POST /users/{id}/apitoken`).
+    pub async fn create_user_api_token(&self, id: &str) -> Result<Token, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
+        let call = format!("POST /users/{id}/apitoken");
+        let a: Answer<ApiTokenAnswer> = self
+            .call(Method::POST, url, &call, Some(&serde_json::json!({})))
+            .await?;
+        Token::new(a.value.api_token).map_err(|_| {
+            ApiError::new(
+                ErrorKind::Protocol,
+                &call,
+                "the answer holds no usable token",
+            )
+        })
+    }
+
     /// A division, or `None` when the API does not know it.
     pub async fn get_division(&self, id: &str) -> Result<Option<Division>, ApiError> {
         let url = self.inner.base.join(&format!("divisions/{id}"));
@@ -847,6 +904,14 @@ pub async fn ensure_direct(
         }
         Err(e) => Err(e),
     }
+}
+
+/// `{"apiToken": …}`, never shown.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiTokenAnswer {
+    #[serde(default)]
+    api_token: String,
 }
 
 /// What authorises one request.
