@@ -22,6 +22,8 @@ pub struct ExportFilter {
     pub email: Option<String>,
     pub status: Option<Status>,
     pub account_type: Option<String>,
+    /// A division id (`DV_…`), or a division's name (any case), resolved through the
+    /// divisions the instance's users are in.
     pub division: Option<String>,
 }
 
@@ -42,7 +44,17 @@ impl ExportFilter {
                 .account_type
                 .as_ref()
                 .is_none_or(|t| u.account_type == *t)
-            && self.division.as_ref().is_none_or(|d| u.division_id == *d)
+            && self.division_id().is_none_or(|d| u.division_id == *d)
+    }
+
+    /// The division filter when it is an id.
+    fn division_id(&self) -> Option<&String> {
+        self.division.as_ref().filter(|d| d.starts_with("DV_"))
+    }
+
+    /// The division filter when it is a name.
+    fn division_name(&self) -> Option<&String> {
+        self.division.as_ref().filter(|d| !d.starts_with("DV_"))
     }
 }
 
@@ -61,6 +73,13 @@ pub struct ExportStats {
     pub users_seen: u64,
     pub users_written: u64,
     pub pages: u64,
+    /// With `--division NAME`: the division ids that carry that name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub division_ids_matched: Vec<String>,
+    /// With `--division NAME`: every division users are in, `(id, name)`, to say which id to
+    /// use when the name matched none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub divisions_seen: Vec<(String, String)>,
 }
 
 /// Why an export stopped.
@@ -72,11 +91,17 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
 }
 
-/// User type names the API cannot be asked for; the well-known one is named.
+/// What the export writes where the API cannot name a user type.
+pub const USER_TYPE_NAME_UNKNOWN: &str =
+    "(not in the API: Qualtrics has no endpoint naming user types; see Admin › User Types)";
+
+/// User type names the API cannot be asked for; the well-known one is named, any other gets
+/// a note saying why its name is missing, and no type gets nothing.
 fn user_type_name(id: &str) -> &'static str {
     match id {
+        "" => "",
         "UT_BRANDADMIN" => "Brand Administrator",
-        _ => "",
+        _ => USER_TYPE_NAME_UNKNOWN,
     }
 }
 
@@ -148,6 +173,25 @@ pub async fn export<W: Write>(
             if !opts.filter.matches(&u) {
                 continue;
             }
+            if let Some(wanted) = opts.filter.division_name() {
+                let name = division_name(client, &mut divisions, &u.division_id).await?;
+                if !u.division_id.is_empty()
+                    && !stats
+                        .divisions_seen
+                        .iter()
+                        .any(|(id, _)| *id == u.division_id)
+                {
+                    stats
+                        .divisions_seen
+                        .push((u.division_id.clone(), name.clone()));
+                    if name.trim().eq_ignore_ascii_case(wanted.trim()) {
+                        stats.division_ids_matched.push(u.division_id.clone());
+                    }
+                }
+                if !name.trim().eq_ignore_ascii_case(wanted.trim()) {
+                    continue;
+                }
+            }
             let mut record: Vec<String> = vec![
                 u.id.clone(),
                 u.username.clone(),
@@ -160,20 +204,7 @@ pub async fn export<W: Write>(
                 u.expiration.clone(),
             ];
             if !opts.for_update {
-                let name = if u.division_id.is_empty() {
-                    String::new()
-                } else if let Some(n) = divisions.get(&u.division_id) {
-                    n.clone()
-                } else {
-                    // Asked once per division; one it does not know gets an empty name.
-                    let n = client
-                        .get_division(&u.division_id)
-                        .await?
-                        .map(|d| d.name)
-                        .unwrap_or_default();
-                    divisions.insert(u.division_id.clone(), n.clone());
-                    n
-                };
+                let name = division_name(client, &mut divisions, &u.division_id).await?;
                 record.insert(6, name);
                 record.insert(8, user_type_name(&u.account_type).to_string());
             }
@@ -185,6 +216,27 @@ pub async fn export<W: Write>(
     let _ = fetcher.await;
     w.flush()?;
     Ok(stats)
+}
+
+/// A division's name, asked once per division; one the API does not know gets an empty name.
+async fn division_name(
+    client: &Client,
+    cache: &mut HashMap<String, String>,
+    id: &str,
+) -> Result<String, ApiError> {
+    if id.is_empty() {
+        return Ok(String::new());
+    }
+    if let Some(n) = cache.get(id) {
+        return Ok(n.clone());
+    }
+    let n = client
+        .get_division(id)
+        .await?
+        .map(|d| d.name)
+        .unwrap_or_default();
+    cache.insert(id.to_string(), n.clone());
+    Ok(n)
 }
 
 fn csv_io(e: csv::Error) -> std::io::Error {

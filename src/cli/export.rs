@@ -42,8 +42,8 @@ pub struct Args {
     /// Only users of this user type (UT_…)
     #[arg(long, value_name = "UT_…")]
     account_type: Option<String>,
-    /// Only users of this division (DV_…)
-    #[arg(long, value_name = "DV_…")]
+    /// Only users of this division: its id (DV_…) or its name (any case)
+    #[arg(long, value_name = "DV_…|NAME")]
     division: Option<String>,
     /// No progress or talk on stderr
     #[arg(short, long)]
@@ -106,6 +106,31 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     };
     bar.finish_and_clear();
+    if let Some(name) = args.division.as_ref().filter(|d| !d.starts_with("DV_")) {
+        match stats.division_ids_matched.as_slice() {
+            [] => {
+                let known: Vec<String> = stats
+                    .divisions_seen
+                    .iter()
+                    .map(|(id, n)| format!("{n} ({id})"))
+                    .collect();
+                eprintln!(
+                    "warning: no division named `{name}` among the divisions users are in{}; give --division one of these ids",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", known.join(", "))
+                    }
+                );
+            }
+            [one] if !args.quiet => eprintln!("division `{name}` is {one}"),
+            many if !args.quiet => eprintln!(
+                "division name `{name}` is shared by {}: all were exported; give --division ID for one",
+                many.join(", ")
+            ),
+            _ => {}
+        }
+    }
     let transient = target.client.transient_stats();
     let secs = started.elapsed().as_secs_f64();
     match args.format {
