@@ -195,3 +195,112 @@ fn a_secret_file_and_a_narrow_scope_name_the_missing_scope() {
     assert_no_secret("report", &text);
     assert_eq!(h.with_store(|s| s.users.len()), 1);
 }
+
+/// A loopback server that issues `tok-1`, `tok-2`, … and refuses the tokens listed in
+/// `refused` with a 401; one request per connection.
+fn token_server(
+    refused: &'static [&'static str],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let issued = Arc::new(AtomicU64::new(0));
+    let counter = issued.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().expect("clone"));
+            let mut first = String::new();
+            if r.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut auth = String::new();
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                let lower = h.to_ascii_lowercase();
+                if lower.starts_with("authorization:") {
+                    auth = h["authorization:".len()..].trim().to_string();
+                }
+                if lower.starts_with("content-length:") {
+                    len = h["content-length:".len()..].trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let (status, text) = if first.contains("/oauth2/token") {
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                (
+                    "200 OK",
+                    format!(
+                        r#"{{"access_token":"tok-{n}","token_type":"Bearer","expires_in":3600}}"#
+                    ),
+                )
+            } else if refused.iter().any(|t| auth == format!("Bearer {t}"))
+                || !auth.starts_with("Bearer ")
+            {
+                (
+                    "401 Unauthorized",
+                    r#"{"meta":{"httpStatus":"401 - Unauthorized","error":{"errorMessage":"Invalid access token","errorCode":"AUTH_1"}}}"#.to_string(),
+                )
+            } else {
+                (
+                    "200 OK",
+                    r#"{"result":{"userId":"UR_oauth000000001","userName":"o@x.example","brandId":"b","accountType":"UT_BRANDADMIN"},"meta":{"httpStatus":"200 - OK","requestId":"r"}}"#.to_string(),
+                )
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    (url, issued)
+}
+
+fn oauth_client(url: &str) -> qusers::api::Client {
+    use qusers::api::{BaseUrl, Client, ClientOptions, ClientSecret, Credentials, OAuthClient};
+    Client::with_credentials(
+        BaseUrl::parse(url).expect("url"),
+        Credentials::OAuth(OAuthClient {
+            client_id: CLIENT_ID.into(),
+            secret: ClientSecret::new(SECRET).expect("secret"),
+            scope: None,
+        }),
+        ClientOptions {
+            backoff_base: Duration::from_millis(5),
+            ..ClientOptions::default()
+        },
+    )
+    .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_access_token_is_fetched_again_once() {
+    // The first token is refused (revoked early): a second is fetched and the call succeeds.
+    let (url, issued) = token_server(&["tok-1"]);
+    let c = oauth_client(&url);
+    let me = c.whoami().await.expect("succeeds with the second token");
+    assert_eq!(me.user_id, "UR_oauth000000001");
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
+    c.whoami().await.expect("the second token is cached");
+    assert_eq!(c.token_fetches(), 2);
+
+    // Refused again after the refetch: an error, not a loop; no token in it.
+    let (url, issued) = token_server(&["tok-1", "tok-2", "tok-3"]);
+    let c = oauth_client(&url);
+    let e = c.whoami().await.expect_err("refused twice");
+    assert_eq!(e.kind, qusers::api::ErrorKind::RejectedToken);
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let shown = format!("{e} {e:?} {c:?}");
+    assert!(
+        !shown.contains("tok-2") && !shown.contains(SECRET),
+        "{shown}"
+    );
+}
