@@ -33,6 +33,8 @@ pub const CONGESTED_MARGIN: f64 = 0.1;
 const BASELINE_WINDOWS: usize = 4;
 /// Answers a window needs before it is judged (unless it has lasted [`MAX_WINDOW`]).
 pub const MIN_WINDOW_ANSWERS: u32 = 20;
+/// Clean windows between two probes of one more place in flight, once a limit was met.
+const PROBE_EVERY: u32 = 4;
 const MIN_WINDOW: Duration = Duration::from_millis(250);
 const MAX_WINDOW: Duration = Duration::from_secs(2);
 
@@ -64,6 +66,8 @@ struct State {
     cuts: u64,
     /// The last window was congested too.
     congested_before: bool,
+    /// Clean windows since the in-flight limit last changed.
+    clean_since_cut: u32,
     /// Shares of 429s of the last windows: their least is the share the pace does not cause.
     recent_shares: std::collections::VecDeque<f64>,
 }
@@ -118,6 +122,7 @@ impl RateController {
                 next_slot: now,
                 cuts: 0,
                 congested_before: false,
+                clean_since_cut: 0,
                 recent_shares: std::collections::VecDeque::new(),
             }),
             max_rps: max,
@@ -231,7 +236,13 @@ impl RateController {
             // Congestion: one cut for the whole window.
             s.cuts += 1;
             if limit_reached {
-                s.limit = ((s.limit as f64 * LIMIT_CUT) as usize).max(1);
+                // To about what the server took in flight (the share it refused off), by one at
+                // least and by half at most.
+                let took = (s.limit as f64 * (1.0 - share)).floor() as usize;
+                let most = s.limit.saturating_sub(1).max(1);
+                let least = ((s.limit as f64 * LIMIT_CUT * 0.67) as usize).max(1);
+                s.limit = took.clamp(least.min(most), most);
+                s.clean_since_cut = 0;
             }
             // With every place in flight taken, the limit may be one on concurrency: the
             // first cut is of the in-flight limit alone; a second window in a row cuts the
@@ -262,7 +273,12 @@ impl RateController {
                 let step = CREEP_PER_SECOND.max(s.rate * CREEP_SHARE_PER_SECOND) * secs;
                 s.rate = (s.rate + step).min(self.max_rps);
             }
-            if limit_reached && s.limit < self.max_limit {
+            s.clean_since_cut += 1;
+            // Probing for more places: at once while none was ever refused, then one more
+            // every few clean windows (each probe above the limit costs some refusals).
+            let probe = s.cuts == 0 || s.clean_since_cut >= PROBE_EVERY;
+            if limit_reached && probe && s.limit < self.max_limit {
+                s.clean_since_cut = 0;
                 s.limit += 1;
                 drop(s);
                 self.freed.notify_one();
@@ -371,15 +387,16 @@ mod tests {
         }
         r.lock().window_start -= MAX_WINDOW;
         r.on_throttle();
-        assert_eq!(r.concurrency_limit(), 7);
+        // To about what the server took: half of the ten were refused.
+        assert_eq!(r.concurrency_limit(), 5);
         assert!(
             r.rate().is_infinite(),
             "the in-flight limit alone is cut first"
         );
-        // A second congested window in a row: the rate too.
-        r.lock().peak = 7;
+        // A second congested window in a row: the rate too (the limit by half at most).
+        r.lock().peak = 5;
         feed(&r, MIN_WINDOW_ANSWERS, 2);
-        assert_eq!(r.concurrency_limit(), 5);
+        assert_eq!(r.concurrency_limit(), 2);
         assert!(r.rate().is_finite(), "pacing from now on");
     }
 }
