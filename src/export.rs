@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::api::{ApiError, Client, RawUsers, UserFilter};
+use crate::api::{ApiError, Client, PageGuard, RawUsers, UserFilter};
 use crate::file::{COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::instance::InstanceUser;
 use crate::rules::Status;
@@ -22,6 +22,8 @@ pub struct ExportFilter {
     pub email: Option<String>,
     pub status: Option<Status>,
     pub account_type: Option<String>,
+    /// A division id (`DV_…`), or a division's name (any case), resolved through the
+    /// divisions the instance's users are in.
     pub division: Option<String>,
 }
 
@@ -42,7 +44,17 @@ impl ExportFilter {
                 .account_type
                 .as_ref()
                 .is_none_or(|t| u.account_type == *t)
-            && self.division.as_ref().is_none_or(|d| u.division_id == *d)
+            && self.division_id().is_none_or(|d| u.division_id == *d)
+    }
+
+    /// The division filter when it is an id.
+    fn division_id(&self) -> Option<&String> {
+        self.division.as_ref().filter(|d| d.starts_with("DV_"))
+    }
+
+    /// The division filter when it is a name.
+    fn division_name(&self) -> Option<&String> {
+        self.division.as_ref().filter(|d| !d.starts_with("DV_"))
     }
 }
 
@@ -61,6 +73,13 @@ pub struct ExportStats {
     pub users_seen: u64,
     pub users_written: u64,
     pub pages: u64,
+    /// With `--division NAME`: the division ids that carry that name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub division_ids_matched: Vec<String>,
+    /// With `--division NAME`: every division users are in, `(id, name)`, to say which id to
+    /// use when the name matched none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub divisions_seen: Vec<(String, String)>,
 }
 
 /// Why an export stopped.
@@ -72,11 +91,17 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
 }
 
-/// User type names the API cannot be asked for; the well-known one is named.
+/// What the export writes where the API cannot name a user type.
+pub const USER_TYPE_NAME_UNKNOWN: &str =
+    "(not in the API: Qualtrics has no endpoint naming user types; see Admin › User Types)";
+
+/// User type names the API cannot be asked for; the well-known one is named, any other gets
+/// a note saying why its name is missing, and no type gets nothing.
 fn user_type_name(id: &str) -> &'static str {
     match id {
+        "" => "",
         "UT_BRANDADMIN" => "Brand Administrator",
-        _ => "",
+        _ => USER_TYPE_NAME_UNKNOWN,
     }
 }
 
@@ -105,6 +130,7 @@ pub async fn export<W: Write>(
         };
         tokio::spawn(async move {
             let mut next: Option<String> = None;
+            let mut guard = PageGuard::new("GET /users");
             loop {
                 // The page's users are parsed by the writer: the next request goes out first.
                 let page = client.users_page_raw(next.as_deref(), &server_filter).await;
@@ -120,9 +146,13 @@ pub async fn export<W: Write>(
                         return;
                     }
                 };
-                match after {
-                    Some(a) if Some(&a) != next.as_ref() => next = Some(a),
-                    _ => return,
+                match guard.follow(after) {
+                    Ok(Some(a)) => next = Some(a),
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(client.scrub_error(e))).await;
+                        return;
+                    }
                 }
             }
         })
@@ -130,14 +160,37 @@ pub async fn export<W: Write>(
 
     let mut stats = ExportStats::default();
     let mut divisions: HashMap<String, String> = HashMap::new();
+    let mut guard = PageGuard::new("GET /users");
     while let Some(page) = rx.recv().await {
         let page = page?.parse()?;
+        guard
+            .users(page.iter().map(|u| u.id.as_str()))
+            .map_err(|e| client.scrub_error(e))?;
         stats.pages += 1;
         stats.users_seen += page.len() as u64;
         for api_user in page {
             let u = InstanceUser::from_api(api_user);
             if !opts.filter.matches(&u) {
                 continue;
+            }
+            if let Some(wanted) = opts.filter.division_name() {
+                let name = division_name(client, &mut divisions, &u.division_id).await?;
+                if !u.division_id.is_empty()
+                    && !stats
+                        .divisions_seen
+                        .iter()
+                        .any(|(id, _)| *id == u.division_id)
+                {
+                    stats
+                        .divisions_seen
+                        .push((u.division_id.clone(), name.clone()));
+                    if name.trim().eq_ignore_ascii_case(wanted.trim()) {
+                        stats.division_ids_matched.push(u.division_id.clone());
+                    }
+                }
+                if !name.trim().eq_ignore_ascii_case(wanted.trim()) {
+                    continue;
+                }
             }
             let mut record: Vec<String> = vec![
                 u.id.clone(),
@@ -151,20 +204,7 @@ pub async fn export<W: Write>(
                 u.expiration.clone(),
             ];
             if !opts.for_update {
-                let name = if u.division_id.is_empty() {
-                    String::new()
-                } else if let Some(n) = divisions.get(&u.division_id) {
-                    n.clone()
-                } else {
-                    // Asked once per division; one it does not know gets an empty name.
-                    let n = client
-                        .get_division(&u.division_id)
-                        .await?
-                        .map(|d| d.name)
-                        .unwrap_or_default();
-                    divisions.insert(u.division_id.clone(), n.clone());
-                    n
-                };
+                let name = division_name(client, &mut divisions, &u.division_id).await?;
                 record.insert(6, name);
                 record.insert(8, user_type_name(&u.account_type).to_string());
             }
@@ -176,6 +216,27 @@ pub async fn export<W: Write>(
     let _ = fetcher.await;
     w.flush()?;
     Ok(stats)
+}
+
+/// A division's name, asked once per division; one the API does not know gets an empty name.
+async fn division_name(
+    client: &Client,
+    cache: &mut HashMap<String, String>,
+    id: &str,
+) -> Result<String, ApiError> {
+    if id.is_empty() {
+        return Ok(String::new());
+    }
+    if let Some(n) = cache.get(id) {
+        return Ok(n.clone());
+    }
+    let n = client
+        .get_division(id)
+        .await?
+        .map(|d| d.name)
+        .unwrap_or_default();
+    cache.insert(id.to_string(), n.clone());
+    Ok(n)
 }
 
 fn csv_io(e: csv::Error) -> std::io::Error {

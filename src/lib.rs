@@ -11,6 +11,7 @@ pub mod file;
 pub mod fix;
 pub mod import;
 pub mod instance;
+pub mod integration;
 pub mod report;
 pub mod rules;
 pub mod sim;

@@ -15,10 +15,10 @@ fn whoami_prints_the_ids_an_integration_needs() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for want in [
-        "user id:        UR_",
-        "brand id:       qusers-sim",
-        "account type:   UT_BRANDADMIN",
-        "can list users: yes",
+        "User ID                 UR_",
+        "Brand ID                qusers-sim",
+        "Account type            UT_BRANDADMIN",
+        "Can manage users        yes",
     ] {
         assert!(stdout.contains(want), "{want} in {stdout}");
     }
@@ -28,7 +28,7 @@ fn whoami_prints_the_ids_an_integration_needs() {
         .output()
         .expect("runs");
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
-    assert_eq!(v["canListUsers"], true);
+    assert_eq!(v["canManageUsers"], true);
     assert!(v["userId"].as_str().is_some_and(|id| id.starts_with("UR_")));
 }
 

@@ -10,13 +10,19 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::auth::{scope_hint, BearerCache, Credentials, OAuthClient, TokenAnswer};
 use super::error::{ApiError, ErrorKind};
-use super::rate::RateController;
-use super::settings::{BaseUrl, Token};
+use super::paging::PageGuard;
+use super::rate::{RateController, Signal};
+use super::settings::{datacenter_of_host, BaseUrl, Token};
+use super::stats::TransientStats;
 use super::types::{
-    ApiUser, Created as CreatedId, Division, Envelope, NewUser, RawUserPage, RawUsers, UserUpdate,
-    WhoAmI,
+    ApiUser, Created as CreatedId, Directory, Division, Envelope, Library, NewUser, Page,
+    RawUserPage, RawUsers, UserUpdate, WhoAmI,
 };
+
+/// The largest answer read: a page of 100 users is far below it.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// How the client behaves; defaults suit Qualtrics' unpublished limits (about 500 requests a
 /// minute and 20 concurrent requests per token).
@@ -79,7 +85,11 @@ pub struct Answer<T> {
 struct Inner {
     http: reqwest::Client,
     base: BaseUrl,
-    token: Token,
+    credentials: Credentials,
+    bearer: BearerCache,
+    /// The host a "Request proxied" notice named, if one did.
+    proxied: std::sync::Mutex<Option<String>>,
+    transient: std::sync::Mutex<TransientStats>,
     rate: RateController,
     opts: ClientOptions,
     requests: AtomicU64,
@@ -96,25 +106,39 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base", &self.inner.base)
-            .field("token", &self.inner.token)
+            .field("credentials", &self.inner.credentials)
             .finish()
     }
 }
 
 impl Client {
     pub fn new(base: BaseUrl, token: Token, opts: ClientOptions) -> anyhow::Result<Client> {
+        Client::with_credentials(base, Credentials::Token(token), opts)
+    }
+
+    /// A client with an API token or an OAuth client.
+    pub fn with_credentials(
+        base: BaseUrl,
+        credentials: Credentials,
+        opts: ClientOptions,
+    ) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("qusers/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.request_timeout)
             .pool_max_idle_per_host(opts.concurrency.max(1))
+            // A redirect would carry the token (and a new user's password) to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 rate: RateController::new(opts.initial_rps, opts.max_rps, opts.concurrency),
                 base,
-                token,
+                credentials,
+                bearer: BearerCache::default(),
+                proxied: std::sync::Mutex::new(None),
+                transient: std::sync::Mutex::new(TransientStats::default()),
                 opts,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
@@ -142,10 +166,159 @@ impl Client {
 
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         let url = self.inner.base.join("whoami");
-        Ok(self
+        let a: Answer<WhoAmI> = self
             .call(Method::GET, url, "GET /whoami", None::<&()>)
-            .await?
-            .value)
+            .await?;
+        let mut me = a.value;
+        for field in [
+            &mut me.user_id,
+            &mut me.user_name,
+            &mut me.first_name,
+            &mut me.last_name,
+            &mut me.email,
+            &mut me.brand_id,
+            &mut me.account_type,
+            &mut me.language,
+            &mut me.datacenter,
+        ] {
+            *field = self.scrub(field);
+        }
+        if me.user_id.trim().is_empty() {
+            return Err(ApiError {
+                status: Some(a.status),
+                request_id: Some(a.request_id).filter(|r| !r.is_empty()),
+                ..ApiError::new(
+                    ErrorKind::Protocol,
+                    "GET /whoami",
+                    "the answer names no user id: this is not a Qualtrics API answer for this token (check the base URL)",
+                )
+            });
+        }
+        Ok(me)
+    }
+
+    /// `text` (anything that came from the server) with every secret this client holds
+    /// replaced by `<redacted>`: a server that echoes the token does not get it printed.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub_secrets(text, &self.secrets())
+    }
+
+    /// An error whose message may hold server text, scrubbed like [`Client::scrub`].
+    pub fn scrub_error(&self, mut e: ApiError) -> ApiError {
+        e.message = self.scrub(&e.message);
+        e
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut v = match &self.inner.credentials {
+            Credentials::Token(t) => vec![t.expose().to_string()],
+            Credentials::OAuth(c) => vec![c.secret.expose().to_string()],
+        };
+        v.extend(self.inner.bearer.issued());
+        v
+    }
+
+    /// How the client is authorised, e.g. `API token` or `OAuth client ID`.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    /// Access tokens fetched so far (OAuth).
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.bearer.fetches.load(Ordering::Relaxed)
+    }
+
+    /// The host a "Request proxied … use this host instead" notice named, if an answer
+    /// carried one.
+    pub fn proxied_host(&self) -> Option<String> {
+        self.inner
+            .proxied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Retries by class, the 5xx rate, and a few failing request ids so far.
+    pub fn transient_stats(&self) -> TransientStats {
+        let mut t = self
+            .inner
+            .transient
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        t.requests = self.requests_sent();
+        t.rate_5xx = if t.requests == 0 {
+            0.0
+        } else {
+            t.answers_5xx as f64 / t.requests as f64
+        };
+        t
+    }
+
+    fn note_transient(&self, f: impl FnOnce(&mut TransientStats)) {
+        f(&mut self
+            .inner
+            .transient
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Refuses to go on through a host the server proxies (reads work there, writes fail
+    /// with a bare 400): asks `GET /whoami`, whose answer carries the notice if any.
+    pub async fn check_direct(&self) -> Result<WhoAmI, ApiError> {
+        let me = self.whoami().await?;
+        match self.proxied_host() {
+            Some(host) => Err(ApiError::new(
+                ErrorKind::Proxied,
+                "GET /whoami",
+                proxied_advice(self.inner.base.host(), &host),
+            )),
+            None => Ok(me),
+        }
+    }
+
+    /// Every XM directory (`GET /directories`, all pages, `nextPage` followed verbatim).
+    pub async fn directories(&self) -> Result<Vec<Directory>, ApiError> {
+        self.list_all("directories", "GET /directories", |d: &Directory| {
+            d.directory_id.clone()
+        })
+        .await
+    }
+
+    /// Every library the user can use (`GET /libraries`, all pages).
+    pub async fn libraries(&self) -> Result<Vec<Library>, ApiError> {
+        self.list_all("libraries", "GET /libraries", |l: &Library| {
+            l.library_id.clone()
+        })
+        .await
+    }
+
+    /// Every element of a paged listing, each `nextPage` followed as given (`offset`,
+    /// `skipToken`, whatever the endpoint uses), under a [`PageGuard`].
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        call: &str,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut url = self.inner.base.join(path);
+        let mut guard = PageGuard::new(call);
+        let mut all = Vec::new();
+        loop {
+            let page: Answer<Page<T>> = self.call(Method::GET, url, call, None::<&()>).await?;
+            let ids: Vec<String> = page.value.elements.iter().map(&id).collect();
+            guard
+                .users(ids.iter().map(String::as_str))
+                .map_err(|e| self.scrub_error(e))?;
+            all.extend(page.value.elements);
+            match guard
+                .follow(page.value.next_page)
+                .map_err(|e| self.scrub_error(e))?
+            {
+                Some(next) => url = self.same_origin_for(&next, call)?,
+                None => return Ok(all),
+            }
+        }
     }
 
     /// One page of users: the first when `next` is `None`.
@@ -195,13 +368,17 @@ impl Client {
     ) -> Result<u64, ApiError> {
         let mut next: Option<String> = None;
         let mut seen = 0u64;
+        let mut guard = PageGuard::new("GET /users");
         loop {
             let (users, after) = self.users_page(next.as_deref(), filter).await?;
             seen += users.len() as u64;
+            guard
+                .users(users.iter().map(|u| u.id.as_str()))
+                .map_err(|e| self.scrub_error(e))?;
             on_page(users);
-            match after {
-                Some(a) if Some(&a) != next.as_ref() => next = Some(a),
-                _ => return Ok(seen),
+            match guard.follow(after).map_err(|e| self.scrub_error(e))? {
+                Some(a) => next = Some(a),
+                None => return Ok(seen),
             }
         }
     }
@@ -290,6 +467,63 @@ impl Client {
         })
     }
 
+    /// Whether the user has the "Access API" permission (`GET /users/{id}`,
+    /// `permissions.controlPanel.accountPermissions.accessApi.state`); `None` when the answer
+    /// does not say.
+    pub async fn access_api(&self, id: &str) -> Result<Option<bool>, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}"));
+        let call = format!("GET /users/{id}");
+        let v: serde_json::Value = self.call(Method::GET, url, &call, None::<&()>).await?.value;
+        Ok(
+            v.pointer("/permissions/controlPanel/accountPermissions/accessApi/state")
+                .and_then(serde_json::Value::as_str)
+                .map(|s| s.eq_ignore_ascii_case("on")),
+        )
+    }
+
+    /// Gives the user the "Access API" permission (`PUT /users/{id}` with `permissions`).
+    pub async fn grant_access_api(&self, id: &str) -> Result<(), ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}"));
+        let call = format!("PUT /users/{id}");
+        let body = serde_json::json!({"permissions": {"controlPanel": {"accountPermissions": {
+            "accessApi": {"state": "on"}
+        }}}});
+        self.call_opt::<serde_json::Value, _>(Method::PUT, url, &call, Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// The user's API token (`GET /users/{id}/apitoken`), `None` when the user has none.
+    pub async fn user_api_token(&self, id: &str) -> Result<Option<Token>, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
+        let call = format!("GET /users/{id}/apitoken");
+        match self
+            .call::<ApiTokenAnswer, _>(Method::GET, url, &call, None::<&()>)
+            .await
+        {
+            Ok(a) => Ok(Token::new(a.value.api_token).ok()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates (or regenerates: the old one stops working at once) the user's API token
+    /// (`POST /users/{id}/apitoken`).
+    pub async fn create_user_api_token(&self, id: &str) -> Result<Token, ApiError> {
+        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
+        let call = format!("POST /users/{id}/apitoken");
+        let a: Answer<ApiTokenAnswer> = self
+            .call(Method::POST, url, &call, Some(&serde_json::json!({})))
+            .await?;
+        Token::new(a.value.api_token).map_err(|_| {
+            ApiError::new(
+                ErrorKind::Protocol,
+                &call,
+                "the answer holds no usable token",
+            )
+        })
+    }
+
     /// A division, or `None` when the API does not know it.
     pub async fn get_division(&self, id: &str) -> Result<Option<Division>, ApiError> {
         let url = self.inner.base.join(&format!("divisions/{id}"));
@@ -301,8 +535,12 @@ impl Client {
         }
     }
 
-    /// A `nextPage` URL, accepted only on the API's own origin: the token goes nowhere else.
     fn same_origin(&self, next: &str) -> Result<String, ApiError> {
+        self.same_origin_for(next, "GET /users")
+    }
+
+    /// A `nextPage` URL, accepted only on the API's own origin: the token goes nowhere else.
+    fn same_origin_for(&self, next: &str, call: &str) -> Result<String, ApiError> {
         let ok = reqwest::Url::parse(next).ok().and_then(|u| {
             let base = reqwest::Url::parse(self.inner.base.root()).ok()?;
             (u.scheme() == base.scheme()
@@ -313,8 +551,11 @@ impl Client {
         ok.ok_or_else(|| {
             ApiError::new(
                 ErrorKind::Protocol,
-                "GET /users",
-                format!("nextPage points to another host ({next}); not followed"),
+                call,
+                format!(
+                    "nextPage points to another host ({}); not followed",
+                    self.scrub(next)
+                ),
             )
         })
     }
@@ -353,32 +594,66 @@ impl Client {
         let idempotent = method != Method::POST;
         let started = Instant::now();
         let mut attempt = 0u32;
+        let mut refetched = false;
         loop {
             attempt += 1;
+            let auth = self.auth_header().await?;
             let result = {
-                let _permit = self.inner.rate.acquire().await;
+                let slot = self.inner.rate.acquire().await;
                 self.inner.requests.fetch_add(1, Ordering::Relaxed);
-                self.attempt(&method, &url, call, body).await
+                let result = self.attempt(&method, &url, call, body, &auth).await;
+                slot.done(match &result {
+                    Ok(_) => Signal::Success,
+                    Err(e) if e.kind == ErrorKind::RateLimited => Signal::Throttled,
+                    // A refusal of the request's content was still an answer at this pace.
+                    Err(e) if e.status.is_some_and(|s| (400..500).contains(&s)) => Signal::Success,
+                    Err(_) => Signal::Other,
+                });
+                result
             };
-            let err = match result {
-                Ok(answer) => {
-                    self.inner.rate.on_success();
-                    return Ok(answer);
-                }
+            let mut err = match result {
+                Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
-            match err.kind {
-                ErrorKind::RateLimited => self.inner.rate.on_throttle(),
-                ErrorKind::Server => self.inner.rate.on_server_error(),
-                _ => {}
+            if let (Credentials::OAuth(_), AuthHeader::Bearer(used)) =
+                (&self.inner.credentials, &auth)
+            {
+                // A refused access token (expired early, revoked) is fetched again, once;
+                // the request was not applied, so it is sent again.
+                if err.kind == ErrorKind::RejectedToken && !refetched {
+                    refetched = true;
+                    self.inner.bearer.invalidate(used);
+                    attempt -= 1;
+                    continue;
+                }
+                if err.kind == ErrorKind::NotPermitted {
+                    err.message = format!("{}; {}", err.message, scope_hint(call))
+                        .trim_start_matches("; ")
+                        .to_string();
+                }
+            }
+            if err.kind == ErrorKind::Server {
+                self.note_transient(|t| {
+                    t.answers_5xx += 1;
+                    if let Some(id) = &err.request_id {
+                        t.keep_request_id(id);
+                    }
+                });
             }
             // A 429 or a refused connection means the request was not applied: safe to repeat
             // even for a create. Anything else on a create may have been applied.
             let repeatable =
                 idempotent || matches!(err.kind, ErrorKind::RateLimited | ErrorKind::Connect);
+            // A 429 was not applied: it is tried again until the retry time is up (with a
+            // generous bound on tries), so that a busy server fails no row.
+            let max_attempts = if err.kind == ErrorKind::RateLimited {
+                self.inner.opts.max_attempts.saturating_mul(4)
+            } else {
+                self.inner.opts.max_attempts
+            };
             let give_up = !err.kind.is_transient()
                 || !repeatable
-                || attempt >= self.inner.opts.max_attempts
+                || attempt >= max_attempts
                 || started.elapsed() >= self.inner.opts.max_retry_time;
             if give_up {
                 if !idempotent && matches!(err.kind, ErrorKind::Server | ErrorKind::Network) {
@@ -396,6 +671,11 @@ impl Client {
                 return Err(err);
             }
             self.inner.retries.fetch_add(1, Ordering::Relaxed);
+            self.note_transient(|t| match err.kind {
+                ErrorKind::RateLimited => t.retries_429 += 1,
+                ErrorKind::Server => t.retries_5xx += 1,
+                _ => t.retries_network += 1,
+            });
             tokio::time::sleep(self.backoff(attempt)).await;
         }
     }
@@ -411,19 +691,111 @@ impl Client {
         Duration::from_millis(rand::rng().random_range(0..=ms))
     }
 
+    /// The header that authorises the next request: the token, or a fresh access token.
+    async fn auth_header(&self) -> Result<AuthHeader, ApiError> {
+        match &self.inner.credentials {
+            Credentials::Token(t) => Ok(AuthHeader::Token(t.expose().to_string())),
+            Credentials::OAuth(c) => {
+                if let Some(b) = self.inner.bearer.fresh() {
+                    return Ok(AuthHeader::Bearer(b));
+                }
+                let _one = self.inner.bearer.fetching.lock().await;
+                // Another request may have fetched it meanwhile.
+                if let Some(b) = self.inner.bearer.fresh() {
+                    return Ok(AuthHeader::Bearer(b));
+                }
+                let (token, expires_in) = self.fetch_access_token(c).await?;
+                self.inner.bearer.store(token.clone(), expires_in);
+                Ok(AuthHeader::Bearer(token))
+            }
+        }
+    }
+
+    /// `POST {origin}/oauth2/token` with the client-credentials grant.
+    async fn fetch_access_token(&self, c: &OAuthClient) -> Result<(String, Duration), ApiError> {
+        const CALL: &str = "POST /oauth2/token";
+        let url = format!("{}/oauth2/token", self.inner.base.origin());
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = &c.scope {
+            form.push(("scope", scope.as_str()));
+        }
+        self.inner.bearer.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            let sent = self
+                .inner
+                .http
+                .post(&url)
+                .basic_auth(&c.client_id, Some(c.secret.expose()))
+                .header("Accept", "application/json")
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| transport_error(CALL, e));
+            match sent {
+                Ok(r) if r.status().is_server_error() && attempt < self.inner.opts.max_attempts => {
+                }
+                Ok(r) => break r,
+                Err(e) if e.kind.is_transient() && attempt < self.inner.opts.max_attempts => {}
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(self.backoff(attempt)).await;
+        };
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            return Err(redirect_error(CALL, status, resp.headers()));
+        }
+        let bytes = read_capped(CALL, status, resp).await?;
+        if !(200..300).contains(&status) {
+            let text = self.scrub(&String::from_utf8_lossy(&bytes));
+            let snippet: String = text.chars().take(200).collect();
+            let mut e = ApiError::from_answer(CALL, status, None, snippet, None);
+            if matches!(status, 400 | 401 | 403) {
+                e.kind = ErrorKind::RejectedToken;
+                e.message = format!(
+                    "the OAuth client was refused ({}): check QUALTRICS_CLIENT_ID, the secret and --scope (Account Settings › Qualtrics IDs › OAuth Client Manager)",
+                    e.message
+                );
+            }
+            return Err(e);
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| ApiError {
+            status: Some(status),
+            ..ApiError::new(
+                ErrorKind::Protocol,
+                CALL,
+                "the token answer has no access_token",
+            )
+        })?;
+        if answer.access_token.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorKind::Protocol,
+                CALL,
+                "the token answer has an empty access_token",
+            ));
+        }
+        let expires_in = Duration::from_secs(answer.expires_in.unwrap_or(3600).max(1));
+        Ok((answer.access_token, expires_in))
+    }
+
     async fn attempt<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: &Method,
         url: &str,
         call: &str,
         body: Option<&B>,
+        auth: &AuthHeader,
     ) -> Result<Answer<Option<T>>, ApiError> {
         let mut req = self
             .inner
             .http
             .request(method.clone(), url)
-            .header("X-API-TOKEN", self.inner.token.expose())
             .header("Accept", "application/json");
+        req = match auth {
+            AuthHeader::Token(t) => req.header("X-API-TOKEN", t),
+            AuthHeader::Bearer(b) => req.bearer_auth(b),
+        };
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -434,8 +806,26 @@ impl Client {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let bytes = resp.bytes().await.map_err(|e| transport_error(call, e))?;
+        if (300..400).contains(&status) {
+            return Err(redirect_error(call, status, resp.headers()));
+        }
+        let bytes = read_capped(call, status, resp).await?;
         let envelope: Result<Envelope<T>, _> = serde_json::from_slice(&bytes);
+        if let Ok(env) = &envelope {
+            if let Some(host) = env.meta.notice.as_deref().and_then(proxied_notice_host) {
+                *self.inner.proxied.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(self.scrub(&host));
+            }
+            if let Some(id) = env
+                .meta
+                .error
+                .as_ref()
+                .and_then(|e| e.instance_id.as_deref())
+            {
+                let id = self.scrub(id);
+                self.note_transient(|t| t.keep_instance_id(&id));
+            }
+        }
         match envelope {
             Ok(env) => {
                 let request_id = Some(env.meta.request_id)
@@ -453,14 +843,21 @@ impl Client {
                         .error
                         .map(|e| {
                             (
-                                e.error_message,
-                                Some(e.error_code).filter(|c| !c.is_empty()),
+                                self.scrub(&e.error_message),
+                                Some(self.scrub(&e.error_code)).filter(|c| !c.is_empty()),
                             )
                         })
                         .unwrap_or_default();
-                    Err(ApiError::from_answer(
-                        call, status, code, message, request_id,
-                    ))
+                    let mut e = ApiError::from_answer(call, status, code, message, request_id);
+                    if let (400, Some(host)) = (status, self.proxied_host()) {
+                        if e.message.is_empty() {
+                            e.message = format!(
+                                "a bare 400 through a proxied host: {}",
+                                proxied_advice(self.inner.base.host(), &host)
+                            );
+                        }
+                    }
+                    Err(e)
                 }
             }
             // An empty body is a fine answer to a write.
@@ -471,7 +868,7 @@ impl Client {
             }),
             Err(_) if !(200..300).contains(&status) => {
                 // Proxies and load balancers answer errors in HTML.
-                let text = String::from_utf8_lossy(&bytes);
+                let text = self.scrub(&String::from_utf8_lossy(&bytes));
                 let snippet: String = text.chars().take(200).collect();
                 Err(ApiError::from_answer(
                     call,
@@ -491,6 +888,139 @@ impl Client {
             }),
         }
     }
+}
+
+/// The check `import` and `export` run first: `Ok(None)` when the host is the account's
+/// own, `Ok(Some(warning))` when it is proxied but `allow_proxied`, else the
+/// [`ErrorKind::Proxied`] error with the host and flag to use.
+pub async fn ensure_direct(
+    client: &Client,
+    allow_proxied: bool,
+) -> Result<Option<String>, ApiError> {
+    match client.check_direct().await {
+        Ok(_) => Ok(None),
+        Err(e) if e.kind == ErrorKind::Proxied && allow_proxied => {
+            Ok(Some(format!("{} (going on: --allow-proxied)", e.message)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `{"apiToken": …}`, never shown.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiTokenAnswer {
+    #[serde(default)]
+    api_token: String,
+}
+
+/// What authorises one request.
+enum AuthHeader {
+    Token(String),
+    Bearer(String),
+}
+
+/// The host of a "Request proxied. For faster response times, use this host instead: HOST"
+/// notice.
+pub fn proxied_notice_host(notice: &str) -> Option<String> {
+    let lower = notice.to_ascii_lowercase();
+    if !lower.contains("proxied") {
+        return None;
+    }
+    let at = lower.find("instead:")? + "instead:".len();
+    let host = notice[at..]
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(['.', ',', ';'])
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// What to do about a proxied host: the host, and the exact flag.
+pub fn proxied_advice(used: &str, host: &str) -> String {
+    let flag = match datacenter_of_host(host) {
+        Some(dc) => format!("--datacenter {dc}"),
+        None => format!("--base-url https://{host}"),
+    };
+    format!(
+        "the server proxies requests sent to {used}: this account lives on {host}; reads work through the proxy but writes fail with a bare 400. Use {flag}"
+    )
+}
+
+/// Replaces each secret in `text` by `<redacted>`.
+pub(crate) fn scrub_secrets(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
+/// A 3xx: never followed (the token would go along); the base URL is probably wrong.
+fn redirect_error(call: &str, status: u16, headers: &reqwest::header::HeaderMap) -> ApiError {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let host = reqwest::Url::parse(location)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_else(|| {
+            if location.is_empty() {
+                "(no Location given)".to_string()
+            } else {
+                "this same host".to_string()
+            }
+        });
+    ApiError {
+        status: Some(status),
+        ..ApiError::new(
+            ErrorKind::Protocol,
+            call,
+            format!(
+                "the server redirects to {host}; qusers follows no redirect (the token would go along): the base URL is probably wrong — use the datacenter host (e.g. https://iad1.qualtrics.com, or --datacenter ID as Account Settings › Qualtrics IDs shows it), not a brand or login host"
+            ),
+        )
+    }
+}
+
+/// The body, read chunk by chunk up to [`MAX_BODY_BYTES`]: an endless or huge answer is an
+/// error, and memory stays bounded.
+async fn read_capped(
+    call: &str,
+    status: u16,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError {
+        status: Some(status),
+        ..ApiError::new(
+            ErrorKind::Protocol,
+            call,
+            format!(
+                "the answer is larger than {} MB, the most qusers reads of one answer; stopped reading",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ),
+        )
+    }
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, e))? {
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
 }
 
 /// reqwest's error, without the URL's query (it never holds the token, which travels in a

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     OutcomeUnknown,
     /// An answer that is not the API's JSON.
     Protocol,
+    /// The server proxies this host to the account's datacenter: writes would fail.
+    Proxied,
 }
 
 impl ErrorKind {
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Network => "the connection failed",
             ErrorKind::OutcomeUnknown => "the outcome is unknown",
             ErrorKind::Protocol => "unexpected answer",
+            ErrorKind::Proxied => "wrong datacenter (the request was proxied)",
         }
     }
 
@@ -127,6 +130,7 @@ impl ApiError {
             ErrorKind::RateLimited => "the API limits requests per token: lower --max-rps or --concurrency, or try later".into(),
             ErrorKind::Connect | ErrorKind::Network => "check the URL and the network; `qusers whoami` tests the connection".into(),
             ErrorKind::Server => "Qualtrics had a problem: try again later; the request id helps Qualtrics support".into(),
+            ErrorKind::Proxied => "use the host the server names (the flag above); --allow-proxied goes on anyway, but writes through a proxied host fail".into(),
             _ => return None,
         })
     }

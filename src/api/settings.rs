@@ -74,6 +74,15 @@ impl BaseUrl {
         &self.root
     }
 
+    /// `scheme://host[:port]`, where `/oauth2/token` lives.
+    pub fn origin(&self) -> &str {
+        let after_scheme = self.root.find("://").map_or(0, |i| i + 3);
+        match self.root[after_scheme..].find('/') {
+            Some(i) => &self.root[..after_scheme + i],
+            None => &self.root,
+        }
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -81,17 +90,23 @@ impl BaseUrl {
     /// The datacenter id the host names, if it names one (`iad1.qualtrics.com`,
     /// `brand.iad1.qualtrics.com`).
     pub fn datacenter(&self) -> Option<&str> {
-        let labels: Vec<&str> = self.host.split('.').collect();
-        let n = labels.len();
-        if n >= 3 && labels[n - 2] == "qualtrics" && labels[n - 1] == "com" {
-            DATACENTERS.iter().copied().find(|dc| *dc == labels[n - 3])
-        } else {
-            None
-        }
+        datacenter_of_host(&self.host)
     }
 
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.host)
+    }
+}
+
+/// The datacenter id a host names (`sjc1.qualtrics.com`, `brand.sjc1.qualtrics.com` → `sjc1`).
+pub fn datacenter_of_host(host: &str) -> Option<&'static str> {
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let n = labels.len();
+    if n >= 3 && labels[n - 2] == "qualtrics" && labels[n - 1] == "com" {
+        DATACENTERS.iter().copied().find(|dc| *dc == labels[n - 3])
+    } else {
+        None
     }
 }
 

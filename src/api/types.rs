@@ -14,6 +14,8 @@ pub struct WhoAmI {
     pub brand_id: String,
     pub account_type: String,
     pub language: String,
+    /// The datacenter the account lives in, as the server reports it.
+    pub datacenter: String,
 }
 
 /// A user as `GET /users` and `GET /users/{id}` return it.
@@ -122,6 +124,8 @@ pub(crate) struct Meta {
     pub http_status: String,
     pub request_id: String,
     pub error: Option<MetaError>,
+    /// E.g. "Request proxied. For faster response times, use this host instead: …".
+    pub notice: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +133,36 @@ pub(crate) struct Meta {
 pub(crate) struct MetaError {
     pub error_message: String,
     pub error_code: String,
+    /// Which server instance answered: Qualtrics support asks for it.
+    pub instance_id: Option<String>,
+}
+
+/// A listing page of any kind: `elements` and the `nextPage` to follow verbatim.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub elements: Vec<T>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+}
+
+/// `GET /directories`: an XM directory.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Directory {
+    pub directory_id: String,
+    pub name: String,
+    pub contact_count: Option<u64>,
+    pub is_default: Option<bool>,
+}
+
+/// `GET /libraries`: a library the user can use (`UR_…` personal, `GR_…` group).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Library {
+    pub library_id: String,
+    pub library_name: String,
 }
 
 /// `result` of `GET /users` with the users left unparsed: the next page can be asked for

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::target::{runtime, TargetArgs};
-use super::{write_atomically, Exit};
+use super::{write_atomically, Exit, Format};
 use crate::export::{export, ExportFilter, ExportOptions};
 use crate::rules::Status;
 
@@ -46,12 +46,15 @@ pub struct Args {
     /// Only users of this user type (UT_…)
     #[arg(long, value_name = "UT_…")]
     account_type: Option<String>,
-    /// Only users of this division (DV_…)
-    #[arg(long, value_name = "DV_…")]
+    /// Only users of this division: its id (DV_…) or its name (any case)
+    #[arg(long, value_name = "DV_…|NAME")]
     division: Option<String>,
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
+    /// The closing summary as text or json (json goes to stdout with -o FILE, else to stderr)
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -62,6 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if !args.quiet {
         eprintln!("target: {}", target.description);
     }
+    let rt = runtime()?;
+    target.check_direct(&args.target, &rt)?;
     let opts = ExportOptions {
         for_update: args.for_update,
         filter: ExportFilter {
@@ -92,7 +97,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         bar.set_position(s.users_seen);
         bar.set_message(format!("{} pages, {} written", s.pages, s.users_written));
     };
-    let rt = runtime()?;
     let workbook = match &to_file {
         Some(p) => crate::file::workbook::writes_workbook(p).map_err(anyhow::Error::msg)?,
         None => false,
@@ -123,17 +127,71 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     };
     bar.finish_and_clear();
-    if !args.quiet {
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "exported {} of {} users ({} pages) in {secs:.1} s to {}",
-            stats.users_written,
-            stats.users_seen,
-            stats.pages,
-            to_file
-                .as_ref()
-                .map_or("stdout".to_string(), |p| p.display().to_string())
-        );
+    if let Some(name) = args.division.as_ref().filter(|d| !d.starts_with("DV_")) {
+        match stats.division_ids_matched.as_slice() {
+            [] => {
+                let known: Vec<String> = stats
+                    .divisions_seen
+                    .iter()
+                    .map(|(id, n)| format!("{n} ({id})"))
+                    .collect();
+                eprintln!(
+                    "warning: no division named `{name}` among the divisions users are in{}; give --division one of these ids",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", known.join(", "))
+                    }
+                );
+            }
+            [one] if !args.quiet => eprintln!("division `{name}` is {one}"),
+            many if !args.quiet => eprintln!(
+                "division name `{name}` is shared by {}: all were exported; give --division ID for one",
+                many.join(", ")
+            ),
+            _ => {}
+        }
+    }
+    let transient = target.client.transient_stats();
+    let secs = started.elapsed().as_secs_f64();
+    match args.format {
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Summary<'a> {
+                #[serde(flatten)]
+                stats: &'a crate::export::ExportStats,
+                output: String,
+                elapsed_seconds: f64,
+                transient: &'a crate::api::TransientStats,
+            }
+            let json = serde_json::to_string_pretty(&Summary {
+                stats: &stats,
+                output: to_file
+                    .as_ref()
+                    .map_or("stdout".to_string(), |p| p.display().to_string()),
+                elapsed_seconds: secs,
+                transient: &transient,
+            })?;
+            if to_file.is_some() {
+                println!("{json}");
+            } else {
+                eprintln!("{json}");
+            }
+        }
+        Format::Text if !args.quiet || transient.asks_for_support() => {
+            eprintln!(
+                "exported {} of {} users ({} pages) in {secs:.1} s to {}",
+                stats.users_written,
+                stats.users_seen,
+                stats.pages,
+                to_file
+                    .as_ref()
+                    .map_or("stdout".to_string(), |p| p.display().to_string())
+            );
+            eprintln!("{}", transient.render_line());
+        }
+        Format::Text => {}
     }
     if let Some(sim) = target.sim {
         sim.stop()?;

@@ -131,6 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let client = target.as_ref().map(|t| t.client.clone());
     let rt = runtime()?;
+    if let Some(t) = &target {
+        t.check_direct(&args.target, &rt)?;
+    }
     let prepared =
         rt.block_on(Importer::new(&input, client, instance_from, opts).prepare(&progress))?;
     progress.finish();

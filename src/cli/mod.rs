@@ -4,6 +4,7 @@ mod export;
 mod fix;
 mod import;
 mod instance;
+mod integration_user;
 mod output;
 mod rules;
 mod sim;
@@ -43,6 +44,8 @@ pub enum Command {
     Template(template::Args),
     /// Check the credentials and print the ids an integration needs
     Whoami(whoami::Args),
+    /// Find or create a partner platform's integration user, with API access and a token file
+    IntegrationUser(integration_user::Args),
     /// Serve the Qualtrics-compatible simulator on loopback
     Sim(sim::Args),
 }
@@ -151,6 +154,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Split(args) => split::run(args),
         Command::Template(args) => template::run(args),
         Command::Whoami(args) => whoami::run(args),
+        Command::IntegrationUser(args) => integration_user::run(args),
         Command::Sim(args) => sim::run(args),
     }
 }

@@ -42,6 +42,35 @@ pub struct Args {
     /// Also accept this token, as a user who is not a brand admin (403 on user endpoints)
     #[arg(long, value_name = "TOKEN")]
     non_admin_token: Option<String>,
+    /// Answer 429 to every Nth write (create or update) whatever the rate: throttling that
+    /// does not come from going too fast
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    throttle_every: Option<u32>,
+    /// Answer 429 when more than N requests are in flight: a concurrency limit
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: Option<u32>,
+    /// Act as a host that proxies to HOST (e.g. sjc1.qualtrics.com): answers carry the
+    /// "Request proxied … use this host instead" notice, and writes answer a bare 400
+    #[arg(long, value_name = "HOST")]
+    proxied_host: Option<String>,
+    /// Accept this OAuth client at /oauth2/token (repeatable)
+    #[arg(long, value_name = "ID:SECRET", value_parser = parse_client)]
+    oauth_client: Vec<(String, String)>,
+    /// Seconds an OAuth access token lives
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    oauth_token_ttl: u64,
+    /// An SSO brand with this id: usernames end in #ID (demo users' too) and need not be emails
+    #[arg(long, value_name = "ID")]
+    sso_brand: Option<String>,
+}
+
+fn parse_client(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), secret.to_string()))
+        }
+        _ => Err("give the OAuth client as ID:SECRET".into()),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<u32, String> {
@@ -71,7 +100,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         seed: args.seed,
         state: args.state.clone(),
         demo_users: args.users,
+        throttle_every: args.throttle_every,
+        max_in_flight: args.max_in_flight,
+        proxied_host: args.proxied_host.clone(),
+        oauth_clients: args.oauth_client.clone(),
+        oauth_token_ttl: Duration::from_secs(args.oauth_token_ttl),
+        sso_brand: args.sso_brand.clone(),
     };
+    let prepared = sim::prepare(config)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
@@ -91,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             )?;
             out.flush()?;
         }
-        sim::serve(config, listener, shutdown_signal()).await
+        prepared.serve(listener, shutdown_signal()).await
     })?;
     Ok(Exit::Ok)
 }

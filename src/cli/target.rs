@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::api::{BaseUrl, Client, ClientOptions, Token};
+use crate::api::{BaseUrl, Client, ClientOptions, ClientSecret, Credentials, OAuthClient, Token};
 use crate::sim::{self, SimConfig, SimHandle};
 
 /// Demo users a fresh `--sim` state starts with.
@@ -53,6 +53,47 @@ pub struct TargetArgs {
     /// Requests per second at most (the client finds the rate below this by itself)
     #[arg(long, value_name = "R", help_heading = "Target")]
     pub max_rps: Option<f64>,
+    /// A file holding the OAuth client secret (otherwise QUALTRICS_CLIENT_SECRET is read);
+    /// used with QUALTRICS_CLIENT_ID
+    #[arg(long, value_name = "PATH", help_heading = "Target")]
+    pub client_secret_file: Option<PathBuf>,
+    /// OAuth scopes to ask for (space-separated), e.g. "manage:all"
+    #[arg(long, value_name = "SCOPES", help_heading = "Target")]
+    pub scope: Option<String>,
+    /// Go on although the server proxies this host to another datacenter (writes fail there)
+    #[arg(long, help_heading = "Target")]
+    pub allow_proxied: bool,
+}
+
+/// The OAuth client given by QUALTRICS_CLIENT_ID and QUALTRICS_CLIENT_SECRET or
+/// `--client-secret-file`, if any.
+fn oauth_client(args: &TargetArgs) -> anyhow::Result<Option<OAuthClient>> {
+    let id = std::env::var("QUALTRICS_CLIENT_ID")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let Some(client_id) = id else {
+        if args.client_secret_file.is_some() || args.scope.is_some() {
+            bail!(
+                "--client-secret-file and --scope need QUALTRICS_CLIENT_ID (the OAuth client's id)"
+            );
+        }
+        return Ok(None);
+    };
+    let secret = match &args.client_secret_file {
+        Some(path) => ClientSecret::from_file(path, &mut |w| eprintln!("{w}"))?,
+        None => match std::env::var("QUALTRICS_CLIENT_SECRET") {
+            Ok(s) if !s.trim().is_empty() => {
+                ClientSecret::new(s).context("in QUALTRICS_CLIENT_SECRET")?
+            }
+            _ => bail!("QUALTRICS_CLIENT_ID is set but no secret: set QUALTRICS_CLIENT_SECRET or pass --client-secret-file PATH"),
+        },
+    };
+    Ok(Some(OAuthClient {
+        client_id,
+        secret,
+        scope: args.scope.clone().filter(|s| !s.trim().is_empty()),
+    }))
 }
 
 /// A resolved target.
@@ -120,22 +161,50 @@ impl TargetArgs {
             (None, Some(dc)) => BaseUrl::for_datacenter(dc)?,
             (None, None) => bail!(NoTarget),
         };
-        let token = match &self.token_file {
-            Some(path) => Token::from_file(path, &mut |w| eprintln!("{w}"))?,
-            None => match std::env::var("QUALTRICS_API_TOKEN") {
-                Ok(t) if !t.trim().is_empty() => Token::new(t).context("in QUALTRICS_API_TOKEN")?,
+        // A token file first, then an OAuth client, then the token variable.
+        let credentials = match (&self.token_file, oauth_client(self)?) {
+            (Some(path), _) => {
+                Credentials::Token(Token::from_file(path, &mut |w| eprintln!("{w}"))?)
+            }
+            (None, Some(oauth)) => Credentials::OAuth(oauth),
+            (None, None) => match std::env::var("QUALTRICS_API_TOKEN") {
+                Ok(t) if !t.trim().is_empty() => {
+                    Credentials::Token(Token::new(t).context("in QUALTRICS_API_TOKEN")?)
+                }
                 _ => bail!(NoToken),
             },
         };
-        let description = match base.datacenter() {
+        let mut description = match base.datacenter() {
             Some(dc) => format!("{base} (datacenter {dc})"),
             None => base.to_string(),
         };
+        if let Credentials::OAuth(c) = &credentials {
+            description.push_str(&format!(", OAuth client {}", c.client_id));
+        }
         Ok(Target {
-            client: Client::new(base, token, opts)?,
+            client: Client::with_credentials(base, credentials, opts)?,
             sim: None,
             description,
         })
+    }
+}
+
+impl Target {
+    /// Refuses a host the server proxies to another datacenter, unless `--allow-proxied`:
+    /// what `import` and `export` call before any work.
+    pub fn check_direct(
+        &self,
+        args: &TargetArgs,
+        rt: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<()> {
+        match rt.block_on(crate::api::ensure_direct(&self.client, args.allow_proxied)) {
+            Ok(Some(warning)) => {
+                eprintln!("warning: {warning}");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

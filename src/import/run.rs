@@ -215,6 +215,8 @@ pub struct ImportOutcome {
     pub outage: bool,
     /// Requests the client sent (reading the instance included).
     pub requests: u64,
+    /// Retries by class and the 5xx rate, when the API was used.
+    pub transient: Option<crate::api::TransientStats>,
     pub elapsed_seconds: f64,
 }
 
@@ -596,6 +598,7 @@ impl Prepared {
             outage,
             report: opts.report,
             requests,
+            transient: client.as_ref().map(|c| c.transient_stats()),
             elapsed_seconds: started.elapsed().as_secs_f64(),
         })
     }

@@ -26,6 +26,9 @@ pub struct Summary<'a> {
     pub report: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume_command: Option<&'a str>,
+    /// Retries by class and the 5xx rate (with Qualtrics' support advice above 4 %).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transient: Option<&'a crate::api::TransientStats>,
 }
 
 impl<'a> Summary<'a> {
@@ -49,6 +52,7 @@ impl<'a> Summary<'a> {
             },
             report: o.report.display().to_string(),
             resume_command,
+            transient: o.transient.as_ref(),
         }
     }
 
@@ -98,6 +102,9 @@ impl<'a> Summary<'a> {
                 "  {:.1} s, {} requests, {:.1} rows/s",
                 o.elapsed_seconds, o.requests, self.rows_per_second
             );
+        }
+        if let Some(t) = self.transient.filter(|t| t.requests > 0) {
+            let _ = writeln!(text, "  {}", t.render_line());
         }
         let _ = writeln!(text, "  report: {}", self.report);
         if let Some(cmd) = self.resume_command {

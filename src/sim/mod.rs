@@ -16,7 +16,7 @@ use anyhow::Context;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-pub use store::{Store, ADMIN_USERNAME};
+pub use store::{Store, WalEntry, ADMIN_USERNAME};
 
 /// How a simulator behaves.
 #[derive(Clone, Debug)]
@@ -37,6 +37,30 @@ pub struct SimConfig {
     pub state: Option<PathBuf>,
     /// Demo users to create when starting without a state.
     pub demo_users: usize,
+    /// Answer 429 to every Nth write (create or update), whatever the rate.
+    pub throttle_every: Option<u32>,
+    /// Answer 429 when more than this many requests are in flight.
+    pub max_in_flight: Option<u32>,
+    /// Answer as a host that proxies to this one: every answer carries the "Request proxied"
+    /// notice naming it, and writes answer a bare 400.
+    pub proxied_host: Option<String>,
+    /// OAuth clients `(id, secret)` that may fetch access tokens at `/oauth2/token`.
+    pub oauth_clients: Vec<(String, String)>,
+    /// How long an access token lives.
+    pub oauth_token_ttl: Duration,
+    /// An SSO brand: usernames end in `#ID` (demo users too), and need not be emails.
+    pub sso_brand: Option<String>,
+}
+
+impl SimConfig {
+    /// The datacenter `GET /whoami` reports: the proxied-to host's, or `sim`.
+    pub fn datacenter(&self) -> String {
+        self.proxied_host
+            .as_deref()
+            .and_then(crate::api::datacenter_of_host)
+            .unwrap_or("sim")
+            .to_string()
+    }
 }
 
 impl Default for SimConfig {
@@ -51,6 +75,12 @@ impl Default for SimConfig {
             seed: 1,
             state: None,
             demo_users: 0,
+            throttle_every: None,
+            max_in_flight: None,
+            proxied_host: None,
+            oauth_clients: Vec::new(),
+            oauth_token_ttl: Duration::from_secs(3600),
+            sso_brand: None,
         }
     }
 }
@@ -83,6 +113,14 @@ pub(crate) struct Shared {
     bucket: Mutex<Option<Bucket>>,
     dirty: AtomicBool,
     request_ids: AtomicU64,
+    /// Writes arrived (for `throttle_every`) and requests in flight (for `max_in_flight`).
+    writes_arrived: AtomicU64,
+    in_flight: AtomicU64,
+    /// Access tokens issued: token → (expiry, scope).
+    access_tokens: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
+    /// The write-ahead log beside the state file: every write is a line here before it is
+    /// answered, so a SIGKILL loses no acknowledged write.
+    wal: Mutex<Option<std::fs::File>>,
 }
 
 impl Shared {
@@ -93,6 +131,31 @@ impl Shared {
     fn lock_stats(&self) -> std::sync::MutexGuard<'_, SimStats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Makes a write durable (a line in the log, written before this returns), then applies
+    /// it. Called with the store locked, so that log and snapshot agree on the order.
+    pub(crate) fn commit(&self, store: &mut Store, entry: WalEntry) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut wal = self.wal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = wal.as_mut() {
+            let mut line = serde_json::to_vec(&entry)?;
+            line.push(b'\n');
+            // One write of the whole line: in the OS's hands once it returns (SIGKILL-safe).
+            file.write_all(&line)
+                .context("cannot write the simulator's log")?;
+        }
+        drop(wal);
+        store.apply(entry);
+        self.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// The log of a state file: `STATE.wal`.
+fn wal_path(state: &std::path::Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".wal");
+    PathBuf::from(name)
 }
 
 /// A running simulator.
@@ -151,7 +214,21 @@ impl Drop for SimHandle {
 fn save_if_dirty(shared: &Shared) -> anyhow::Result<()> {
     if let Some(path) = &shared.config.state {
         if shared.dirty.swap(false, Ordering::AcqRel) {
-            shared.lock_store().save(path)?;
+            // The store stays locked until the log is emptied: no write falls between them.
+            let store = shared.lock_store();
+            if let Err(e) = store.save(path) {
+                shared.dirty.store(true, Ordering::Release);
+                return Err(e);
+            }
+            if let Some(file) = shared
+                .wal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+            {
+                file.set_len(0)
+                    .context("cannot empty the simulator's log")?;
+            }
         }
     }
     Ok(())
@@ -159,9 +236,29 @@ fn save_if_dirty(shared: &Shared) -> anyhow::Result<()> {
 
 fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
     let mut rng = Store::rng(config.seed);
-    let (store, fresh) = match &config.state {
+    let (mut store, mut fresh) = match &config.state {
         Some(path) if path.exists() => (Store::load(path)?, false),
-        _ => (Store::new(&mut rng, config.demo_users), true),
+        _ => (
+            Store::new_for(&mut rng, config.demo_users, config.sso_brand.as_deref()),
+            true,
+        ),
+    };
+    let wal = match &config.state {
+        Some(path) => {
+            let wal = wal_path(path);
+            // Writes acknowledged after the last snapshot.
+            if store.replay(&wal)? > 0 {
+                fresh = true;
+            }
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&wal)
+                    .with_context(|| format!("cannot open the simulator log {}", wal.display()))?,
+            )
+        }
+        None => None,
     };
     let bucket = config.rate_limit_per_min.map(|per_min| {
         let per_sec = f64::from(per_min.max(1)) / 60.0;
@@ -178,21 +275,43 @@ fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
         bucket: Mutex::new(bucket),
         dirty: AtomicBool::new(fresh),
         request_ids: AtomicU64::new(0),
+        writes_arrived: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
+        access_tokens: Mutex::new(std::collections::HashMap::new()),
+        wal: Mutex::new(wal),
         config,
     });
     save_if_dirty(&shared)?;
     Ok(shared)
 }
 
-/// Serves until `shutdown` resolves, saving the state when it changed (at most every 200 ms,
-/// and at the end).
+/// A simulator whose instance is loaded (and its state on disk), not yet serving.
+pub struct Prepared(Arc<Shared>);
+
+/// Loads or creates the instance (state file and log included), before any port is announced.
+pub fn prepare(config: SimConfig) -> anyhow::Result<Prepared> {
+    Ok(Prepared(build_shared(config)?))
+}
+
+impl Prepared {
+    /// Serves until `shutdown` resolves, saving the state when it changed (at most every
+    /// 200 ms, and at the end); every write is in the log before it is answered.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        serve_shared(self.0, listener, shutdown).await
+    }
+}
+
+/// [`prepare`] then [`Prepared::serve`].
 pub async fn serve(
     config: SimConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let shared = build_shared(config)?;
-    serve_shared(shared, listener, shutdown).await
+    prepare(config)?.serve(listener, shutdown).await
 }
 
 async fn serve_shared(

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::Shared;
+use super::{Shared, WalEntry};
 use crate::api::ApiUser;
 use crate::rules::{email_issue, forbidden_symbols};
 
@@ -29,9 +29,16 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/API/v3/users", get(list_users).post(create_user))
         .route("/API/v3/users/{id}", get(get_user).put(update_user))
         .route("/API/v3/divisions/{id}", get(get_division))
+        .route("/API/v3/directories", get(list_directories))
+        .route("/API/v3/libraries", get(list_libraries))
+        .route(
+            "/API/v3/users/{id}/apitoken",
+            get(get_api_token).post(create_api_token),
+        )
         .route_layer(middleware::from_fn_with_state(shared.clone(), guard));
     Router::new()
         .route("/__sim/stats", get(stats))
+        .route("/oauth2/token", axum::routing::post(oauth_token))
         .merge(api)
         .fallback(not_found)
         .with_state(shared)
@@ -56,6 +63,8 @@ fn ok(shared: &Shared, result: impl serde::Serialize) -> Response {
     struct Meta {
         http_status: String,
         request_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        notice: Option<String>,
     }
     #[derive(serde::Serialize)]
     struct Envelope<T> {
@@ -68,23 +77,45 @@ fn ok(shared: &Shared, result: impl serde::Serialize) -> Response {
         meta: Meta {
             http_status: status_text(StatusCode::OK),
             request_id: request_id(shared),
+            notice: proxy_notice(shared),
         },
     })
     .into_response()
 }
 
 fn error(shared: &Shared, status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({
-            "meta": {
-                "httpStatus": status_text(status),
-                "requestId": request_id(shared),
-                "error": {"errorMessage": message, "errorCode": code}
-            }
-        })),
+    let mut meta = json!({
+        "httpStatus": status_text(status),
+        "requestId": request_id(shared),
+        "error": {"errorMessage": message, "errorCode": code}
+    });
+    if status.is_server_error() {
+        meta["error"]["instanceId"] = json!(format!("sim-{:04x}", shared.config.seed as u16));
+    }
+    if let Some(n) = proxy_notice(shared) {
+        meta["notice"] = json!(n);
+    }
+    (status, Json(json!({ "meta": meta }))).into_response()
+}
+
+/// The notice of a proxying host, when the simulator plays one.
+fn proxy_notice(shared: &Shared) -> Option<String> {
+    shared
+        .config
+        .proxied_host
+        .as_ref()
+        .map(|h| format!("Request proxied. For faster response times, use this host instead: {h}"))
+}
+
+/// A write that could not be made durable is not applied, and not acknowledged.
+fn not_durable(shared: &Shared, e: &anyhow::Error) -> Response {
+    eprintln!("qusers sim: {e:#}");
+    error(
+        shared,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ISE_2",
+        "The write could not be stored; it was not applied.",
     )
-        .into_response()
 }
 
 fn not_found_response(shared: &Shared) -> Response {
@@ -110,7 +141,36 @@ async fn stats(State(shared): S) -> Response {
 /// includes the simulator's own work rather than adding to it.
 async fn guard(State(shared): S, req: Request, next: Next) -> Response {
     let arrived = Instant::now();
-    let response = answer(shared.clone(), req, next).await;
+    struct InFlight<'a>(&'a std::sync::atomic::AtomicU64);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let now_in_flight = shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+    let _in_flight = InFlight(&shared.in_flight);
+    let too_many = shared
+        .config
+        .max_in_flight
+        .is_some_and(|max| now_in_flight > u64::from(max));
+    let is_write =
+        req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT;
+    let nth_write = is_write
+        && shared.config.throttle_every.is_some_and(|n| {
+            let k = shared.writes_arrived.fetch_add(1, Ordering::AcqRel) + 1;
+            n > 0 && k % u64::from(n) == 0
+        });
+    let response = if too_many || nth_write {
+        shared.lock_stats().rate_limited += 1;
+        error(
+            &shared,
+            StatusCode::TOO_MANY_REQUESTS,
+            "RL_1",
+            "Too many requests. Please try again later.",
+        )
+    } else {
+        answer(shared.clone(), req, next).await
+    };
     let latency = shared.config.latency;
     if !latency.is_zero() {
         precise_sleep((arrived + latency).saturating_duration_since(Instant::now())).await;
@@ -129,11 +189,54 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         f(&mut shared.lock_stats());
     };
     count(&|s| *s.requests.entry(key.clone()).or_default() += 1);
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    if let Some(b) = bearer {
+        let granted = shared
+            .access_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&b)
+            .cloned();
+        match granted {
+            Some((expires, scope)) if Instant::now() < expires => {
+                let write = req.method() != axum::http::Method::GET;
+                let allowed = scope.as_deref().is_none_or(|sc| {
+                    sc.split_whitespace().any(|w| w == "manage:all")
+                        || (!write
+                            && route.starts_with("/users")
+                            && sc.split_whitespace().any(|w| w == "read:users"))
+                        || route == "/whoami"
+                });
+                if !allowed {
+                    return error(
+                        &shared,
+                        StatusCode::FORBIDDEN,
+                        "AC_2",
+                        "The access token's scope does not allow this request.",
+                    );
+                }
+            }
+            _ => {
+                return error(
+                    &shared,
+                    StatusCode::UNAUTHORIZED,
+                    "AUTH_1",
+                    "Invalid or expired OAuth access token.",
+                )
+            }
+        }
+    }
     let token = req
         .headers()
         .get("x-api-token")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| bearer_ok(&req).then(|| shared.config.token.clone()));
     let admin = match token.as_deref() {
         None | Some("") => {
             return error(
@@ -192,6 +295,20 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
             shared.config.drop_rate > 0.0 && rng.random_bool(shared.config.drop_rate.min(1.0)),
         )
     };
+    if shared.config.proxied_host.is_some()
+        && (req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT)
+    {
+        // What a proxied write gets: a 400 that says nothing.
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"meta": {
+                "httpStatus": status_text(StatusCode::BAD_REQUEST),
+                "requestId": request_id(&shared),
+                "notice": proxy_notice(&shared),
+            }})),
+        )
+            .into_response();
+    }
     if fail {
         count(&|s| s.failed += 1);
         return error(
@@ -212,6 +329,251 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         return Response::from_parts(parts, Body::from_stream(broken));
     }
     response
+}
+
+/// The request carries a bearer token (checked above).
+fn bearer_ok(req: &Request) -> bool {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "))
+}
+
+/// `POST /oauth2/token`: the client-credentials grant, HTTP Basic with a known client.
+async fn oauth_token(State(shared): S, headers: HeaderMap, body: Bytes) -> Response {
+    *shared
+        .lock_stats()
+        .requests
+        .entry("POST /oauth2/token".into())
+        .or_default() += 1;
+    let refused =
+        |status: StatusCode, error: &str| (status, Json(json!({"error": error}))).into_response();
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(base64_decode)
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
+        return refused(StatusCode::UNAUTHORIZED, "invalid_client");
+    };
+    if !shared
+        .config
+        .oauth_clients
+        .iter()
+        .any(|(i, s)| i == id && s == secret)
+    {
+        return refused(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let form: HashMap<String, String> = String::from_utf8_lossy(&body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (form_decode(k), form_decode(v)))
+        .collect();
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return refused(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let scope = form.get("scope").cloned().filter(|s| !s.is_empty());
+    let token = {
+        let mut rng = shared.rng.lock().unwrap_or_else(|e| e.into_inner());
+        crate::fake::id(&mut rng, "", 48)
+    };
+    let ttl = shared.config.oauth_token_ttl;
+    shared
+        .access_tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone(), (Instant::now() + ttl, scope.clone()));
+    Json(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": ttl.as_secs().max(1),
+        "scope": scope.unwrap_or_else(|| "manage:all".into()),
+    }))
+    .into_response()
+}
+
+fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let s = s.trim().trim_end_matches('=');
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// A listing paged by `skipToken`, five a page, `nextPage` a full URL to follow as it is.
+fn skip_token_page<T: serde::Serialize>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    path: &str,
+    q: &HashMap<String, String>,
+    items: Vec<T>,
+) -> Response {
+    const SKIP_PAGE: usize = 5;
+    // An opaque token: the offset, disguised.
+    let start = match q.get("skipToken") {
+        None => 0,
+        Some(t) => match t
+            .strip_prefix("st")
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .map(|n| n ^ 0x5a5a)
+        {
+            Some(n) => n,
+            None => {
+                return error(
+                    shared,
+                    StatusCode::BAD_REQUEST,
+                    "RP_0.8",
+                    "Invalid skipToken.",
+                )
+            }
+        },
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(SKIP_PAGE).collect();
+    let next = (start + SKIP_PAGE < total).then(|| {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        format!(
+            "http://{host}/API/v3/{path}?skipToken=st{:x}",
+            (start + SKIP_PAGE) ^ 0x5a5a
+        )
+    });
+    ok(shared, json!({"elements": page, "nextPage": next}))
+}
+
+async fn list_directories(
+    State(shared): S,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let dirs = shared.lock_store().directories.clone();
+    skip_token_page(&shared, &headers, "directories", &q, dirs)
+}
+
+async fn list_libraries(
+    State(shared): S,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let libs: Vec<Value> = {
+        let store = shared.lock_store();
+        let admin = store.admin().map(|a| {
+            json!({
+                "libraryId": a.id,
+                "libraryName": format!(
+                    "{} {}",
+                    a.first_name.clone().unwrap_or_default(),
+                    a.last_name.clone().unwrap_or_default()
+                )
+            })
+        });
+        admin
+            .into_iter()
+            .chain(
+                store
+                    .group_libraries
+                    .iter()
+                    .map(|(id, name)| json!({"libraryId": id, "libraryName": name})),
+            )
+            .collect()
+    };
+    skip_token_page(&shared, &headers, "libraries", &q, libs)
+}
+
+async fn get_api_token(State(shared): S, Path(id): Path<String>) -> Response {
+    let store = shared.lock_store();
+    if store.get(&id).is_none() {
+        drop(store);
+        return not_found_response(&shared);
+    }
+    let token = store.api_tokens.get(&id).cloned();
+    drop(store);
+    match token {
+        Some(t) => ok(&shared, json!({"apiToken": t})),
+        None => error(
+            &shared,
+            StatusCode::NOT_FOUND,
+            "RP_0.9",
+            "The user has no API token.",
+        ),
+    }
+}
+
+async fn create_api_token(State(shared): S, Path(id): Path<String>) -> Response {
+    let mut store = shared.lock_store();
+    if store.get(&id).is_none() {
+        drop(store);
+        return not_found_response(&shared);
+    }
+    if !store.has_api_access(&id) {
+        drop(store);
+        return error(
+            &shared,
+            StatusCode::FORBIDDEN,
+            "AC_3",
+            "The user does not have the Access API permission.",
+        );
+    }
+    let token = {
+        let mut rng = shared.rng.lock().unwrap_or_else(|e| e.into_inner());
+        crate::fake::id(&mut rng, "", 40)
+    };
+    let entry = WalEntry::ApiToken {
+        user_id: id,
+        token: token.clone(),
+    };
+    if let Err(e) = shared.commit(&mut store, entry) {
+        drop(store);
+        return not_durable(&shared, &e);
+    }
+    drop(store);
+    shared.lock_stats().writes += 1;
+    ok(&shared, json!({"apiToken": token}))
 }
 
 /// Sleeps `d` to within a few microseconds: the timer rounds up to the next millisecond, which
@@ -248,6 +610,7 @@ async fn whoami(State(shared): S, headers: HeaderMap) -> Response {
         "brandId": store.brand_id,
         "accountType": if non_admin { "UT_RESEARCHER" } else { "UT_BRANDADMIN" },
         "language": "EN",
+        "datacenter": shared.config.datacenter(),
     });
     drop(store);
     ok(&shared, value)
@@ -332,11 +695,26 @@ fn percent(s: &str) -> String {
 }
 
 async fn get_user(State(shared): S, Path(id): Path<String>) -> Response {
-    let user = shared.lock_store().get(&id).cloned();
-    match user {
-        Some(u) => ok(&shared, u),
-        None => not_found_response(&shared),
+    let (user, api) = {
+        let store = shared.lock_store();
+        (store.get(&id).cloned(), store.has_api_access(&id))
+    };
+    match user.map(serde_json::to_value) {
+        Some(Ok(mut u)) => {
+            u["permissions"] = json!({"controlPanel": {"accountPermissions": {
+                "accessApi": {"state": if api { "on" } else { "off" }}
+            }}});
+            ok(&shared, u)
+        }
+        _ => not_found_response(&shared),
     }
+}
+
+/// `permissions.controlPanel.accountPermissions.accessApi.state` of an update, if given.
+fn access_api_in(body: &Value) -> Option<bool> {
+    body.pointer("/permissions/controlPanel/accountPermissions/accessApi/state")
+        .and_then(Value::as_str)
+        .map(|s| s.eq_ignore_ascii_case("on"))
 }
 
 async fn get_division(State(shared): S, Path(id): Path<String>) -> Response {
@@ -410,7 +788,19 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
         }
     }
     let username = str_field(&body, "username").unwrap_or_default().to_string();
-    if email_issue(&username).is_some() || !forbidden_symbols(&username).is_empty() {
+    let valid = match &shared.config.sso_brand {
+        // On an SSO brand: `something#brand`, no spaces or forbidden symbols before it.
+        Some(brand) => username
+            .strip_suffix(&format!("#{brand}"))
+            .is_some_and(|before| {
+                !before.is_empty()
+                    && !before.contains(char::is_whitespace)
+                    && !before.contains('#')
+                    && forbidden_symbols(before).is_empty()
+            }),
+        None => email_issue(&username).is_none() && forbidden_symbols(&username).is_empty(),
+    };
+    if !valid {
         return error(
             &shared,
             StatusCode::BAD_REQUEST,
@@ -437,7 +827,7 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             store.new_user_id(&mut rng)
         };
         let s = |n: &str| str_field(&body, n).map(String::from);
-        store.insert(ApiUser {
+        let user = ApiUser {
             id: id.clone(),
             username,
             first_name: s("firstName"),
@@ -451,10 +841,18 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             time_zone: s("timeZone"),
             account_creation_date: Some(jiff::Timestamp::now().to_string()),
             last_login_date: None,
-        });
+        };
+        if let Err(e) = shared.commit(
+            &mut store,
+            WalEntry::Put {
+                user: Box::new(user),
+            },
+        ) {
+            drop(store);
+            return not_durable(&shared, &e);
+        }
         id
     };
-    shared.dirty.store(true, Ordering::Release);
     shared.lock_stats().writes += 1;
     ok(&shared, json!({"id": id}))
 }
@@ -476,7 +874,7 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
     }
     {
         let mut store = shared.lock_store();
-        let Some(user) = store.get_mut(&id) else {
+        let Some(mut user) = store.get(&id).cloned() else {
             drop(store);
             return not_found_response(&shared);
         };
@@ -498,8 +896,26 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
         if let Some(v) = s("accountExpirationDate") {
             user.account_expiration_date = Some(v).filter(|d| !d.is_empty());
         }
+        if let Err(e) = shared.commit(
+            &mut store,
+            WalEntry::Put {
+                user: Box::new(user),
+            },
+        ) {
+            drop(store);
+            return not_durable(&shared, &e);
+        }
+        if let Some(on) = access_api_in(&body) {
+            let entry = WalEntry::AccessApi {
+                user_id: id.clone(),
+                on,
+            };
+            if let Err(e) = shared.commit(&mut store, entry) {
+                drop(store);
+                return not_durable(&shared, &e);
+            }
+        }
     }
-    shared.dirty.store(true, Ordering::Release);
     shared.lock_stats().writes += 1;
     Json(json!({
         "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}

@@ -14,6 +14,28 @@ use crate::fake;
 /// The brand admin whose token the simulator accepts.
 pub const ADMIN_USERNAME: &str = "admin@qusers-sim.example";
 
+/// One write, as the write-ahead log keeps it: a line of JSON appended before the answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum WalEntry {
+    /// A user created or replaced whole.
+    Put { user: Box<ApiUser> },
+    /// A user's API token created (or replaced).
+    ApiToken { user_id: String, token: String },
+    /// A user's "Access API" permission set.
+    AccessApi { user_id: String, on: bool },
+}
+
+/// An XM directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimDirectory {
+    pub directory_id: String,
+    pub name: String,
+    pub contact_count: u64,
+    pub is_default: bool,
+}
+
 /// Everything the simulated instance holds.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Store {
@@ -24,6 +46,17 @@ pub struct Store {
     /// id → name
     pub user_types: BTreeMap<String, String>,
     pub users: Vec<ApiUser>,
+    #[serde(default)]
+    pub directories: Vec<SimDirectory>,
+    /// Group libraries: id (`GR_…`) → name.
+    #[serde(default)]
+    pub group_libraries: BTreeMap<String, String>,
+    /// User id → that user's API token (the server's own record).
+    #[serde(default)]
+    pub api_tokens: BTreeMap<String, String>,
+    /// Users with the "Access API" permission (brand admins have it anyway).
+    #[serde(default)]
+    pub api_access: std::collections::BTreeSet<String>,
     #[serde(skip)]
     by_id: HashMap<String, usize>,
     #[serde(skip)]
@@ -41,6 +74,12 @@ const DIVISION_NAMES: &[&str] = &[
 impl Store {
     /// A fresh instance: the admin, five divisions, three user types and `demo_users` users.
     pub fn new(rng: &mut StdRng, demo_users: usize) -> Store {
+        Store::new_for(rng, demo_users, None)
+    }
+
+    /// [`Store::new`] on an SSO brand `sso_brand`: its id is the brand id, and every
+    /// username ends in `#brand`.
+    pub fn new_for(rng: &mut StdRng, demo_users: usize, sso_brand: Option<&str>) -> Store {
         let divisions: BTreeMap<String, String> = DIVISION_NAMES
             .iter()
             .map(|n| (fake::id(rng, "DV_", 15), n.to_string()))
@@ -55,17 +94,22 @@ impl Store {
         }
         let admin_id = fake::id(rng, "UR_", 15);
         let mut store = Store {
-            brand_id: "qusers-sim".into(),
+            brand_id: sso_brand.unwrap_or("qusers-sim").into(),
             admin_id: admin_id.clone(),
             divisions,
             user_types,
             users: Vec::new(),
+            directories: Vec::new(),
+            group_libraries: BTreeMap::new(),
+            api_tokens: BTreeMap::new(),
+            api_access: std::collections::BTreeSet::new(),
             by_id: HashMap::new(),
             by_username: HashMap::new(),
         };
+        let suffix = sso_brand.map(|b| format!("#{b}")).unwrap_or_default();
         store.insert(ApiUser {
             id: admin_id,
-            username: ADMIN_USERNAME.into(),
+            username: format!("{ADMIN_USERNAME}{suffix}"),
             first_name: Some("Sim".into()),
             last_name: Some("Admin".into()),
             email: Some(ADMIN_USERNAME.into()),
@@ -94,7 +138,7 @@ impl Store {
             });
             store.insert(ApiUser {
                 id,
-                username: p.username,
+                username: format!("{}{suffix}", p.username),
                 first_name: Some(p.first.into()),
                 last_name: Some(p.last.into()),
                 email: Some(p.email),
@@ -113,6 +157,31 @@ impl Store {
                 account_creation_date: Some("2025-03-01T12:00:00Z".into()),
                 ..Default::default()
             });
+        }
+        // Drawn last: the ids above stay what they were for a seed.
+        for (n, name) in [
+            "Default Directory",
+            "Alumni",
+            "Staff Pulse",
+            "Student Panel",
+            "Research Participants",
+            "Customer Contacts",
+            "Event Attendees",
+        ]
+        .iter()
+        .enumerate()
+        {
+            store.directories.push(SimDirectory {
+                directory_id: fake::id(rng, "POOL_", 15),
+                name: name.to_string(),
+                contact_count: 120 * n as u64 + 7,
+                is_default: n == 0,
+            });
+        }
+        for name in ["Shared Research Library", "Brand Templates"] {
+            store
+                .group_libraries
+                .insert(fake::id(rng, "GR_", 15), name.to_string());
         }
         store
     }
@@ -173,6 +242,62 @@ impl Store {
         self.users.push(user);
     }
 
+    /// Adds the user, or replaces the one with its id.
+    pub fn put(&mut self, user: ApiUser) {
+        match self.by_id.get(&user.id).copied() {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.users[i], user);
+                if old.username.to_lowercase() != self.users[i].username.to_lowercase() {
+                    self.by_username.remove(&old.username.to_lowercase());
+                    self.by_username
+                        .insert(self.users[i].username.to_lowercase(), i);
+                }
+            }
+            None => self.insert(user),
+        }
+    }
+
+    /// Applies one logged write.
+    pub fn apply(&mut self, entry: WalEntry) {
+        match entry {
+            WalEntry::Put { user } => self.put(*user),
+            WalEntry::ApiToken { user_id, token } => {
+                self.api_tokens.insert(user_id, token);
+            }
+            WalEntry::AccessApi { user_id, on } => {
+                if on {
+                    self.api_access.insert(user_id);
+                } else {
+                    self.api_access.remove(&user_id);
+                }
+            }
+        }
+    }
+
+    /// Replays a write-ahead log: every whole line, in order; a torn last line (a kill in the
+    /// middle of its write, never acknowledged) is skipped. Returns the writes applied.
+    pub fn replay(&mut self, wal: &Path) -> anyhow::Result<usize> {
+        let bytes = match std::fs::read(wal) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read the simulator log {}", wal.display()))
+            }
+        };
+        let mut applied = 0;
+        for line in bytes.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Ok(entry) = serde_json::from_slice::<WalEntry>(line) {
+                self.apply(entry);
+                applied += 1;
+            }
+        }
+        Ok(applied)
+    }
+
     pub fn get(&self, id: &str) -> Option<&ApiUser> {
         self.by_id.get(id).map(|&i| &self.users[i])
     }
@@ -186,6 +311,14 @@ impl Store {
         self.by_username
             .get(&username.to_lowercase())
             .map(|&i| &self.users[i])
+    }
+
+    /// Whether the user has the "Access API" permission (brand admins always do).
+    pub fn has_api_access(&self, id: &str) -> bool {
+        self.api_access.contains(id)
+            || self
+                .get(id)
+                .is_some_and(|u| u.user_type.as_deref() == Some("UT_BRANDADMIN"))
     }
 
     /// The admin user (whose token is the simulator's).

@@ -1,0 +1,111 @@
+//! Transient errors by class, as a summary reports them: retries after 429, 5xx and network
+//! errors, the share of answers that were 5xx, and a few request ids to give Qualtrics support.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Qualtrics asks customers to contact support above this share of 5xx answers.
+pub const SUPPORT_5XX_SHARE: f64 = 0.04;
+/// Request ids (and instance ids) kept.
+const KEPT_IDS: usize = 5;
+
+/// What the client met on the way, serialisable for a JSON summary.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransientStats {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    pub retries_429: u64,
+    pub retries_5xx: u64,
+    pub retries_network: u64,
+    /// Answers with a 5xx status.
+    pub answers_5xx: u64,
+    /// `answers_5xx / requests`.
+    pub rate_5xx: f64,
+    /// Request ids of some failed requests (5xx first).
+    pub failing_request_ids: Vec<String>,
+    /// `meta.error.instanceId` of some failed requests.
+    pub instance_ids: Vec<String>,
+}
+
+impl TransientStats {
+    pub(crate) fn keep_request_id(&mut self, id: &str) {
+        if !id.is_empty()
+            && self.failing_request_ids.len() < KEPT_IDS
+            && !self.failing_request_ids.iter().any(|k| k == id)
+        {
+            self.failing_request_ids.push(id.to_string());
+        }
+    }
+
+    pub(crate) fn keep_instance_id(&mut self, id: &str) {
+        if !id.is_empty()
+            && self.instance_ids.len() < KEPT_IDS
+            && !self.instance_ids.iter().any(|k| k == id)
+        {
+            self.instance_ids.push(id.to_string());
+        }
+    }
+
+    /// Above [`SUPPORT_5XX_SHARE`] of 5xx answers.
+    pub fn asks_for_support(&self) -> bool {
+        self.requests > 0 && self.rate_5xx > SUPPORT_5XX_SHARE
+    }
+
+    /// One line: `retries: 3 after 429, 1 after 5xx, 0 after network errors; 5xx 0.8 % of 120
+    /// requests`, and the support advice when it applies.
+    pub fn render_line(&self) -> String {
+        let mut s = format!(
+            "retries: {} after 429, {} after 5xx, {} after network errors; 5xx {:.1} % of {} requests",
+            self.retries_429,
+            self.retries_5xx,
+            self.retries_network,
+            self.rate_5xx * 100.0,
+            self.requests
+        );
+        if self.asks_for_support() {
+            let _ = write!(
+                s,
+                "; above {:.0} % Qualtrics asks customers to contact support",
+                SUPPORT_5XX_SHARE * 100.0
+            );
+            if !self.failing_request_ids.is_empty() {
+                let _ = write!(
+                    s,
+                    ", giving these request ids: {}",
+                    self.failing_request_ids.join(", ")
+                );
+            }
+            if !self.instance_ids.is_empty() {
+                let _ = write!(s, " (instance ids {})", self.instance_ids.join(", "));
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn support_advice_above_four_percent() {
+        let mut s = TransientStats {
+            requests: 100,
+            answers_5xx: 3,
+            rate_5xx: 0.03,
+            ..Default::default()
+        };
+        assert!(!s.render_line().contains("support"));
+        s.answers_5xx = 5;
+        s.rate_5xx = 0.05;
+        s.keep_request_id("req-1");
+        s.keep_request_id("req-1");
+        s.keep_instance_id("inst-9");
+        let line = s.render_line();
+        assert!(line.contains("contact support"), "{line}");
+        assert!(line.contains("req-1") && line.contains("inst-9"), "{line}");
+        assert_eq!(s.failing_request_ids.len(), 1);
+    }
+}

@@ -1,0 +1,127 @@
+//! `qusers integration-user`: the dedicated user a partner platform asks for, with API access
+//! and a token written to a private file; prints what to send the partner (never the token).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use super::target::{runtime, TargetArgs};
+use super::{Exit, Format, Output};
+use crate::integration::{setup, IntegrationOptions, Step};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The integration user's username, e.g. partner@client.com
+    #[arg(long, value_name = "USERNAME")]
+    username: String,
+    /// Its email (default: the username)
+    #[arg(long, value_name = "EMAIL")]
+    email: Option<String>,
+    /// First name for a new user
+    #[arg(long, value_name = "NAME", default_value = "Integration")]
+    first_name: String,
+    /// Last name for a new user
+    #[arg(long, value_name = "NAME", default_value = "User")]
+    last_name: String,
+    /// User type for a new user (a standard type, UT_…)
+    #[arg(long, value_name = "UT_…")]
+    user_type: Option<String>,
+    /// Division for a new user (DV_…)
+    #[arg(long, value_name = "DV_…")]
+    division: Option<String>,
+    /// Write a new token here (created with mode 0600; an existing file is never overwritten)
+    #[arg(long, value_name = "PATH", required_unless_present = "dry_run")]
+    token_out: Option<PathBuf>,
+    /// Replace the user's existing token: every integration using the old one breaks at once
+    #[arg(long)]
+    regenerate: bool,
+    /// Show what would be done; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// text or json
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+fn step_text(step: &Step) -> &'static str {
+    match step {
+        Step::Found => "already so",
+        Step::Created => "created",
+        Step::WouldCreate => "would be created (dry run)",
+        Step::Granted => "granted",
+        Step::WouldGrant => "would be granted (dry run)",
+        Step::Kept => "the user already has one: kept, not regenerated",
+        Step::Generated => "generated",
+        Step::WouldGenerate => "would be generated (dry run)",
+        Step::Regenerated => "regenerated: the old token no longer works",
+        Step::WouldRegenerate => "would be regenerated (dry run): the old token would stop working",
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let target = args.target.resolve()?;
+    eprintln!("target: {}", target.description);
+    let rt = runtime()?;
+    target.check_direct(&args.target, &rt)?;
+    let opts = IntegrationOptions {
+        username: args.username.trim().to_string(),
+        email: args.email.clone(),
+        first_name: args.first_name.clone(),
+        last_name: args.last_name.clone(),
+        user_type: args.user_type.clone(),
+        division_id: args.division.clone(),
+        token_out: args.token_out.clone(),
+        regenerate: args.regenerate,
+        dry_run: args.dry_run,
+    };
+    let report = rt.block_on(setup(&target.client, &opts)).map_err(|e| {
+        let hint = e.hint();
+        let err = anyhow::Error::new(e);
+        match hint {
+            Some(h) => err.context(format!("integration-user stopped ({h})")),
+            None => err,
+        }
+    })?;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Text => {
+            let mut s = String::new();
+            let line = |s: &mut String, label: &str, value: &str| {
+                let _ = writeln!(s, "{label:<18}{value}");
+            };
+            line(&mut s, "User", step_text(&report.user));
+            line(&mut s, "API access", step_text(&report.api_access));
+            line(&mut s, "API token", step_text(&report.token));
+            if let Some(f) = &report.token_file {
+                line(
+                    &mut s,
+                    "Token file",
+                    &format!("{f} (mode 0600; send it to the partner over a secure channel)"),
+                );
+            }
+            s.push_str("\nFor the partner:\n");
+            line(&mut s, "Base URL", &report.base_url);
+            line(&mut s, "User ID", &report.user_id);
+            line(&mut s, "Library ID", &report.library_id);
+            for (n, d) in report.directories.iter().enumerate() {
+                let default = if d.is_default == Some(true) {
+                    "  (default)"
+                } else {
+                    ""
+                };
+                line(
+                    &mut s,
+                    if n == 0 { "Directory ID" } else { "" },
+                    &format!("{}  {}{default}", d.directory_id, d.name),
+                );
+            }
+            if report.token == Step::Kept {
+                s.push_str("\nThe token was not regenerated: --regenerate would replace it, and every integration that uses the old token would break at once.\n");
+            }
+            s
+        }
+    };
+    Output::stdout(&text)?;
+    Ok(Exit::Ok)
+}

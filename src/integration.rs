@@ -1,0 +1,247 @@
+//! The integration user of a partner platform, end to end: find or create the dedicated user
+//! (idempotent), make sure it may use the API, generate its API token only if it has none
+//! (or on `regenerate`), write the token to a file created with mode 0600, and gather what
+//! the partner asks for: base URL, user id, Library ID, Directory ID. The token is never
+//! returned to the caller, never printed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use serde::Serialize;
+
+use crate::api::{ApiError, Client, Directory, NewUser, Secret, Token};
+
+/// What to set up.
+#[derive(Clone, Debug)]
+pub struct IntegrationOptions {
+    pub username: String,
+    /// Defaults to the username.
+    pub email: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    /// The user type for a new user (`UT_…`); not needed when the user exists.
+    pub user_type: Option<String>,
+    pub division_id: Option<String>,
+    /// Where a new token goes (created with mode 0600; never overwritten).
+    pub token_out: Option<PathBuf>,
+    /// Replace an existing token (breaks every integration using it).
+    pub regenerate: bool,
+    /// Say what would be done; change nothing.
+    pub dry_run: bool,
+}
+
+/// What happened to each part, for the summary.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Step {
+    /// Already so: nothing done.
+    Found,
+    Created,
+    WouldCreate,
+    Granted,
+    WouldGrant,
+    /// A token exists and was left alone.
+    Kept,
+    Generated,
+    WouldGenerate,
+    Regenerated,
+    WouldRegenerate,
+}
+
+/// What the partner needs (no token), and what was done.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationReport {
+    pub base_url: String,
+    pub username: String,
+    /// Empty in a dry run that would create the user.
+    pub user_id: String,
+    /// The personal library: the user's own id.
+    pub library_id: String,
+    pub directories: Vec<Directory>,
+    pub user: Step,
+    pub api_access: Step,
+    pub token: Step,
+    /// Where the token was written, when it was.
+    pub token_file: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Why the setup stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{path} exists: qusers never overwrites a token file; give a new path to --token-out")]
+    TokenFileExists { path: String },
+    #[error("a token would be generated but no --token-out PATH was given to write it to")]
+    NoTokenOut,
+    #[error("the user {username} does not exist and no --user-type UT_… was given to create it")]
+    NoUserType { username: String },
+    #[error("cannot write the token file {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl IntegrationError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            IntegrationError::Api(e) => e.hint(),
+            IntegrationError::TokenFileExists { .. } => Some("the existing file may hold the integration's current token; move it away only if you mean to replace it".into()),
+            IntegrationError::NoUserType { .. } => Some("pick a standard user type id (`qusers export` shows the ones in use)".into()),
+            _ => None,
+        }
+    }
+}
+
+/// A password nobody knows: the integration user signs in through its token only.
+fn random_password() -> Secret {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let body: String = (0..24)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect();
+    Secret::new(format!("{body}-9!"))
+}
+
+/// Creates `path` for writing with mode 0600, failing if it exists.
+fn create_private(path: &Path) -> Result<std::fs::File, IntegrationError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            IntegrationError::TokenFileExists {
+                path: path.display().to_string(),
+            }
+        } else {
+            IntegrationError::Write {
+                path: path.display().to_string(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// Writes the token into the reserved file; on failure the file is removed.
+fn write_token(
+    mut file: std::fs::File,
+    path: &Path,
+    token: &Token,
+) -> Result<(), IntegrationError> {
+    let result = file
+        .write_all(format!("{}\n", token.expose()).as_bytes())
+        .and_then(|()| file.sync_all());
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        IntegrationError::Write {
+            path: path.display().to_string(),
+            source: e,
+        }
+    })
+}
+
+/// Runs the setup.
+pub async fn setup(
+    client: &Client,
+    opts: &IntegrationOptions,
+) -> Result<IntegrationReport, IntegrationError> {
+    let dry = opts.dry_run;
+    // 1. The user: found by username (exactly, any case), else created.
+    let existing = client.find_username(&opts.username).await?;
+    let (user_id, user_step) = match existing {
+        Some(u) => (u.id, Step::Found),
+        None if dry => (String::new(), Step::WouldCreate),
+        None => {
+            let Some(user_type) = opts.user_type.clone() else {
+                return Err(IntegrationError::NoUserType {
+                    username: opts.username.clone(),
+                });
+            };
+            let new = NewUser {
+                username: opts.username.clone(),
+                password: Some(random_password()),
+                first_name: opts.first_name.clone(),
+                last_name: opts.last_name.clone(),
+                user_type,
+                email: opts.email.clone().unwrap_or_else(|| opts.username.clone()),
+                language: "EN".into(),
+                division_id: opts.division_id.clone(),
+                ..Default::default()
+            };
+            (client.create_user_once(&new).await?.id, Step::Created)
+        }
+    };
+
+    // 2. API access.
+    let api_step = if user_id.is_empty() {
+        Step::WouldGrant
+    } else if client.access_api(&user_id).await? == Some(true) {
+        Step::Found
+    } else if dry {
+        Step::WouldGrant
+    } else {
+        client.grant_access_api(&user_id).await?;
+        Step::Granted
+    };
+
+    // 3. The token: only when the user has none, or on `regenerate`.
+    let has_token = if user_id.is_empty() {
+        false
+    } else {
+        // Read only to learn whether there is one; dropped at once.
+        client.user_api_token(&user_id).await?.is_some()
+    };
+    let (token_step, token_file) = match (has_token, opts.regenerate, dry) {
+        (true, false, _) => (Step::Kept, None),
+        (true, true, true) => (Step::WouldRegenerate, None),
+        (false, _, true) => (Step::WouldGenerate, None),
+        (_, _, false) => {
+            let path = opts
+                .token_out
+                .as_ref()
+                .ok_or(IntegrationError::NoTokenOut)?;
+            // The file is reserved before the token exists: no token is made that cannot
+            // be stored.
+            let file = create_private(path)?;
+            match client.create_user_api_token(&user_id).await {
+                Ok(token) => write_token(file, path, &token)?,
+                Err(e) => {
+                    drop(file);
+                    let _ = std::fs::remove_file(path);
+                    return Err(e.into());
+                }
+            }
+            (
+                if has_token {
+                    Step::Regenerated
+                } else {
+                    Step::Generated
+                },
+                Some(path.display().to_string()),
+            )
+        }
+    };
+
+    // 4. What the partner asks for.
+    let directories = client.directories().await?;
+    Ok(IntegrationReport {
+        base_url: client.base().root().to_string(),
+        username: opts.username.clone(),
+        library_id: user_id.clone(),
+        user_id,
+        directories,
+        user: user_step,
+        api_access: api_step,
+        token: token_step,
+        token_file,
+        dry_run: dry,
+    })
+}

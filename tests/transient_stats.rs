@@ -1,0 +1,126 @@
+//! Transient-error accounting in the summaries: retries by class, the 5xx rate, and above 4 %
+//! the advice to contact Qualtrics support with a few request ids.
+
+mod support;
+
+use qusers::sim::{self, SimConfig};
+use support::qusers;
+
+const TOKEN: &str = "transient-token-0123456789";
+
+#[test]
+fn export_counts_retries_and_asks_for_support_above_four_percent() {
+    let h = sim::spawn(SimConfig {
+        token: TOKEN.into(),
+        demo_users: 1_000,
+        fail_rate: 0.3,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = qusers()
+        .args(["export", "--format", "json", "-o"])
+        .arg(dir.path().join("users.csv"))
+        .args(["--base-url", &h.url()])
+        .env("QUALTRICS_API_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    let t = &v["transient"];
+    let failed = h.stats().failed;
+    assert!(failed > 0);
+    assert_eq!(t["retries5xx"], failed, "{v}");
+    assert_eq!(t["answers5xx"], failed);
+    assert!(t["rate5xx"].as_f64().expect("rate") > 0.04, "{v}");
+    let ids = t["failingRequestIds"].as_array().expect("ids");
+    assert!(!ids.is_empty() && ids.len() <= 5, "{v}");
+    assert_eq!(v["usersSeen"], 1_001);
+
+    let out = qusers()
+        .args(["export", "-o"])
+        .arg(dir.path().join("users2.csv"))
+        .args(["--base-url", &h.url()])
+        .env("QUALTRICS_API_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("after 5xx"), "{stderr}");
+    assert!(stderr.contains("contact support"), "{stderr}");
+    assert!(stderr.contains("request ids"), "{stderr}");
+}
+
+#[test]
+fn a_clean_export_gives_no_support_advice() {
+    let h = sim::spawn(SimConfig {
+        token: TOKEN.into(),
+        demo_users: 50,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = qusers()
+        .args(["export", "-o"])
+        .arg(dir.path().join("users.csv"))
+        .args(["--base-url", &h.url()])
+        .env("QUALTRICS_API_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("retries: 0 after 429, 0 after 5xx"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("support"), "{stderr}");
+}
+
+#[test]
+fn the_import_summary_carries_the_counts() {
+    let h = sim::spawn(SimConfig {
+        token: TOKEN.into(),
+        throttle_every: Some(3),
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let user_type = h.with_store(|s| {
+        s.user_types
+            .keys()
+            .find(|t| *t != "UT_BRANDADMIN")
+            .cloned()
+            .expect("type")
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("users.csv");
+    let mut text = String::from(
+        "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n",
+    );
+    for k in 0..12 {
+        text.push_str(&format!(
+            ",tr{k}@x.example,Tee,Are{k},tr{k}@x.example,,{user_type},active,\n"
+        ));
+    }
+    std::fs::write(&file, text).expect("write");
+    let out = qusers()
+        .arg("import")
+        .arg(&file)
+        .arg("--report")
+        .arg(dir.path().join("report.csv"))
+        .args(["--base-url", &h.url(), "--yes", "--format", "json"])
+        .env("QUALTRICS_API_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["transient"]["retries429"], h.stats().rate_limited, "{v}");
+    assert!(v["transient"]["retries429"].as_u64().expect("n") >= 4);
+}
