@@ -76,6 +76,7 @@ struct Counts {
     failed: u64,
     skipped: u64,
     planned: u64,
+    conflict: u64,
 }
 
 impl Counts {
@@ -88,6 +89,7 @@ impl Counts {
             Outcome::Failed => self.failed += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Planned => self.planned += 1,
+            Outcome::Conflict => self.conflict += 1,
         }
     }
 }
@@ -155,6 +157,7 @@ fn write_row(
         message: &message,
         http_status: result.http_status,
         request_id: result.request_id.as_deref(),
+        changes: &row.changes_text(),
     })
 }
 
@@ -422,6 +425,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         skip_invalid: args.skip_invalid,
         language: args.language.clone(),
         passwords: !args.no_password,
+        ..Default::default()
     };
     let mut plan = plan(collect.rows, &instance, &plan_opts, carried);
     // An update that went out before the interruption and now finds nothing to change was

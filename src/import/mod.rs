@@ -3,12 +3,19 @@
 //! exactly once, across crashes.
 
 mod apply;
+pub mod base;
+pub mod brakes;
 mod journal;
 mod plan;
+pub mod preview;
+pub mod undo;
 
 pub use apply::{apply, result_without_request, ApplyEvent, ApplyOptions};
 pub use journal::{content_hash, Journal, JournalEntry, JournalError, Resumed, RowResult};
-pub use plan::{iso_date, plan, Change, Plan, PlanOptions, Planned, PlannedRow};
+pub use plan::{
+    describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
+    PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
+};
 
 use std::io;
 
@@ -27,6 +34,8 @@ pub enum Outcome {
     Failed,
     Skipped,
     Planned,
+    /// Changed both in the file and in Qualtrics since the export: nothing sent.
+    Conflict,
 }
 
 impl Outcome {
@@ -39,6 +48,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
             Outcome::Planned => "planned",
+            Outcome::Conflict => "conflict",
         }
     }
 

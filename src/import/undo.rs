@@ -1,0 +1,292 @@
+//! The files a run leaves beside its report, both in the template layout `qusers import` takes:
+//! `REPORT.undo.csv` (the prior value of every field the run changed, every user it created set
+//! to disabled) and `REPORT.failed.csv` (the input rows that did not succeed, ready to fix and
+//! import again).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::journal::RowResult;
+use super::plan::{Plan, Planned};
+use super::Outcome;
+use crate::file::{Col, COLUMNS};
+use crate::instance::Instance;
+
+/// `users.report.csv` → `users.report.undo.csv` (any report extension; `suffix` is
+/// `undo` or `failed`).
+pub fn path_beside(report: &Path, suffix: &str) -> PathBuf {
+    let stem = report
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".into());
+    report.with_file_name(format!("{stem}.{suffix}.csv"))
+}
+
+/// A template file's rows (the nine columns, in order).
+pub type TemplateRow = [String; 9];
+
+/// What undoes a run.
+#[derive(Debug, Default)]
+pub struct Undo {
+    pub rows: Vec<TemplateRow>,
+    /// Changes the file cannot take back (a field that was empty: an empty cell leaves a field
+    /// as it is), and rows finished by an earlier, interrupted run.
+    pub not_undoable: Vec<String>,
+}
+
+/// The undo of a run: `results` are the finished rows (index into `plan.rows`, result);
+/// `before` is the instance as the plan saw it.
+pub fn undo<'r>(
+    plan: &Plan,
+    results: impl IntoIterator<Item = (usize, &'r RowResult)>,
+    before: &Instance,
+) -> Undo {
+    let mut out = Undo::default();
+    let mut results: Vec<(usize, &RowResult)> = results.into_iter().collect();
+    results.sort_by_key(|(i, _)| *i);
+    for (index, result) in results {
+        let Some(row) = plan.rows.get(index) else {
+            continue;
+        };
+        let line = row.input.line;
+        match (&row.planned, result.outcome) {
+            (Planned::Create { user, .. }, Outcome::Created) => {
+                let mut r = TemplateRow::default();
+                r[Col::UserId as usize] = result.user_id.clone();
+                r[Col::UserName as usize] = user.username.clone();
+                r[Col::AccountStatus as usize] = "disabled".into();
+                out.rows.push(r);
+            }
+            (Planned::Update { id, changes, .. }, Outcome::Updated) => {
+                let mut r = TemplateRow::default();
+                r[Col::UserId as usize] = id.clone();
+                if let Some(u) = before.by_id(id) {
+                    r[Col::UserName as usize] = u.username.clone();
+                }
+                let mut any = false;
+                for c in changes {
+                    let col = match c.field {
+                        "firstName" => Col::FirstName,
+                        "lastName" => Col::LastName,
+                        "divisionId" => Col::DivisionId,
+                        "accountType" => Col::AccountType,
+                        "accountStatus" => Col::AccountStatus,
+                        _ => Col::ExpirationDate,
+                    };
+                    if c.old.is_empty() {
+                        out.not_undoable.push(format!(
+                            "line {line}: {id} {} was empty before (an empty cell cannot clear it; \
+                             clear it in Qualtrics)",
+                            c.field
+                        ));
+                        continue;
+                    }
+                    r[col as usize] = c.old.clone();
+                    any = true;
+                }
+                if any {
+                    out.rows.push(r);
+                }
+            }
+            (Planned::Carried(_), Outcome::Created | Outcome::Updated) => {
+                out.not_undoable.push(format!(
+                    "line {line}: done by the interrupted run before --resume; its prior values \
+                     are not known to this run"
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The rows of a run that did not succeed (invalid, failed, conflict, or skipped for a reason
+/// other than being empty or unchanged), as the input had them.
+pub fn failed_rows<'r>(
+    plan: &Plan,
+    results: impl IntoIterator<Item = (usize, &'r RowResult)>,
+) -> Vec<TemplateRow> {
+    let mut results: Vec<(usize, &RowResult)> = results.into_iter().collect();
+    results.sort_by_key(|(i, _)| *i);
+    results
+        .into_iter()
+        .filter_map(|(i, r)| {
+            let row = plan.rows.get(i)?;
+            let retry = match r.outcome {
+                Outcome::Invalid | Outcome::Failed | Outcome::Conflict => true,
+                Outcome::Skipped => !row.input.empty,
+                _ => false,
+            };
+            retry.then(|| row.input.fields.clone())
+        })
+        .collect()
+}
+
+/// Writes a template file (header and rows), atomically. Cells are written as they are: a file
+/// meant for import gets no spreadsheet guard.
+pub fn write_template(path: &Path, rows: &[TemplateRow]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "users.csv".into());
+    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::new(file));
+        w.write_record(COLUMNS)?;
+        for r in rows {
+            w.write_record(r)?;
+        }
+        let mut inner = w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        inner.flush()?;
+        inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{NewUser, UserUpdate};
+    use crate::import::plan::{Change, PlannedRow};
+    use crate::import::InputRow;
+    use crate::instance::InstanceUser;
+    use crate::rules::Action;
+    use crate::validate::Verdict;
+
+    fn input(row: u64, fields: TemplateRow) -> InputRow {
+        InputRow {
+            line: row + 1,
+            row,
+            action: Action::Update,
+            fields,
+            problems: Vec::new(),
+            verdict: Verdict::Ok,
+            empty: false,
+        }
+    }
+
+    fn result(outcome: Outcome, id: &str) -> RowResult {
+        RowResult {
+            outcome,
+            user_id: id.into(),
+            http_status: None,
+            request_id: None,
+            codes: String::new(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn undo_restores_prior_values_and_disables_created_users() {
+        let mut before = Instance::new();
+        before.insert(InstanceUser {
+            id: "UR_aaaaaaaaaaa".into(),
+            username: "ann@x.org".into(),
+            ..Default::default()
+        });
+        let plan = Plan {
+            rows: vec![
+                PlannedRow {
+                    input: input(1, Default::default()),
+                    planned: Planned::Update {
+                        id: "UR_aaaaaaaaaaa".into(),
+                        update: UserUpdate::default(),
+                        changes: vec![
+                            Change {
+                                field: "firstName",
+                                old: "Ann".into(),
+                                new: "Anne".into(),
+                            },
+                            Change {
+                                field: "expirationDate",
+                                old: String::new(),
+                                new: "12/31/2027".into(),
+                            },
+                        ],
+                    },
+                    notes: Vec::new(),
+                },
+                PlannedRow {
+                    input: input(2, Default::default()),
+                    planned: Planned::Create {
+                        user: NewUser {
+                            username: "new@x.org".into(),
+                            ..Default::default()
+                        },
+                        disable: false,
+                    },
+                    notes: Vec::new(),
+                },
+            ],
+            blocked_by_invalid: false,
+        };
+        let r0 = result(Outcome::Updated, "UR_aaaaaaaaaaa");
+        let r1 = result(Outcome::Created, "UR_bbbbbbbbbbb");
+        let u = undo(&plan, [(1, &r1), (0, &r0)], &before);
+        assert_eq!(u.rows.len(), 2);
+        assert_eq!(u.rows[0][0], "UR_aaaaaaaaaaa");
+        assert_eq!(u.rows[0][1], "ann@x.org");
+        assert_eq!(u.rows[0][2], "Ann");
+        assert_eq!(u.rows[0][8], "", "an empty prior value cannot be written");
+        assert_eq!(u.not_undoable.len(), 1);
+        assert!(u.not_undoable[0].contains("expirationDate"));
+        assert_eq!(u.rows[1][0], "UR_bbbbbbbbbbb");
+        assert_eq!(u.rows[1][7], "disabled");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = dir.path().join("run.report.csv");
+        let path = path_beside(&report, "undo");
+        assert_eq!(path, dir.path().join("run.report.undo.csv"));
+        write_template(&path, &u.rows).expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with(
+            "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n"
+        ));
+        assert!(
+            text.contains("UR_aaaaaaaaaaa,ann@x.org,Ann,,,,,,\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn failed_rows_keep_the_input_and_leave_out_successes_and_empty_rows() {
+        let mut fields = TemplateRow::default();
+        fields[1] = "=x@y.org".into();
+        let mut rows = Vec::new();
+        for (i, f) in [fields.clone(), TemplateRow::default(), fields.clone()]
+            .into_iter()
+            .enumerate()
+        {
+            let mut inp = input(i as u64 + 1, f);
+            inp.empty = i == 1;
+            rows.push(PlannedRow {
+                input: inp,
+                planned: Planned::Nothing {
+                    outcome: Outcome::Skipped,
+                    message: String::new(),
+                },
+                notes: Vec::new(),
+            });
+        }
+        let plan = Plan {
+            rows,
+            blocked_by_invalid: false,
+        };
+        let a = result(Outcome::Failed, "");
+        let b = result(Outcome::Skipped, "");
+        let c = result(Outcome::Updated, "");
+        let failed = failed_rows(&plan, [(0, &a), (1, &b), (2, &c)]);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            failed[0][1], "=x@y.org",
+            "no spreadsheet guard in a file to import"
+        );
+    }
+}
