@@ -102,6 +102,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     };
     bar.finish_and_clear();
+    if let Some(path) = &to_file {
+        write_base(path, &target.client.base().to_string(), args.quiet)?;
+    } else if !args.quiet {
+        eprintln!(
+            "no base snapshot (the export went to stdout): import compares with the instance only"
+        );
+    }
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
@@ -118,4 +125,20 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         sim.stop()?;
     }
     Ok(Exit::Ok)
+}
+
+/// The base snapshot beside the export (`FILE.qusers-base`), read back from the file itself so
+/// that it holds exactly the values written: `import` merges three ways with it.
+fn write_base(path: &std::path::Path, target: &str, quiet: bool) -> anyhow::Result<()> {
+    use crate::import::base::Base;
+    let source = crate::file::Source::Path(path.to_path_buf());
+    let instance = crate::instance::Instance::from_export(&source, &Default::default())?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let base = Base::from_instance(&instance, target, name.as_deref().unwrap_or(""));
+    let base_path = Base::path_for(path);
+    base.write(&base_path)?;
+    if !quiet {
+        eprintln!("base snapshot: {}", base_path.display());
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod journal;
 mod plan;
 pub mod preview;
 pub mod undo;
+pub mod update;
 
 pub use apply::{apply, result_without_request, ApplyEvent, ApplyOptions};
 pub use journal::{content_hash, Journal, JournalEntry, JournalError, Resumed, RowResult};
