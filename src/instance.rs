@@ -1,10 +1,11 @@
 //! What qusers knows of an instance's users: from an export file (`--existing`) or from the
 //! API. Validation uses it for "taken"/"unknown" checks, the importer to plan updates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use csv::ByteRecord;
 
+use crate::api::{ApiError, Client, UserFilter};
 use crate::file::{
     self, Col, ColumnMap, FileError, Opening, ReadOptions, Record, RecordBuf, Source,
 };
@@ -225,4 +226,61 @@ impl Instance {
             expiration: get(Col::ExpirationDate),
         });
     }
+}
+
+/// Every user of the instance from the API, page by page; `on_page` hears how many users each
+/// page brought (for a spinner).
+pub async fn fetch(client: &Client, mut on_page: impl FnMut(u64)) -> Result<Instance, ApiError> {
+    let mut instance = Instance::new();
+    client
+        .users(&UserFilter::default(), |page| {
+            on_page(page.len() as u64);
+            for u in page {
+                instance.insert(InstanceUser::from_api(u));
+            }
+        })
+        .await?;
+    Ok(instance)
+}
+
+/// The division ids a user file uses (one pass, no checks).
+pub fn division_ids(source: &Source, opts: &ReadOptions) -> Result<BTreeSet<String>, FileError> {
+    let mut ids = BTreeSet::new();
+    let opened = match file::open(source, opts)? {
+        Opening::Refused { .. } => return Ok(ids),
+        Opening::Ready(o) => o,
+    };
+    let map = opened.header.map.clone();
+    let mut records = opened.into_records();
+    let mut rec = ByteRecord::new();
+    let mut one = RecordBuf::new();
+    while records
+        .read_byte_record(&mut rec)
+        .map_err(|e| file::csv_error(source, e))?
+    {
+        one.clear();
+        one.push(&rec, 0);
+        let d = file::trim(map.field(one.get(0), Col::DivisionId));
+        if crate::rules::is_division_id(d) {
+            ids.insert(d.to_string());
+        }
+    }
+    Ok(ids)
+}
+
+/// Asks the API once for each division in `used` that no user of the instance is in, and
+/// records the answers (a 404 makes rows using it fail A08).
+pub async fn check_divisions(
+    client: &Client,
+    instance: &mut Instance,
+    used: &BTreeSet<String>,
+) -> Result<(), ApiError> {
+    for id in used {
+        if instance.knows_division(id) == Some(true) {
+            continue;
+        }
+        let found = client.get_division(id).await?;
+        instance.set_division_exists(id, found.is_some());
+    }
+    Ok(())
 }

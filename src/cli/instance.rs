@@ -5,23 +5,15 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use csv::ByteRecord;
 
-use crate::api::{Client, UserFilter};
-use crate::file::{self, trim, Col, Opening, ReadOptions, RecordBuf, Source};
-use crate::instance::{Instance, InstanceUser};
+use crate::api::Client;
+use crate::file::{ReadOptions, Source};
+use crate::instance::Instance;
 
 /// Every user of the instance, page by page, with a spinner on a terminal.
 pub async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Instance> {
     let bar = spinner(quiet, "reading the instance's users");
-    let mut instance = Instance::new();
-    client
-        .users(&UserFilter::default(), |page| {
-            bar.inc(page.len() as u64);
-            for u in page {
-                instance.insert(InstanceUser::from_api(u));
-            }
-        })
+    let instance = crate::instance::fetch(client, |n| bar.inc(n))
         .await
         .context("cannot read the instance's users")?;
     bar.finish_and_clear();
@@ -44,47 +36,18 @@ pub fn read_existing(path: &str, quiet: bool) -> anyhow::Result<Instance> {
 
 /// The division ids a file uses (one pass, no checks).
 pub fn division_ids(source: &Source, opts: &ReadOptions) -> anyhow::Result<BTreeSet<String>> {
-    let mut ids = BTreeSet::new();
-    let opened = match file::open(source, opts)? {
-        Opening::Refused { .. } => return Ok(ids),
-        Opening::Ready(o) => o,
-    };
-    let map = opened.header.map.clone();
-    let mut records = opened.into_records();
-    let mut rec = ByteRecord::new();
-    let mut one = RecordBuf::new();
-    while records
-        .read_byte_record(&mut rec)
-        .map_err(|e| file::csv_error(source, e))?
-    {
-        one.clear();
-        one.push(&rec, 0);
-        let d = trim(map.field(one.get(0), Col::DivisionId));
-        if crate::rules::is_division_id(d) {
-            ids.insert(d.to_string());
-        }
-    }
-    Ok(ids)
+    Ok(crate::instance::division_ids(source, opts)?)
 }
 
-/// Asks the API once for each division the file uses that no user of the instance is in, and
-/// records the answers (a 404 makes rows using it fail A08).
+/// Asks the API once for each division the file uses that no user of the instance is in.
 pub async fn check_divisions(
     client: &Client,
     instance: &mut Instance,
     used: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
-    for id in used {
-        if instance.knows_division(id) == Some(true) {
-            continue;
-        }
-        let found = client
-            .get_division(id)
-            .await
-            .with_context(|| format!("cannot check the division {id}"))?;
-        instance.set_division_exists(id, found.is_some());
-    }
-    Ok(())
+    crate::instance::check_divisions(client, instance, used)
+        .await
+        .context("cannot check the divisions the file uses")
 }
 
 /// A spinner counting items, drawn only on a terminal.

@@ -8,6 +8,10 @@ pub mod brakes;
 mod journal;
 mod plan;
 pub mod preview;
+mod run;
+mod summary;
+#[cfg(test)]
+mod tests;
 pub mod undo;
 pub mod update;
 
@@ -17,6 +21,11 @@ pub use plan::{
     describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
     PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
 };
+pub use run::{
+    default_report, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome, ImportVerdict,
+    Importer, InstanceFrom, NoProgress, Prepared, Progress,
+};
+pub use summary::{render_plan, resume_command, Summary};
 
 use std::io;
 

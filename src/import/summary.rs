@@ -1,0 +1,210 @@
+//! The summary of an import, as text or one JSON object: shared by the commands that run the
+//! import workflow (`import`, and later `update`), which print it on stdout.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::run::{Counts, ImportOutcome, ImportVerdict};
+use super::{Outcome, Plan, Planned};
+
+/// The JSON summary.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary<'a> {
+    pub file: &'a str,
+    pub target: &'a str,
+    pub dry_run: bool,
+    pub verdict: &'static str,
+    pub creates_planned: usize,
+    pub updates_planned: usize,
+    pub outcomes: &'a Counts,
+    pub elapsed_seconds: f64,
+    pub requests: u64,
+    pub rows_per_second: f64,
+    pub report: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_command: Option<&'a str>,
+}
+
+impl<'a> Summary<'a> {
+    /// The summary of `o`, an import into `target`; `resume_command` is how to continue it
+    /// when it was interrupted.
+    pub fn new(o: &'a ImportOutcome, target: &'a str, resume_command: Option<&'a str>) -> Self {
+        Summary {
+            file: &o.input,
+            target,
+            dry_run: o.verdict == ImportVerdict::Planned,
+            verdict: o.verdict.as_str(),
+            creates_planned: o.plan.creates(),
+            updates_planned: o.plan.updates(),
+            outcomes: &o.counts,
+            elapsed_seconds: o.elapsed_seconds,
+            requests: o.requests,
+            rows_per_second: if o.elapsed_seconds > 0.0 {
+                o.applied() as f64 / o.elapsed_seconds
+            } else {
+                0.0
+            },
+            report: o.report.display().to_string(),
+            resume_command,
+        }
+    }
+
+    /// The text summary, appended to `text`.
+    pub fn render_text(&self, text: &mut String, o: &ImportOutcome) {
+        let c = &o.counts;
+        let _ = writeln!(
+            text,
+            "import {} into {}: {}",
+            self.file, self.target, self.verdict
+        );
+        if self.dry_run {
+            let _ = writeln!(
+                text,
+                "plan: {} create, {} update",
+                o.plan.creates(),
+                o.plan.updates()
+            );
+            render_plan(text, &o.plan);
+            let _ = writeln!(text, "nothing was changed (--dry-run)");
+        } else if o.verdict == ImportVerdict::NotImported {
+            let why = if o.file_errors {
+                "the file has file-level errors"
+            } else {
+                "some rows are invalid; fix them, or pass --skip-invalid to import the rest"
+            };
+            let _ = writeln!(text, "nothing was imported: {why}");
+        }
+        let _ = writeln!(
+            text,
+            "  {} created, {} updated, {} unchanged, {} invalid, {} failed, {} skipped{}",
+            c.created,
+            c.updated,
+            c.unchanged,
+            c.invalid,
+            c.failed,
+            c.skipped,
+            if c.planned > 0 {
+                format!(", {} planned", c.planned)
+            } else {
+                String::new()
+            }
+        );
+        if !self.dry_run && o.applied() > 0 {
+            let _ = writeln!(
+                text,
+                "  {:.1} s, {} requests, {:.1} rows/s",
+                o.elapsed_seconds, o.requests, self.rows_per_second
+            );
+        }
+        let _ = writeln!(text, "  report: {}", self.report);
+        if let Some(cmd) = self.resume_command {
+            let _ = writeln!(text, "  to finish: {cmd}");
+        }
+    }
+}
+
+/// The plan, as `--dry-run` prints it.
+pub fn render_plan(s: &mut String, plan: &Plan) {
+    const MAX: usize = 50;
+    let mut shown = 0;
+    for r in &plan.rows {
+        let line = r.input.line;
+        let text = match &r.planned {
+            Planned::Create { user, disable } => format!(
+                "  create     line {line}: {} ({} {}, {}{}{})",
+                user.username,
+                user.first_name,
+                user.last_name,
+                user.user_type,
+                user.division_id
+                    .as_deref()
+                    .map(|d| format!(", {d}"))
+                    .unwrap_or_default(),
+                if *disable { ", then disabled" } else { "" }
+            ),
+            Planned::Update { id, changes, .. } => {
+                let list: Vec<String> = changes
+                    .iter()
+                    .map(|c| {
+                        let old = if c.old.is_empty() { "(empty)" } else { &c.old };
+                        format!("{}: {old} → {}", c.field, c.new)
+                    })
+                    .collect();
+                format!(
+                    "  update     line {line}: {id} {}: {}",
+                    r.user_name(),
+                    list.join("; ")
+                )
+            }
+            _ => continue,
+        };
+        if shown < MAX {
+            s.push_str(&text);
+            s.push('\n');
+        }
+        shown += 1;
+    }
+    if shown > MAX {
+        let _ = writeln!(
+            s,
+            "  … and {} more (the report lists every row)",
+            shown - MAX
+        );
+    }
+    for (outcome, label) in [
+        (Outcome::Unchanged, "unchanged"),
+        (Outcome::Invalid, "invalid"),
+        (Outcome::Skipped, "skipped"),
+    ] {
+        let lines: Vec<String> = plan
+            .rows
+            .iter()
+            .filter(|r| matches!(&r.planned, Planned::Nothing { outcome: o, .. } if *o == outcome))
+            .map(|r| r.input.line.to_string())
+            .collect();
+        if !lines.is_empty() {
+            let more = if lines.len() > 10 { ", …" } else { "" };
+            let _ = writeln!(
+                s,
+                "  {label:<10} {} row{} (line{} {}{more})",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" },
+                if lines.len() == 1 { "" } else { "s" },
+                lines[..lines.len().min(10)].join(", ")
+            );
+        }
+    }
+}
+
+/// The command to continue an interrupted import: `qusers` with `args` (the command line's
+/// words after the program name), `--resume` and `--report` added when missing, each word
+/// quoted for a POSIX shell. (The token is never on a command line qusers takes.)
+pub fn resume_command(args: impl IntoIterator<Item = String>, report: &Path) -> String {
+    let mut words: Vec<String> = args.into_iter().collect();
+    if !words.iter().any(|w| w == "--resume") {
+        words.push("--resume".into());
+    }
+    if !words
+        .iter()
+        .any(|w| w == "--report" || w.starts_with("--report="))
+    {
+        words.push("--report".into());
+        words.push(report.display().to_string());
+    }
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| {
+            if w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    format!("qusers {}", quoted.join(" "))
+}
