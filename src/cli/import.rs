@@ -42,6 +42,20 @@ pub struct Args {
     /// Create users without a password (SSO brands)
     #[arg(long)]
     no_password: bool,
+    /// A row with an empty userID whose userName exists in the instance (any case) updates
+    /// that user instead of failing to create it
+    #[arg(long)]
+    upsert: bool,
+    /// The export's base snapshot to merge with three ways (default: FILE.qusers-base beside
+    /// the file, when there is one)
+    #[arg(long, value_name = "PATH")]
+    base: Option<std::path::PathBuf>,
+    /// Who wins a field changed both in the file and in Qualtrics since the export (default:
+    /// neither, the row is a conflict)
+    #[arg(long, value_enum, value_name = "SIDE")]
+    prefer: Option<crate::import::Prefer>,
+    #[command(flatten)]
+    guard: super::update::GuardArgs,
     /// Apply without asking (needed when stdin is not a terminal)
     #[arg(short, long)]
     yes: bool,
@@ -57,7 +71,7 @@ pub struct Args {
     target: TargetArgs,
 }
 
-fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()> {
+pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()> {
     let plan = &prepared.plan;
     let (creates, updates) = (plan.creates(), plan.updates());
     if yes || target.sim.is_some() || creates + updates == 0 {
@@ -83,12 +97,19 @@ fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()
 
 /// Talk on stderr, a spinner while reading the instance and a bar while applying (drawn only
 /// on a terminal); nothing with `--quiet`.
-struct Bars {
+pub(super) struct Bars {
     quiet: bool,
     bar: std::sync::Mutex<indicatif::ProgressBar>,
 }
 
 impl Bars {
+    pub(super) fn new(quiet: bool, bar: indicatif::ProgressBar) -> Self {
+        Bars {
+            quiet,
+            bar: std::sync::Mutex::new(bar),
+        }
+    }
+
     fn set(&self, bar: indicatif::ProgressBar) {
         let mut old = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         old.finish_and_clear();
@@ -129,7 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         read: args.read.options()?,
         source: Source::from_arg(&args.file)?,
     };
-    let opts = ImportOptions {
+    let mut opts = ImportOptions {
         report: (args.report.clone()).unwrap_or_else(|| default_report(&input.source)),
         dry_run: args.dry_run,
         resume: args.resume,
@@ -137,7 +158,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         language: args.language.clone(),
         passwords: !args.no_password,
         concurrency: usize::from(args.target.concurrency) * 2,
+        upsert: args.upsert,
+        base: args.base.clone(),
+        prefer: args.prefer,
+        ..ImportOptions::new("")
     };
+    args.guard.apply(&mut opts);
     let offline = args.dry_run && args.existing.is_some();
     let target = (!offline).then(|| args.target.resolve()).transpose()?;
     let description = target
@@ -189,7 +215,8 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
         return Ok(serde_json::to_string_pretty(&summary)? + "\n");
     }
     let mut text = String::new();
-    if o.verdict == ImportVerdict::NotImported {
+    // Problems found while validating are shown as validate shows them (warnings too).
+    if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || o.validation.warning > 0 {
         super::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);

@@ -14,8 +14,11 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::apply::{apply, result_without_request, ApplyOptions};
+use super::base::Base;
+use super::brakes::{BrakeOptions, BrakeStop};
 use super::journal::{content_hash, Journal, JournalEntry, JournalError, RowResult};
-use super::plan::{plan, Plan, PlanOptions, Planned};
+use super::plan::{plan, Plan, PlanOptions, Planned, Prefer, Protect};
+use super::undo;
 use super::{Collect, Outcome};
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
@@ -57,6 +60,10 @@ pub trait ImportInput: Sync {
     fn division_ids(&self) -> anyhow::Result<BTreeSet<String>>;
     /// Validates every row with the instance's rules, into `sink`.
     fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary>;
+    /// The file, when there is one: its base snapshot is looked for beside it.
+    fn path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A user file (CSV/TSV, or stdin).
@@ -81,6 +88,10 @@ impl ImportInput for FileInput {
     fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
         let opts = ValidateOptions::new(self.read.clone(), false);
         Ok(validate_source(&self.source, &opts, Some(instance), sink)?)
+    }
+
+    fn path(&self) -> Option<&Path> {
+        self.source.path()
     }
 }
 
@@ -109,6 +120,17 @@ pub struct ImportOptions {
     pub passwords: bool,
     /// Rows worked on at once.
     pub concurrency: usize,
+    /// `--upsert`: a create whose username exists updates that user.
+    pub upsert: bool,
+    /// `--base PATH`: the export's snapshot to merge with (else the one beside the file).
+    pub base: Option<PathBuf>,
+    /// `--prefer file|live`: who wins a field changed on both sides since the export.
+    pub prefer: Option<Prefer>,
+    /// `--max-changes`, `--allow-mass-changes`.
+    pub brakes: BrakeOptions,
+    /// `--allow-admin-changes`: the token's own account and Brand Administrators may be
+    /// disabled, re-typed or moved.
+    pub allow_admin_changes: bool,
 }
 
 impl ImportOptions {
@@ -122,6 +144,11 @@ impl ImportOptions {
             language: "EN".into(),
             passwords: true,
             concurrency: 20,
+            upsert: false,
+            base: None,
+            prefer: None,
+            brakes: BrakeOptions::default(),
+            allow_admin_changes: false,
         }
     }
 }
@@ -202,6 +229,16 @@ pub struct ImportOutcome {
     /// Requests the client sent (reading the instance included).
     pub requests: u64,
     pub elapsed_seconds: f64,
+    /// The blast-radius brake held: nothing was sent.
+    pub brake: Option<BrakeStop>,
+    /// How rows were compared: three-way with a base snapshot, or why not.
+    pub base_note: String,
+    /// `REPORT.undo.csv` (real runs).
+    pub undo: Option<PathBuf>,
+    /// Changes the undo file cannot take back.
+    pub not_undoable: Vec<String>,
+    /// `REPORT.failed.csv`, when rows did not succeed.
+    pub failed: Option<PathBuf>,
 }
 
 impl ImportOutcome {
@@ -210,7 +247,8 @@ impl ImportOutcome {
     pub fn success(&self) -> bool {
         matches!(self.verdict, ImportVerdict::Done | ImportVerdict::Planned)
             && !self.file_errors
-            && self.counts.invalid + self.counts.failed == 0
+            && self.counts.invalid + self.counts.failed + self.counts.conflict == 0
+            && self.brake.is_none()
             && !self.plan.blocked_by_invalid
     }
 
@@ -241,6 +279,12 @@ pub struct Prepared {
     client: Option<Client>,
     opts: ImportOptions,
     started: Instant,
+    /// The instance as planned against (the undo file's prior values).
+    instance: Instance,
+    /// The blast-radius brake held: nothing is to be sent.
+    pub brake: Option<BrakeStop>,
+    /// How rows were compared: three-way with a base snapshot, or why not.
+    pub base_note: String,
 }
 
 impl<'a> Importer<'a> {
@@ -305,6 +349,43 @@ impl<'a> Importer<'a> {
                 .context("cannot check the divisions the file uses")?;
         }
 
+        // Protected accounts: the token's own, and Brand Administrators.
+        let self_id = match &self.client {
+            Some(client) => Some(
+                client
+                    .whoami()
+                    .await
+                    .context("cannot ask the API whose token this is (GET /whoami)")?
+                    .user_id,
+            ),
+            None => {
+                progress.note(
+                    "protected accounts: Brand Administrators only (no API to ask whose token this is)",
+                );
+                None
+            }
+        };
+        // The export's base snapshot: a three-way merge when there is one.
+        let found = Base::find(self.input.path(), opts.base.as_deref())?;
+        let base_note = match (&found, self.input.path()) {
+            (Some((path, b)), _) => format!(
+                "three-way merge with the base snapshot {} (exported {} from {}): fields changed \
+                 in Qualtrics since then are kept",
+                path.display(),
+                b.exported_at,
+                b.target
+            ),
+            (None, Some(file)) => format!(
+                "no base snapshot found ({} is missing): compared with the instance only, so the \
+                 file's values replace any made in Qualtrics since it was exported",
+                Base::path_for(file).display()
+            ),
+            (None, None) => String::new(),
+        };
+        if !base_note.is_empty() {
+            progress.note(&base_note);
+        }
+
         // 2. Validate with every rule, the instance's included.
         let mut collect = Collect::default();
         let validation = self.input.validate(&instance, &mut collect)?;
@@ -354,7 +435,13 @@ impl<'a> Importer<'a> {
             skip_invalid: opts.skip_invalid,
             language: opts.language.clone(),
             passwords: opts.passwords,
-            ..Default::default()
+            upsert: opts.upsert,
+            base: found.map(|(_, b)| b),
+            prefer: opts.prefer,
+            protect: Protect {
+                self_id,
+                allow_admin_changes: opts.allow_admin_changes,
+            },
         };
         let mut plan = plan(collect.rows, &instance, &plan_opts, carried);
         // An update that went out before the interruption and now finds nothing to change was
@@ -391,7 +478,16 @@ impl<'a> Importer<'a> {
                 }
             }
         }
+        // The brake: checked on what this run would send.
+        let brake = if file_errors || plan.blocked_by_invalid {
+            None
+        } else {
+            super::brakes::check(&plan, instance.len(), &opts.brakes).err()
+        };
         Ok(Prepared {
+            instance,
+            brake,
+            base_note,
             plan,
             validation,
             file_problems: collect.file_problems,
@@ -409,7 +505,7 @@ impl<'a> Importer<'a> {
 impl Prepared {
     /// Nothing is sent: file-level errors, or invalid rows without `--skip-invalid`.
     pub fn stopped_early(&self) -> bool {
-        self.file_errors || self.plan.blocked_by_invalid
+        self.file_errors || self.plan.blocked_by_invalid || self.brake.is_some()
     }
 
     /// Whether applying would send anything (and so whether to ask first).
@@ -441,8 +537,11 @@ impl Prepared {
             client,
             opts,
             started,
+            instance,
+            brake,
+            base_note,
         } = self;
-        let stopped_early = file_errors || plan.blocked_by_invalid;
+        let stopped_early = file_errors || plan.blocked_by_invalid || brake.is_some();
         let journal_path = Journal::path_for(&opts.report);
 
         let mut writer = ReportWriter::create(&opts.report, ReportKind::Import)
@@ -470,7 +569,11 @@ impl Prepared {
                         http_status: None,
                         request_id: None,
                         codes: String::new(),
-                        message: String::new(),
+                        message: if brake.is_some() {
+                            "not sent: the blast-radius brake stopped the import".into()
+                        } else {
+                            String::new()
+                        },
                     },
                 )?,
                 None => todo.push(i),
@@ -527,7 +630,43 @@ impl Prepared {
             // Resumed and nothing left to do.
             j.remove().context("cannot remove the finished journal")?;
         }
-        let counts = report.finish()?;
+        let (counts, results) = report.finish()?;
+        let done = || {
+            results
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((i, r.as_ref()?)))
+        };
+        // Every real run leaves its undo; every run with rows that did not succeed, those rows.
+        let mut not_undoable = Vec::new();
+        let undo_path = if opts.dry_run {
+            None
+        } else {
+            let path = undo::path_beside(&opts.report, "undo");
+            let u = undo::undo(&plan, done(), &instance);
+            let mut rows = Vec::new();
+            if opts.resume {
+                // The interrupted run's undo comes first: this run knows only its own rows.
+                rows = undo::read_template(&path).unwrap_or_default();
+            }
+            not_undoable = u.not_undoable;
+            if !rows.is_empty() {
+                not_undoable.retain(|n| !n.contains("interrupted run"));
+            }
+            rows.extend(u.rows);
+            undo::write_template(&path, &rows)?;
+            Some(path)
+        };
+        let failed_rows = undo::failed_rows(&plan, done());
+        let failed_path = undo::path_beside(&opts.report, "failed");
+        let failed = if failed_rows.is_empty() {
+            // A file left by an earlier run with this report no longer says anything true.
+            let _ = std::fs::remove_file(&failed_path);
+            None
+        } else {
+            undo::write_template(&failed_path, &failed_rows)?;
+            Some(failed_path)
+        };
 
         let verdict = if interrupted {
             ImportVerdict::Interrupted
@@ -551,6 +690,11 @@ impl Prepared {
             report: opts.report,
             requests,
             elapsed_seconds: started.elapsed().as_secs_f64(),
+            brake,
+            base_note,
+            undo: undo_path,
+            not_undoable,
+            failed,
         })
     }
 }
@@ -562,6 +706,8 @@ struct OrderedReport<'p> {
     waiting: BTreeMap<usize, RowResult>,
     next: usize,
     counts: Counts,
+    /// Every row's result, by index (for the undo and failed files).
+    results: Vec<Option<RowResult>>,
 }
 
 impl<'p> OrderedReport<'p> {
@@ -572,6 +718,7 @@ impl<'p> OrderedReport<'p> {
             waiting: BTreeMap::new(),
             next: 0,
             counts: Counts::default(),
+            results: vec![None; plan.rows.len()],
         }
     }
 
@@ -580,15 +727,16 @@ impl<'p> OrderedReport<'p> {
         self.waiting.insert(index, result);
         while let Some(result) = self.waiting.remove(&self.next) {
             write_row(&mut self.writer, self.plan, self.next, &result)?;
+            self.results[self.next] = Some(result);
             self.next += 1;
         }
         // A crash leaves every row written so far on disk.
         self.writer.flush()
     }
 
-    fn finish(mut self) -> std::io::Result<Counts> {
+    fn finish(mut self) -> std::io::Result<(Counts, Vec<Option<RowResult>>)> {
         self.writer.flush()?;
-        Ok(self.counts)
+        Ok((self.counts, self.results))
     }
 }
 
@@ -601,6 +749,14 @@ fn write_row(
     let row = &plan.rows[index];
     let validation = row.input.message();
     let mut message = result.message.clone();
+    for note in &row.notes {
+        if !message.contains(note.as_str()) {
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(note);
+        }
+    }
     if result.outcome != Outcome::Invalid && !validation.is_empty() {
         if !message.is_empty() {
             message.push_str("; ");

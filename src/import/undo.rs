@@ -150,6 +150,22 @@ pub fn write_template(path: &Path, rows: &[TemplateRow]) -> std::io::Result<()> 
     result.map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
+/// Reads a template file this module wrote (header and nine columns per row).
+pub fn read_template(path: &Path) -> std::io::Result<Vec<TemplateRow>> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+    let mut rows = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        rows.push(std::array::from_fn(|i| {
+            rec.get(i).unwrap_or_default().to_string()
+        }));
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

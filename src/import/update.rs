@@ -3,11 +3,17 @@
 //! workflow unchanged (every rule, the plan, the brake, protected accounts, report, undo), and
 //! no temporary file is left for the admin to manage.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
+use anyhow::Context;
+
+use super::run::ImportInput;
+use super::Collect;
 use crate::export::ExportFilter;
-use crate::file::{Col, Source, COLUMNS};
+use crate::file::{Col, ReadOptions, Source, COLUMNS};
 use crate::instance::Instance;
+use crate::validate::{validate_source, FileSummary, ValidateOptions};
 
 /// One `--set FIELD=VALUE`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +87,63 @@ pub fn rows(instance: &Instance, filter: &ExportFilter, sets: &[SetField]) -> (S
     }
     let bytes = w.into_inner().unwrap_or_default();
     (Source::Stdin(Arc::new(bytes)), selected)
+}
+
+/// `qusers update`'s input for the import workflow: the rows are made from the instance the
+/// workflow loads, when it validates them, so the selection is the instance as it is now.
+pub struct UpdateInput {
+    pub filter: ExportFilter,
+    pub sets: Vec<SetField>,
+    /// How the selection is named ("the users with --division DV_a").
+    pub description: String,
+    made: OnceLock<(Source, usize)>,
+}
+
+impl UpdateInput {
+    pub fn new(filter: ExportFilter, sets: Vec<SetField>, description: String) -> Self {
+        UpdateInput {
+            filter,
+            sets,
+            description,
+            made: OnceLock::new(),
+        }
+    }
+
+    /// How many users the filters selected (after validation ran).
+    pub fn selected(&self) -> Option<usize> {
+        self.made.get().map(|(_, n)| *n)
+    }
+}
+
+impl ImportInput for UpdateInput {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn fingerprint(&self) -> anyhow::Result<String> {
+        let (source, _) = self
+            .made
+            .get()
+            .context("the update's rows are made when they are validated")?;
+        Ok(super::content_hash(source)?)
+    }
+
+    fn division_ids(&self) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self
+            .sets
+            .iter()
+            .filter(|s| s.col == Col::DivisionId && crate::rules::is_division_id(&s.value))
+            .map(|s| s.value.clone())
+            .collect())
+    }
+
+    fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
+        let (source, _) = self
+            .made
+            .get_or_init(|| rows(instance, &self.filter, &self.sets));
+        let opts = ValidateOptions::new(ReadOptions::default(), false);
+        Ok(validate_source(source, &opts, Some(instance), sink)?)
+    }
 }
 
 #[cfg(test)]
