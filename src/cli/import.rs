@@ -216,7 +216,10 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
     }
     let mut text = String::new();
     // Problems found while validating are shown as validate shows them (warnings too).
-    if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || o.validation.warning > 0 {
+    if (o.verdict == ImportVerdict::NotImported && o.brake.is_none())
+        || o.validation.warning > 0
+        || !o.validation.file_problems.is_empty()
+    {
         super::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);

@@ -235,6 +235,8 @@ pub struct ImportOutcome {
     pub base_note: String,
     /// `REPORT.undo.csv` (real runs).
     pub undo: Option<PathBuf>,
+    /// Rows in the undo file (0: the run changed nothing).
+    pub undo_rows: usize,
     /// Changes the undo file cannot take back.
     pub not_undoable: Vec<String>,
     /// `REPORT.failed.csv`, when rows did not succeed.
@@ -639,6 +641,7 @@ impl Prepared {
         };
         // Every real run leaves its undo; every run with rows that did not succeed, those rows.
         let mut not_undoable = Vec::new();
+        let mut undo_rows = 0;
         let undo_path = if opts.dry_run {
             None
         } else {
@@ -654,6 +657,7 @@ impl Prepared {
                 not_undoable.retain(|n| !n.contains("interrupted run"));
             }
             rows.extend(u.rows);
+            undo_rows = rows.len();
             undo::write_template(&path, &rows)?;
             Some(path)
         };
@@ -693,6 +697,7 @@ impl Prepared {
             brake,
             base_note,
             undo: undo_path,
+            undo_rows,
             not_undoable,
             failed,
         })

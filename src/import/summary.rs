@@ -135,7 +135,11 @@ impl<'a> Summary<'a> {
         }
         let _ = writeln!(text, "  report: {}", self.report);
         if let Some(undo) = &self.undo {
-            let _ = writeln!(text, "  undo: {undo} (import it to take this run back)");
+            if o.undo_rows > 0 {
+                let _ = writeln!(text, "  undo: {undo} (import it to take this run back)");
+            } else {
+                let _ = writeln!(text, "  undo: {undo} (empty: this run changed nothing)");
+            }
         }
         for n in self.not_undoable {
             let _ = writeln!(text, "    not in the undo: {n}");
