@@ -601,3 +601,22 @@ fn the_dry_run_plan_counts_classes_and_the_report_has_the_changes() {
         "a dry run changes nothing to undo"
     );
 }
+
+#[test]
+fn warnings_found_while_importing_are_shown_as_validate_shows_them() {
+    let h = sim::spawn(SimConfig {
+        demo_users: 5,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let ty = non_admin_type(&h, 0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("w.csv");
+    write(&file, &[format!(",w@x.org, Spacey ,Row,w@x.org,,{ty},,")]);
+    let report = dir.path().join("w.report.csv");
+    let (code, out) = run(&h, &["import", p(&file), "--report", p(&report), "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("valid, with warnings"), "{out}");
+    assert!(out.contains("W01"), "{out}");
+    assert!(out.contains("1 created"), "{out}");
+}

@@ -115,7 +115,8 @@ impl<'a> Summary<'a> {
                 String::new()
             }
         );
-        if !self.dry_run && o.brake.is_none() && !o.base_note.is_empty() {
+        let updates = c.updated + c.conflict > 0;
+        if !self.dry_run && o.brake.is_none() && updates && !o.base_note.is_empty() {
             let _ = writeln!(text, "  {}", o.base_note);
         }
         if c.conflict > 0 {
