@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
+use super::instance::Bars;
 use super::target::{runtime, Target, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::file::Source;
 use crate::import::{
     default_report, resume_command, FileInput, ImportOptions, ImportOutcome, ImportVerdict,
-    Importer, InstanceFrom, Prepared, Progress, Summary,
+    Importer, InstanceFrom, OnTaken, Prepared, Progress, Summary,
 };
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,15 @@ pub struct Args {
     /// Continue an interrupted import (same FILE, same --report)
     #[arg(long)]
     resume: bool,
+    /// With --resume, try again the rows the server refused (400) too, not only those that failed for want of an answer
+    #[arg(long, requires = "resume")]
+    retry_failed: bool,
+    /// A create refused because the username is taken elsewhere in Qualtrics: fail, or retry as local+1@domain, +2…
+    #[arg(long, value_name = "fail|suffix", default_value = "fail", value_parser = ["fail", "suffix"])]
+    on_taken: String,
+    /// Stop (resumable) when the server has not answered for this long: 90s, 5m, 1h
+    #[arg(long, value_name = "TIME", default_value = "5m", value_parser = crate::import::parse_duration)]
+    max_outage: std::time::Duration,
     /// Plan against this instance export instead of reading the users from the API
     #[arg(long, value_name = "EXPORT.csv")]
     existing: Option<String>,
@@ -42,26 +52,14 @@ pub struct Args {
     /// Create users without a password (SSO brands)
     #[arg(long)]
     no_password: bool,
-    /// A row with an empty userID whose userName exists in the instance (any case) updates
-    /// that user instead of failing to create it
-    #[arg(long)]
-    upsert: bool,
-    /// The export's base snapshot to merge with three ways (default: FILE.qusers-base beside
-    /// the file, when there is one)
-    #[arg(long, value_name = "PATH")]
-    base: Option<std::path::PathBuf>,
-    /// Who wins a field changed both in the file and in Qualtrics since the export (default:
-    /// neither, the row is a conflict)
-    #[arg(long, value_enum, value_name = "SIDE")]
-    prefer: Option<crate::import::Prefer>,
-    #[command(flatten)]
-    guard: super::update::GuardArgs,
     /// Apply without asking (needed when stdin is not a terminal)
     #[arg(short, long)]
     yes: bool,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    #[command(flatten)]
+    safety: super::safety::ImportSafetyArgs,
     #[command(flatten)]
     read: super::ReadArgs,
     /// No progress or talk on stderr
@@ -95,56 +93,6 @@ pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow
     }
 }
 
-/// Talk on stderr, a spinner while reading the instance and a bar while applying (drawn only
-/// on a terminal); nothing with `--quiet`.
-pub(super) struct Bars {
-    quiet: bool,
-    bar: std::sync::Mutex<indicatif::ProgressBar>,
-}
-
-impl Bars {
-    pub(super) fn new(quiet: bool, bar: indicatif::ProgressBar) -> Self {
-        Bars {
-            quiet,
-            bar: std::sync::Mutex::new(bar),
-        }
-    }
-
-    fn set(&self, bar: indicatif::ProgressBar) {
-        let mut old = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        old.finish_and_clear();
-        *old = bar;
-    }
-}
-
-impl Progress for Bars {
-    fn note(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
-        }
-    }
-    fn reading(&self, n: u64) {
-        self.bar.lock().unwrap_or_else(|e| e.into_inner()).inc(n);
-    }
-    fn start(&self, total: u64) {
-        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
-            return self.set(indicatif::ProgressBar::hidden());
-        }
-        let template = "{bar:30} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}";
-        let style = indicatif::ProgressStyle::with_template(template);
-        self.set(
-            indicatif::ProgressBar::new(total)
-                .with_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())),
-        );
-    }
-    fn row_done(&self) {
-        self.reading(1);
-    }
-    fn finish(&self) {
-        self.set(indicatif::ProgressBar::hidden());
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let input = FileInput {
         read: args.read.options()?,
@@ -158,22 +106,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         language: args.language.clone(),
         passwords: !args.no_password,
         concurrency: usize::from(args.target.concurrency) * 2,
-        upsert: args.upsert,
-        base: args.base.clone(),
-        prefer: args.prefer,
+        retry_failed: args.retry_failed,
+        on_taken: [OnTaken::Fail, OnTaken::Suffix][usize::from(args.on_taken == "suffix")],
+        max_outage: args.max_outage,
         ..ImportOptions::new("")
     };
-    args.guard.apply(&mut opts);
+    args.safety.apply(&mut opts);
     let offline = args.dry_run && args.existing.is_some();
     let target = (!offline).then(|| args.target.resolve()).transpose()?;
     let description = target
         .as_ref()
         .map_or("the instance export".to_string(), |t| t.description.clone());
-    let spinner = super::instance::spinner(args.quiet, "reading the instance's users");
-    let progress = Bars {
-        quiet: args.quiet,
-        bar: std::sync::Mutex::new(spinner),
-    };
+    let progress = Bars::new(args.quiet, "reading the instance's users");
     progress.note(&format!("target: {description}"));
     let instance_from = match &args.existing {
         Some(path) => InstanceFrom::Export(Source::from_arg(path)?),
@@ -216,10 +160,8 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
     }
     let mut text = String::new();
     // Problems found while validating are shown as validate shows them (warnings too).
-    if (o.verdict == ImportVerdict::NotImported && o.brake.is_none())
-        || o.validation.warning > 0
-        || !o.validation.file_problems.is_empty()
-    {
+    let warned = o.validation.warning > 0 || !o.validation.file_problems.is_empty();
+    if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || warned {
         super::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);

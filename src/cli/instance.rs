@@ -63,3 +63,54 @@ pub fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+/// Talk on stderr, a spinner while reading the instance and a bar while applying (drawn only
+/// on a terminal); nothing with `--quiet`.
+pub struct Bars {
+    quiet: bool,
+    bar: std::sync::Mutex<indicatif::ProgressBar>,
+}
+
+impl Bars {
+    /// A spinner with `message` until the first bar starts.
+    pub fn new(quiet: bool, message: &'static str) -> Bars {
+        Bars {
+            quiet,
+            bar: std::sync::Mutex::new(spinner(quiet, message)),
+        }
+    }
+
+    fn set(&self, bar: indicatif::ProgressBar) {
+        let mut old = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        old.finish_and_clear();
+        *old = bar;
+    }
+}
+
+impl crate::import::Progress for Bars {
+    fn note(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+    fn reading(&self, n: u64) {
+        self.bar.lock().unwrap_or_else(|e| e.into_inner()).inc(n);
+    }
+    fn start(&self, total: u64) {
+        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
+            return self.set(indicatif::ProgressBar::hidden());
+        }
+        let template = "{bar:30} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}";
+        let style = indicatif::ProgressStyle::with_template(template);
+        self.set(
+            indicatif::ProgressBar::new(total)
+                .with_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())),
+        );
+    }
+    fn row_done(&self) {
+        self.reading(1);
+    }
+    fn finish(&self) {
+        self.set(indicatif::ProgressBar::hidden());
+    }
+}

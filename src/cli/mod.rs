@@ -6,6 +6,7 @@ mod import;
 mod instance;
 mod output;
 mod rules;
+mod safety;
 mod sim;
 mod split;
 pub mod target;

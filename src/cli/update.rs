@@ -8,42 +8,17 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use super::import::{confirm, Bars};
+use super::import::confirm;
+use super::instance::Bars;
+use super::safety::GuardArgs;
 use super::target::{runtime, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::export::ExportFilter;
-use crate::import::brakes::{BrakeOptions, MaxChanges};
 use crate::import::update::{SetField, UpdateInput};
 use crate::import::{
     resume_command, ImportOptions, ImportVerdict, Importer, InstanceFrom, Summary,
 };
 use crate::rules::Status;
-
-/// The brakes `import` and `update` share.
-#[derive(Debug, clap::Args)]
-pub struct GuardArgs {
-    /// Most users one run may disable, re-type or move, as a number (250) or a share of the
-    /// instance (5%); default: 100 users or 10 % of the instance, whichever is smaller
-    #[arg(long, value_name = "N|P%")]
-    max_changes: Option<MaxChanges>,
-    /// Lift the blast-radius brake (--max-changes) for this run
-    #[arg(long)]
-    allow_mass_changes: bool,
-    /// Let this run disable, re-type or move the token's own account and Brand Administrators
-    #[arg(long)]
-    allow_admin_changes: bool,
-}
-
-impl GuardArgs {
-    /// Sets the brake and the protection of `opts`.
-    pub fn apply(&self, opts: &mut ImportOptions) {
-        opts.brakes = BrakeOptions {
-            max: self.max_changes.unwrap_or_default(),
-            allow_mass_changes: self.allow_mass_changes,
-        };
-        opts.allow_admin_changes = self.allow_admin_changes;
-    }
-}
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum StatusArg {
@@ -88,9 +63,6 @@ pub struct Args {
     /// Plan and print the plan; change nothing
     #[arg(long)]
     dry_run: bool,
-    /// Continue an interrupted update (same filters and fields, same --report)
-    #[arg(long)]
-    resume: bool,
     /// Apply without asking (needed when stdin is not a terminal)
     #[arg(short, long)]
     yes: bool,
@@ -163,13 +135,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .unwrap_or_else(|| PathBuf::from("update.report.csv")),
     );
     opts.dry_run = args.dry_run;
-    opts.resume = args.resume;
     opts.concurrency = usize::from(args.target.concurrency) * 2;
     args.guard.apply(&mut opts);
     let target = args.target.resolve()?;
-    let spinner = super::instance::spinner(args.quiet, "reading the instance's users");
-    let progress = Bars::new(args.quiet, spinner);
+    let progress = Bars::new(args.quiet, "reading the instance's users");
     use crate::import::Progress as _;
+    if !args.dry_run {
+        // An interrupted update is run again rather than resumed (it only updates, and
+        // updates are idempotent): its journal goes, under the report's lock.
+        let lock = crate::import::ImportLock::acquire(&opts.report)?;
+        let journal = crate::import::Journal::path_for(&opts.report);
+        if journal.exists() {
+            std::fs::remove_file(&journal)?;
+            progress.note("an earlier run of this update was interrupted: running it again");
+        }
+        drop(lock);
+    }
     progress.note(&format!("target: {}", target.description));
     let rt = runtime()?;
     let importer = Importer::new(&input, Some(target.client.clone()), InstanceFrom::Api, opts);
@@ -193,8 +174,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         watcher.abort();
         outcome
     })?;
-    let resume = (outcome.resume_journal.as_ref())
-        .map(|_| resume_command(std::env::args().skip(1), &outcome.report));
+    // To finish an interrupted update: the same command again.
+    let resume = (outcome.resume_journal.as_ref()).map(|_| {
+        let again = resume_command(std::env::args().skip(1), &outcome.report);
+        again.replacen(" --resume", "", 1)
+    });
     let summary = Summary::new(&outcome, &target.description, resume.as_deref());
     let text = if args.format == Format::Json {
         serde_json::to_string_pretty(&summary)? + "\n"

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -35,20 +35,65 @@ pub struct RowResult {
     pub codes: String,
     #[serde(default)]
     pub message: String,
+    /// The username the user got when it is not the file's (`--on-taken suffix`).
+    #[serde(
+        rename = "finalUserName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub username: Option<String>,
+}
+
+impl Default for RowResult {
+    fn default() -> Self {
+        RowResult {
+            outcome: Outcome::Planned,
+            user_id: String::new(),
+            http_status: None,
+            request_id: None,
+            codes: String::new(),
+            message: String::new(),
+            username: None,
+        }
+    }
+}
+
+impl RowResult {
+    /// A failure that another try may cure: no answer (network, timeout), 429 or 5xx.
+    /// Content refusals (4xx) are not.
+    pub fn is_transient_failure(&self) -> bool {
+        self.outcome == Outcome::Failed
+            && self
+                .http_status
+                .is_none_or(|s| s == 429 || (500..600).contains(&s))
+    }
 }
 
 /// One journal line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum JournalEntry {
-    /// The first line: which input this journal belongs to.
+    /// The first line: which input and which instance this journal belongs to.
     Start {
         input: String,
         input_sha256: String,
+        /// The API's base URL.
         target: String,
+        /// The brand and the user `whoami` named for the token (empty in older journals).
+        #[serde(default, rename = "brandId", skip_serializing_if = "String::is_empty")]
+        brand_id: String,
+        #[serde(default, rename = "userId", skip_serializing_if = "String::is_empty")]
+        user_id: String,
     },
-    /// A write for this row is about to be sent.
+    /// A write for this row is about to be sent (for a create, with the username it carries).
     Sending { row: u64, username: String },
+    /// The create of a row that also asks for a disabled account went in: the disable is next.
+    /// `result` is what the row reports once the disable is done.
+    Created {
+        row: u64,
+        #[serde(flatten)]
+        result: RowResult,
+    },
     /// The row is finished.
     Done {
         row: u64,
@@ -57,15 +102,69 @@ pub enum JournalEntry {
     },
 }
 
+/// Which instance and account an import writes to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JournalTarget {
+    pub base_url: String,
+    pub brand_id: String,
+    pub user_id: String,
+}
+
+impl JournalTarget {
+    /// The base URL, and the brand and user when known.
+    pub fn describe(&self) -> String {
+        if self.brand_id.is_empty() {
+            self.base_url.clone()
+        } else {
+            format!(
+                "{} (brand {}, user {})",
+                self.base_url, self.brand_id, self.user_id
+            )
+        }
+    }
+
+    /// Whether an import into `self` may continue a journal made for `journal`. Loopback URLs
+    /// (the simulator) are compared without their port, which changes from run to run; the
+    /// account is compared when the journal names one.
+    pub fn same_as(&self, journal: &JournalTarget) -> bool {
+        let strip = |u: &str| -> String {
+            let u = u.trim_end_matches('/');
+            let host_start = u.find("://").map_or(0, |i| i + 3);
+            let host_end = u[host_start..]
+                .find('/')
+                .map_or(u.len(), |i| host_start + i);
+            let host = &u[host_start..host_end];
+            let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            let loopback = bare == "localhost"
+                || bare
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                format!("{}{}{}", &u[..host_start], bare, &u[host_end..])
+            } else {
+                u.to_string()
+            }
+        };
+        strip(&self.base_url) == strip(&journal.base_url)
+            && (journal.brand_id.is_empty()
+                || (self.brand_id == journal.brand_id && self.user_id == journal.user_id))
+    }
+}
+
 /// What an interrupted import left.
 #[derive(Debug, Default)]
 pub struct Resumed {
+    /// The instance the journal was made for.
+    pub target: JournalTarget,
     pub done: HashMap<u64, RowResult>,
-    /// Rows whose write went out without a recorded outcome, with the username.
+    /// Rows whose write went out without a recorded outcome, with the username sent.
     pub sending: HashMap<u64, String>,
+    /// Creates that went in whose disable step has no recorded outcome.
+    pub created: HashMap<u64, RowResult>,
 }
 
-/// Why a journal cannot be resumed.
+/// Why a journal cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot use the journal {path}: {source}")]
@@ -82,6 +181,18 @@ pub enum JournalError {
     Missing { path: String },
     #[error("a journal of an interrupted import exists at {path}")]
     Exists { path: String },
+    #[error("the journal {path} belongs to an import into {journal}, not into {this}")]
+    OtherTarget {
+        path: String,
+        journal: String,
+        this: String,
+    },
+    #[error("another qusers import{} is using {report} (lock {lock})", pid.map(|p| format!(" (process {p})")).unwrap_or_default())]
+    Locked {
+        report: String,
+        lock: String,
+        pid: Option<u32>,
+    },
 }
 
 impl JournalError {
@@ -96,6 +207,12 @@ impl JournalError {
             JournalError::Missing { .. } => {
                 Some("give the same --report as the interrupted import".into())
             }
+            JournalError::OtherTarget { path, .. } => Some(format!(
+                "resume with the instance and API token of the interrupted import; to import into this one instead, give another --report (or delete {path})"
+            )),
+            JournalError::Locked { .. } => Some(
+                "wait until that import ends, or give another --report; one import at a time writes a report and its journal".into(),
+            ),
             _ => None,
         }
     }
@@ -126,6 +243,13 @@ pub fn content_hash(source: &Source) -> io::Result<String> {
         .collect())
 }
 
+fn io_err(path: &Path, source: io::Error) -> JournalError {
+    JournalError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
 impl Journal {
     /// The journal beside a report: `report.csv` → `report.csv.journal`.
     pub fn path_for(report: &Path) -> PathBuf {
@@ -134,98 +258,109 @@ impl Journal {
         PathBuf::from(s)
     }
 
-    fn io_err(path: &Path, source: io::Error) -> JournalError {
-        JournalError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-
-    /// Starts a new journal; refuses when one is there already.
+    /// Starts a new journal, replacing an empty one (the caller holds the [`ImportLock`] and
+    /// has checked with [`Journal::read`] that no journal with content is there).
     pub fn create(path: &Path, start: JournalEntry) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .open(path)
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    JournalError::Exists {
-                        path: path.display().to_string(),
-                    }
-                } else {
-                    Self::io_err(path, e)
-                }
-            })?;
+            .map_err(|e| io_err(path, e))?;
         let mut j = Journal {
             file,
             path: path.to_path_buf(),
         };
-        j.append(&start).map_err(|e| Self::io_err(path, e))?;
+        j.append(&start).map_err(|e| io_err(path, e))?;
         Ok(j)
     }
 
-    /// Opens a journal to continue it, checking it belongs to this input.
-    pub fn resume(path: &Path, input_sha256: &str) -> Result<(Journal, Resumed), JournalError> {
-        let file = File::open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                JournalError::Missing {
-                    path: path.display().to_string(),
-                }
-            } else {
-                Self::io_err(path, e)
-            }
-        })?;
-        let mut lines = io::BufReader::new(file).lines();
-        let first = lines
-            .next()
-            .transpose()
-            .map_err(|e| Self::io_err(path, e))?;
-        let not_journal = || JournalError::NotAJournal {
-            path: path.display().to_string(),
+    /// Reads a journal: `None` when there is none, or when it is empty (a run killed between
+    /// creating it and writing its first line sent nothing, so it is replaced as if absent).
+    /// With `input_sha256`, a journal made for another version of the input is refused.
+    pub fn read(path: &Path, input_sha256: Option<&str>) -> Result<Option<Resumed>, JournalError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(path, e)),
         };
-        match first.as_deref().map(serde_json::from_str::<JournalEntry>) {
-            Some(Ok(JournalEntry::Start {
-                input_sha256: h,
+        let mut lines = bytes.split(|&b| b == b'\n');
+        let first = lines.next().unwrap_or_default();
+        let rest_is_empty = bytes.iter().skip(first.len()).all(u8::is_ascii_whitespace);
+        let start = match serde_json::from_slice::<JournalEntry>(first) {
+            Ok(JournalEntry::Start {
                 input,
-                ..
-            })) => {
-                if h != input_sha256 {
+                input_sha256: h,
+                target,
+                brand_id,
+                user_id,
+            }) => {
+                if input_sha256.is_some_and(|want| want != h) {
                     return Err(JournalError::InputChanged {
                         input,
                         path: path.display().to_string(),
                     });
                 }
+                JournalTarget {
+                    base_url: target,
+                    brand_id,
+                    user_id,
+                }
             }
-            _ => return Err(not_journal()),
-        }
-        let mut resumed = Resumed::default();
+            // Nothing, or a first line cut short: no write was ever announced.
+            _ if rest_is_empty => return Ok(None),
+            _ => {
+                return Err(JournalError::NotAJournal {
+                    path: path.display().to_string(),
+                })
+            }
+        };
+        let mut resumed = Resumed {
+            target: start,
+            ..Resumed::default()
+        };
         for line in lines {
-            let line = line.map_err(|e| Self::io_err(path, e))?;
             // A line cut short by a crash carries nothing that was relied on.
-            match serde_json::from_str::<JournalEntry>(&line) {
+            match serde_json::from_slice::<JournalEntry>(line) {
                 Ok(JournalEntry::Sending { row, username }) => {
                     resumed.sending.insert(row, username);
                 }
+                Ok(JournalEntry::Created { row, result }) => {
+                    resumed.sending.remove(&row);
+                    resumed.created.insert(row, result);
+                }
                 Ok(JournalEntry::Done { row, result }) => {
                     resumed.sending.remove(&row);
+                    resumed.created.remove(&row);
                     resumed.done.insert(row, result);
                 }
                 _ => {}
             }
         }
+        Ok(Some(resumed))
+    }
+
+    /// Opens an existing journal to add to it.
+    pub fn reopen(path: &Path) -> Result<Journal, JournalError> {
         let mut file = OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(|e| Self::io_err(path, e))?;
+            .map_err(|e| io_err(path, e))?;
         // Make sure the next entry starts on a line of its own after a cut-short line.
-        file.write_all(b"\n").map_err(|e| Self::io_err(path, e))?;
-        Ok((
-            Journal {
-                file,
-                path: path.to_path_buf(),
-            },
-            resumed,
-        ))
+        file.write_all(b"\n").map_err(|e| io_err(path, e))?;
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens a journal to continue it, checking it belongs to this input.
+    pub fn resume(path: &Path, input_sha256: &str) -> Result<(Journal, Resumed), JournalError> {
+        let resumed =
+            Self::read(path, Some(input_sha256))?.ok_or_else(|| JournalError::Missing {
+                path: path.display().to_string(),
+            })?;
+        Ok((Self::reopen(path)?, resumed))
     }
 
     /// Appends one entry with a single write.
@@ -246,6 +381,84 @@ impl Journal {
     }
 }
 
+/// One import at a time per report: an exclusive OS lock (`flock`/`LockFileEx`) on
+/// `REPORT.lock`, which holds the pid of its owner. The OS releases it when the process ends,
+/// crash included; a clean end also removes the file.
+pub struct ImportLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl ImportLock {
+    /// The lock beside a report: `report.csv` → `report.csv.lock`.
+    pub fn path_for(report: &Path) -> PathBuf {
+        let mut s = report.as_os_str().to_os_string();
+        s.push(".lock");
+        PathBuf::from(s)
+    }
+
+    /// Takes the lock of `report`, or names the process that holds it.
+    pub fn acquire(report: &Path) -> Result<ImportLock, JournalError> {
+        use fs4::fs_std::FileExt;
+        let path = Self::path_for(report);
+        // A holder that ends removes the file after we opened it: we would then hold a lock
+        // on a file nobody else sees, so check that the path still names the locked file.
+        for _ in 0..20 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
+            if !file.try_lock_exclusive().map_err(|e| io_err(&path, e))? {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(JournalError::Locked {
+                    report: report.display().to_string(),
+                    lock: path.display().to_string(),
+                    pid: text.split_whitespace().nth(1).and_then(|p| p.parse().ok()),
+                });
+            }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            file.set_len(0).map_err(|e| io_err(&path, e))?;
+            file.write_all(format!("pid {}\n", std::process::id()).as_bytes())
+                .map_err(|e| io_err(&path, e))?;
+            return Ok(ImportLock { file, path });
+        }
+        Err(io_err(
+            &path,
+            io::Error::other("the lock file keeps being replaced"),
+        ))
+    }
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, path: &Path) -> bool {
+    // Windows does not let a locked, open file be removed.
+    path.exists()
+}
+
+impl Drop for ImportLock {
+    fn drop(&mut self) {
+        // Removed while still held, so that nobody takes a lock on a file about to vanish.
+        let _ = std::fs::remove_file(&self.path);
+        use fs4::fs_std::FileExt;
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,12 +471,10 @@ mod tests {
             input: "in.csv".into(),
             input_sha256: "abc".into(),
             target: "sim".into(),
+            brand_id: String::new(),
+            user_id: String::new(),
         };
         let mut j = Journal::create(&path, start.clone()).expect("create");
-        assert!(matches!(
-            Journal::create(&path, start),
-            Err(JournalError::Exists { .. })
-        ));
         j.append(&JournalEntry::Sending {
             row: 1,
             username: "a@x.org".into(),
@@ -281,6 +492,7 @@ mod tests {
             request_id: Some("r".into()),
             codes: String::new(),
             message: String::new(),
+            username: None,
         };
         j.append(&JournalEntry::Done {
             row: 1,

@@ -15,15 +15,21 @@ mod tests;
 pub mod undo;
 pub mod update;
 
-pub use apply::{apply, result_without_request, ApplyEvent, ApplyOptions};
-pub use journal::{content_hash, Journal, JournalEntry, JournalError, Resumed, RowResult};
+pub use apply::{
+    apply, finalize, result_without_request, suffixed, ApplyEnd, ApplyEvent, ApplyOptions, History,
+    OnTaken,
+};
+pub use journal::{
+    content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, Resumed,
+    RowResult,
+};
 pub use plan::{
     describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
     PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
 };
 pub use run::{
-    default_report, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome, ImportVerdict,
-    Importer, InstanceFrom, NoProgress, Prepared, Progress,
+    default_report, parse_duration, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome,
+    ImportVerdict, Importer, InstanceFrom, NoProgress, Prepared, Progress,
 };
 pub use summary::{render_plan, resume_command, Summary};
 

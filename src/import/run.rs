@@ -4,19 +4,21 @@
 //! asks for confirmation between [`Importer::prepare`] and [`Prepared::apply`], draws progress
 //! through [`Progress`], and renders the [`ImportOutcome`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use super::apply::{apply, result_without_request, ApplyOptions};
+use super::apply::{apply, finalize, result_without_request, ApplyOptions, History, OnTaken};
 use super::base::Base;
 use super::brakes::{BrakeOptions, BrakeStop};
-use super::journal::{content_hash, Journal, JournalEntry, JournalError, RowResult};
+use super::journal::{
+    content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, RowResult,
+};
 use super::plan::{plan, Plan, PlanOptions, Planned, Prefer, Protect};
 use super::undo;
 use super::{Collect, Outcome};
@@ -25,7 +27,7 @@ use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
 use crate::report::{ReportKind, ReportRow, ReportWriter};
 use crate::rules::Action;
-use crate::validate::{validate_source, FileSummary, ValidateOptions};
+use crate::validate::{validate_source, FileSummary, ValidateOptions, Verdict};
 
 /// What the workflow tells whoever drives it. Every method has a default that does nothing, so
 /// tests pass [`NoProgress`]; the CLI draws bars and prints the notes on stderr.
@@ -120,6 +122,13 @@ pub struct ImportOptions {
     pub passwords: bool,
     /// Rows worked on at once.
     pub concurrency: usize,
+    /// On resume, try again the rows the server refused for their content (400) as well as
+    /// those that failed for want of an answer (which are always tried again).
+    pub retry_failed: bool,
+    /// A create refused because the username is taken elsewhere in Qualtrics.
+    pub on_taken: OnTaken,
+    /// How long the server may stay unreachable before the import stops (resumable).
+    pub max_outage: Duration,
     /// `--upsert`: a create whose username exists updates that user.
     pub upsert: bool,
     /// `--base PATH`: the export's snapshot to merge with (else the one beside the file).
@@ -144,6 +153,9 @@ impl ImportOptions {
             language: "EN".into(),
             passwords: true,
             concurrency: 20,
+            retry_failed: false,
+            on_taken: OnTaken::Fail,
+            max_outage: Duration::from_secs(300),
             upsert: false,
             base: None,
             prefer: None,
@@ -194,7 +206,8 @@ pub enum ImportVerdict {
     NotImported,
     /// `--dry-run`: the plan only.
     Planned,
-    /// Stopped before the end (Ctrl-C); the journal is kept for `--resume`.
+    /// Stopped before the end (Ctrl-C, or an outage longer than `max_outage`); the journal
+    /// is kept for `--resume`.
     Interrupted,
 }
 
@@ -223,9 +236,11 @@ pub struct ImportOutcome {
     /// The file has file-level errors (nothing was imported).
     pub file_errors: bool,
     pub report: PathBuf,
-    /// The journal to resume from, when the import was interrupted (`--resume` with the same
-    /// input and report continues it).
+    /// The journal to resume from, when the import was interrupted or rows failed for want
+    /// of an answer (`--resume` with the same input and report continues it).
     pub resume_journal: Option<PathBuf>,
+    /// It stopped because the server did not answer for `max_outage`.
+    pub outage: bool,
     /// Requests the client sent (reading the instance included).
     pub requests: u64,
     pub elapsed_seconds: f64,
@@ -276,6 +291,10 @@ pub struct Prepared {
     file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
     file_errors: bool,
     journal: Option<Journal>,
+    /// Held until the import ends: one import at a time per report.
+    lock: ImportLock,
+    target: JournalTarget,
+    history: History,
     input_name: String,
     input_sha256: String,
     client: Option<Client>,
@@ -310,16 +329,82 @@ impl<'a> Importer<'a> {
         let started = Instant::now();
         let opts = self.opts;
         let journal_path = Journal::path_for(&opts.report);
-        if !opts.resume && !opts.dry_run && journal_path.exists() {
+        if self.client.is_none()
+            && !(opts.dry_run && matches!(self.instance_from, InstanceFrom::Export(_)))
+        {
+            anyhow::bail!("an import needs an API client unless it is a dry run against an export");
+        }
+        // One import at a time writes this report and its journal.
+        let lock = ImportLock::acquire(&opts.report)?;
+        let input_sha256 = self.input.fingerprint()?;
+        let found = if opts.dry_run {
+            None
+        } else {
+            Journal::read(&journal_path, opts.resume.then_some(input_sha256.as_str()))?
+        };
+        if found.is_some() && !opts.resume {
             return Err(JournalError::Exists {
                 path: journal_path.display().to_string(),
             }
             .into());
         }
-        if self.client.is_none()
-            && !(opts.dry_run && matches!(self.instance_from, InstanceFrom::Export(_)))
-        {
-            anyhow::bail!("an import needs an API client unless it is a dry run against an export");
+        if opts.resume && !journal_path.exists() {
+            return Err(JournalError::Missing {
+                path: journal_path.display().to_string(),
+            }
+            .into());
+        }
+        // Which instance and account this is: the journal binds a resume to them.
+        // The same answer names the account protected from being locked out.
+        let mut target = JournalTarget::default();
+        let mut self_id = None;
+        if let Some(client) = &self.client {
+            let me = client
+                .whoami()
+                .await
+                .context("cannot ask the API whose token this is")?;
+            self_id = Some(me.user_id.clone());
+            if !opts.dry_run {
+                target = JournalTarget {
+                    base_url: client.base().to_string(),
+                    brand_id: me.brand_id,
+                    user_id: me.user_id,
+                };
+            }
+        } else {
+            progress.note(
+                "protected accounts: Brand Administrators only (no API to ask whose token this is)",
+            );
+        }
+        // The export's base snapshot: a three-way merge when there is one.
+        let base_found = Base::find(self.input.path(), opts.base.as_deref())?;
+        let base_note = match (&base_found, self.input.path()) {
+            (Some((path, b)), _) => format!(
+                "three-way merge with the base snapshot {} (exported {} from {}): fields changed \
+                 in Qualtrics since then are kept",
+                path.display(),
+                b.exported_at,
+                b.target
+            ),
+            (None, Some(file)) => format!(
+                "no base snapshot found ({} is missing): compared with the instance only, so the \
+                 file's values replace any made in Qualtrics since it was exported",
+                Base::path_for(file).display()
+            ),
+            (None, None) => String::new(),
+        };
+        if !base_note.is_empty() {
+            progress.note(&base_note);
+        }
+        if let Some(resumed) = &found {
+            if !target.same_as(&resumed.target) {
+                return Err(JournalError::OtherTarget {
+                    path: journal_path.display().to_string(),
+                    journal: resumed.target.describe(),
+                    this: target.describe(),
+                }
+                .into());
+            }
         }
 
         // 1. The instance: an export, or every user from the API; and the divisions used.
@@ -351,85 +436,24 @@ impl<'a> Importer<'a> {
                 .context("cannot check the divisions the file uses")?;
         }
 
-        // Protected accounts: the token's own, and Brand Administrators.
-        let self_id = match &self.client {
-            Some(client) => Some(
-                client
-                    .whoami()
-                    .await
-                    .context("cannot ask the API whose token this is (GET /whoami)")?
-                    .user_id,
-            ),
-            None => {
-                progress.note(
-                    "protected accounts: Brand Administrators only (no API to ask whose token this is)",
-                );
-                None
-            }
-        };
-        // The export's base snapshot: a three-way merge when there is one.
-        let found = Base::find(self.input.path(), opts.base.as_deref())?;
-        let base_note = match (&found, self.input.path()) {
-            (Some((path, b)), _) => format!(
-                "three-way merge with the base snapshot {} (exported {} from {}): fields changed \
-                 in Qualtrics since then are kept",
-                path.display(),
-                b.exported_at,
-                b.target
-            ),
-            (None, Some(file)) => format!(
-                "no base snapshot found ({} is missing): compared with the instance only, so the \
-                 file's values replace any made in Qualtrics since it was exported",
-                Base::path_for(file).display()
-            ),
-            (None, None) => String::new(),
-        };
-        if !base_note.is_empty() {
-            progress.note(&base_note);
-        }
-
         // 2. Validate with every rule, the instance's included.
         let mut collect = Collect::default();
         let validation = self.input.validate(&instance, &mut collect)?;
         let file_errors = collect.file_problems.iter().any(|(_, _, error)| *error);
 
-        // 3. The journal: a resume carries what an interrupted run finished.
-        let input_sha256 = self.input.fingerprint()?;
+        // 3. The journal: a resume carries what an interrupted run finished, and finishes
+        // what it left half done.
         let mut carried = HashMap::new();
-        let mut sent_updates = HashSet::new();
+        let mut history = History::default();
         let mut journal = None;
-        if opts.resume {
-            let (j, resumed) = Journal::resume(&journal_path, &input_sha256)?;
-            carried = resumed.done;
-            // A create that went out without a recorded answer: the instance says whether it
-            // happened. (An update is simply sent again: it is idempotent.)
-            for (row, username) in resumed.sending {
-                let is_create = collect
-                    .rows
-                    .iter()
-                    .any(|r| r.row == row && r.action == Action::Create);
-                if !is_create {
-                    sent_updates.insert(row);
-                    continue;
-                }
-                if let Some(user) = instance.by_username(&username) {
-                    carried.insert(
-                        row,
-                        RowResult {
-                            outcome: Outcome::Created,
-                            user_id: user.id.clone(),
-                            http_status: None,
-                            request_id: None,
-                            codes: String::new(),
-                            message:
-                                "created before the interruption (found by username on resume)"
-                                    .into(),
-                        },
-                    );
-                }
-            }
+        let mut sent_updates = HashSet::new();
+        if let Some(resumed) = found {
+            let r = reconcile(resumed, &mut collect.rows, &instance, opts.retry_failed);
+            carried = r.carried;
+            history = r.history;
+            sent_updates = r.sent_updates;
             progress.note(&format!("resuming: {} rows already done", carried.len()));
-            journal = Some(j);
+            journal = Some(Journal::reopen(&journal_path)?);
         }
 
         // 4. Plan.
@@ -438,7 +462,7 @@ impl<'a> Importer<'a> {
             language: opts.language.clone(),
             passwords: opts.passwords,
             upsert: opts.upsert,
-            base: found.map(|(_, b)| b),
+            base: base_found.map(|(_, b)| b),
             prefer: opts.prefer,
             protect: Protect {
                 self_id,
@@ -458,16 +482,15 @@ impl<'a> Importer<'a> {
                     }
                 )
             {
-                r.planned = Planned::Carried(RowResult {
+                let result = RowResult {
                     outcome: Outcome::Updated,
                     user_id: r.user_id().to_string(),
-                    http_status: None,
-                    request_id: None,
-                    codes: String::new(),
                     message:
                         "updated before the interruption (the instance already has the changes)"
                             .into(),
-                });
+                    ..RowResult::default()
+                };
+                r.planned = Planned::Carried(finalize(r, result));
             }
         }
         if file_errors {
@@ -495,6 +518,9 @@ impl<'a> Importer<'a> {
             file_problems: collect.file_problems,
             file_errors,
             journal,
+            lock,
+            target,
+            history,
             input_name: self.input.name(),
             input_sha256,
             client: self.client,
@@ -534,6 +560,9 @@ impl Prepared {
             file_problems,
             file_errors,
             mut journal,
+            lock,
+            target,
+            history,
             input_name,
             input_sha256,
             client,
@@ -546,131 +575,102 @@ impl Prepared {
         let stopped_early = file_errors || plan.blocked_by_invalid || brake.is_some();
         let journal_path = Journal::path_for(&opts.report);
 
-        let mut writer = ReportWriter::create(&opts.report, ReportKind::Import)
-            .context("cannot create the report")?;
-        for (line, p, error) in &file_problems {
-            writer.write(&ReportRow {
-                line: *line,
-                outcome: if *error { "invalid" } else { "warning" },
-                codes: p.code.id(),
-                message: &p.message(),
-                ..Default::default()
-            })?;
-        }
-        let mut report = OrderedReport::new(writer, &plan);
-
+        let mut report = LiveReport::create(&opts.report, &plan, file_problems)?;
         let mut todo = Vec::new();
         for (i, row) in plan.rows.iter().enumerate() {
             match result_without_request(row) {
                 Some(result) => report.done(i, result)?,
-                None if opts.dry_run || stopped_early => report.done(
-                    i,
-                    RowResult {
+                None if opts.dry_run || stopped_early => {
+                    let result = RowResult {
                         outcome: Outcome::Planned,
                         user_id: row.user_id().to_string(),
-                        http_status: None,
-                        request_id: None,
-                        codes: String::new(),
                         message: if brake.is_some() {
                             "not sent: the blast-radius brake stopped the import".into()
                         } else {
                             String::new()
                         },
-                    },
-                )?,
+                        ..RowResult::default()
+                    };
+                    report.done(i, finalize(row, result))?
+                }
                 None => todo.push(i),
             }
         }
         let mut interrupted = false;
+        let mut outage = false;
         let mut requests = 0;
         if !todo.is_empty() {
             let client = client.as_ref().context("rows to apply but no API client")?;
-            let journal = match journal.take() {
+            let open = match journal.take() {
                 Some(j) => j,
                 None => Journal::create(
                     &journal_path,
                     JournalEntry::Start {
                         input: input_name.clone(),
                         input_sha256: input_sha256.clone(),
-                        target: client.base().to_string(),
+                        target: target.base_url.clone(),
+                        brand_id: target.brand_id.clone(),
+                        user_id: target.user_id.clone(),
                     },
                 )?,
             };
-            let journal = Mutex::new(journal);
+            let shared = Mutex::new(open);
             let apply_opts = ApplyOptions {
                 concurrency: opts.concurrency,
+                on_taken: opts.on_taken,
+                max_outage: opts.max_outage,
+                ..ApplyOptions::default()
             };
             progress.start(todo.len() as u64);
             let mut write_error = None;
             let mut told = false;
-            let result = apply(client, &plan, todo, &journal, cancel, &apply_opts, |e| {
-                progress.row_done();
-                if !told && cancel.load(Ordering::Relaxed) {
-                    told = true;
-                    progress
-                        .note("interrupted: finishing the requests in flight, starting no more");
-                }
-                if let Err(err) = report.done(e.index, e.result) {
-                    write_error.get_or_insert(err);
-                }
-            })
+            let result = apply(
+                client,
+                &plan,
+                todo,
+                &shared,
+                cancel,
+                &apply_opts,
+                &history,
+                |e| {
+                    progress.row_done();
+                    if !told && cancel.load(Ordering::Relaxed) {
+                        told = true;
+                        progress.note(
+                            "interrupted: finishing the requests in flight, starting no more",
+                        );
+                    }
+                    if let Err(err) = report.done(e.index, e.result) {
+                        write_error.get_or_insert(err);
+                    }
+                },
+            )
             .await;
             progress.finish();
-            result?;
+            let end = result?;
             if let Some(err) = write_error {
                 return Err(err.into());
             }
             requests = client.requests_sent();
-            interrupted = cancel.load(Ordering::Relaxed);
-            let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
-            if !interrupted {
-                journal
-                    .remove()
-                    .context("cannot remove the finished journal")?;
+            outage = end.outage;
+            if outage {
+                progress.note(&format!(
+                    "stopped: the server did not answer for {} s",
+                    opts.max_outage.as_secs()
+                ));
             }
-        } else if let Some(j) = journal.take() {
-            // Resumed and nothing left to do.
+            interrupted = cancel.load(Ordering::Relaxed) || outage;
+            journal = Some(shared.into_inner().unwrap_or_else(|e| e.into_inner()));
+        }
+        let counts = report.finish()?;
+        // The journal goes once no row is left to try again.
+        let retry_left = report_retry_left(&plan, &report.results);
+        let keep_journal = interrupted || retry_left;
+        if let (Some(j), false) = (journal, keep_journal) {
             j.remove().context("cannot remove the finished journal")?;
         }
-        let (counts, results) = report.finish()?;
-        let done = || {
-            results
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| Some((i, r.as_ref()?)))
-        };
-        // Every real run leaves its undo; every run with rows that did not succeed, those rows.
-        let mut not_undoable = Vec::new();
-        let mut undo_rows = 0;
-        let undo_path = if opts.dry_run {
-            None
-        } else {
-            let path = undo::path_beside(&opts.report, "undo");
-            let u = undo::undo(&plan, done(), &instance);
-            let mut rows = Vec::new();
-            if opts.resume {
-                // The interrupted run's undo comes first: this run knows only its own rows.
-                rows = undo::read_template(&path).unwrap_or_default();
-            }
-            not_undoable = u.not_undoable;
-            if !rows.is_empty() {
-                not_undoable.retain(|n| !n.contains("interrupted run"));
-            }
-            rows.extend(u.rows);
-            undo_rows = rows.len();
-            undo::write_template(&path, &rows)?;
-            Some(path)
-        };
-        let failed_rows = undo::failed_rows(&plan, done());
-        let failed_path = undo::path_beside(&opts.report, "failed");
-        let failed = if failed_rows.is_empty() {
-            // A file left by an earlier run with this report no longer says anything true.
-            let _ = std::fs::remove_file(&failed_path);
-            None
-        } else {
-            undo::write_template(&failed_path, &failed_rows)?;
-            Some(failed_path)
-        };
+        drop(lock);
+        let left = leave_undo_and_failed(&opts, &plan, &report.results, &instance)?;
 
         let verdict = if interrupted {
             ImportVerdict::Interrupted
@@ -690,61 +690,303 @@ impl Prepared {
             plan,
             validation,
             file_errors,
-            resume_journal: interrupted.then_some(journal_path),
+            resume_journal: (keep_journal && journal_path.exists()).then_some(journal_path),
+            outage,
             report: opts.report,
             requests,
             elapsed_seconds: started.elapsed().as_secs_f64(),
             brake,
             base_note,
-            undo: undo_path,
-            undo_rows,
-            not_undoable,
-            failed,
+            undo: left.undo,
+            undo_rows: left.undo_rows,
+            not_undoable: left.not_undoable,
+            failed: left.failed,
         })
     }
 }
 
-/// Writes report rows in input order as rows finish in any order.
-struct OrderedReport<'p> {
-    writer: ReportWriter,
-    plan: &'p Plan,
-    waiting: BTreeMap<usize, RowResult>,
-    next: usize,
-    counts: Counts,
-    /// Every row's result, by index (for the undo and failed files).
-    results: Vec<Option<RowResult>>,
+/// The files a run leaves beside its report.
+struct Left {
+    undo: Option<PathBuf>,
+    undo_rows: usize,
+    not_undoable: Vec<String>,
+    failed: Option<PathBuf>,
 }
 
-impl<'p> OrderedReport<'p> {
-    fn new(writer: ReportWriter, plan: &'p Plan) -> Self {
-        OrderedReport {
+/// Every real run leaves its undo (`REPORT.undo.csv`); every run with rows that did not
+/// succeed, those rows (`REPORT.failed.csv`).
+fn leave_undo_and_failed(
+    opts: &ImportOptions,
+    plan: &Plan,
+    results: &[Option<RowResult>],
+    before: &Instance,
+) -> anyhow::Result<Left> {
+    let done = || {
+        results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.as_ref()?)))
+    };
+    let mut not_undoable = Vec::new();
+    let mut undo_rows = 0;
+    let undo_path = if opts.dry_run {
+        None
+    } else {
+        let path = undo::path_beside(&opts.report, "undo");
+        let u = undo::undo(plan, done(), before);
+        let mut rows = Vec::new();
+        if opts.resume {
+            // The interrupted run's undo comes first: this run knows only its own rows.
+            rows = undo::read_template(&path).unwrap_or_default();
+        }
+        not_undoable = u.not_undoable;
+        if !rows.is_empty() {
+            not_undoable.retain(|n| !n.contains("interrupted run"));
+        }
+        rows.extend(u.rows);
+        undo_rows = rows.len();
+        undo::write_template(&path, &rows)?;
+        Some(path)
+    };
+    let failed_rows = undo::failed_rows(plan, done());
+    let failed_path = undo::path_beside(&opts.report, "failed");
+    let failed = if failed_rows.is_empty() {
+        // A file left by an earlier run with this report no longer says anything true.
+        let _ = std::fs::remove_file(&failed_path);
+        None
+    } else {
+        undo::write_template(&failed_path, &failed_rows)?;
+        Some(failed_path)
+    };
+    Ok(Left {
+        undo: undo_path,
+        undo_rows,
+        not_undoable,
+        failed,
+    })
+}
+
+/// Whether a row failed for want of an answer (and so a resume would try it again).
+fn report_retry_left(plan: &Plan, results: &[Option<RowResult>]) -> bool {
+    plan.rows
+        .iter()
+        .zip(results)
+        .any(|(_, r)| r.as_ref().is_some_and(RowResult::is_transient_failure))
+}
+
+/// What a resume makes of the journal of an interrupted run.
+struct Reconciled {
+    carried: HashMap<u64, RowResult>,
+    history: History,
+    /// Update rows whose write went out (an update now without changes was applied).
+    sent_updates: HashSet<u64>,
+}
+
+/// Reads what an interrupted run left against the instance as it is now: finished rows are
+/// carried as they were reported; failed rows are tried again when the failure was for want
+/// of an answer (or always with `retry_failed`); a create that went out without an answer
+/// counts as created when its user exists; a create whose disable step was not done (or
+/// failed) gets it done. Rows this import wrote lose the "username taken" finding that their
+/// own create causes in the resumed validation.
+fn reconcile(
+    resumed: super::journal::Resumed,
+    rows: &mut [super::InputRow],
+    instance: &Instance,
+    retry_failed: bool,
+) -> Reconciled {
+    let mut carried = HashMap::new();
+    let mut history = History::default();
+    let mut sent_updates = HashSet::new();
+    // Rows whose write may have gone in: row → the username sent (creates).
+    let mut sent: HashMap<u64, String> = resumed.sending;
+    // Creates known to have gone in: row → their created result.
+    let mut created: HashMap<u64, RowResult> = resumed.created;
+    for (row, result) in resumed.done {
+        if result.outcome == Outcome::Failed && (retry_failed || result.is_transient_failure()) {
+            if result.user_id.is_empty() {
+                sent.insert(row, result.username.clone().unwrap_or_default());
+            } else {
+                // A create whose disable failed, or an update.
+                created.insert(
+                    row,
+                    RowResult {
+                        outcome: Outcome::Created,
+                        user_id: result.user_id.clone(),
+                        username: result.username.clone(),
+                        ..RowResult::default()
+                    },
+                );
+            }
+        } else {
+            carried.insert(row, result);
+        }
+    }
+    for input in rows.iter_mut() {
+        let row = input.row;
+        if carried.contains_key(&row) {
+            continue;
+        }
+        let was_sent = sent.contains_key(&row) || created.contains_key(&row);
+        if !was_sent {
+            continue;
+        }
+        if input.action != Action::Create {
+            sent_updates.insert(row);
+            continue;
+        }
+        // This import's own create makes the username taken: that finding is not the row's.
+        input
+            .problems
+            .retain(|p| p.code != crate::rules::Code::UserNameTaken);
+        input.verdict = verdict_of(&input.problems);
+        let wants_disabled = crate::rules::parse_status(input.get(crate::file::Col::AccountStatus))
+            .is_some_and(|(s, _)| s == crate::rules::Status::Disabled);
+        let known = created.remove(&row).or_else(|| {
+            let name = sent.get(&row).filter(|n| !n.is_empty());
+            let name = name.map_or(input.get(crate::file::Col::UserName), String::as_str);
+            instance.by_username(name).map(|u| RowResult {
+                outcome: Outcome::Created,
+                user_id: u.id.clone(),
+                username: (u.username != input.get(crate::file::Col::UserName))
+                    .then(|| u.username.clone()),
+                message: "created before the interruption (found by username on resume)".into(),
+                ..RowResult::default()
+            })
+        });
+        match known {
+            Some(result) => {
+                let disabled_now = instance
+                    .by_id(&result.user_id)
+                    .is_some_and(|u| u.status == "disabled");
+                if wants_disabled && !disabled_now {
+                    history.to_disable.insert(row, result);
+                } else {
+                    let mut result = result;
+                    if wants_disabled && result.message.is_empty() {
+                        result.message = "created, then disabled as the row asks".into();
+                    }
+                    carried.insert(row, result);
+                }
+            }
+            // Not there (yet): a "taken" answer to the new create may be this one landing late.
+            None => {
+                history.sent_before.insert(row);
+            }
+        }
+    }
+    // Carried results from the look-ups get the row's findings, as the report shows them.
+    for input in rows.iter() {
+        if let Some(r) = carried.get_mut(&input.row) {
+            if r.codes.is_empty() && r.http_status.is_none() && r.request_id.is_none() {
+                let row = super::PlannedRow {
+                    input: input.clone(),
+                    planned: Planned::Carried(r.clone()),
+                    notes: Vec::new(),
+                };
+                *r = finalize(&row, r.clone());
+            }
+        }
+    }
+    Reconciled {
+        carried,
+        history,
+        sent_updates,
+    }
+}
+
+fn verdict_of(problems: &[crate::rules::Problem]) -> Verdict {
+    use crate::rules::Severity;
+    if problems
+        .iter()
+        .any(|p| p.severity(false) == Severity::Error)
+    {
+        Verdict::Error
+    } else if problems.is_empty() {
+        Verdict::Ok
+    } else {
+        Verdict::Warning
+    }
+}
+
+/// The report while rows finish: each row is written (and flushed) as soon as it is done, so
+/// that a crash leaves every finished row on disk; at the end the report is rewritten in
+/// input order (a new file renamed over it).
+struct LiveReport<'p> {
+    writer: ReportWriter,
+    plan: &'p Plan,
+    file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
+    results: Vec<Option<RowResult>>,
+    counts: Counts,
+}
+
+impl<'p> LiveReport<'p> {
+    fn create(
+        path: &Path,
+        plan: &'p Plan,
+        file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
+    ) -> anyhow::Result<Self> {
+        let mut writer =
+            ReportWriter::create(path, ReportKind::Import).context("cannot create the report")?;
+        write_file_problems(&mut writer, &file_problems)?;
+        Ok(LiveReport {
             writer,
             plan,
-            waiting: BTreeMap::new(),
-            next: 0,
-            counts: Counts::default(),
+            file_problems,
             results: vec![None; plan.rows.len()],
-        }
+            counts: Counts::default(),
+        })
     }
 
     fn done(&mut self, index: usize, result: RowResult) -> std::io::Result<()> {
         self.counts.add(result.outcome);
-        self.waiting.insert(index, result);
-        while let Some(result) = self.waiting.remove(&self.next) {
-            write_row(&mut self.writer, self.plan, self.next, &result)?;
-            self.results[self.next] = Some(result);
-            self.next += 1;
-        }
-        // A crash leaves every row written so far on disk.
+        write_row(&mut self.writer, self.plan, index, &result)?;
+        self.results[index] = Some(result);
         self.writer.flush()
     }
 
-    fn finish(mut self) -> std::io::Result<(Counts, Vec<Option<RowResult>>)> {
+    /// Rewrites the report in input order; the counts.
+    fn finish(&mut self) -> anyhow::Result<Counts> {
         self.writer.flush()?;
-        Ok((self.counts, self.results))
+        let path = self.writer.path().to_path_buf();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let tmp = path.with_file_name(format!(
+            ".qusers-{}-{}",
+            std::process::id(),
+            name.unwrap_or_else(|| "report.csv".into())
+        ));
+        let mut w = ReportWriter::create(&tmp, ReportKind::Import)
+            .with_context(|| format!("cannot write the report beside {}", path.display()))?;
+        write_file_problems(&mut w, &self.file_problems)?;
+        for (i, r) in self.results.iter().enumerate() {
+            if let Some(r) = r {
+                write_row(&mut w, self.plan, i, r)?;
+            }
+        }
+        w.flush()?;
+        drop(w);
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot replace the report {}", path.display()))?;
+        Ok(self.counts.clone())
     }
 }
 
+fn write_file_problems(
+    writer: &mut ReportWriter,
+    problems: &[(Option<u64>, crate::rules::Problem, bool)],
+) -> std::io::Result<()> {
+    for (line, p, error) in problems {
+        writer.write(&ReportRow {
+            line: *line,
+            outcome: if *error { "invalid" } else { "warning" },
+            codes: p.code.id(),
+            message: &p.message(),
+            ..Default::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// One row as the report shows it (its result already carries the validation findings).
 fn write_row(
     writer: &mut ReportWriter,
     plan: &Plan,
@@ -752,7 +994,7 @@ fn write_row(
     result: &RowResult,
 ) -> std::io::Result<()> {
     let row = &plan.rows[index];
-    let validation = row.input.message();
+    // What the plan decided beside the changes (fields kept, the upsert's user).
     let mut message = result.message.clone();
     for note in &row.notes {
         if !message.contains(note.as_str()) {
@@ -762,25 +1004,14 @@ fn write_row(
             message.push_str(note);
         }
     }
-    if result.outcome != Outcome::Invalid && !validation.is_empty() {
-        if !message.is_empty() {
-            message.push_str("; ");
-        }
-        message.push_str(&validation);
-    }
-    let codes = if result.codes.is_empty() {
-        row.input.codes()
-    } else {
-        result.codes.clone()
-    };
     writer.write(&ReportRow {
         line: Some(row.input.line),
         row: Some(row.input.row),
         user_id: &result.user_id,
-        user_name: row.user_name(),
+        user_name: result.username.as_deref().unwrap_or(row.user_name()),
         action: row.input.action.as_str(),
         outcome: result.outcome.as_str(),
-        codes: &codes,
+        codes: &result.codes,
         message: &message,
         http_status: result.http_status,
         request_id: result.request_id.as_deref(),
@@ -796,4 +1027,34 @@ pub fn default_report(source: &Source) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "import".into());
     PathBuf::from(format!("{stem}.report.csv"))
+}
+
+/// A duration as people write it: `90s`, `5m`, `1h`, `1h30m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}` is not a duration (examples: 90s, 5m, 1h)");
+    let t = s.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(n.saturating_mul(unit));
+    }
+    if !num.is_empty() || t.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }

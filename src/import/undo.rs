@@ -53,7 +53,11 @@ pub fn undo<'r>(
             (Planned::Create { user, .. }, Outcome::Created) => {
                 let mut r = TemplateRow::default();
                 r[Col::UserId as usize] = result.user_id.clone();
-                r[Col::UserName as usize] = user.username.clone();
+                // The name it was created with (`--on-taken suffix` may have changed it).
+                r[Col::UserName as usize] = result
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| user.username.clone());
                 r[Col::AccountStatus as usize] = "disabled".into();
                 out.rows.push(r);
             }
@@ -192,10 +196,7 @@ mod tests {
         RowResult {
             outcome,
             user_id: id.into(),
-            http_status: None,
-            request_id: None,
-            codes: String::new(),
-            message: String::new(),
+            ..RowResult::default()
         }
     }
 

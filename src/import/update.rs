@@ -6,8 +6,6 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use anyhow::Context;
-
 use super::run::ImportInput;
 use super::Collect;
 use crate::export::ExportFilter;
@@ -91,6 +89,8 @@ pub fn rows(instance: &Instance, filter: &ExportFilter, sets: &[SetField]) -> (S
 
 /// `qusers update`'s input for the import workflow: the rows are made from the instance the
 /// workflow loads, when it validates them, so the selection is the instance as it is now.
+/// An interrupted update is not resumed but run again: its rows are updates only, which are
+/// idempotent, and users it already changed plan as unchanged (or leave the selection).
 pub struct UpdateInput {
     pub filter: ExportFilter,
     pub sets: Vec<SetField>,
@@ -120,12 +120,12 @@ impl ImportInput for UpdateInput {
         self.description.clone()
     }
 
+    /// The selection and the fields: the rows themselves are made from the instance later.
     fn fingerprint(&self) -> anyhow::Result<String> {
-        let (source, _) = self
-            .made
-            .get()
-            .context("the update's rows are made when they are validated")?;
-        Ok(super::content_hash(source)?)
+        let criteria = format!("{:?} {:?}", self.filter, self.sets);
+        Ok(super::content_hash(&Source::Stdin(Arc::new(
+            criteria.into_bytes(),
+        )))?)
     }
 
     fn division_ids(&self) -> anyhow::Result<BTreeSet<String>> {
