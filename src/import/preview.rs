@@ -87,9 +87,8 @@ fn row_line(r: &PlannedRow) -> Option<String> {
     Some(text)
 }
 
-/// The text plan. `base` says how the rows were compared (three-way with a snapshot, or not).
-pub fn render(plan: &Plan, base: &str) -> String {
-    let mut s = String::new();
+/// `1 creates, 2 renames, 3 status changes (1 disables), …`: the rows per class.
+pub fn class_line(plan: &Plan) -> String {
     let c = ClassCounts::of(plan);
     let parts: Vec<String> = ChangeClass::ALL
         .iter()
@@ -102,12 +101,18 @@ pub fn render(plan: &Plan, base: &str) -> String {
             }
         })
         .collect();
+    parts.join(", ")
+}
+
+/// The text plan. `base` says how the rows were compared (three-way with a snapshot, or not).
+pub fn render(plan: &Plan, base: &str) -> String {
+    let mut s = String::new();
     let _ = writeln!(
         s,
         "plan: {} create, {} update: {}",
         plan.creates(),
         plan.updates(),
-        parts.join(", ")
+        class_line(plan)
     );
     if !base.is_empty() {
         let _ = writeln!(s, "  {base}");

@@ -115,6 +115,9 @@ impl<'a> Summary<'a> {
                 String::new()
             }
         );
+        if !self.dry_run && o.brake.is_none() && o.plan.creates() + o.plan.updates() > 0 {
+            let _ = writeln!(text, "  planned: {}", super::preview::class_line(&o.plan));
+        }
         let updates = c.updated + c.conflict > 0;
         if !self.dry_run && o.brake.is_none() && updates && !o.base_note.is_empty() {
             let _ = writeln!(text, "  {}", o.base_note);
@@ -142,8 +145,16 @@ impl<'a> Summary<'a> {
                 let _ = writeln!(text, "  undo: {undo} (empty: this run changed nothing)");
             }
         }
-        for n in self.not_undoable {
+        const SHOWN: usize = 10;
+        for n in self.not_undoable.iter().take(SHOWN) {
             let _ = writeln!(text, "    not in the undo: {n}");
+        }
+        if self.not_undoable.len() > SHOWN {
+            let _ = writeln!(
+                text,
+                "    … and {} more not in the undo (--format json lists them all)",
+                self.not_undoable.len() - SHOWN
+            );
         }
         if let Some(failed) = &self.failed {
             let _ = writeln!(
