@@ -620,3 +620,67 @@ fn warnings_found_while_importing_are_shown_as_validate_shows_them() {
     assert!(out.contains("W01"), "{out}");
     assert!(out.contains("1 created"), "{out}");
 }
+
+#[test]
+fn a_renamed_export_merges_with_base_given_and_prefer_live_keeps_qualtrics() {
+    let h = sim::spawn(SimConfig {
+        demo_users: 6,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let export = dir.path().join("users.csv");
+    let (code, out) = run(&h, &["export", "-o", p(&export), "--for-update"]);
+    assert_eq!(code, 0, "{out}");
+    let base = dir.path().join("users.csv.qusers-base");
+    let mut rows = read_csv(&export);
+    let a = rows[1][0].clone();
+    api_update(
+        &h,
+        &a,
+        UserUpdate {
+            last_name: Some("Live".into()),
+            first_name: Some("LiveFirst".into()),
+            ..Default::default()
+        },
+    );
+    rows[1][FIRST] = "FileFirst".into();
+    let edited = dir.path().join("edited.csv");
+    write_csv(&edited, &rows);
+    let report = dir.path().join("e.report.csv");
+
+    // No snapshot beside the renamed file: the plan says so, and would write the stale name back.
+    let (code, out) = run(
+        &h,
+        &["import", p(&edited), "--report", p(&report), "--dry-run"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no base snapshot found"), "{out}");
+    assert!(out.contains("lastName: Live →"), "{out}");
+
+    // With --base: lastName is kept, firstName changed on both sides is a conflict.
+    let with_base = [
+        "import",
+        p(&edited),
+        "--report",
+        p(&report),
+        "--base",
+        p(&base),
+    ];
+    let (code, out) = run(&h, &[&with_base[..], &["--yes"]].concat());
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(read_report(&report)[1]["outcome"], "conflict");
+    let (code, out) = run(
+        &h,
+        &[&with_base[..], &["--yes", "--prefer", "live"]].concat(),
+    );
+    assert_eq!(code, 0, "{out}");
+    let s = state(&h);
+    assert_eq!(s[&a][1], "LiveFirst");
+    assert_eq!(s[&a][2], "Live");
+    assert!(
+        read_report(&report)[1]["message"].contains("--prefer live"),
+        "{:?}",
+        read_report(&report)[1]
+    );
+}

@@ -80,8 +80,8 @@ pub enum BaseError {
         source: std::io::Error,
     },
     #[error(
-        "{path} is not a qusers base snapshot ({why}); export again, or leave --base out to \
-         compare with the instance only"
+        "{path} is not a qusers base snapshot ({why}); export again, or move it out of the \
+         way (and leave --base out) to compare with the instance only"
     )]
     Invalid { path: String, why: String },
 }
