@@ -576,10 +576,23 @@ impl Prepared {
         let journal_path = Journal::path_for(&opts.report);
 
         let mut report = LiveReport::create(&opts.report, &plan, file_problems)?;
+        // Every real run's undo, written row by row as rows finish (a resume continues it).
+        let mut undo_file = match opts.dry_run {
+            true => None,
+            false => Some(undo::UndoWriter::open(
+                &undo::path_beside(&opts.report, "undo"),
+                opts.resume,
+            )?),
+        };
         let mut todo = Vec::new();
         for (i, row) in plan.rows.iter().enumerate() {
             match result_without_request(row) {
-                Some(result) => report.done(i, result)?,
+                Some(result) => {
+                    if let Some(u) = &mut undo_file {
+                        u.add(row, &result, &instance)?;
+                    }
+                    report.done(i, result)?
+                }
                 None if opts.dry_run || stopped_early => {
                     let result = RowResult {
                         outcome: Outcome::Planned,
@@ -640,6 +653,11 @@ impl Prepared {
                             "interrupted: finishing the requests in flight, starting no more",
                         );
                     }
+                    if let Some(u) = &mut undo_file {
+                        if let Err(err) = u.add(&plan.rows[e.index], &e.result, &instance) {
+                            write_error.get_or_insert(err);
+                        }
+                    }
                     if let Err(err) = report.done(e.index, e.result) {
                         write_error.get_or_insert(err);
                     }
@@ -670,7 +688,7 @@ impl Prepared {
             j.remove().context("cannot remove the finished journal")?;
         }
         drop(lock);
-        let left = leave_undo_and_failed(&opts, &plan, &report.results, &instance)?;
+        let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
 
         let verdict = if interrupted {
             ImportVerdict::Interrupted
@@ -713,13 +731,13 @@ struct Left {
     failed: Option<PathBuf>,
 }
 
-/// Every real run leaves its undo (`REPORT.undo.csv`); every run with rows that did not
-/// succeed, those rows (`REPORT.failed.csv`).
+/// The undo file written as rows finished (`REPORT.undo.csv`, every real run); the rows that
+/// did not succeed (`REPORT.failed.csv`, every run that has some).
 fn leave_undo_and_failed(
-    opts: &ImportOptions,
+    report: &Path,
     plan: &Plan,
     results: &[Option<RowResult>],
-    before: &Instance,
+    undo_file: Option<undo::UndoWriter>,
 ) -> anyhow::Result<Left> {
     let done = || {
         results
@@ -727,29 +745,12 @@ fn leave_undo_and_failed(
             .enumerate()
             .filter_map(|(i, r)| Some((i, r.as_ref()?)))
     };
-    let mut not_undoable = Vec::new();
-    let mut undo_rows = 0;
-    let undo_path = if opts.dry_run {
-        None
-    } else {
-        let path = undo::path_beside(&opts.report, "undo");
-        let u = undo::undo(plan, done(), before);
-        let mut rows = Vec::new();
-        if opts.resume {
-            // The interrupted run's undo comes first: this run knows only its own rows.
-            rows = undo::read_template(&path).unwrap_or_default();
-        }
-        not_undoable = u.not_undoable;
-        if !rows.is_empty() {
-            not_undoable.retain(|n| !n.contains("interrupted run"));
-        }
-        rows.extend(u.rows);
-        undo_rows = rows.len();
-        undo::write_template(&path, &rows)?;
-        Some(path)
+    let (undo_path, undo_rows, not_undoable) = match undo_file {
+        Some(u) => (Some(u.path().to_path_buf()), u.rows, u.not_undoable),
+        None => (None, 0, Vec::new()),
     };
     let failed_rows = undo::failed_rows(plan, done());
-    let failed_path = undo::path_beside(&opts.report, "failed");
+    let failed_path = undo::path_beside(report, "failed");
     let failed = if failed_rows.is_empty() {
         // A file left by an earlier run with this report no longer says anything true.
         let _ = std::fs::remove_file(&failed_path);

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::journal::RowResult;
-use super::plan::{Plan, Planned};
+use super::plan::{Plan, Planned, PlannedRow};
 use super::Outcome;
 use crate::file::{Col, COLUMNS};
 use crate::instance::Instance;
@@ -34,8 +34,74 @@ pub struct Undo {
     pub not_undoable: Vec<String>,
 }
 
-/// The undo of a run: `results` are the finished rows (index into `plan.rows`, result);
-/// `before` is the instance as the plan saw it.
+/// The undo of one finished row: the template row that takes it back (if any) and what it
+/// cannot take back. `before` is the instance as the plan saw it.
+pub fn undo_row(
+    row: &PlannedRow,
+    result: &RowResult,
+    before: &Instance,
+) -> (Option<TemplateRow>, Vec<String>) {
+    let line = row.input.line;
+    let mut notes = Vec::new();
+    let created = match result.outcome {
+        Outcome::Created => true,
+        // A create whose disable step failed: the user exists all the same.
+        Outcome::Failed => !result.user_id.is_empty(),
+        _ => false,
+    };
+    match &row.planned {
+        Planned::Create { user, .. } if created => {
+            let mut r = TemplateRow::default();
+            r[Col::UserId as usize] = result.user_id.clone();
+            // The name it was created with (`--on-taken suffix` may have changed it).
+            r[Col::UserName as usize] = result
+                .username
+                .clone()
+                .unwrap_or_else(|| user.username.clone());
+            r[Col::AccountStatus as usize] = "disabled".into();
+            (Some(r), notes)
+        }
+        Planned::Update { id, changes, .. } if result.outcome == Outcome::Updated => {
+            let mut r = TemplateRow::default();
+            r[Col::UserId as usize] = id.clone();
+            if let Some(u) = before.by_id(id) {
+                r[Col::UserName as usize] = u.username.clone();
+            }
+            let mut any = false;
+            for c in changes {
+                let col = match c.field {
+                    "firstName" => Col::FirstName,
+                    "lastName" => Col::LastName,
+                    "divisionId" => Col::DivisionId,
+                    "accountType" => Col::AccountType,
+                    "accountStatus" => Col::AccountStatus,
+                    _ => Col::ExpirationDate,
+                };
+                if c.old.is_empty() {
+                    notes.push(format!(
+                        "line {line}: {id} {} was empty before (an empty cell cannot clear it; \
+                         clear it in Qualtrics)",
+                        c.field
+                    ));
+                    continue;
+                }
+                r[col as usize] = c.old.clone();
+                any = true;
+            }
+            (any.then_some(r), notes)
+        }
+        Planned::Carried(_) if matches!(result.outcome, Outcome::Created | Outcome::Updated) => {
+            notes.push(format!(
+                "line {line}: done by the interrupted run before --resume; its prior values \
+                 are not known to this run"
+            ));
+            (None, notes)
+        }
+        _ => (None, notes),
+    }
+}
+
+/// The undo of a run: `results` are the finished rows (index into `plan.rows`, result).
 pub fn undo<'r>(
     plan: &Plan,
     results: impl IntoIterator<Item = (usize, &'r RowResult)>,
@@ -48,60 +114,80 @@ pub fn undo<'r>(
         let Some(row) = plan.rows.get(index) else {
             continue;
         };
-        let line = row.input.line;
-        match (&row.planned, result.outcome) {
-            (Planned::Create { user, .. }, Outcome::Created) => {
-                let mut r = TemplateRow::default();
-                r[Col::UserId as usize] = result.user_id.clone();
-                // The name it was created with (`--on-taken suffix` may have changed it).
-                r[Col::UserName as usize] = result
-                    .username
-                    .clone()
-                    .unwrap_or_else(|| user.username.clone());
-                r[Col::AccountStatus as usize] = "disabled".into();
-                out.rows.push(r);
-            }
-            (Planned::Update { id, changes, .. }, Outcome::Updated) => {
-                let mut r = TemplateRow::default();
-                r[Col::UserId as usize] = id.clone();
-                if let Some(u) = before.by_id(id) {
-                    r[Col::UserName as usize] = u.username.clone();
-                }
-                let mut any = false;
-                for c in changes {
-                    let col = match c.field {
-                        "firstName" => Col::FirstName,
-                        "lastName" => Col::LastName,
-                        "divisionId" => Col::DivisionId,
-                        "accountType" => Col::AccountType,
-                        "accountStatus" => Col::AccountStatus,
-                        _ => Col::ExpirationDate,
-                    };
-                    if c.old.is_empty() {
-                        out.not_undoable.push(format!(
-                            "line {line}: {id} {} was empty before (an empty cell cannot clear it; \
-                             clear it in Qualtrics)",
-                            c.field
-                        ));
-                        continue;
-                    }
-                    r[col as usize] = c.old.clone();
-                    any = true;
-                }
-                if any {
-                    out.rows.push(r);
-                }
-            }
-            (Planned::Carried(_), Outcome::Created | Outcome::Updated) => {
-                out.not_undoable.push(format!(
-                    "line {line}: done by the interrupted run before --resume; its prior values \
-                     are not known to this run"
-                ));
-            }
-            _ => {}
-        }
+        let (r, notes) = undo_row(row, result, before);
+        out.rows.extend(r);
+        out.not_undoable.extend(notes);
     }
     out
+}
+
+/// The undo file, written row by row as rows finish (each flushed), so that a run killed
+/// outright still leaves the undo of every row it finished. A resume appends to it.
+pub struct UndoWriter {
+    w: csv::Writer<std::fs::File>,
+    path: PathBuf,
+    /// Rows in the file (those of an earlier, interrupted run included).
+    pub rows: usize,
+    pub not_undoable: Vec<String>,
+    /// The file holds an interrupted run's rows: carried rows are undone there.
+    continued: bool,
+}
+
+impl UndoWriter {
+    /// Creates the file (header only), or with `append` continues the one there.
+    pub fn open(path: &Path, append: bool) -> std::io::Result<UndoWriter> {
+        let ctx =
+            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let earlier = if append && path.exists() {
+            read_template(path)?.len()
+        } else {
+            0
+        };
+        let continued = append && path.exists();
+        let file = if continued {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(ctx)?
+        } else {
+            std::fs::File::create(path).map_err(ctx)?
+        };
+        let mut w = csv::WriterBuilder::new().from_writer(file);
+        if !continued {
+            w.write_record(COLUMNS).map_err(|e| ctx(e.into()))?;
+            w.flush().map_err(ctx)?;
+        }
+        Ok(UndoWriter {
+            w,
+            path: path.to_path_buf(),
+            rows: earlier,
+            not_undoable: Vec::new(),
+            continued,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Adds the undo of a finished row.
+    pub fn add(
+        &mut self,
+        row: &PlannedRow,
+        result: &RowResult,
+        before: &Instance,
+    ) -> std::io::Result<()> {
+        let (r, notes) = undo_row(row, result, before);
+        if !(self.continued && matches!(row.planned, Planned::Carried(_))) {
+            self.not_undoable.extend(notes);
+        }
+        if let Some(r) = r {
+            self.w.write_record(&r).map_err(std::io::Error::from)?;
+            self.w.flush()?;
+            self.rows += 1;
+        }
+        Ok(())
+    }
 }
 
 /// The rows of a run that did not succeed (invalid, failed, conflict, or skipped for a reason
@@ -305,5 +391,64 @@ mod tests {
             failed[0][1], "=x@y.org",
             "no spreadsheet guard in a file to import"
         );
+    }
+
+    #[test]
+    fn the_undo_file_is_written_as_rows_finish_and_a_resume_continues_it() {
+        let before = Instance::new();
+        let created = |n: u64| PlannedRow {
+            input: input(n, Default::default()),
+            planned: Planned::Create {
+                user: NewUser {
+                    username: format!("u{n}@x.org"),
+                    ..Default::default()
+                },
+                disable: false,
+            },
+            notes: Vec::new(),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.undo.csv");
+        let mut w = UndoWriter::open(&path, false).expect("open");
+        w.add(
+            &created(1),
+            &result(Outcome::Created, "UR_aaaaaaaaaaa"),
+            &before,
+        )
+        .expect("add");
+        // On disk at once, before the writer is finished (a killed run keeps it).
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.ends_with("UR_aaaaaaaaaaa,u1@x.org,,,,,,disabled,\n"),
+            "{text}"
+        );
+        drop(w);
+
+        let mut w = UndoWriter::open(&path, true).expect("reopen");
+        assert_eq!(w.rows, 1);
+        let carried = PlannedRow {
+            planned: Planned::Carried(result(Outcome::Created, "UR_aaaaaaaaaaa")),
+            ..created(1)
+        };
+        w.add(
+            &carried,
+            &result(Outcome::Created, "UR_aaaaaaaaaaa"),
+            &before,
+        )
+        .expect("carried");
+        assert!(w.not_undoable.is_empty(), "the earlier run's undo has it");
+        w.add(
+            &created(2),
+            &result(Outcome::Created, "UR_bbbbbbbbbbb"),
+            &before,
+        )
+        .expect("add");
+        assert_eq!(w.rows, 2);
+        drop(w);
+        let rows = read_template(&path).expect("read");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1][0], "UR_bbbbbbbbbbb");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.matches("userID,").count(), 1, "one header: {text}");
     }
 }
