@@ -49,17 +49,22 @@ pub fn undo_row(
         Outcome::Failed => !result.user_id.is_empty(),
         _ => false,
     };
+    let disable = |username: &str| {
+        let mut r = TemplateRow::default();
+        r[Col::UserId as usize] = result.user_id.clone();
+        // The name it was created with (`--on-taken suffix` may have changed it).
+        r[Col::UserName as usize] = result
+            .username
+            .clone()
+            .unwrap_or_else(|| username.to_string());
+        r[Col::AccountStatus as usize] = "disabled".into();
+        r
+    };
     match &row.planned {
-        Planned::Create { user, .. } if created => {
-            let mut r = TemplateRow::default();
-            r[Col::UserId as usize] = result.user_id.clone();
-            // The name it was created with (`--on-taken suffix` may have changed it).
-            r[Col::UserName as usize] = result
-                .username
-                .clone()
-                .unwrap_or_else(|| user.username.clone());
-            r[Col::AccountStatus as usize] = "disabled".into();
-            (Some(r), notes)
+        Planned::Create { user, .. } if created => (Some(disable(&user.username)), notes),
+        // Created by the interrupted run: its id is known, so it can be disabled.
+        Planned::Carried(_) if created && row.input.action == crate::rules::Action::Create => {
+            (Some(disable(row.input.get(Col::UserName))), notes)
         }
         Planned::Update { id, changes, .. } if result.outcome == Outcome::Updated => {
             let mut r = TemplateRow::default();
@@ -90,7 +95,7 @@ pub fn undo_row(
             }
             (any.then_some(r), notes)
         }
-        Planned::Carried(_) if matches!(result.outcome, Outcome::Created | Outcome::Updated) => {
+        Planned::Carried(_) if result.outcome == Outcome::Updated => {
             notes.push(format!(
                 "line {line}: done by the interrupted run before --resume; its prior values \
                  are not known to this run"
@@ -129,8 +134,8 @@ pub struct UndoWriter {
     /// Rows in the file (those of an earlier, interrupted run included).
     pub rows: usize,
     pub not_undoable: Vec<String>,
-    /// The file holds an interrupted run's rows: carried rows are undone there.
-    continued: bool,
+    /// Users the file already takes back (an interrupted run's rows).
+    seen: std::collections::HashSet<String>,
 }
 
 impl UndoWriter {
@@ -138,12 +143,12 @@ impl UndoWriter {
     pub fn open(path: &Path, append: bool) -> std::io::Result<UndoWriter> {
         let ctx =
             |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        let earlier = if append && path.exists() {
-            read_template(path)?.len()
-        } else {
-            0
-        };
         let continued = append && path.exists();
+        let earlier = if continued {
+            read_template(path)?
+        } else {
+            Vec::new()
+        };
         let file = if continued {
             std::fs::OpenOptions::new()
                 .append(true)
@@ -160,9 +165,12 @@ impl UndoWriter {
         Ok(UndoWriter {
             w,
             path: path.to_path_buf(),
-            rows: earlier,
+            rows: earlier.len(),
             not_undoable: Vec::new(),
-            continued,
+            seen: earlier
+                .into_iter()
+                .map(|r| r[Col::UserId as usize].clone())
+                .collect(),
         })
     }
 
@@ -177,10 +185,12 @@ impl UndoWriter {
         result: &RowResult,
         before: &Instance,
     ) -> std::io::Result<()> {
-        let (r, notes) = undo_row(row, result, before);
-        if !(self.continued && matches!(row.planned, Planned::Carried(_))) {
-            self.not_undoable.extend(notes);
+        if self.seen.contains(&result.user_id) {
+            // Taken back by the interrupted run's rows already.
+            return Ok(());
         }
+        let (r, notes) = undo_row(row, result, before);
+        self.not_undoable.extend(notes);
         if let Some(r) = r {
             self.w.write_record(&r).map_err(std::io::Error::from)?;
             self.w.flush()?;
@@ -397,7 +407,10 @@ mod tests {
     fn the_undo_file_is_written_as_rows_finish_and_a_resume_continues_it() {
         let before = Instance::new();
         let created = |n: u64| PlannedRow {
-            input: input(n, Default::default()),
+            input: InputRow {
+                action: Action::Create,
+                ..input(n, Default::default())
+            },
             planned: Planned::Create {
                 user: NewUser {
                     username: format!("u{n}@x.org"),
@@ -437,17 +450,29 @@ mod tests {
         )
         .expect("carried");
         assert!(w.not_undoable.is_empty(), "the earlier run's undo has it");
+        assert_eq!(w.rows, 1, "not twice");
+        // A create the interrupted run sent without recording its answer: found on resume,
+        // so its id is known, and it is disabled by the undo as well.
+        w.add(
+            &carried,
+            &result(Outcome::Created, "UR_ccccccccccc"),
+            &before,
+        )
+        .expect("found on resume");
+        assert_eq!(w.rows, 2);
         w.add(
             &created(2),
             &result(Outcome::Created, "UR_bbbbbbbbbbb"),
             &before,
         )
         .expect("add");
-        assert_eq!(w.rows, 2);
+        assert_eq!(w.rows, 3);
         drop(w);
         let rows = read_template(&path).expect("read");
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1][0], "UR_bbbbbbbbbbb");
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1][0], "UR_ccccccccccc");
+        assert_eq!(rows[1][7], "disabled");
+        assert_eq!(rows[2][0], "UR_bbbbbbbbbbb");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.matches("userID,").count(), 1, "one header: {text}");
     }
