@@ -112,8 +112,13 @@ fn describe(changes: &[Change]) -> String {
 
 /// Adds the row's validation findings to a result, as the report shows them (once, before the
 /// result is journalled: a resumed run carries it as it was).
-pub fn finalize(row: &PlannedRow, mut result: RowResult) -> RowResult {
-    let validation = row.input.message();
+pub fn finalize(row: &PlannedRow, result: RowResult) -> RowResult {
+    finalize_input(&row.input, result)
+}
+
+/// [`finalize`] for a row not planned yet.
+pub fn finalize_input(input: &super::InputRow, mut result: RowResult) -> RowResult {
+    let validation = input.message();
     if result.outcome != Outcome::Invalid && !validation.is_empty() {
         if !result.message.is_empty() {
             result.message.push_str("; ");
@@ -121,7 +126,7 @@ pub fn finalize(row: &PlannedRow, mut result: RowResult) -> RowResult {
         result.message.push_str(&validation);
     }
     if result.codes.is_empty() {
-        result.codes = row.input.codes();
+        result.codes = input.codes();
     }
     result
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::apply::{apply, finalize, result_without_request, ApplyOptions, History, OnTaken};
+use super::apply::{
+    apply, finalize, finalize_input, result_without_request, ApplyOptions, History, OnTaken,
+};
 use super::base::Base;
 use super::brakes::{BrakeOptions, BrakeStop};
 use super::journal::{
@@ -866,25 +868,13 @@ fn reconcile(
                     if wants_disabled && result.message.is_empty() {
                         result.message = "created, then disabled as the row asks".into();
                     }
-                    carried.insert(row, result);
+                    // As the report shows it: with the row's own findings.
+                    carried.insert(row, finalize_input(input, result));
                 }
             }
             // Not there (yet): a "taken" answer to the new create may be this one landing late.
             None => {
                 history.sent_before.insert(row);
-            }
-        }
-    }
-    // Carried results from the look-ups get the row's findings, as the report shows them.
-    for input in rows.iter() {
-        if let Some(r) = carried.get_mut(&input.row) {
-            if r.codes.is_empty() && r.http_status.is_none() && r.request_id.is_none() {
-                let row = super::PlannedRow {
-                    input: input.clone(),
-                    planned: Planned::Carried(r.clone()),
-                    notes: Vec::new(),
-                };
-                *r = finalize(&row, r.clone());
             }
         }
     }
