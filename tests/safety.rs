@@ -684,3 +684,42 @@ fn a_renamed_export_merges_with_base_given_and_prefer_live_keeps_qualtrics() {
         read_report(&report)[1]
     );
 }
+
+#[test]
+fn upserted_rows_no_longer_count_as_invalid_in_the_validation_shown() {
+    let h = sim::spawn(SimConfig {
+        demo_users: 5,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let admin = h.with_store(|s| s.admin_id.clone());
+    let (name, ty) = h.with_store(|s| {
+        let u = s.users.iter().find(|u| u.id != admin).expect("user");
+        (u.username.clone(), u.user_type.clone().unwrap_or_default())
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("up.csv");
+    write(
+        &file,
+        &[
+            format!(",{name},Upserted,Person,{name},,{ty},active,"),
+            format!(",w@x.org, Spacey ,Row,w@x.org,,{ty},,"),
+        ],
+    );
+    let report = dir.path().join("up.report.csv");
+    let (code, out) = run(
+        &h,
+        &[
+            "import",
+            p(&file),
+            "--report",
+            p(&report),
+            "--yes",
+            "--upsert",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("valid, with warnings"), "{out}");
+    assert!(!out.contains("INVALID") && !out.contains("U05"), "{out}");
+    assert!(out.contains("1 create, 1 update"), "{out}");
+}

@@ -228,6 +228,7 @@ mod tests {
         Plan {
             rows,
             blocked_by_invalid: false,
+            ..Default::default()
         }
     }
 

@@ -240,6 +240,8 @@ pub struct Plan {
     pub rows: Vec<PlannedRow>,
     /// Rows with errors, when nothing is imported because of them.
     pub blocked_by_invalid: bool,
+    /// `--upsert` rows: (line, the findings it dropped, the row's verdict before).
+    pub upserted: Vec<(u64, Vec<Code>, Verdict)>,
 }
 
 impl Plan {
@@ -318,13 +320,21 @@ pub fn plan(
 ) -> Plan {
     // --upsert first: a create that finds its username in the instance is no longer invalid.
     let mut upserted = HashMap::new();
+    let mut dropped = Vec::new();
     if opts.upsert {
         for row in &mut rows {
             if carried.contains_key(&row.row) {
                 continue;
             }
+            let (codes, verdict) = (row.problems.clone(), row.verdict);
             if let Some(id) = upsert(row, instance) {
                 upserted.insert(row.row, id);
+                let gone = codes
+                    .iter()
+                    .map(|p| p.code)
+                    .filter(|c| !row.problems.iter().any(|p| p.code == *c))
+                    .collect();
+                dropped.push((row.line, gone, verdict));
             }
         }
     }
@@ -359,7 +369,49 @@ pub fn plan(
     Plan {
         rows: planned,
         blocked_by_invalid: blocked,
+        upserted: dropped,
     }
+}
+
+/// The validation summary as `--upsert` leaves it: the findings upserted rows no longer have
+/// (U05 "username taken", what only a create needs) are no longer counted, and those rows
+/// count as the updates they became.
+pub fn forget_upserted(summary: &mut crate::validate::FileSummary, plan: &Plan) {
+    use crate::validate::Verdict as V;
+    for (line, gone, before) in &plan.upserted {
+        let Some(row) = plan.rows.iter().find(|r| r.input.line == *line) else {
+            continue;
+        };
+        fn count(s: &mut crate::validate::FileSummary, v: V) -> &mut u64 {
+            match v {
+                V::Ok => &mut s.ok,
+                V::Warning => &mut s.warning,
+                V::Error => &mut s.error,
+            }
+        }
+        let c = count(summary, *before);
+        *c = c.saturating_sub(1);
+        *count(summary, row.input.verdict) += 1;
+        summary.creates = summary.creates.saturating_sub(1);
+        summary.updates += 1;
+        for code in gone {
+            let id = code.id();
+            for rc in summary.rules.iter_mut().filter(|rc| rc.code == id) {
+                rc.rows = rc.rows.saturating_sub(1);
+                rc.lines.retain(|l| l != line);
+            }
+            summary
+                .samples
+                .retain(|s| !(s.line == *line && s.code == id));
+        }
+    }
+    summary.rules.retain(|rc| rc.rows > 0);
+    summary.valid = summary.valid
+        || (summary.error == 0
+            && !summary
+                .file_problems
+                .iter()
+                .any(|p| p.severity == crate::rules::Severity::Error));
 }
 
 /// `--upsert`: a create row whose username the instance has becomes an update of that user.

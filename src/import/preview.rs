@@ -271,6 +271,7 @@ mod tests {
         let plan = Plan {
             rows,
             blocked_by_invalid: false,
+            ..Default::default()
         };
         let text = render(
             &plan,

@@ -440,7 +440,7 @@ impl<'a> Importer<'a> {
 
         // 2. Validate with every rule, the instance's included.
         let mut collect = Collect::default();
-        let validation = self.input.validate(&instance, &mut collect)?;
+        let mut validation = self.input.validate(&instance, &mut collect)?;
         let file_errors = collect.file_problems.iter().any(|(_, _, error)| *error);
 
         // 3. The journal: a resume carries what an interrupted run finished, and finishes
@@ -505,6 +505,7 @@ impl<'a> Importer<'a> {
                 }
             }
         }
+        super::plan::forget_upserted(&mut validation, &plan);
         // The brake: checked on what this run would send.
         let brake = if file_errors || plan.blocked_by_invalid {
             None

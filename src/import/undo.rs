@@ -339,6 +339,7 @@ mod tests {
                 },
             ],
             blocked_by_invalid: false,
+            ..Default::default()
         };
         let r0 = result(Outcome::Updated, "UR_aaaaaaaaaaa");
         let r1 = result(Outcome::Created, "UR_bbbbbbbbbbb");
@@ -391,6 +392,7 @@ mod tests {
         let plan = Plan {
             rows,
             blocked_by_invalid: false,
+            ..Default::default()
         };
         let a = result(Outcome::Failed, "");
         let b = result(Outcome::Skipped, "");
