@@ -339,7 +339,8 @@ impl<'a> Importer<'a> {
         // One import at a time writes this report and its journal.
         let lock = ImportLock::acquire(&opts.report)?;
         let input_sha256 = self.input.fingerprint()?;
-        let found = if opts.dry_run {
+        // A dry run reads the journal of a resume (to show what is left) but never writes it.
+        let found = if opts.dry_run && !opts.resume {
             None
         } else {
             Journal::read(&journal_path, opts.resume.then_some(input_sha256.as_str()))?
@@ -366,13 +367,11 @@ impl<'a> Importer<'a> {
                 .await
                 .context("cannot ask the API whose token this is")?;
             self_id = Some(me.user_id.clone());
-            if !opts.dry_run {
-                target = JournalTarget {
-                    base_url: client.base().to_string(),
-                    brand_id: me.brand_id,
-                    user_id: me.user_id,
-                };
-            }
+            target = JournalTarget {
+                base_url: client.base().to_string(),
+                brand_id: me.brand_id,
+                user_id: me.user_id,
+            };
         } else {
             progress.note(
                 "protected accounts: Brand Administrators only (no API to ask whose token this is)",
@@ -398,7 +397,7 @@ impl<'a> Importer<'a> {
         if !base_note.is_empty() {
             progress.note(&base_note);
         }
-        if let Some(resumed) = &found {
+        if let (Some(resumed), Some(_)) = (&found, &self.client) {
             if !target.same_as(&resumed.target) {
                 return Err(JournalError::OtherTarget {
                     path: journal_path.display().to_string(),
@@ -455,7 +454,9 @@ impl<'a> Importer<'a> {
             history = r.history;
             sent_updates = r.sent_updates;
             progress.note(&format!("resuming: {} rows already done", carried.len()));
-            journal = Some(Journal::reopen(&journal_path)?);
+            if !opts.dry_run {
+                journal = Some(Journal::reopen(&journal_path)?);
+            }
         }
 
         // 4. Plan.

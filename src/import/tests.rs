@@ -223,3 +223,34 @@ fn a_dry_run_sends_no_write_and_a_cancel_leaves_a_journal_to_resume() {
     assert_eq!(h.stats().writes, 30);
     assert!(!Journal::path_for(&report).exists());
 }
+
+#[test]
+fn durations_as_people_write_them() {
+    use std::time::Duration;
+    assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+    assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+    assert!(parse_duration("5 minutes").is_err());
+    assert!(parse_duration("").is_err());
+    assert!(parse_duration("m").is_err());
+}
+
+#[test]
+fn a_journal_target_matches_its_instance_and_account_only() {
+    let t = |url: &str, brand: &str, user: &str| JournalTarget {
+        base_url: url.into(),
+        brand_id: brand.into(),
+        user_id: user.into(),
+    };
+    let journal = t("http://127.0.0.1:4100/API/v3/", "b", "UR_1");
+    // The simulator's port changes from run to run.
+    assert!(t("http://127.0.0.1:5200/API/v3/", "b", "UR_1").same_as(&journal));
+    assert!(!t("http://127.0.0.1:5200/API/v3/", "b", "UR_2").same_as(&journal));
+    let iad = t("https://iad1.qualtrics.com/API/v3/", "b", "UR_1");
+    assert!(iad.same_as(&iad));
+    assert!(!t("https://fra1.qualtrics.com/API/v3/", "b", "UR_1").same_as(&iad));
+    assert!(!t("https://iad1.qualtrics.com:8443/API/v3/", "b", "UR_1").same_as(&iad));
+    // A journal from before the account was recorded: the URL decides.
+    assert!(iad.same_as(&t("https://iad1.qualtrics.com/API/v3/", "", "")));
+}
