@@ -255,7 +255,7 @@ fn the_token_owner_and_brand_administrators_are_not_disabled_by_accident() {
         &file,
         &[
             format!("{me},,,,,,,disabled,"),
-            format!("{boss},,,,,{other_div},,,"),
+            format!("{boss},,,,,{other_div},,disabled,"),
             format!("{plain},,,,,,,disabled,"),
         ],
     );
@@ -278,6 +278,7 @@ fn the_token_owner_and_brand_administrators_are_not_disabled_by_accident() {
     );
     assert_eq!(rows[2]["outcome"], "updated");
     assert_eq!(status(&h, &me), "active");
+    assert_eq!(status(&h, &boss), "active");
     assert_eq!(status(&h, &plain), "disabled");
     assert_eq!(writes(&h).1, 1, "one PUT: the plain user only");
 
@@ -290,10 +291,13 @@ fn the_token_owner_and_brand_administrators_are_not_disabled_by_accident() {
             p(&dir.path().join("r2.csv")),
             "--yes",
             "--allow-admin-changes",
+            "--max-changes",
+            "10",
         ],
     );
     assert_eq!(code, 0, "{out}");
     assert_eq!(status(&h, &me), "disabled");
+    assert_eq!(status(&h, &boss), "disabled");
     let moved = h.with_store(|s| s.get(&boss).and_then(|u| u.division_id.clone()));
     assert_eq!(moved.as_deref(), Some(other_div.as_str()));
 }
