@@ -937,11 +937,19 @@ impl<'p> LiveReport<'p> {
         self.writer.flush()
     }
 
-    /// Rewrites the report in input order; the counts.
+    /// Rewrites the report in input order (a new file renamed over it, so a crash leaves
+    /// one or the other whole); the counts. A report that is not a regular file (`/dev/stdout`,
+    /// a FIFO) keeps the rows in the order they finished: it cannot be rewritten.
     fn finish(&mut self) -> anyhow::Result<Counts> {
         self.writer.flush()?;
-        let path = self.writer.path().to_path_buf();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let given = self.writer.path().to_path_buf();
+        // Through a symlink, the file it names is replaced, not the link.
+        let path = match std::fs::canonicalize(&given) {
+            Ok(p) if p.is_file() => p,
+            _ => return Ok(self.counts.clone()),
+        };
+        // The given name's extension chose the format: the new file keeps it.
+        let name = given.file_name().map(|n| n.to_string_lossy().into_owned());
         let tmp = path.with_file_name(format!(
             ".qusers-{}-{}",
             std::process::id(),
@@ -957,8 +965,11 @@ impl<'p> LiveReport<'p> {
         }
         w.flush()?;
         drop(w);
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot replace the report {}", path.display()))?;
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e)
+                .with_context(|| format!("cannot replace the report {}", given.display()));
+        }
         Ok(self.counts.clone())
     }
 }

@@ -254,3 +254,44 @@ fn a_journal_target_matches_its_instance_and_account_only() {
     // A journal from before the account was recorded: the URL decides.
     assert!(iad.same_as(&t("https://iad1.qualtrics.com/API/v3/", "", "")));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_report_behind_a_symlink_is_rewritten_in_place_of_its_target() {
+    let h = sim::spawn(SimConfig::default()).expect("sim");
+    let ut = user_type(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows: Vec<String> = (0..6)
+        .map(|n| format!(",link{n}@x.org,Li,Nk{n},link{n}@x.org,,{ut},active,"))
+        .collect();
+    let input = write(dir.path(), &rows);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("dir");
+    let target = elsewhere.join("real.csv");
+    std::fs::write(&target, "old").expect("target");
+    let link = dir.path().join("r.csv");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let outcome = run_import(
+        &input,
+        &client(&h),
+        ImportOptions::new(&link),
+        &AtomicBool::new(false),
+    )
+    .expect("import");
+    assert_eq!(outcome.counts.created, 6);
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("link")
+        .file_type()
+        .is_symlink());
+    let rows = report_rows(&target);
+    assert_eq!(rows.len(), 6);
+    assert!(rows
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r["row"] == (i + 1).to_string()));
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).expect("dir").count(),
+        1,
+        "no temp file left"
+    );
+}
