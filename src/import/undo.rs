@@ -13,13 +13,18 @@ use crate::file::{Col, COLUMNS};
 use crate::instance::Instance;
 
 /// `users.report.csv` → `users.report.undo.csv` (any report extension; `suffix` is
-/// `undo` or `failed`).
+/// `undo` or `failed`). A report that is not a file (`/dev/stdout`, a FIFO) has nothing to be
+/// beside: the file goes to the working directory (`stdout.undo.csv`).
 pub fn path_beside(report: &Path, suffix: &str) -> PathBuf {
     let stem = report
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "import".into());
-    report.with_file_name(format!("{stem}.{suffix}.csv"))
+    let name = format!("{stem}.{suffix}.csv");
+    match std::fs::metadata(report) {
+        Ok(m) if !m.is_file() => PathBuf::from(name),
+        _ => report.with_file_name(name),
+    }
 }
 
 /// A template file's rows (the nine columns, in order).
@@ -402,6 +407,15 @@ mod tests {
         assert_eq!(
             failed[0][1], "=x@y.org",
             "no spreadsheet guard in a file to import"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_report_that_is_not_a_file_puts_its_undo_in_the_working_directory() {
+        assert_eq!(
+            path_beside(Path::new("/dev/null"), "undo"),
+            PathBuf::from("null.undo.csv")
         );
     }
 
