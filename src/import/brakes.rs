@@ -283,4 +283,56 @@ mod tests {
         let stop = check(&plan_of(moves), 500, &BrakeOptions::default()).expect_err("brakes");
         assert_eq!(stop.over, vec![(RiskyClass::DivisionMoves, 51)]);
     }
+
+    /// The brake inside the library workflow, against the in-process simulator.
+    #[test]
+    fn the_importer_stops_before_sending_and_the_override_applies() {
+        use crate::import::tests::{client, run_import, write};
+        use crate::import::ImportOptions;
+        use crate::sim::{self, SimConfig};
+        use std::sync::atomic::AtomicBool;
+
+        let h = sim::spawn(SimConfig {
+            demo_users: 40,
+            ..SimConfig::default()
+        })
+        .expect("sim");
+        let admin = h.with_store(|s| s.admin_id.clone());
+        let ids: Vec<String> = h.with_store(|s| {
+            s.users
+                .iter()
+                .filter(|u| u.id != admin && u.account_status.as_deref() == Some("active"))
+                .take(10)
+                .map(|u| u.id.clone())
+                .collect()
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows: Vec<String> = ids
+            .iter()
+            .map(|id| format!("{id},,,,,,,disabled,"))
+            .collect();
+        let input = write(dir.path(), &rows);
+        let report = dir.path().join("r.csv");
+        let cancel = AtomicBool::new(false);
+        let o =
+            run_import(&input, &client(&h), ImportOptions::new(&report), &cancel).expect("import");
+        let stop = o.brake.as_ref().expect("the brake held");
+        assert_eq!(stop.over, vec![(RiskyClass::Disables, 10)]);
+        assert_eq!(stop.limit, 4, "10 % of 41 users");
+        assert!(!o.success());
+        assert_eq!(h.stats().writes, 0, "nothing sent");
+
+        let mut opts = ImportOptions::new(&report);
+        opts.brakes.allow_mass_changes = true;
+        let o = run_import(&input, &client(&h), opts, &cancel).expect("import");
+        assert!(o.brake.is_none());
+        assert_eq!(o.counts.updated, 10);
+        assert!(o.success());
+        assert_eq!(o.undo_rows, 10);
+        assert!(ids.iter().all(|id| h.with_store(|s| s
+            .get(id)
+            .and_then(|u| u.account_status.clone())
+            .as_deref()
+            == Some("disabled"))));
+    }
 }
