@@ -20,7 +20,7 @@ pub const VALIDATE_COLUMNS: [&str; 8] = [
     "line", "row", "userID", "userName", "action", "outcome", "codes", "message",
 ];
 /// The extra columns of an import report.
-pub const IMPORT_EXTRA_COLUMNS: [&str; 2] = ["httpStatus", "requestId"];
+pub const IMPORT_EXTRA_COLUMNS: [&str; 3] = ["httpStatus", "requestId", "changes"];
 
 /// One report row. Borrowed, so that writing one costs no allocation.
 #[derive(Debug, Default, Serialize)]
@@ -41,6 +41,9 @@ pub struct ReportRow<'a> {
     pub http_status: Option<u16>,
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
+    /// Import: the fields the row changes (`firstName: Ann → Anne; …`) or, for a create, sends.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub changes: &'a str,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +122,8 @@ impl ReportEncoder {
                     put_number(out, row.http_status.map(u64::from));
                     out.push(b',');
                     put_cell(out, row.request_id.unwrap_or(""));
+                    out.push(b',');
+                    put_cell(out, row.changes);
                 }
                 out.push(b'\n');
             }
@@ -313,6 +318,7 @@ mod tests {
             message: "a, b",
             http_status: Some(400),
             request_id: Some("req-1"),
+            changes: "firstName: Ann → Anne",
             ..Default::default()
         })
         .expect("write");
@@ -320,7 +326,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(
             text,
-            "line,row,userID,userName,action,outcome,codes,message,httpStatus,requestId\n2,1,,'=cmd|x,create,failed,,\"a, b\",400,req-1\n"
+            "line,row,userID,userName,action,outcome,codes,message,httpStatus,requestId,changes\n2,1,,'=cmd|x,create,failed,,\"a, b\",400,req-1,firstName: Ann → Anne\n"
         );
     }
 }

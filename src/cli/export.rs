@@ -152,6 +152,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             _ => {}
         }
     }
+    // The base is read back from the file written: only a regular file has one (not stdout,
+    // a device or a FIFO, which cannot be read again).
+    if let Some(path) = to_file.as_ref().filter(|p| p.is_file()) {
+        write_base(path, &target.client.base().to_string(), args.quiet)?;
+    } else if !args.quiet {
+        eprintln!(
+            "no base snapshot (the export did not go to a regular file): import compares with the instance only"
+        );
+    }
     let transient = target.client.transient_stats();
     let secs = started.elapsed().as_secs_f64();
     match args.format {
@@ -197,4 +206,20 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         sim.stop()?;
     }
     Ok(Exit::Ok)
+}
+
+/// The base snapshot beside the export (`FILE.qusers-base`), read back from the file itself so
+/// that it holds exactly the values written: `import` merges three ways with it.
+fn write_base(path: &std::path::Path, target: &str, quiet: bool) -> anyhow::Result<()> {
+    use crate::import::base::Base;
+    let source = crate::file::Source::Path(path.to_path_buf());
+    let instance = crate::instance::Instance::from_export(&source, &Default::default())?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let base = Base::from_instance(&instance, target, name.as_deref().unwrap_or(""));
+    let base_path = Base::path_for(path);
+    base.write(&base_path)?;
+    if !quiet {
+        eprintln!("base snapshot: {}", base_path.display());
+    }
+    Ok(())
 }

@@ -60,6 +60,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     #[command(flatten)]
+    safety: super::safety::ImportSafetyArgs,
+    #[command(flatten)]
     read: super::ReadArgs,
     /// No progress or talk on stderr
     #[arg(short, long)]
@@ -68,7 +70,7 @@ pub struct Args {
     target: TargetArgs,
 }
 
-fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()> {
+pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()> {
     let plan = &prepared.plan;
     let (creates, updates) = (plan.creates(), plan.updates());
     if yes || target.sim.is_some() || creates + updates == 0 {
@@ -97,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         read: args.read.options()?,
         source: Source::from_arg(&args.file)?,
     };
-    let opts = ImportOptions {
+    let mut opts = ImportOptions {
         report: (args.report.clone()).unwrap_or_else(|| default_report(&input.source)),
         dry_run: args.dry_run,
         resume: args.resume,
@@ -108,7 +110,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         retry_failed: args.retry_failed,
         on_taken: [OnTaken::Fail, OnTaken::Suffix][usize::from(args.on_taken == "suffix")],
         max_outage: args.max_outage,
+        ..ImportOptions::new("")
     };
+    args.safety.apply(&mut opts);
     let inputs: Vec<&Path> = std::iter::once(args.file.as_str())
         .chain(args.existing.as_deref())
         .map(Path::new)
@@ -117,7 +121,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Journal::path_for(&opts.report),
         ImportLock::path_for(&opts.report),
     );
-    crate::file::ensure_outputs_distinct(&inputs, &[&opts.report, &journal, &lock])?;
+    let undo = crate::import::undo::path_beside(&opts.report, "undo");
+    let failed = crate::import::undo::path_beside(&opts.report, "failed");
+    crate::file::ensure_outputs_distinct(
+        &inputs,
+        &[&opts.report, &journal, &lock, &undo, &failed],
+    )?;
     let offline = args.dry_run && args.existing.is_some();
     let target = (!offline).then(|| args.target.resolve()).transpose()?;
     let description = target
@@ -168,7 +177,9 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
         return Ok(serde_json::to_string_pretty(&summary)? + "\n");
     }
     let mut text = String::new();
-    if o.verdict == ImportVerdict::NotImported {
+    // Problems found while validating are shown as validate shows them (warnings too).
+    let warned = o.validation.warning > 0 || !o.validation.file_problems.is_empty();
+    if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || warned {
         super::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);

@@ -7,10 +7,12 @@ mod instance;
 mod integration_user;
 mod output;
 mod rules;
+mod safety;
 mod sim;
 mod split;
 pub mod target;
 mod template;
+mod update;
 pub mod validate;
 mod whoami;
 
@@ -32,6 +34,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Validate, plan and apply a user file through the API, with a per-row report
     Import(import::Args),
+    /// Set fields on the users export's filters select, through import's plan, brakes and undo
+    Update(update::Args),
     /// Every user of the instance (or those matching filters) to an import-ready CSV
     Export(export::Args),
     /// Write a repaired copy of a file: what can be fixed mechanically is fixed
@@ -148,6 +152,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Import(args) => import::run(args),
+        Command::Update(args) => update::run(args),
         Command::Export(args) => export::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Rules(args) => rules::run(args),

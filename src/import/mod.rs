@@ -3,12 +3,17 @@
 //! exactly once, across crashes.
 
 mod apply;
+pub mod base;
+pub mod brakes;
 mod journal;
 mod plan;
+pub mod preview;
 mod run;
 mod summary;
 #[cfg(test)]
 mod tests;
+pub mod undo;
+pub mod update;
 
 pub use apply::{
     apply, finalize, result_without_request, suffixed, ApplyEnd, ApplyEvent, ApplyOptions, History,
@@ -18,7 +23,10 @@ pub use journal::{
     content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, Resumed,
     RowResult,
 };
-pub use plan::{iso_date, plan, Change, Plan, PlanOptions, Planned, PlannedRow};
+pub use plan::{
+    describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
+    PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
+};
 pub use run::{
     default_report, parse_duration, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome,
     ImportVerdict, Importer, InstanceFrom, NoProgress, Prepared, Progress,
@@ -42,6 +50,8 @@ pub enum Outcome {
     Failed,
     Skipped,
     Planned,
+    /// Changed both in the file and in Qualtrics since the export: nothing sent.
+    Conflict,
 }
 
 impl Outcome {
@@ -54,6 +64,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
             Outcome::Planned => "planned",
+            Outcome::Conflict => "conflict",
         }
     }
 

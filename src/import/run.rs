@@ -16,10 +16,13 @@ use serde::Serialize;
 use super::apply::{
     apply, finalize, finalize_input, result_without_request, ApplyOptions, History, OnTaken,
 };
+use super::base::Base;
+use super::brakes::{BrakeOptions, BrakeStop};
 use super::journal::{
     content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, RowResult,
 };
-use super::plan::{plan, Plan, PlanOptions, Planned};
+use super::plan::{plan, Plan, PlanOptions, Planned, Prefer, Protect};
+use super::undo;
 use super::{Collect, Outcome};
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
@@ -61,6 +64,10 @@ pub trait ImportInput: Sync {
     fn division_ids(&self) -> anyhow::Result<BTreeSet<String>>;
     /// Validates every row with the instance's rules, into `sink`.
     fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary>;
+    /// The file, when there is one: its base snapshot is looked for beside it.
+    fn path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A user file (CSV/TSV, or stdin).
@@ -85,6 +92,10 @@ impl ImportInput for FileInput {
     fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
         let opts = ValidateOptions::new(self.read.clone(), false);
         Ok(validate_source(&self.source, &opts, Some(instance), sink)?)
+    }
+
+    fn path(&self) -> Option<&Path> {
+        self.source.path()
     }
 }
 
@@ -120,6 +131,17 @@ pub struct ImportOptions {
     pub on_taken: OnTaken,
     /// How long the server may stay unreachable before the import stops (resumable).
     pub max_outage: Duration,
+    /// `--upsert`: a create whose username exists updates that user.
+    pub upsert: bool,
+    /// `--base PATH`: the export's snapshot to merge with (else the one beside the file).
+    pub base: Option<PathBuf>,
+    /// `--prefer file|live`: who wins a field changed on both sides since the export.
+    pub prefer: Option<Prefer>,
+    /// `--max-changes`, `--allow-mass-changes`.
+    pub brakes: BrakeOptions,
+    /// `--allow-admin-changes`: the token's own account and Brand Administrators may be
+    /// disabled, re-typed or moved.
+    pub allow_admin_changes: bool,
 }
 
 impl ImportOptions {
@@ -136,6 +158,11 @@ impl ImportOptions {
             retry_failed: false,
             on_taken: OnTaken::Fail,
             max_outage: Duration::from_secs(300),
+            upsert: false,
+            base: None,
+            prefer: None,
+            brakes: BrakeOptions::default(),
+            allow_admin_changes: false,
         }
     }
 }
@@ -150,6 +177,8 @@ pub struct Counts {
     pub failed: u64,
     pub skipped: u64,
     pub planned: u64,
+    /// Changed both in the file and in Qualtrics since the export (nothing sent).
+    pub conflict: u64,
 }
 
 impl Counts {
@@ -162,6 +191,7 @@ impl Counts {
             Outcome::Failed => self.failed += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Planned => self.planned += 1,
+            Outcome::Conflict => self.conflict += 1,
         }
     }
 }
@@ -218,6 +248,18 @@ pub struct ImportOutcome {
     /// Retries by class and the 5xx rate, when the API was used.
     pub transient: Option<crate::api::TransientStats>,
     pub elapsed_seconds: f64,
+    /// The blast-radius brake held: nothing was sent.
+    pub brake: Option<BrakeStop>,
+    /// How rows were compared: three-way with a base snapshot, or why not.
+    pub base_note: String,
+    /// `REPORT.undo.csv` (real runs).
+    pub undo: Option<PathBuf>,
+    /// Rows in the undo file (0: the run changed nothing).
+    pub undo_rows: usize,
+    /// Changes the undo file cannot take back.
+    pub not_undoable: Vec<String>,
+    /// `REPORT.failed.csv`, when rows did not succeed.
+    pub failed: Option<PathBuf>,
 }
 
 impl ImportOutcome {
@@ -226,7 +268,8 @@ impl ImportOutcome {
     pub fn success(&self) -> bool {
         matches!(self.verdict, ImportVerdict::Done | ImportVerdict::Planned)
             && !self.file_errors
-            && self.counts.invalid + self.counts.failed == 0
+            && self.counts.invalid + self.counts.failed + self.counts.conflict == 0
+            && self.brake.is_none()
             && !self.plan.blocked_by_invalid
     }
 
@@ -261,6 +304,12 @@ pub struct Prepared {
     client: Option<Client>,
     opts: ImportOptions,
     started: Instant,
+    /// The instance as planned against (the undo file's prior values).
+    instance: Instance,
+    /// The blast-radius brake held: nothing is to be sent.
+    pub brake: Option<BrakeStop>,
+    /// How rows were compared: three-way with a base snapshot, or why not.
+    pub base_note: String,
 }
 
 impl<'a> Importer<'a> {
@@ -311,17 +360,44 @@ impl<'a> Importer<'a> {
             .into());
         }
         // Which instance and account this is: the journal binds a resume to them.
+        // The same answer names the account protected from being locked out.
         let mut target = JournalTarget::default();
+        let mut self_id = None;
         if let Some(client) = &self.client {
             let me = client
                 .whoami()
                 .await
                 .context("cannot ask the API whose token this is")?;
+            self_id = Some(me.user_id.clone());
             target = JournalTarget {
                 base_url: client.base().to_string(),
                 brand_id: me.brand_id,
                 user_id: me.user_id,
             };
+        } else {
+            progress.note(
+                "protected accounts: Brand Administrators only (no API to ask whose token this is)",
+            );
+        }
+        // The export's base snapshot: a three-way merge when there is one.
+        let base_found = Base::find(self.input.path(), opts.base.as_deref())?;
+        let base_note = match (&base_found, self.input.path()) {
+            (Some((path, b)), _) => format!(
+                "three-way merge with the base snapshot {} (exported {} from {}): fields changed \
+                 in Qualtrics since then are kept",
+                path.display(),
+                b.exported_at,
+                b.target
+            ),
+            (None, Some(file)) => format!(
+                "no base snapshot found ({} is missing): compared with the instance only, so the \
+                 file's values replace any made in Qualtrics since it was exported",
+                Base::path_for(file).display()
+            ),
+            (None, None) => String::new(),
+        };
+        if !base_note.is_empty() {
+            progress.note(&base_note);
         }
         if let (Some(resumed), Some(_)) = (&found, &self.client) {
             if !target.same_as(&resumed.target) {
@@ -365,7 +441,7 @@ impl<'a> Importer<'a> {
 
         // 2. Validate with every rule, the instance's included.
         let mut collect = Collect::default();
-        let validation = self.input.validate(&instance, &mut collect)?;
+        let mut validation = self.input.validate(&instance, &mut collect)?;
         let file_errors = collect.file_problems.iter().any(|(_, _, error)| *error);
 
         // 3. The journal: a resume carries what an interrupted run finished, and finishes
@@ -390,6 +466,13 @@ impl<'a> Importer<'a> {
             skip_invalid: opts.skip_invalid,
             language: opts.language.clone(),
             passwords: opts.passwords,
+            upsert: opts.upsert,
+            base: base_found.map(|(_, b)| b),
+            prefer: opts.prefer,
+            protect: Protect {
+                self_id,
+                allow_admin_changes: opts.allow_admin_changes,
+            },
         };
         let mut plan = plan(collect.rows, &instance, &plan_opts, carried);
         // An update that went out before the interruption and now finds nothing to change was
@@ -425,7 +508,17 @@ impl<'a> Importer<'a> {
                 }
             }
         }
+        super::plan::forget_upserted(&mut validation, &plan);
+        // The brake: checked on what this run would send.
+        let brake = if file_errors || plan.blocked_by_invalid {
+            None
+        } else {
+            super::brakes::check(&plan, instance.len(), &opts.brakes).err()
+        };
         Ok(Prepared {
+            instance,
+            brake,
+            base_note,
             plan,
             validation,
             file_problems: collect.file_problems,
@@ -446,7 +539,7 @@ impl<'a> Importer<'a> {
 impl Prepared {
     /// Nothing is sent: file-level errors, or invalid rows without `--skip-invalid`.
     pub fn stopped_early(&self) -> bool {
-        self.file_errors || self.plan.blocked_by_invalid
+        self.file_errors || self.plan.blocked_by_invalid || self.brake.is_some()
     }
 
     /// Whether applying would send anything (and so whether to ask first).
@@ -481,19 +574,40 @@ impl Prepared {
             client,
             opts,
             started,
+            instance,
+            brake,
+            base_note,
         } = self;
-        let stopped_early = file_errors || plan.blocked_by_invalid;
+        let stopped_early = file_errors || plan.blocked_by_invalid || brake.is_some();
         let journal_path = Journal::path_for(&opts.report);
 
         let mut report = LiveReport::create(&opts.report, &plan, file_problems)?;
+        // Every real run's undo, written row by row as rows finish (a resume continues it).
+        let mut undo_file = match opts.dry_run {
+            true => None,
+            false => Some(undo::UndoWriter::open(
+                &undo::path_beside(&opts.report, "undo"),
+                opts.resume,
+            )?),
+        };
         let mut todo = Vec::new();
         for (i, row) in plan.rows.iter().enumerate() {
             match result_without_request(row) {
-                Some(result) => report.done(i, result)?,
+                Some(result) => {
+                    if let Some(u) = &mut undo_file {
+                        u.add(row, &result, &instance)?;
+                    }
+                    report.done(i, result)?
+                }
                 None if opts.dry_run || stopped_early => {
                     let result = RowResult {
                         outcome: Outcome::Planned,
                         user_id: row.user_id().to_string(),
+                        message: if brake.is_some() {
+                            "not sent: the blast-radius brake stopped the import".into()
+                        } else {
+                            String::new()
+                        },
                         ..RowResult::default()
                     };
                     report.done(i, finalize(row, result))?
@@ -545,6 +659,11 @@ impl Prepared {
                             "interrupted: finishing the requests in flight, starting no more",
                         );
                     }
+                    if let Some(u) = &mut undo_file {
+                        if let Err(err) = u.add(&plan.rows[e.index], &e.result, &instance) {
+                            write_error.get_or_insert(err);
+                        }
+                    }
                     if let Err(err) = report.done(e.index, e.result) {
                         write_error.get_or_insert(err);
                     }
@@ -575,6 +694,7 @@ impl Prepared {
             j.remove().context("cannot remove the finished journal")?;
         }
         drop(lock);
+        let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
 
         let verdict = if interrupted {
             ImportVerdict::Interrupted
@@ -600,8 +720,58 @@ impl Prepared {
             requests,
             transient: client.as_ref().map(|c| c.transient_stats()),
             elapsed_seconds: started.elapsed().as_secs_f64(),
+            brake,
+            base_note,
+            undo: left.undo,
+            undo_rows: left.undo_rows,
+            not_undoable: left.not_undoable,
+            failed: left.failed,
         })
     }
+}
+
+/// The files a run leaves beside its report.
+struct Left {
+    undo: Option<PathBuf>,
+    undo_rows: usize,
+    not_undoable: Vec<String>,
+    failed: Option<PathBuf>,
+}
+
+/// The undo file written as rows finished (`REPORT.undo.csv`, every real run); the rows that
+/// did not succeed (`REPORT.failed.csv`, every run that has some).
+fn leave_undo_and_failed(
+    report: &Path,
+    plan: &Plan,
+    results: &[Option<RowResult>],
+    undo_file: Option<undo::UndoWriter>,
+) -> anyhow::Result<Left> {
+    let done = || {
+        results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.as_ref()?)))
+    };
+    let (undo_path, undo_rows, not_undoable) = match undo_file {
+        Some(u) => (Some(u.path().to_path_buf()), u.rows, u.not_undoable),
+        None => (None, 0, Vec::new()),
+    };
+    let failed_rows = undo::failed_rows(plan, done());
+    let failed_path = undo::path_beside(report, "failed");
+    let failed = if failed_rows.is_empty() {
+        // A file left by an earlier run with this report no longer says anything true.
+        let _ = std::fs::remove_file(&failed_path);
+        None
+    } else {
+        undo::write_template(&failed_path, &failed_rows)?;
+        Some(failed_path)
+    };
+    Ok(Left {
+        undo: undo_path,
+        undo_rows,
+        not_undoable,
+        failed,
+    })
 }
 
 /// Whether a row failed for want of an answer (and so a resume would try it again).
@@ -831,6 +1001,16 @@ fn write_row(
     result: &RowResult,
 ) -> std::io::Result<()> {
     let row = &plan.rows[index];
+    // What the plan decided beside the changes (fields kept, the upsert's user).
+    let mut message = result.message.clone();
+    for note in &row.notes {
+        if !message.contains(note.as_str()) {
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(note);
+        }
+    }
     writer.write(&ReportRow {
         line: Some(row.input.line),
         row: Some(row.input.row),
@@ -839,9 +1019,10 @@ fn write_row(
         action: row.input.action.as_str(),
         outcome: result.outcome.as_str(),
         codes: &result.codes,
-        message: &result.message,
+        message: &message,
         http_status: result.http_status,
         request_id: result.request_id.as_deref(),
+        changes: &row.changes_text(),
     })
 }
 

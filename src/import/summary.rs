@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::run::{Counts, ImportOutcome, ImportVerdict};
-use super::{Outcome, Plan, Planned};
+use super::Plan;
 
 /// The JSON summary.
 #[derive(Serialize)]
@@ -29,6 +29,18 @@ pub struct Summary<'a> {
     /// Retries by class and the 5xx rate (with Qualtrics' support advice above 4 %).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transient: Option<&'a crate::api::TransientStats>,
+    /// Rows to send per class of change.
+    pub changes: super::preview::ClassCounts,
+    /// Why the blast-radius brake stopped the import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brake: Option<String>,
+    pub base: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub not_undoable: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl<'a> Summary<'a> {
@@ -53,6 +65,12 @@ impl<'a> Summary<'a> {
             report: o.report.display().to_string(),
             resume_command,
             transient: o.transient.as_ref(),
+            changes: super::preview::ClassCounts::of(&o.plan),
+            brake: o.brake.as_ref().map(|b| b.to_string()),
+            base: &o.base_note,
+            undo: o.undo.as_ref().map(|p| p.display().to_string()),
+            not_undoable: &o.not_undoable,
+            failed: o.failed.as_ref().map(|p| p.display().to_string()),
         }
     }
 
@@ -65,14 +83,14 @@ impl<'a> Summary<'a> {
             self.file, self.target, self.verdict
         );
         if self.dry_run {
-            let _ = writeln!(
-                text,
-                "plan: {} create, {} update",
-                o.plan.creates(),
-                o.plan.updates()
-            );
-            render_plan(text, &o.plan);
+            text.push_str(&super::preview::render(&o.plan, &o.base_note));
+            if let Some(b) = &o.brake {
+                let _ = writeln!(text, "a real run would stop: {b}");
+            }
             let _ = writeln!(text, "nothing was changed (--dry-run)");
+        } else if let Some(b) = &o.brake {
+            text.push_str(&super::preview::render(&o.plan, &o.base_note));
+            let _ = writeln!(text, "nothing was imported: {b}");
         } else if o.verdict == ImportVerdict::NotImported {
             let why = if o.file_errors {
                 "the file has file-level errors"
@@ -83,19 +101,39 @@ impl<'a> Summary<'a> {
         }
         let _ = writeln!(
             text,
-            "  {} created, {} updated, {} unchanged, {} invalid, {} failed, {} skipped{}",
+            "  {} created, {} updated, {} unchanged, {} invalid, {} failed, {} skipped{}{}",
             c.created,
             c.updated,
             c.unchanged,
             c.invalid,
             c.failed,
             c.skipped,
+            if c.conflict > 0 {
+                format!(", {} conflict", c.conflict)
+            } else {
+                String::new()
+            },
             if c.planned > 0 {
                 format!(", {} planned", c.planned)
             } else {
                 String::new()
             }
         );
+        if !self.dry_run && o.brake.is_none() && o.plan.creates() + o.plan.updates() > 0 {
+            let _ = writeln!(text, "  planned: {}", super::preview::class_line(&o.plan));
+        }
+        let updates = c.updated + c.conflict > 0;
+        if !self.dry_run && o.brake.is_none() && updates && !o.base_note.is_empty() {
+            let _ = writeln!(text, "  {}", o.base_note);
+        }
+        if c.conflict > 0 {
+            let _ = writeln!(
+                text,
+                "  {} conflict row{} (changed both in the file and in Qualtrics since the export): nothing was sent for them; see the report, or pass --prefer file|live",
+                c.conflict,
+                if c.conflict == 1 { "" } else { "s" }
+            );
+        }
         if !self.dry_run && o.applied() > 0 {
             let _ = writeln!(
                 text,
@@ -107,83 +145,39 @@ impl<'a> Summary<'a> {
             let _ = writeln!(text, "  {}", t.render_line());
         }
         let _ = writeln!(text, "  report: {}", self.report);
+        if let Some(undo) = &self.undo {
+            if o.undo_rows > 0 {
+                let _ = writeln!(text, "  undo: {undo} (import it to take this run back)");
+            } else {
+                let _ = writeln!(text, "  undo: {undo} (empty: this run changed nothing)");
+            }
+        }
+        const SHOWN: usize = 10;
+        for n in self.not_undoable.iter().take(SHOWN) {
+            let _ = writeln!(text, "    not in the undo: {n}");
+        }
+        if self.not_undoable.len() > SHOWN {
+            let _ = writeln!(
+                text,
+                "    … and {} more not in the undo (--format json lists them all)",
+                self.not_undoable.len() - SHOWN
+            );
+        }
+        if let Some(failed) = &self.failed {
+            let _ = writeln!(
+                text,
+                "  rows that did not succeed: {failed} (fix and import it again)"
+            );
+        }
         if let Some(cmd) = self.resume_command {
             let _ = writeln!(text, "  to finish: {cmd}");
         }
     }
 }
 
-/// The plan, as `--dry-run` prints it.
+/// The plan, as `--dry-run` prints it (see [`super::preview::render`]).
 pub fn render_plan(s: &mut String, plan: &Plan) {
-    const MAX: usize = 50;
-    let mut shown = 0;
-    for r in &plan.rows {
-        let line = r.input.line;
-        let text = match &r.planned {
-            Planned::Create { user, disable } => format!(
-                "  create     line {line}: {} ({} {}, {}{}{})",
-                user.username,
-                user.first_name,
-                user.last_name,
-                user.user_type,
-                user.division_id
-                    .as_deref()
-                    .map(|d| format!(", {d}"))
-                    .unwrap_or_default(),
-                if *disable { ", then disabled" } else { "" }
-            ),
-            Planned::Update { id, changes, .. } => {
-                let list: Vec<String> = changes
-                    .iter()
-                    .map(|c| {
-                        let old = if c.old.is_empty() { "(empty)" } else { &c.old };
-                        format!("{}: {old} → {}", c.field, c.new)
-                    })
-                    .collect();
-                format!(
-                    "  update     line {line}: {id} {}: {}",
-                    r.user_name(),
-                    list.join("; ")
-                )
-            }
-            _ => continue,
-        };
-        if shown < MAX {
-            s.push_str(&text);
-            s.push('\n');
-        }
-        shown += 1;
-    }
-    if shown > MAX {
-        let _ = writeln!(
-            s,
-            "  … and {} more (the report lists every row)",
-            shown - MAX
-        );
-    }
-    for (outcome, label) in [
-        (Outcome::Unchanged, "unchanged"),
-        (Outcome::Invalid, "invalid"),
-        (Outcome::Skipped, "skipped"),
-    ] {
-        let lines: Vec<String> = plan
-            .rows
-            .iter()
-            .filter(|r| matches!(&r.planned, Planned::Nothing { outcome: o, .. } if *o == outcome))
-            .map(|r| r.input.line.to_string())
-            .collect();
-        if !lines.is_empty() {
-            let more = if lines.len() > 10 { ", …" } else { "" };
-            let _ = writeln!(
-                s,
-                "  {label:<10} {} row{} (line{} {}{more})",
-                lines.len(),
-                if lines.len() == 1 { "" } else { "s" },
-                if lines.len() == 1 { "" } else { "s" },
-                lines[..lines.len().min(10)].join(", ")
-            );
-        }
-    }
+    s.push_str(&super::preview::render(plan, ""));
 }
 
 /// The command to continue an interrupted import: `qusers` with `args` (the command line's

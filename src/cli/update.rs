@@ -1,0 +1,202 @@
+//! `qusers update`: select users with export's filters and set fields, through import's
+//! workflow (plan, brake, protected accounts, report, undo). The selection and its rows are
+//! [`crate::import::update::UpdateInput`]; this file turns flags into options.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use super::import::confirm;
+use super::instance::Bars;
+use super::safety::GuardArgs;
+use super::target::{runtime, TargetArgs};
+use super::{Exit, Format, Output};
+use crate::export::ExportFilter;
+use crate::import::update::{SetField, UpdateInput};
+use crate::import::{
+    resume_command, ImportOptions, ImportVerdict, Importer, InstanceFrom, Summary,
+};
+use crate::rules::Status;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StatusArg {
+    Active,
+    Disabled,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A field to set on every selected user, FIELD=VALUE (repeatable): firstName, lastName,
+    /// divisionId, accountType, accountStatus, expirationDate (MM/DD/YYYY)
+    #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+    sets: Vec<SetField>,
+    /// Select every user (needed when no filter is given)
+    #[arg(long)]
+    all: bool,
+    /// Only usernames containing this (any case)
+    #[arg(long, value_name = "S")]
+    username: Option<String>,
+    /// Only first names containing this (any case)
+    #[arg(long, value_name = "S")]
+    first_name: Option<String>,
+    /// Only last names containing this (any case)
+    #[arg(long, value_name = "S")]
+    last_name: Option<String>,
+    /// Only emails containing this (any case)
+    #[arg(long, value_name = "S")]
+    email: Option<String>,
+    /// Only users with this account status
+    #[arg(long, value_enum)]
+    status: Option<StatusArg>,
+    /// Only users of this user type (UT_…)
+    #[arg(long, value_name = "UT_…")]
+    account_type: Option<String>,
+    /// Only users of this division (DV_…)
+    #[arg(long, value_name = "DV_…")]
+    division: Option<String>,
+    /// The per-row result report (.csv or .jsonl); default update.report.csv here. The undo
+    /// file (REPORT-STEM.undo.csv) is written beside it
+    #[arg(long, value_name = "PATH")]
+    report: Option<PathBuf>,
+    /// Plan and print the plan; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply without asking (needed when stdin is not a terminal)
+    #[arg(short, long)]
+    yes: bool,
+    #[command(flatten)]
+    guard: GuardArgs,
+    /// The summary on stdout: text or one JSON object
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// No progress or talk on stderr
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+impl Args {
+    fn filter(&self) -> (ExportFilter, String) {
+        let filter = ExportFilter {
+            username: self.username.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            status: self.status.map(|s| match s {
+                StatusArg::Active => Status::Active,
+                StatusArg::Disabled => Status::Disabled,
+            }),
+            account_type: self.account_type.clone(),
+            division: self.division.clone(),
+        };
+        let mut words = Vec::new();
+        for (flag, v) in [
+            ("--username", &self.username),
+            ("--first-name", &self.first_name),
+            ("--last-name", &self.last_name),
+            ("--email", &self.email),
+            ("--account-type", &self.account_type),
+            ("--division", &self.division),
+        ] {
+            if let Some(v) = v {
+                words.push(format!("{flag} {v}"));
+            }
+        }
+        if let Some(s) = filter.status {
+            words.push(format!("--status {}", s.as_str()));
+        }
+        let selection = if words.is_empty() {
+            "every user".to_string()
+        } else {
+            format!("the users with {}", words.join(" "))
+        };
+        (filter, selection)
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let (filter, selection) = args.filter();
+    if selection == "every user" && !args.all {
+        bail!("no filter selects the users to update; give one (--division, --account-type, --status, --username…) or pass --all to update every user");
+    }
+    let sets: Vec<String> = args
+        .sets
+        .iter()
+        .map(|s| format!("{}={}", s.col.name(), s.value))
+        .collect();
+    let description = format!("update of {selection} (set {})", sets.join(", "));
+    let input = UpdateInput::new(filter, args.sets.clone(), description);
+    let mut opts = ImportOptions::new(
+        args.report
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("update.report.csv")),
+    );
+    opts.dry_run = args.dry_run;
+    opts.concurrency = usize::from(args.target.concurrency) * 2;
+    args.guard.apply(&mut opts);
+    let target = args.target.resolve()?;
+    let progress = Bars::new(args.quiet, "reading the instance's users");
+    use crate::import::Progress as _;
+    if !args.dry_run {
+        // An interrupted update is run again rather than resumed (it only updates, and
+        // updates are idempotent): its journal goes, under the report's lock.
+        let lock = crate::import::ImportLock::acquire(&opts.report)?;
+        let journal = crate::import::Journal::path_for(&opts.report);
+        if journal.exists() {
+            std::fs::remove_file(&journal)?;
+            progress.note("an earlier run of this update was interrupted: running it again");
+        }
+        drop(lock);
+    }
+    progress.note(&format!("target: {}", target.description));
+    let rt = runtime()?;
+    let importer = Importer::new(&input, Some(target.client.clone()), InstanceFrom::Api, opts);
+    let prepared = rt.block_on(importer.prepare(&progress))?;
+    progress.finish();
+    progress.note(&format!(
+        "selected {} users",
+        input.selected().unwrap_or_default()
+    ));
+    if prepared.sends_anything() {
+        confirm(&prepared, &target, args.yes)?;
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let outcome = rt.block_on(async {
+        let watcher = tokio::spawn(async move {
+            super::target::shutdown_signal().await;
+            flag.store(true, Ordering::Relaxed);
+        });
+        let outcome = prepared.apply(&cancel, &progress).await;
+        watcher.abort();
+        outcome
+    })?;
+    // To finish an interrupted update: the same command again.
+    let resume = (outcome.resume_journal.as_ref()).map(|_| {
+        let again = resume_command(std::env::args().skip(1), &outcome.report);
+        again.replacen(" --resume", "", 1)
+    });
+    let summary = Summary::new(&outcome, &target.description, resume.as_deref());
+    let text = if args.format == Format::Json {
+        serde_json::to_string_pretty(&summary)? + "\n"
+    } else {
+        let mut text = String::new();
+        if outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none() {
+            super::validate::render_text(&mut text, &outcome.validation, Some(&outcome.report));
+        }
+        summary.render_text(&mut text, &outcome);
+        text
+    };
+    Output::stdout(&text)?;
+    if let Some(sim) = target.sim {
+        sim.stop()?;
+    }
+    Ok(if outcome.success() {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
+}

@@ -1,0 +1,303 @@
+//! The plan as text: counts per class of change, the first rows in full, every further row
+//! listed under its class (nothing hidden behind "and N more"), then the rows that send nothing.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::plan::{ChangeClass, Plan, Planned, PlannedRow};
+use super::Outcome;
+
+/// Rows shown in full before the rest are listed by class.
+pub const DETAILED_ROWS: usize = 50;
+
+/// Rows to send, per class (a row that renames and moves counts in both), plus disables.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassCounts {
+    pub creates: usize,
+    pub renames: usize,
+    pub status_changes: usize,
+    pub disables: usize,
+    pub user_type_changes: usize,
+    pub division_moves: usize,
+    pub expirations: usize,
+}
+
+impl ClassCounts {
+    pub fn of(plan: &Plan) -> ClassCounts {
+        let mut c = ClassCounts::default();
+        for r in &plan.rows {
+            for class in r.classes() {
+                *c.get_mut(class) += 1;
+            }
+            if r.disables() {
+                c.disables += 1;
+            }
+        }
+        c
+    }
+
+    fn get_mut(&mut self, class: ChangeClass) -> &mut usize {
+        match class {
+            ChangeClass::Create => &mut self.creates,
+            ChangeClass::Rename => &mut self.renames,
+            ChangeClass::Status => &mut self.status_changes,
+            ChangeClass::UserType => &mut self.user_type_changes,
+            ChangeClass::Division => &mut self.division_moves,
+            ChangeClass::Expiration => &mut self.expirations,
+        }
+    }
+
+    pub fn get(&self, class: ChangeClass) -> usize {
+        match class {
+            ChangeClass::Create => self.creates,
+            ChangeClass::Rename => self.renames,
+            ChangeClass::Status => self.status_changes,
+            ChangeClass::UserType => self.user_type_changes,
+            ChangeClass::Division => self.division_moves,
+            ChangeClass::Expiration => self.expirations,
+        }
+    }
+}
+
+/// One row to send, on one line.
+fn row_line(r: &PlannedRow) -> Option<String> {
+    let line = r.input.line;
+    let text = match &r.planned {
+        Planned::Create { user, .. } => format!(
+            "  create     line {line}: {}: {}",
+            user.username,
+            r.changes_text()
+        ),
+        Planned::Update { id, .. } => {
+            let name = r.user_name();
+            let who = if name.is_empty() {
+                id.clone()
+            } else {
+                format!("{id} {name}")
+            };
+            format!("  update     line {line}: {who}: {}", r.changes_text())
+        }
+        _ => return None,
+    };
+    let mut text = text;
+    if !r.notes.is_empty() {
+        let _ = write!(text, " ({})", r.notes.join("; "));
+    }
+    Some(text)
+}
+
+/// `1 creates, 2 renames, 3 status changes (1 disables), …`: the rows per class.
+pub fn class_line(plan: &Plan) -> String {
+    let c = ClassCounts::of(plan);
+    let parts: Vec<String> = ChangeClass::ALL
+        .iter()
+        .map(|&class| {
+            let n = c.get(class);
+            if class == ChangeClass::Status && c.disables > 0 {
+                format!("{n} {} ({} disables)", class.label(), c.disables)
+            } else {
+                format!("{n} {}", class.label())
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// The text plan. `base` says how the rows were compared (three-way with a snapshot, or not).
+pub fn render(plan: &Plan, base: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "plan: {} create, {} update: {}",
+        plan.creates(),
+        plan.updates(),
+        class_line(plan)
+    );
+    if !base.is_empty() {
+        let _ = writeln!(s, "  {base}");
+    }
+    let mut beyond: BTreeMap<ChangeClass, Vec<String>> = BTreeMap::new();
+    let mut shown = 0;
+    for r in &plan.rows {
+        let Some(text) = row_line(r) else { continue };
+        if shown < DETAILED_ROWS {
+            s.push_str(&text);
+            s.push('\n');
+        } else {
+            let who = match &r.planned {
+                Planned::Update { id, .. } if r.user_name().is_empty() => id.clone(),
+                _ => r.user_name().to_string(),
+            };
+            for class in r.classes() {
+                beyond
+                    .entry(class)
+                    .or_default()
+                    .push(format!("line {} {who}", r.input.line));
+            }
+        }
+        shown += 1;
+    }
+    if shown > DETAILED_ROWS {
+        let _ = writeln!(
+            s,
+            "  beyond the first {DETAILED_ROWS} rows to send, by class (the report's changes column has each row's fields):"
+        );
+        for (class, rows) in &beyond {
+            let _ = writeln!(
+                s,
+                "    {} ({}): {}",
+                class.label(),
+                rows.len(),
+                rows.join(", ")
+            );
+        }
+    }
+    // Rows that send nothing but need a look: every one, with the reason.
+    for r in &plan.rows {
+        if let Planned::Nothing {
+            outcome: outcome @ (Outcome::Conflict | Outcome::Skipped),
+            message,
+        } = &r.planned
+        {
+            if *outcome == Outcome::Skipped && !message.starts_with("protected") {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "  {:<10} line {}: {}: {message}",
+                outcome.as_str(),
+                r.input.line,
+                r.user_name()
+            );
+        }
+    }
+    let kept: Vec<String> = plan
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!(r.planned, Planned::Nothing { .. })
+                && r.notes.iter().any(|n| n.starts_with("kept"))
+        })
+        .map(|r| format!("line {} {}", r.input.line, r.user_name()))
+        .collect();
+    if !kept.is_empty() {
+        let _ = writeln!(
+            s,
+            "  kept       {} row{} changed only in Qualtrics since the export: {}",
+            kept.len(),
+            if kept.len() == 1 { "" } else { "s" },
+            kept.join(", ")
+        );
+    }
+    for (outcome, label) in [
+        (Outcome::Unchanged, "unchanged"),
+        (Outcome::Invalid, "invalid"),
+        (Outcome::Skipped, "skipped"),
+    ] {
+        let lines: Vec<String> = plan
+            .rows
+            .iter()
+            .filter(|r| {
+                matches!(&r.planned, Planned::Nothing { outcome: o, message }
+                    if *o == outcome && !(outcome == Outcome::Skipped && message.starts_with("protected")))
+            })
+            .map(|r| r.input.line.to_string())
+            .collect();
+        if !lines.is_empty() {
+            let more = if lines.len() > 10 { ", …" } else { "" };
+            let _ = writeln!(
+                s,
+                "  {label:<10} {} row{} (line{} {}{more})",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" },
+                if lines.len() == 1 { "" } else { "s" },
+                lines[..lines.len().min(10)].join(", ")
+            );
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::UserUpdate;
+    use crate::import::plan::Change;
+    use crate::import::InputRow;
+    use crate::rules::Action;
+    use crate::validate::Verdict;
+
+    fn row(n: u64, changes: Vec<Change>) -> PlannedRow {
+        let mut fields: [String; 9] = Default::default();
+        fields[1] = format!("u{n}@x.org");
+        PlannedRow {
+            input: InputRow {
+                line: n + 1,
+                row: n,
+                action: Action::Update,
+                fields,
+                problems: Vec::new(),
+                verdict: Verdict::Ok,
+                empty: false,
+            },
+            planned: Planned::Update {
+                id: format!("UR_{n:011}"),
+                update: UserUpdate::default(),
+                changes,
+            },
+            notes: Vec::new(),
+        }
+    }
+
+    fn ch(field: &'static str, old: &str, new: &str) -> Change {
+        Change {
+            field,
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn counts_per_class_and_rows_beyond_fifty_are_listed_by_class() {
+        let mut rows: Vec<PlannedRow> = (1..=50)
+            .map(|n| row(n, vec![ch("firstName", "Ann", "Anne")]))
+            .collect();
+        rows.push(row(51, vec![ch("accountStatus", "active", "disabled")]));
+        rows.push(row(
+            52,
+            vec![ch("divisionId", "DV_a", "DV_b"), ch("lastName", "", "Lee")],
+        ));
+        let plan = Plan {
+            rows,
+            blocked_by_invalid: false,
+            ..Default::default()
+        };
+        let text = render(
+            &plan,
+            "no base snapshot found: compared with the instance only",
+        );
+        assert!(
+            text.contains(
+                "51 renames, 1 status changes (1 disables), 0 user-type changes, 1 division moves"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("no base snapshot found"), "{text}");
+        assert!(text.contains("line 2: UR_00000000001 u1@x.org: firstName: Ann → Anne"));
+        assert!(
+            !text.contains("line 52: UR_"),
+            "row 52 is beyond the first 50: {text}"
+        );
+        assert!(
+            text.contains("status changes (1): line 52 u51@x.org"),
+            "{text}"
+        );
+        assert!(
+            text.contains("division moves (1): line 53 u52@x.org"),
+            "{text}"
+        );
+        assert!(text.contains("renames (1): line 53 u52@x.org"), "{text}");
+        assert!(!text.contains("more (the report"), "nothing hidden: {text}");
+    }
+}
