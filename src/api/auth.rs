@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
-use super::settings::Token;
+use super::settings::{checked_secret, read_secret_file, Token};
 
 /// The secret of an OAuth client.
 #[derive(Clone, PartialEq, Eq)]
@@ -18,36 +18,18 @@ pub struct ClientSecret(String);
 
 impl ClientSecret {
     pub fn new(secret: impl Into<String>) -> anyhow::Result<ClientSecret> {
-        let s = secret.into().trim().to_string();
-        if s.is_empty() {
-            bail!("the OAuth client secret is empty");
-        }
-        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            bail!("the OAuth client secret has spaces or control characters; copy it again from Account Settings › Qualtrics IDs › OAuth Client Manager");
-        }
-        Ok(ClientSecret(s))
+        checked_secret(
+            secret.into(),
+            "OAuth client secret",
+            "copy it again from Account Settings › Qualtrics IDs › OAuth Client Manager",
+        )
+        .map(ClientSecret)
     }
 
     /// Reads a secret file; warns (through `warn`) when others may read it.
     pub fn from_file(path: &Path, warn: &mut dyn FnMut(String)) -> anyhow::Result<ClientSecret> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the client secret file {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(meta) = std::fs::metadata(path) {
-                if meta.permissions().mode() & 0o077 != 0 {
-                    warn(format!(
-                        "warning: {} can be read by other users; run `chmod 600 {}`",
-                        path.display(),
-                        path.display()
-                    ));
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = warn;
-        ClientSecret::new(text).with_context(|| format!("in the secret file {}", path.display()))
+        ClientSecret::new(read_secret_file(path, "client secret", warn)?)
+            .with_context(|| format!("in the secret file {}", path.display()))
     }
 
     pub(crate) fn expose(&self) -> &str {

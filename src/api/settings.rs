@@ -129,36 +129,18 @@ pub struct Token(String);
 
 impl Token {
     pub fn new(secret: impl Into<String>) -> anyhow::Result<Token> {
-        let s = secret.into().trim().to_string();
-        if s.is_empty() {
-            bail!("the API token is empty");
-        }
-        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            bail!("the API token has spaces or control characters; copy it again from Account Settings › Qualtrics IDs");
-        }
-        Ok(Token(s))
+        checked_secret(
+            secret.into(),
+            "API token",
+            "copy it again from Account Settings › Qualtrics IDs",
+        )
+        .map(Token)
     }
 
     /// Reads a token file; warns (through `warn`) when others may read it.
     pub fn from_file(path: &Path, warn: &mut dyn FnMut(String)) -> anyhow::Result<Token> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(meta) = std::fs::metadata(path) {
-                if meta.permissions().mode() & 0o077 != 0 {
-                    warn(format!(
-                        "warning: {} can be read by other users; run `chmod 600 {}`",
-                        path.display(),
-                        path.display()
-                    ));
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = warn;
-        Token::new(text).with_context(|| format!("in the token file {}", path.display()))
+        Token::new(read_secret_file(path, "token", warn)?)
+            .with_context(|| format!("in the token file {}", path.display()))
     }
 
     /// The secret, for the request header only.
@@ -177,6 +159,44 @@ impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// A secret as pasted: trimmed, neither empty nor holding spaces or control characters.
+pub(crate) fn checked_secret(secret: String, what: &str, hint: &str) -> anyhow::Result<String> {
+    let s = secret.trim().to_string();
+    if s.is_empty() {
+        bail!("the {what} is empty");
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!("the {what} has spaces or control characters; {hint}");
+    }
+    Ok(s)
+}
+
+/// The text of a secret file; warns (through `warn`) when others may read it.
+pub(crate) fn read_secret_file(
+    path: &Path,
+    what: &str,
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                warn(format!(
+                    "warning: {} can be read by other users; run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = warn;
+    Ok(text)
 }
 
 #[cfg(test)]
