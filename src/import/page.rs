@@ -233,6 +233,10 @@ fn verdict(o: &ImportOutcome) -> (String, &'static str) {
             }
         }
         ImportVerdict::Done => (format!("Every row went in: {done}."), "ok"),
+        ImportVerdict::DoneWithProblems if c.created + c.updated == 0 => (
+            format!("No user was created or changed: {}.", problem_text()),
+            "error",
+        ),
         ImportVerdict::DoneWithProblems => (
             format!("Imported with problems: {done}; {}.", problem_text()),
             "error",
@@ -251,7 +255,19 @@ fn verdict(o: &ImportOutcome) -> (String, &'static str) {
             (format!("Nothing was imported: {why}."), "error")
         }
         ImportVerdict::Interrupted => {
-            let left = o.results.iter().filter(|r| r.is_none()).count() as u64;
+            // Rows to send that were not: not started, or skipped by the interruption.
+            let left = (o.plan.rows.iter().zip(&o.results))
+                .filter(|(row, r)| match r {
+                    None => true,
+                    Some(r) => {
+                        r.outcome == Outcome::Skipped
+                            && matches!(
+                                row.planned,
+                                Planned::Create { .. } | Planned::Update { .. }
+                            )
+                    }
+                })
+                .count() as u64;
             let why = if o.outage {
                 "the server stopped answering"
             } else {
@@ -335,5 +351,67 @@ fn page_row(row: &PlannedRow, result: Option<&RowResult>) -> ImportRow {
         changes,
         http_status: result.and_then(|r| r.http_status),
         request_id: result.and_then(|r| r.request_id.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::import::tests::{client, run_import, user_type, write};
+    use crate::import::ImportOptions;
+    use crate::report::html::render_import;
+    use crate::sim::{self, SimConfig};
+
+    #[test]
+    fn an_interrupted_import_page_has_the_resume_command_and_a_failure_its_request_id() {
+        let h = sim::spawn(SimConfig::default()).expect("sim");
+        let ut = user_type(&h);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows: Vec<String> = (0..3)
+            .map(|n| format!(",c{n}@x.org,C,User{n},c{n}@x.org,,{ut},active,"))
+            .collect();
+        let input = write(dir.path(), &rows);
+        let page = dir.path().join("r.html");
+        let opts = ImportOptions::new(&page);
+        assert_eq!(opts.report, dir.path().join("r.rows.csv"));
+        assert_eq!(opts.page.as_deref(), Some(page.as_path()));
+        // Cancelled before it starts: every row is left for --resume.
+        let mut outcome =
+            run_import(&input, &client(&h), opts, &AtomicBool::new(true)).expect("cancelled");
+        assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
+        let resume = "qusers import users.csv --report r.html --resume";
+        let written = outcome
+            .write_page("the simulator", Some(resume))
+            .expect("written");
+        assert_eq!(written.as_deref(), Some(page.as_path()));
+        let html = std::fs::read_to_string(&page).expect("page");
+        assert!(html.contains("3 rows not done yet"), "{html}");
+        assert!(html.contains(&format!("<code>{resume}</code>")), "{html}");
+        // The journal is the CSV report's, so that `--resume --report r.html` finds it.
+        let journal = crate::import::Journal::path_for(&dir.path().join("r.rows.csv"));
+        assert!(journal.exists());
+        assert_eq!(outcome.resume_journal.as_deref(), Some(journal.as_path()));
+
+        // A row the server refused shows its status and request id, first in the table.
+        outcome.results[2] = Some(RowResult {
+            outcome: Outcome::Failed,
+            http_status: Some(400),
+            request_id: Some("req-42".into()),
+            message: "Username c2@x.org already exists.".into(),
+            ..RowResult::default()
+        });
+        outcome.counts.failed = 1;
+        outcome.verdict = ImportVerdict::DoneWithProblems;
+        let p = import_page(&outcome, "the simulator", None);
+        assert_eq!(p.rows[0].outcome, "failed");
+        assert_eq!(p.rows[0].user_name, "c2@x.org");
+        assert_eq!(p.rows[0].http_status, Some(400));
+        let html = render_import(&p);
+        assert!(html.contains("<code>req-42</code>"), "{html}");
+        assert!(html.contains(">400</td>"), "{html}");
+        assert!(html.contains("Username c2@x.org already exists."), "{html}");
+        assert!(html.contains("<li>userName: <del>(empty)</del> → <ins>c0@x.org</ins></li>"));
     }
 }
