@@ -116,6 +116,7 @@ fn an_import_writes_the_page_and_every_row_beside_it() {
         ],
     );
     assert_eq!(code, 1, "an invalid row: {out}");
+    assert!(out.contains("page: "), "{out}");
     // The import did happen.
     assert!(h.with_store(|s| s.by_username("new.person@x.org").is_some()));
     let renamed = h.with_store(|s| s.get(&id).and_then(|u| u.first_name.clone()));

@@ -166,7 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String> {
     let resume =
         (o.resume_journal.as_ref()).map(|_| resume_command(std::env::args().skip(1), &o.report));
-    o.write_page(target, resume.as_deref())?;
+    let page = o.write_page(target, resume.as_deref())?;
     let summary = Summary::new(o, target, resume.as_deref());
     if args.format == Format::Json {
         return Ok(serde_json::to_string_pretty(&summary)? + "\n");
@@ -178,5 +178,8 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
         super::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);
+    if let Some(page) = page {
+        text.push_str(&format!("  page: {}\n", page.display()));
+    }
     Ok(text)
 }

@@ -180,7 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let again = resume_command(std::env::args().skip(1), &outcome.report);
         again.replacen(" --resume", "", 1)
     });
-    outcome.write_page(&target.description, resume.as_deref())?;
+    let page = outcome.write_page(&target.description, resume.as_deref())?;
     let summary = Summary::new(&outcome, &target.description, resume.as_deref());
     let text = if args.format == Format::Json {
         serde_json::to_string_pretty(&summary)? + "\n"
@@ -190,6 +190,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             super::validate::render_text(&mut text, &outcome.validation, Some(&outcome.report));
         }
         summary.render_text(&mut text, &outcome);
+        if let Some(page) = page {
+            text.push_str(&format!("  page: {}\n", page.display()));
+        }
         text
     };
     Output::stdout(&text)?;
