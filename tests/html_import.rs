@@ -1,10 +1,14 @@
 //! `--report PATH.html` on `qusers import` and `qusers update`, against the simulator: the
 //! page beside its CSV report (`PATH.rows.csv`, which carries the journal, undo and failed
-//! files), what a person reads on it, and names from the file shown as text.
+//! files), what a person reads on it, and names from the file shown as text. One test loads
+//! the page in headless Chromium (`/usr/bin/chromium` or `QUSERS_CHROMIUM`; skipped loudly
+//! without one, except under `CI=true`).
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use qusers::sim::{self, SimConfig, SimHandle};
 use support::{qusers, read_report};
@@ -277,4 +281,182 @@ fn the_page_and_its_files_may_not_be_the_input() {
         "the input is untouched"
     );
     assert!(!dir.path().join("x.html").exists());
+}
+
+// -------------------------------------------------------------------------------------------
+// In a real browser (helpers as in tests/html_report.rs).
+
+fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("QUSERS_CHROMIUM").map(PathBuf::from),
+        Some(PathBuf::from("/usr/bin/chromium")),
+        Some(PathBuf::from("/usr/bin/chromium-browser")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    if found.is_none() {
+        let msg = "chromium not found (/usr/bin/chromium, or set QUSERS_CHROMIUM): \
+                   install it with `apt-get install -y chromium`";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}; CI=true, so the browser test may not be skipped");
+        }
+        eprintln!("\n!!!!!!!!!! SKIPPED: {msg} !!!!!!!!!!\n");
+    }
+    found
+}
+
+/// Loads `page` in headless Chromium and returns the DOM after its scripts ran.
+fn dump_dom(chrome: &Path, page: &Path, extra: &[&str]) -> String {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut child = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    // Read both pipes on threads (a big DOM would fill a pipe nobody reads), until every
+    // process holding them, the browser's helpers included, has closed them.
+    let mut stdout = child.stdout.take().expect("stdout pipe");
+    let mut stderr = child.stderr.take().expect("stderr pipe");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    // Generous: a loaded 2-core machine can take a while to start a browser.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = out.join().expect("stdout reader");
+    let err = err.join().expect("stderr reader");
+    assert!(
+        status.success() && dom.contains("</html>"),
+        "chromium failed ({status}), DOM of {} bytes: {err}",
+        dom.len()
+    );
+    dom
+}
+
+/// The text inside the element with `id="…"`, tags stripped.
+fn text_of(dom: &str, id: &str) -> String {
+    let key = format!("id=\"{id}\"");
+    let at = dom
+        .find(&key)
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
+    let open_end = at + dom[at..].find('>').expect("tag end") + 1;
+    let tag_start = dom[..at].rfind('<').expect("tag start");
+    let tag_name: String = dom[tag_start + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let close = format!("</{tag_name}>");
+    let end = open_end + dom[open_end..].find(&close).expect("closing tag");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom[open_end..end].chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                // A tag separates words, as the boxes and cells on screen do.
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn in_a_browser_the_import_page_reads_right_and_runs_no_script_from_the_file() {
+    let Some(chrome) = chromium() else { return };
+    let h = sim5();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, _, first) = write_file(&h, dir.path());
+    let page = dir.path().join("result.html");
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "import",
+            p(&file),
+            "--report",
+            p(&page),
+            "--yes",
+            "--skip-invalid",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    // The page's own script, then one that picks the "failed or invalid" toggle and notes
+    // how many rows are shown.
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let csp_start = html.find("<meta http-equiv").expect("policy");
+    let csp_end = csp_start + html[csp_start..].find('>').expect("meta end") + 1;
+    let body_end = html.rfind("</body>").expect("body end");
+    let test_page = dir.path().join("probe.html");
+    std::fs::write(
+        &test_page,
+        format!(
+            "{}{}<script>document.querySelector('input[name=show][value=problem]').click();\
+             document.documentElement.setAttribute('data-shown', document.getElementById('shown').textContent);</script>{}",
+            &html[..csp_start],
+            &html[csp_end..body_end],
+            &html[body_end..]
+        ),
+    )
+    .expect("write the probe");
+    for (path, probe) in [(&page, false), (&test_page, true)] {
+        let dom = dump_dom(&chrome, path, &[]);
+        assert!(!dom.contains("PWNED</title>"), "the file's script ran");
+        assert!(
+            dom.contains("<title>Import of "),
+            "{}",
+            &dom[..300.min(dom.len())]
+        );
+        assert_eq!(
+            text_of(&dom, "verdict"),
+            "Error Imported with problems: 1 created, 1 updated, 0 unchanged; 1 row is invalid."
+        );
+        assert_eq!(
+            text_of(&dom, "counts"),
+            "1 created 1 updated 1 invalid Error"
+        );
+        assert!(dom.contains(&format!(
+            "<li>firstName: <del>{first}</del> → <ins>Renamed</ins></li>"
+        )));
+        if probe {
+            let start = dom.find("data-shown=\"").expect("the probe ran") + 12;
+            let shown = &dom[start..start + dom[start..].find('"').expect("end")];
+            assert_eq!(shown, "1 of 3 rows shown");
+        }
+    }
 }
