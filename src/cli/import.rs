@@ -13,8 +13,8 @@ use super::target::{runtime, Target, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::file::Source;
 use crate::import::{
-    default_report, resume_command, FileInput, ImportLock, ImportOptions, ImportOutcome,
-    ImportVerdict, Importer, InstanceFrom, Journal, OnTaken, Prepared, Progress, Summary,
+    default_report, resume_command, FileInput, ImportOptions, ImportOutcome, ImportVerdict,
+    Importer, InstanceFrom, OnTaken, Prepared, Progress, Summary,
 };
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +23,8 @@ pub struct Args {
     #[arg(value_name = "FILE")]
     file: String,
     /// The per-row result report (.csv or .jsonl); default FILE-STEM.report.csv here. Its
-    /// journal (REPORT.journal) lives beside it until every row is done
+    /// journal (REPORT.journal) lives beside it until every row is done. A .html report is a
+    /// page for people, written at the end, with every row in PATH.rows.csv beside it
     #[arg(long, value_name = "PATH")]
     report: Option<std::path::PathBuf>,
     /// Plan and print the plan; change nothing
@@ -99,8 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         read: args.read.options()?,
         source: Source::from_arg(&args.file)?,
     };
+    let report = (args.report.clone()).unwrap_or_else(|| default_report(&input.source));
     let mut opts = ImportOptions {
-        report: (args.report.clone()).unwrap_or_else(|| default_report(&input.source)),
         dry_run: args.dry_run,
         resume: args.resume,
         skip_invalid: args.skip_invalid,
@@ -110,23 +111,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         retry_failed: args.retry_failed,
         on_taken: [OnTaken::Fail, OnTaken::Suffix][usize::from(args.on_taken == "suffix")],
         max_outage: args.max_outage,
-        ..ImportOptions::new("")
+        ..ImportOptions::new(report)
     };
     args.safety.apply(&mut opts);
     let inputs: Vec<&Path> = std::iter::once(args.file.as_str())
         .chain(args.existing.as_deref())
         .map(Path::new)
         .collect();
-    let (journal, lock) = (
-        Journal::path_for(&opts.report),
-        ImportLock::path_for(&opts.report),
-    );
-    let undo = crate::import::undo::path_beside(&opts.report, "undo");
-    let failed = crate::import::undo::path_beside(&opts.report, "failed");
-    crate::file::ensure_outputs_distinct(
-        &inputs,
-        &[&opts.report, &journal, &lock, &undo, &failed],
-    )?;
+    let outputs = opts.outputs();
+    let outputs: Vec<&Path> = outputs.iter().map(|p| p.as_path()).collect();
+    crate::file::ensure_outputs_distinct(&inputs, &outputs)?;
     let offline = args.dry_run && args.existing.is_some();
     let target = (!offline).then(|| args.target.resolve()).transpose()?;
     let description = target
@@ -172,6 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String> {
     let resume =
         (o.resume_journal.as_ref()).map(|_| resume_command(std::env::args().skip(1), &o.report));
+    let page = o.write_page(target, resume.as_deref())?;
     let summary = Summary::new(o, target, resume.as_deref());
     if args.format == Format::Json {
         return Ok(serde_json::to_string_pretty(&summary)? + "\n");
@@ -183,5 +178,8 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
         super::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);
+    if let Some(page) = page {
+        text.push_str(&format!("  page: {}\n", page.display()));
+    }
     Ok(text)
 }

@@ -57,7 +57,8 @@ pub struct Args {
     #[arg(long, value_name = "DV_…")]
     division: Option<String>,
     /// The per-row result report (.csv or .jsonl); default update.report.csv here. The undo
-    /// file (REPORT-STEM.undo.csv) is written beside it
+    /// file (REPORT-STEM.undo.csv) is written beside it. A .html report is a page for people,
+    /// with every row in PATH.rows.csv beside it
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
     /// Plan and print the plan; change nothing
@@ -179,6 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let again = resume_command(std::env::args().skip(1), &outcome.report);
         again.replacen(" --resume", "", 1)
     });
+    let page = outcome.write_page(&target.description, resume.as_deref())?;
     let summary = Summary::new(&outcome, &target.description, resume.as_deref());
     let text = if args.format == Format::Json {
         serde_json::to_string_pretty(&summary)? + "\n"
@@ -188,6 +190,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             super::validate::render_text(&mut text, &outcome.validation, Some(&outcome.report));
         }
         summary.render_text(&mut text, &outcome);
+        if let Some(page) = page {
+            text.push_str(&format!("  page: {}\n", page.display()));
+        }
         text
     };
     Output::stdout(&text)?;

@@ -6,6 +6,7 @@ mod apply;
 pub mod base;
 pub mod brakes;
 mod journal;
+mod page;
 mod plan;
 pub mod preview;
 mod run;
@@ -23,6 +24,7 @@ pub use journal::{
     content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, Resumed,
     RowResult,
 };
+pub use page::import_page;
 pub use plan::{
     describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
     PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,

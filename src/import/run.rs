@@ -27,6 +27,7 @@ use super::{Collect, Outcome};
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
+use crate::report::html::{companion_csv, is_html_path};
 use crate::report::{ReportKind, ReportRow, ReportWriter};
 use crate::rules::Action;
 use crate::validate::{validate_source, FileSummary, ValidateOptions, Verdict};
@@ -112,6 +113,9 @@ pub enum InstanceFrom {
 pub struct ImportOptions {
     /// The per-row report; its journal lives beside it (`REPORT.journal`).
     pub report: PathBuf,
+    /// The HTML page written at the end (`--report PATH.html`: `report` is then the CSV
+    /// report with every row beside it, `PATH.rows.csv`). See [`ImportOptions::new`].
+    pub page: Option<PathBuf>,
     /// Plan and report the plan; send nothing.
     pub dry_run: bool,
     /// Continue the interrupted import whose journal is beside the report.
@@ -145,10 +149,13 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
-    /// Defaults for a report at `report`.
+    /// Defaults for a report at `report`; an `.html` report is a page, with the CSV report
+    /// (and so the journal, lock, undo and failed files) under [`companion_csv`] of it.
     pub fn new(report: impl Into<PathBuf>) -> Self {
+        let (report, page) = split_page(report.into());
         ImportOptions {
-            report: report.into(),
+            report,
+            page,
             dry_run: false,
             resume: false,
             skip_invalid: false,
@@ -164,6 +171,29 @@ impl ImportOptions {
             brakes: BrakeOptions::default(),
             allow_admin_changes: false,
         }
+    }
+
+    /// Every file the import writes (the page, the report, its journal, lock, undo and
+    /// failed files): none may be an input.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.page.iter().cloned().collect();
+        out.extend([
+            self.report.clone(),
+            Journal::path_for(&self.report),
+            ImportLock::path_for(&self.report),
+            undo::path_beside(&self.report, "undo"),
+            undo::path_beside(&self.report, "failed"),
+        ]);
+        out
+    }
+}
+
+/// `x.html` → (`x.rows.csv`, the page `x.html`); any other report stays as it is.
+fn split_page(report: PathBuf) -> (PathBuf, Option<PathBuf>) {
+    if is_html_path(&report) {
+        (companion_csv(&report), Some(report))
+    } else {
+        (report, None)
     }
 }
 
@@ -260,6 +290,10 @@ pub struct ImportOutcome {
     pub not_undoable: Vec<String>,
     /// `REPORT.failed.csv`, when rows did not succeed.
     pub failed: Option<PathBuf>,
+    /// Each plan row's result, in plan order (`None`: not done, the run was interrupted).
+    pub results: Vec<Option<RowResult>>,
+    /// The HTML page to write (`--report PATH.html`), see [`ImportOutcome::write_page`].
+    pub page: Option<PathBuf>,
 }
 
 impl ImportOutcome {
@@ -318,8 +352,12 @@ impl<'a> Importer<'a> {
         input: &'a dyn ImportInput,
         client: Option<Client>,
         instance_from: InstanceFrom,
-        opts: ImportOptions,
+        mut opts: ImportOptions,
     ) -> Self {
+        // A page set as the report directly (not through `ImportOptions::new`).
+        if opts.page.is_none() {
+            (opts.report, opts.page) = split_page(std::mem::take(&mut opts.report));
+        }
         Importer {
             input,
             client,
@@ -695,6 +733,7 @@ impl Prepared {
         }
         drop(lock);
         let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
+        let results = std::mem::take(&mut report.results);
 
         let verdict = if interrupted {
             ImportVerdict::Interrupted
@@ -726,6 +765,8 @@ impl Prepared {
             undo_rows: left.undo_rows,
             not_undoable: left.not_undoable,
             failed: left.failed,
+            results,
+            page: opts.page,
         })
     }
 }

@@ -853,6 +853,8 @@ pub struct ImportPage {
     pub outcomes: Vec<(String, u64)>,
     pub rows: Vec<ImportRow>,
     pub rows_omitted: u64,
+    /// How the embedded rows are ordered, said above the table (e.g. "failed rows first").
+    pub rows_order: Option<String>,
     /// Retries per class, e.g. `("429 rate limited", 12)`, `("timeout", 1)`.
     pub retries: Vec<(String, u64)>,
     pub requests: u64,
@@ -922,6 +924,13 @@ pub fn render_import(p: &ImportPage) -> String {
         human_duration(p.elapsed),
         thousands(p.requests),
     );
+    if let Some(csv) = &p.csv_report {
+        let _ = writeln!(
+            b,
+            "<p>Every row is in the CSV report <code id=\"csv-report\">{}</code>, next to this page.</p>",
+            Esc(csv)
+        );
+    }
 
     let c = &p.plan;
     b.push_str("<h2>The plan</h2>\n");
@@ -989,6 +998,9 @@ pub fn render_import(p: &ImportPage) -> String {
 
     if !p.rows.is_empty() {
         b.push_str("<h2 id=\"rows-heading\">Users</h2>\n");
+        if let Some(order) = &p.rows_order {
+            let _ = writeln!(b, "<p class=\"note\" id=\"rows-order\">{}</p>", Esc(order));
+        }
         controls(
             &mut b,
             &[
@@ -1003,7 +1015,8 @@ pub fn render_import(p: &ImportPage) -> String {
             "<table id=\"rows\"><caption>{}</caption>\n<colgroup><col style=\"width:6%\"><col style=\"width:5%\"><col style=\"width:15%\"><col style=\"width:8%\"><col style=\"width:10%\"><col style=\"width:21%\"><col style=\"width:8%\"><col style=\"width:10%\"><col></colgroup>\n\
              <thead><tr><th scope=\"col\" class=\"num\">Line</th><th scope=\"col\" class=\"num\">Row</th><th scope=\"col\">User</th><th scope=\"col\">Action</th><th scope=\"col\">Outcome</th><th scope=\"col\">Changes</th><th scope=\"col\" class=\"num\">HTTP status</th><th scope=\"col\">Request id</th><th scope=\"col\">Message</th></tr></thead>\n<tbody>\n",
             if p.rows_omitted > 0 {
-                format!("The first {} of {} rows", thousands(p.rows.len() as u64), thousands(total))
+                let first = if p.rows_order.is_some() { "" } else { "The first " };
+                format!("{first}{} of {} rows", thousands(p.rows.len() as u64), thousands(total))
             } else {
                 plural(total, "row", "rows")
             }
@@ -1345,6 +1358,7 @@ mod tests {
                 },
             ],
             rows_omitted: 1,
+            rows_order: None,
             retries: vec![("429 rate limited".into(), 3), ("timeout".into(), 1)],
             requests: 9,
             elapsed: Duration::from_millis(4500),

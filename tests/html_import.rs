@@ -1,0 +1,462 @@
+//! `--report PATH.html` on `qusers import` and `qusers update`, against the simulator: the
+//! page beside its CSV report (`PATH.rows.csv`, which carries the journal, undo and failed
+//! files), what a person reads on it, and names from the file shown as text. One test loads
+//! the page in headless Chromium (`/usr/bin/chromium` or `QUSERS_CHROMIUM`; skipped loudly
+//! without one, except under `CI=true`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qusers::sim::{self, SimConfig, SimHandle};
+use support::{qusers, read_report};
+
+const HEADER: &str =
+    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+
+/// Runs `qusers ARGS… --base-url SIM` in `dir`; (exit code, stdout+stderr).
+fn run(h: &SimHandle, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = qusers()
+        .current_dir(dir)
+        .args(args)
+        .args(["--base-url", &h.url()])
+        .env("QUALTRICS_API_TOKEN", h.token())
+        .output()
+        .expect("runs");
+    (
+        out.status.code().expect("exit code"),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn sim5() -> SimHandle {
+    sim::spawn(SimConfig {
+        demo_users: 5,
+        ..SimConfig::default()
+    })
+    .expect("sim")
+}
+
+/// A user type that is not the brand administrators'.
+fn user_type(h: &SimHandle) -> String {
+    h.with_store(|s| {
+        s.user_types
+            .keys()
+            .find(|t| *t != "UT_BRANDADMIN")
+            .cloned()
+            .expect("a user type")
+    })
+}
+
+/// The file: a create, an update of user 1's first name to "Renamed", and an invalid row whose
+/// username is a script. Returns (file, user 1's id, its first name before).
+fn write_file(h: &SimHandle, dir: &Path) -> (std::path::PathBuf, String, String) {
+    let ty = user_type(h);
+    let (id, line, first) = h.with_store(|s| {
+        let u = s
+            .users
+            .iter()
+            .find(|u| u.user_type.as_deref() != Some("UT_BRANDADMIN"))
+            .expect("a user");
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        (
+            u.id.clone(),
+            format!(
+                "{},{},Renamed,{},{},{},{},{},",
+                u.id,
+                u.username,
+                o(&u.last_name),
+                o(&u.email),
+                o(&u.division_id),
+                o(&u.user_type),
+                o(&u.account_status),
+            ),
+            o(&u.first_name),
+        )
+    });
+    let file = dir.join("staff.csv");
+    let text = format!(
+        "{HEADER}\n,new.person@x.org,New,Person,new.person@x.org,,{ty},active,\n{line}\n,<script>document.title='PWNED'</script>,Bad,Row,bad@x.org,,{ty},active,\n"
+    );
+    std::fs::write(&file, text).expect("write");
+    (file, id, first)
+}
+
+/// As the page escapes text.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn an_import_writes_the_page_and_every_row_beside_it() {
+    let h = sim5();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, id, first) = write_file(&h, dir.path());
+    let page = dir.path().join("result.html");
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "import",
+            p(&file),
+            "--report",
+            p(&page),
+            "--yes",
+            "--skip-invalid",
+        ],
+    );
+    assert_eq!(code, 1, "an invalid row: {out}");
+    assert!(out.contains("page: "), "{out}");
+    // The import did happen.
+    assert!(h.with_store(|s| s.by_username("new.person@x.org").is_some()));
+    let renamed = h.with_store(|s| s.get(&id).and_then(|u| u.first_name.clone()));
+    assert_eq!(renamed.as_deref(), Some("Renamed"));
+
+    // Every row is in the CSV report beside the page, and the other files are named after it.
+    let csv = dir.path().join("result.rows.csv");
+    let rows = read_report(&csv);
+    let outcomes: Vec<&str> = rows.iter().map(|r| r["outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["created", "updated", "invalid"], "{rows:?}");
+    assert!(dir.path().join("result.rows.undo.csv").exists(), "{out}");
+    assert!(dir.path().join("result.rows.failed.csv").exists(), "{out}");
+    assert!(!dir.path().join("result.html.journal").exists());
+    assert!(!dir.path().join("result.undo.csv").exists());
+
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..100]);
+    assert!(
+        html.contains(
+            "Imported with problems: 1 created, 1 updated, 0 unchanged; 1 row is invalid."
+        ),
+        "verdict: {html}"
+    );
+    assert!(html.contains("New users: 1 user;"), "plan counts");
+    assert!(html.contains("Other field updates: 1 user;"), "plan counts");
+    assert!(html.contains("Invalid rows: 1 user;"), "plan counts");
+    // The field-by-field change.
+    assert!(
+        html.contains(&format!(
+            "<li>firstName: <del>{first}</del> → <ins>Renamed</ins></li>"
+        )),
+        "the change of {first}"
+    );
+    // The invalid row's message, and its username shown as text, never as markup.
+    let invalid = &rows[2];
+    assert!(invalid["message"].contains("U02"), "{invalid:?}");
+    assert!(
+        html.contains(&esc(&invalid["message"])),
+        "the invalid row's message"
+    );
+    assert!(!html.contains("<script>document.title"), "unescaped script");
+    assert!(
+        html.contains("&lt;script&gt;document.title="),
+        "the username as text"
+    );
+    assert!(html.contains("result.rows.csv"), "names the CSV report");
+    assert!(!html.contains(h.token()), "never the token");
+    assert!(html.contains("Failed, invalid and conflicting rows come first"));
+    // Problem rows first.
+    let at = |s: &str| html.find(s).unwrap_or(usize::MAX);
+    assert!(
+        at("&lt;script&gt;") < at("new.person@x.org</td>")
+            || at("&lt;script&gt;") < at("new.person@x.org<br>")
+    );
+}
+
+#[test]
+fn a_dry_run_page_says_nothing_was_changed() {
+    let h = sim5();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, id, first) = write_file(&h, dir.path());
+    let page = dir.path().join("plan.html");
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "import",
+            p(&file),
+            "--report",
+            p(&page),
+            "--dry-run",
+            "--skip-invalid",
+        ],
+    );
+    assert_eq!(code, 1, "an invalid row: {out}");
+    assert!(h.with_store(|s| s.by_username("new.person@x.org").is_none()));
+    let kept = h.with_store(|s| s.get(&id).and_then(|u| u.first_name.clone()));
+    assert_eq!(kept.as_deref(), Some(first.as_str()));
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(
+        html.contains("Dry run: nothing was changed in Qualtrics. A real run would send 1 create and 1 update"),
+        "{html}"
+    );
+    assert!(html.contains("dry run: nothing was changed in Qualtrics"));
+    assert!(html.contains("New users: 1 user;"));
+    assert!(html.contains(&format!(
+        "<li>firstName: <del>{first}</del> → <ins>Renamed</ins></li>"
+    )));
+    assert!(dir.path().join("plan.rows.csv").exists());
+    assert!(
+        !dir.path().join("plan.rows.undo.csv").exists(),
+        "a dry run has no undo"
+    );
+}
+
+#[test]
+fn an_update_writes_a_page() {
+    let h = sim5();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("u.html");
+    let ty = user_type(&h);
+    let selected = h.with_store(|s| {
+        s.users
+            .iter()
+            .filter(|u| u.user_type.as_deref() == Some(ty.as_str()))
+            .count()
+    });
+    assert!(selected > 0);
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "update",
+            "--account-type",
+            &ty,
+            "--set",
+            "lastName=Updated",
+            "--report",
+            p(&page),
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(
+        html.contains(&format!("Every row went in: 0 created, {selected} updated")),
+        "{html}"
+    );
+    assert!(html.contains("<ins>Updated</ins>"), "{html}");
+    assert_eq!(read_report(&dir.path().join("u.rows.csv")).len(), selected);
+    assert!(dir.path().join("u.rows.undo.csv").exists());
+}
+
+#[test]
+fn the_page_and_its_files_may_not_be_the_input() {
+    let h = sim5();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, _, _) = write_file(&h, dir.path());
+    // The CSV beside `staff.html` would be `staff.rows.csv`: name the input so.
+    let input = dir.path().join("x.rows.csv");
+    std::fs::copy(&file, &input).expect("copy");
+    let before = std::fs::read(&input).expect("read");
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "import",
+            p(&input),
+            "--report",
+            p(&dir.path().join("x.html")),
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        std::fs::read(&input).expect("read"),
+        before,
+        "the input is untouched"
+    );
+    assert!(!dir.path().join("x.html").exists());
+}
+
+// -------------------------------------------------------------------------------------------
+// In a real browser (helpers as in tests/html_report.rs).
+
+fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("QUSERS_CHROMIUM").map(PathBuf::from),
+        Some(PathBuf::from("/usr/bin/chromium")),
+        Some(PathBuf::from("/usr/bin/chromium-browser")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    if found.is_none() {
+        let msg = "chromium not found (/usr/bin/chromium, or set QUSERS_CHROMIUM): \
+                   install it with `apt-get install -y chromium`";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}; CI=true, so the browser test may not be skipped");
+        }
+        eprintln!("\n!!!!!!!!!! SKIPPED: {msg} !!!!!!!!!!\n");
+    }
+    found
+}
+
+/// Loads `page` in headless Chromium and returns the DOM after its scripts ran.
+fn dump_dom(chrome: &Path, page: &Path, extra: &[&str]) -> String {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut child = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    // Read both pipes on threads (a big DOM would fill a pipe nobody reads), until every
+    // process holding them, the browser's helpers included, has closed them.
+    let mut stdout = child.stdout.take().expect("stdout pipe");
+    let mut stderr = child.stderr.take().expect("stderr pipe");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    // Generous: a loaded 2-core machine can take a while to start a browser.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = out.join().expect("stdout reader");
+    let err = err.join().expect("stderr reader");
+    assert!(
+        status.success() && dom.contains("</html>"),
+        "chromium failed ({status}), DOM of {} bytes: {err}",
+        dom.len()
+    );
+    dom
+}
+
+/// The text inside the element with `id="…"`, tags stripped.
+fn text_of(dom: &str, id: &str) -> String {
+    let key = format!("id=\"{id}\"");
+    let at = dom
+        .find(&key)
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
+    let open_end = at + dom[at..].find('>').expect("tag end") + 1;
+    let tag_start = dom[..at].rfind('<').expect("tag start");
+    let tag_name: String = dom[tag_start + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let close = format!("</{tag_name}>");
+    let end = open_end + dom[open_end..].find(&close).expect("closing tag");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom[open_end..end].chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                // A tag separates words, as the boxes and cells on screen do.
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn in_a_browser_the_import_page_reads_right_and_runs_no_script_from_the_file() {
+    let Some(chrome) = chromium() else { return };
+    let h = sim5();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, _, first) = write_file(&h, dir.path());
+    let page = dir.path().join("result.html");
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "import",
+            p(&file),
+            "--report",
+            p(&page),
+            "--yes",
+            "--skip-invalid",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    // The page's own script, then one that picks the "failed or invalid" toggle and notes
+    // how many rows are shown.
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let csp_start = html.find("<meta http-equiv").expect("policy");
+    let csp_end = csp_start + html[csp_start..].find('>').expect("meta end") + 1;
+    let body_end = html.rfind("</body>").expect("body end");
+    let test_page = dir.path().join("probe.html");
+    std::fs::write(
+        &test_page,
+        format!(
+            "{}{}<script>document.querySelector('input[name=show][value=problem]').click();\
+             document.documentElement.setAttribute('data-shown', document.getElementById('shown').textContent);</script>{}",
+            &html[..csp_start],
+            &html[csp_end..body_end],
+            &html[body_end..]
+        ),
+    )
+    .expect("write the probe");
+    for (path, probe) in [(&page, false), (&test_page, true)] {
+        let dom = dump_dom(&chrome, path, &[]);
+        assert!(!dom.contains("PWNED</title>"), "the file's script ran");
+        assert!(
+            dom.contains("<title>Import of "),
+            "{}",
+            &dom[..300.min(dom.len())]
+        );
+        assert_eq!(
+            text_of(&dom, "verdict"),
+            "Error Imported with problems: 1 created, 1 updated, 0 unchanged; 1 row is invalid."
+        );
+        assert_eq!(
+            text_of(&dom, "counts"),
+            "1 created 1 updated 1 invalid Error"
+        );
+        assert!(dom.contains(&format!(
+            "<li>firstName: <del>{first}</del> → <ins>Renamed</ins></li>"
+        )));
+        if probe {
+            let start = dom.find("data-shown=\"").expect("the probe ran") + 12;
+            let shown = &dom[start..start + dom[start..].find('"').expect("end")];
+            assert_eq!(shown, "1 of 3 rows shown");
+        }
+    }
+}
