@@ -110,8 +110,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} users  {msg}  ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            super::instance::style("{spinner} {count} users  {msg}  ({rate})")
+                .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
         );
         b
     };
