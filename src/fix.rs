@@ -142,6 +142,12 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
             .file_changes
             .push(format!("re-encoded from {} to UTF-8", other.describe())),
     }
+    if let Some(d) = opened.sep_line {
+        report.file_changes.push(format!(
+            "dropped Excel's \"sep={}\" first line (the header is the next line; its delimiter was used)",
+            d.0 as char
+        ));
+    }
     let delimiter = if opts.tsv { b'\t' } else { b',' };
     if opened.delimiter.0 != delimiter {
         report.file_changes.push(format!(

@@ -12,6 +12,7 @@ pub mod fix;
 pub mod import;
 pub mod instance;
 pub mod integration;
+pub mod numfmt;
 pub mod report;
 pub mod rules;
 pub mod sim;

@@ -74,6 +74,7 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ),
     ("fixable_cells.csv", &["A05", "D03", "D06", "W01"], true),
     ("every_row_rule.csv", &["A05", "D03", "D06", "W01"], false),
+    ("sep_line_excel.csv", &["F16"], true),
 ];
 
 #[test]
@@ -230,7 +231,7 @@ fn split_a_quarter_million_rows() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("250000 data rows in 3 parts"), "{stdout}");
+    assert!(stdout.contains("250,000 data rows in 3 parts"), "{stdout}");
     let parts = parts(&out_dir);
     assert_eq!(
         parts

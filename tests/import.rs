@@ -593,7 +593,7 @@ fn ctrl_c_finishes_in_flight_writes_and_prints_the_resume_command() {
     assert!(status.success());
     let out = child.wait_with_output().expect("exits");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
     assert!(
         stdout.contains("interrupted") && stdout.contains("--resume"),
         "{stdout}"

@@ -58,11 +58,11 @@ impl TransientStats {
     pub fn render_line(&self) -> String {
         let mut s = format!(
             "retries: {} after 429, {} after 5xx, {} after network errors; 5xx {:.1} % of {} requests",
-            self.retries_429,
-            self.retries_5xx,
-            self.retries_network,
+            crate::numfmt::count(self.retries_429),
+            crate::numfmt::count(self.retries_5xx),
+            crate::numfmt::count(self.retries_network),
             self.rate_5xx * 100.0,
-            self.requests
+            crate::numfmt::count(self.requests)
         );
         if self.asks_for_support() {
             let _ = write!(

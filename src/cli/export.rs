@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::target::{runtime, TargetArgs};
 use super::{write_atomically, Exit, Format};
 use crate::export::{export, ExportFilter, ExportOptions};
+use crate::numfmt::{count, rate};
 use crate::rules::Status;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -54,9 +55,30 @@ pub struct Args {
     quiet: bool,
     /// The closing summary as text or json (json goes to stdout with -o FILE, else to stderr)
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
     #[command(flatten)]
     target: TargetArgs,
+}
+
+impl Args {
+    /// The CSV goes to stdout (no `-o FILE`).
+    pub(super) fn writes_stdout(&self) -> bool {
+        self.output.as_ref().is_none_or(|p| p.as_os_str() == "-")
+    }
+}
+
+/// Runs `fut` until it ends or Ctrl-C/SIGTERM comes: then [`super::Interrupted`] (exit 130),
+/// after which a file being written is removed, never left looking complete.
+fn until_signal<T, E: Into<anyhow::Error>>(
+    rt: &tokio::runtime::Runtime,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T> {
+    rt.block_on(async {
+        tokio::select! {
+            r = fut => r.map_err(Into::into),
+            _ = super::target::shutdown_signal() => Err(super::Interrupted.into()),
+        }
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -88,8 +110,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} users  {msg}  ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            super::instance::style("{spinner} {count} users  {msg}  ({rate})")
+                .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
         );
         b
     };
@@ -105,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let stats = match &to_file {
         Some(path) if workbook => write_atomically(path, |out| {
             let mut csv = Vec::new();
-            let stats = rt.block_on(export(&target.client, &opts, &mut csv, progress))?;
+            let stats = until_signal(&rt, export(&target.client, &opts, &mut csv, progress))?;
             crate::file::workbook::csv_to_workbook(&csv, out)?;
             Ok(stats)
         })?,
@@ -113,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             if args.bom {
                 out.write_all(BOM)?;
             }
-            Ok(rt.block_on(export(&target.client, &opts, out, progress))?)
+            until_signal(&rt, export(&target.client, &opts, out, progress))
         })?,
         None => {
             let stdout = std::io::stdout();
@@ -121,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             if args.bom {
                 out.write_all(BOM)?;
             }
-            let stats = rt.block_on(export(&target.client, &opts, &mut out, progress))?;
+            let stats = until_signal(&rt, export(&target.client, &opts, &mut out, progress))?;
             out.flush()?;
             stats
         }
@@ -190,10 +212,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         Format::Text if !args.quiet || transient.asks_for_support() => {
             eprintln!(
-                "exported {} of {} users ({} pages) in {secs:.1} s to {}",
-                stats.users_written,
-                stats.users_seen,
-                stats.pages,
+                "exported {} of {} users ({} pages) in {} s ({} users/s) to {}",
+                count(stats.users_written),
+                count(stats.users_seen),
+                count(stats.pages),
+                rate(secs),
+                rate(if secs > 0.0 {
+                    stats.users_written as f64 / secs
+                } else {
+                    0.0
+                }),
                 to_file
                     .as_ref()
                     .map_or("stdout".to_string(), |p| p.display().to_string())

@@ -29,7 +29,10 @@ pub struct Args {
     read: super::ReadArgs,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
+    /// No progress or talk on stderr
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -88,8 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 "{} → {}: {} rows, {} cells changed",
                 source.name(),
                 args.output.display(),
-                report.rows,
-                report.total_cell_changes()
+                crate::numfmt::count(report.rows),
+                crate::numfmt::count(report.total_cell_changes())
             );
             for c in &report.file_changes {
                 let _ = writeln!(s, "  {c}");
@@ -170,7 +173,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .any(|p| args.output.as_os_str() == *p);
     if on_stdout {
         // The copy is on stdout: the summary goes beside it, on stderr.
-        eprint!("{text}");
+        if !args.quiet || args.format == Format::Json {
+            eprint!("{text}");
+        }
     } else {
         Output::stdout(&text)?;
     }

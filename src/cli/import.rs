@@ -59,7 +59,7 @@ pub struct Args {
     yes: bool,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
     #[command(flatten)]
     safety: super::safety::ImportSafetyArgs,
     #[command(flatten)]
@@ -159,8 +159,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(sim) = target.and_then(|t| t.sim) {
         sim.stop()?;
     }
-    let success = outcome.success();
-    Ok(if success { Exit::Ok } else { Exit::Invalid })
+    Ok(if outcome.cancelled {
+        Exit::Interrupted
+    } else if outcome.success() {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
 }
 
 fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String> {

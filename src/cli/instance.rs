@@ -50,6 +50,35 @@ pub async fn check_divisions(
         .context("cannot check the divisions the file uses")
 }
 
+/// A progress style from `template`, where `{rate}` is the rate with one decimal and thousands
+/// separators, and `{count}` and `{total}` the position and length with separators, as every
+/// summary prints them.
+pub fn style(template: &str) -> Option<indicatif::ProgressStyle> {
+    use crate::numfmt::{count, rate};
+    let style = indicatif::ProgressStyle::with_template(template).ok()?;
+    Some(
+        style
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", rate(s.per_sec()));
+                },
+            )
+            .with_key(
+                "count",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", count(s.pos()));
+                },
+            )
+            .with_key(
+                "total",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", count(s.len().unwrap_or(0)));
+                },
+            ),
+    )
+}
+
 /// A spinner counting items, drawn only on a terminal.
 pub fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
@@ -57,8 +86,8 @@ pub fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new_spinner().with_message(message);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        style("{spinner} {msg}: {count} ({rate})")
+            .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
@@ -100,11 +129,10 @@ impl crate::import::Progress for Bars {
         if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
             return self.set(indicatif::ProgressBar::hidden());
         }
-        let template = "{bar:30} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}";
-        let style = indicatif::ProgressStyle::with_template(template);
+        let template = "{bar:30} {count}/{total} rows  {rate}  ETA {eta}  {msg}";
         self.set(
             indicatif::ProgressBar::new(total)
-                .with_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())),
+                .with_style(style(template).unwrap_or_else(indicatif::ProgressStyle::default_bar)),
         );
     }
     fn row_done(&self) {

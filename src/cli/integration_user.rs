@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::target::{runtime, TargetArgs};
+use super::target::{runtime, ConnArgs};
 use super::{Exit, Format, Output};
 use crate::integration::{setup, IntegrationOptions, Step};
 
@@ -39,9 +39,15 @@ pub struct Args {
     dry_run: bool,
     /// text or json
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
+    /// No progress or talk on stderr
+    #[arg(short, long)]
+    quiet: bool,
+    /// Go on although the server proxies this host to another datacenter (writes fail there)
+    #[arg(long, help_heading = "Target")]
+    allow_proxied: bool,
     #[command(flatten)]
-    target: TargetArgs,
+    target: ConnArgs,
 }
 
 fn step_text(step: &Step) -> &'static str {
@@ -61,9 +67,11 @@ fn step_text(step: &Step) -> &'static str {
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let target = args.target.resolve()?;
-    eprintln!("target: {}", target.description);
+    if !args.quiet {
+        eprintln!("target: {}", target.description);
+    }
     let rt = runtime()?;
-    target.check_direct(&args.target, &rt)?;
+    target.check_direct_allowing(args.allow_proxied, &rt)?;
     let opts = IntegrationOptions {
         username: args.username.trim().to_string(),
         email: args.email.clone(),

@@ -103,6 +103,36 @@ impl ReadArgs {
     }
 }
 
+/// How to read a user file, for a command that does not check usernames (`split`): the
+/// [`ReadArgs`] without `--sso-brand`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlainReadArgs {
+    /// Read the file in this encoding (a label such as windows-1252, utf-16le) instead of
+    /// detecting it
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// Field delimiter (comma, tab, semicolon or one character) instead of the one the file
+    /// name implies
+    #[arg(long, value_parser = crate::file::Delimiter::parse, value_name = "D")]
+    delimiter: Option<crate::file::Delimiter>,
+    /// The worksheet to read from an .xlsx/.xls/.ods workbook (default: the first)
+    #[arg(long, value_name = "NAME")]
+    sheet: Option<String>,
+}
+
+impl PlainReadArgs {
+    /// The settings, resolved once.
+    pub fn options(&self) -> anyhow::Result<crate::file::ReadOptions> {
+        ReadArgs {
+            encoding: self.encoding.clone(),
+            delimiter: self.delimiter,
+            sso_brand: None,
+            sheet: self.sheet.clone(),
+        }
+        .options()
+    }
+}
+
 /// How a summary is printed on stdout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -120,31 +150,155 @@ pub enum Exit {
     Invalid = 1,
     /// The command could not run.
     CouldNotRun = 2,
+    /// Stopped by Ctrl-C (SIGINT) or SIGTERM: 128 + SIGINT, as shells report it.
+    Interrupted = 130,
+}
+
+/// The run was stopped by Ctrl-C or SIGTERM before it finished: `main` exits with 130.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted (Ctrl-C or SIGTERM): stopped before the end")]
+pub struct Interrupted;
+
+impl Command {
+    /// The `--format` the command was given (text for a command without one).
+    pub fn format(&self) -> Format {
+        match self {
+            Command::Validate(a) => a.format,
+            Command::Import(a) => a.format,
+            Command::Export(a) => a.format,
+            Command::Fix(a) => a.format,
+            Command::Rules(a) => a.format,
+            Command::Split(a) => a.format,
+            Command::Template(a) => a.format,
+            Command::Whoami(a) => a.format,
+            Command::IntegrationUser(a) => a.format,
+            Command::Update(a) => a.format,
+            Command::Sim(_) => Format::Text,
+        }
+    }
+
+    /// Where a JSON error goes: stderr when stdout carries the command's data (`export`
+    /// without `-o FILE`, whose JSON summary goes to stderr too), else stdout.
+    fn json_on_stderr(&self) -> bool {
+        matches!(self, Command::Export(a) if a.writes_stdout())
+    }
+}
+
+/// `--format json` (or `--format=json`) among the words of a command line that clap refused.
+fn argv_asks_json(args: &[std::ffi::OsString]) -> bool {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    words.iter().enumerate().any(|(i, w)| {
+        *w == "--format=json" || (*w == "--format" && words.get(i + 1) == Some(&"json"))
+    })
 }
 
 /// Parses the arguments, runs the command, prints any error and returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
+            if !e.use_stderr() {
+                let _ = e.print();
+                return 0;
+            }
             let _ = e.print();
-            return if e.use_stderr() {
-                Exit::CouldNotRun as i32
-            } else {
-                0
-            };
+            if argv_asks_json(&argv) {
+                let text = e.render().to_string();
+                // The message is every line before the usage, e.g. "the following required
+                // arguments were not provided: --out-dir <DIR>".
+                let message: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                    .collect();
+                let message = message.join(" ");
+                let message = message.strip_prefix("error: ").unwrap_or(&message);
+                let usage = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Usage: "))
+                    .map(|u| format!("usage: {u}; see --help"));
+                print_json_error(message, &[], usage.as_deref(), Exit::CouldNotRun, false);
+            }
+            return Exit::CouldNotRun as i32;
         }
     };
+    let format = cli.command.format();
+    let json_on_stderr = cli.command.json_on_stderr();
     match run(cli) {
         Ok(exit) => exit as i32,
         Err(e) => {
             if output::is_broken_pipe(&e) {
                 return Exit::Ok as i32;
             }
+            let exit = if e.chain().any(|c| c.is::<Interrupted>()) {
+                Exit::Interrupted
+            } else {
+                Exit::CouldNotRun
+            };
+            let (message, causes, hint) = error_parts(&e);
             print_error(&e);
-            Exit::CouldNotRun as i32
+            if format == Format::Json {
+                print_json_error(&message, &causes, hint.as_deref(), exit, json_on_stderr);
+            }
+            exit as i32
         }
     }
+}
+
+/// The error as one JSON object: `{"error", "causes", "hint", "exitCode"}`, on stdout (or
+/// stderr when stdout carries data). The messages are the ones `print_error` shows, which
+/// never hold a secret.
+fn print_json_error(
+    message: &str,
+    causes: &[String],
+    hint: Option<&str>,
+    exit: Exit,
+    on_stderr: bool,
+) {
+    let json = serde_json::json!({
+        "error": message,
+        "causes": causes,
+        "hint": hint,
+        "exitCode": exit as i32,
+    });
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+    if on_stderr {
+        eprint!("{text}");
+    } else {
+        let _ = Output::stdout(&text);
+    }
+}
+
+/// An error as `--format json` prints it: `{"error", "causes", "hint", "exitCode"}`.
+pub(crate) fn error_json(e: &anyhow::Error, exit: Exit) -> serde_json::Value {
+    let (message, causes, hint) = error_parts(e);
+    serde_json::json!({
+        "error": message,
+        "causes": causes,
+        "hint": hint,
+        "exitCode": exit as i32,
+    })
+}
+
+/// The top message, each distinct cause, and the hint of the first error that has one.
+fn error_parts(e: &anyhow::Error) -> (String, Vec<String>, Option<String>) {
+    let top = e.to_string();
+    let mut shown = top.clone();
+    let mut causes = Vec::new();
+    let mut hint = None;
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            shown.push_str(&text);
+            causes.push(text);
+        }
+        if hint.is_none() {
+            hint = hint_of(cause);
+        }
+    }
+    (top, causes, hint)
 }
 
 /// Runs a parsed command line.
@@ -166,19 +320,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 
 /// Prints `error: …`, each distinct cause, and the hint of the first error that has one.
 pub fn print_error(e: &anyhow::Error) {
-    let top = e.to_string();
+    let (top, causes, hint) = error_parts(e);
     eprintln!("error: {top}");
-    let mut shown = top;
-    let mut hint = None;
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !shown.contains(&text) {
-            eprintln!("  cause: {text}");
-            shown.push_str(&text);
-        }
-        if hint.is_none() {
-            hint = hint_of(cause);
-        }
+    for cause in causes {
+        eprintln!("  cause: {cause}");
     }
     if let Some(h) = hint {
         eprintln!("  hint: {h}");

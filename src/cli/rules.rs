@@ -9,7 +9,10 @@ use crate::rules::RULES;
 pub struct Args {
     /// text (a table) or json (an array of rules)
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
+    /// No talk on stderr (rules has none: accepted like every command's)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {

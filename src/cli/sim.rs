@@ -62,6 +62,9 @@ pub struct Args {
     /// An SSO brand with this id: usernames end in #ID (demo users' too) and need not be emails
     #[arg(long, value_name = "ID")]
     sso_brand: Option<String>,
+    /// Print only the address and the token (no example command)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 fn parse_client(s: &str) -> Result<(String, String), String> {
@@ -121,10 +124,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 "qusers sim: serving the Qualtrics v3 API on http://{addr}"
             )?;
             writeln!(out, "token: {token}")?;
-            writeln!(
-                out,
-                "try: QUALTRICS_API_TOKEN={token} qusers whoami --base-url http://{addr}"
-            )?;
+            if !args.quiet {
+                writeln!(
+                    out,
+                    "try: QUALTRICS_API_TOKEN={token} qusers whoami --base-url http://{addr}"
+                )?;
+            }
             out.flush()?;
         }
         prepared.serve(listener, shutdown_signal()).await

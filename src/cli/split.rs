@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::{Exit, Format, Output};
 use crate::file::Source;
+use crate::numfmt::count;
 use crate::split::{split, SplitOptions, MAX_PART_BYTES, MAX_PART_ROWS};
 
 #[derive(Debug, clap::Args)]
@@ -22,10 +23,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = MAX_PART_BYTES)]
     bytes: u64,
     #[command(flatten)]
-    read: super::ReadArgs,
+    read: super::PlainReadArgs,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
+    /// No talk on stderr (split has none: accepted like every command's)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -48,8 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let rows: u64 = parts.iter().map(|p| p.rows).sum();
             let _ = writeln!(
                 s,
-                "{}: {rows} data rows in {} part{}",
+                "{}: {} data rows in {} part{}",
                 source.name(),
+                count(rows),
                 parts.len(),
                 if parts.len() == 1 { "" } else { "s" }
             );
@@ -58,8 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                     s,
                     "  {}  {} rows  {} bytes",
                     p.path.display(),
-                    p.rows,
-                    p.bytes
+                    count(p.rows),
+                    count(p.bytes)
                 );
             }
             if parts.is_empty() {

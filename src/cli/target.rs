@@ -12,8 +12,9 @@ use crate::sim::{self, SimConfig, SimHandle};
 /// Demo users a fresh `--sim` state starts with.
 pub const SIM_DEMO_USERS: usize = 40;
 
+/// Which instance, and the credentials: what every API command takes.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TargetArgs {
+pub struct ConnArgs {
     /// The instance URL, e.g. https://iad1.qualtrics.com (or its /API/v3 root)
     #[arg(
         long,
@@ -47,12 +48,6 @@ pub struct TargetArgs {
     /// Start the simulator afresh: discard its state file first
     #[arg(long, requires = "sim", help_heading = "Target")]
     pub sim_reset: bool,
-    /// Requests in flight at most
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Target")]
-    pub concurrency: u16,
-    /// Requests per second at most (the client finds the rate below this by itself)
-    #[arg(long, value_name = "R", help_heading = "Target")]
-    pub max_rps: Option<f64>,
     /// A file holding the OAuth client secret (otherwise QUALTRICS_CLIENT_SECRET is read);
     /// used with QUALTRICS_CLIENT_ID
     #[arg(long, value_name = "PATH", help_heading = "Target")]
@@ -60,14 +55,35 @@ pub struct TargetArgs {
     /// OAuth scopes to ask for (space-separated), e.g. "manage:all"
     #[arg(long, value_name = "SCOPES", help_heading = "Target")]
     pub scope: Option<String>,
+}
+
+/// The target flags of the bulk commands (`import`, `export`): the connection, the request
+/// rate, and whether to go on through a proxying host.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Requests in flight at most
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Target")]
+    pub concurrency: u16,
+    /// Requests per second at most (the client finds the rate below this by itself)
+    #[arg(long, value_name = "R", help_heading = "Target")]
+    pub max_rps: Option<f64>,
     /// Go on although the server proxies this host to another datacenter (writes fail there)
     #[arg(long, help_heading = "Target")]
     pub allow_proxied: bool,
 }
 
+impl std::ops::Deref for TargetArgs {
+    type Target = ConnArgs;
+    fn deref(&self) -> &ConnArgs {
+        &self.conn
+    }
+}
+
 /// The OAuth client given by QUALTRICS_CLIENT_ID and QUALTRICS_CLIENT_SECRET or
 /// `--client-secret-file`, if any.
-fn oauth_client(args: &TargetArgs) -> anyhow::Result<Option<OAuthClient>> {
+fn oauth_client(args: &ConnArgs) -> anyhow::Result<Option<OAuthClient>> {
     let id = std::env::var("QUALTRICS_CLIENT_ID")
         .ok()
         .map(|s| s.trim().to_string())
@@ -121,11 +137,22 @@ impl TargetArgs {
         Ok(opts)
     }
 
+    /// Resolves the target with the rate flags.
+    pub fn resolve(&self) -> anyhow::Result<Target> {
+        self.conn.resolve_with(self.client_options()?)
+    }
+}
+
+impl ConnArgs {
+    /// Resolves the target with the default request rate.
+    pub fn resolve(&self) -> anyhow::Result<Target> {
+        self.resolve_with(ClientOptions::default())
+    }
+
     /// Resolves the target: `--sim`, else `--base-url`/`QUALTRICS_BASE_URL`, else
     /// `--datacenter`/`QUALTRICS_DATACENTER`; the token from `--token-file` or
     /// `QUALTRICS_API_TOKEN`.
-    pub fn resolve(&self) -> anyhow::Result<Target> {
-        let opts = self.client_options()?;
+    pub fn resolve_with(&self, opts: ClientOptions) -> anyhow::Result<Target> {
         if self.sim {
             if self.sim_reset {
                 match std::fs::remove_file(&self.sim_state) {
@@ -197,7 +224,16 @@ impl Target {
         args: &TargetArgs,
         rt: &tokio::runtime::Runtime,
     ) -> anyhow::Result<()> {
-        match rt.block_on(crate::api::ensure_direct(&self.client, args.allow_proxied)) {
+        self.check_direct_allowing(args.allow_proxied, rt)
+    }
+
+    /// [`Target::check_direct`] for a command with its own `--allow-proxied`.
+    pub fn check_direct_allowing(
+        &self,
+        allow_proxied: bool,
+        rt: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<()> {
+        match rt.block_on(crate::api::ensure_direct(&self.client, allow_proxied)) {
             Ok(Some(warning)) => {
                 eprintln!("warning: {warning}");
                 Ok(())

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use super::{Exit, Output};
+use super::{Exit, Format, Output};
 use crate::file::{Delimiter, COLUMNS};
 
 #[derive(Debug, clap::Args)]
@@ -15,6 +15,13 @@ pub struct Args {
     /// Tab-separated instead of comma-separated
     #[arg(long)]
     tsv: bool,
+    /// The summary (what was written where): text on stderr, or one JSON object on stdout
+    /// (on stderr when the template itself goes to stdout)
+    #[arg(long, value_enum, default_value_t)]
+    pub(super) format: Format,
+    /// No progress or talk on stderr
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// The template's header line for a delimiter, with its line break.
@@ -33,18 +40,42 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         Delimiter::COMMA
     });
-    match to_file {
+    let workbook = match to_file {
         Some(path)
             if crate::file::workbook::writes_workbook(path).map_err(anyhow::Error::msg)? =>
         {
             super::write_atomically(path, |out| crate::file::workbook::template_workbook(out))?;
-            eprintln!("wrote the template workbook to {}", path.display());
+            true
         }
         Some(path) => {
             super::write_atomically(path, |out| Ok(out.write_all(line.as_bytes())?))?;
-            eprintln!("wrote the template to {}", path.display());
+            false
         }
-        None => Output::stdout(&line)?,
+        None => {
+            Output::stdout(&line)?;
+            false
+        }
+    };
+    let output = to_file.map_or("stdout".to_string(), |p| p.display().to_string());
+    match args.format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&serde_json::json!({
+                "output": output,
+                "workbook": workbook,
+                "delimiter": if workbook { None } else if tsv { Some("tab") } else { Some("comma") },
+                "columns": COLUMNS,
+            }))?;
+            if to_file.is_some() {
+                Output::stdout(&(json + "\n"))?;
+            } else {
+                eprintln!("{json}");
+            }
+        }
+        Format::Text if to_file.is_some() && !args.quiet => eprintln!(
+            "wrote the template{} to {output}",
+            if workbook { " workbook" } else { "" }
+        ),
+        Format::Text => {}
     }
     Ok(Exit::Ok)
 }

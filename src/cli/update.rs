@@ -71,7 +71,7 @@ pub struct Args {
     guard: GuardArgs,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
@@ -199,7 +199,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(sim) = target.sim {
         sim.stop()?;
     }
-    Ok(if outcome.success() {
+    Ok(if outcome.cancelled {
+        Exit::Interrupted
+    } else if outcome.success() {
         Exit::Ok
     } else {
         Exit::Invalid

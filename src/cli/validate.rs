@@ -24,7 +24,7 @@ pub struct Args {
     report: Option<PathBuf>,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
     /// Treat warnings as errors
     #[arg(long)]
     strict: bool,
@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(short, long)]
     quiet: bool,
     #[command(flatten)]
-    target: super::target::TargetArgs,
+    target: super::target::ConnArgs,
 }
 
 /// The report path for one of several files: `out.csv` + `a/users.csv` → `out.users.csv`.
@@ -119,12 +119,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let mut summaries = Vec::new();
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
+    // Files that could not be checked, as `--format json` lists them.
+    let mut errors = Vec::new();
     for (_, source) in sources {
         let source = match source {
             Ok(s) => s,
             Err(e) => {
                 // One unreadable file does not stop the others.
-                super::print_error(&anyhow::Error::new(e));
+                let e = anyhow::Error::new(e);
+                super::print_error(&e);
+                errors.push(super::error_json(&e, Exit::CouldNotRun));
                 exit = exit.max(Exit::CouldNotRun);
                 continue;
             }
@@ -174,7 +178,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
             Err(e) => {
                 reports.pop();
-                super::print_error(&anyhow::Error::new(e));
+                let e = anyhow::Error::new(e);
+                super::print_error(&e);
+                errors.push(super::error_json(&e, Exit::CouldNotRun));
                 exit = exit.max(Exit::CouldNotRun);
             }
         }
@@ -197,12 +203,23 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 Exit::Ok => "valid",
                 Exit::Invalid => "invalid",
                 Exit::CouldNotRun => "could-not-run",
+                Exit::Interrupted => "interrupted",
             };
-            serde_json::to_string_pretty(&serde_json::json!({
+            let mut json = serde_json::json!({
                 "verdict": verdict,
                 "strict": args.strict,
                 "files": files,
-            }))? + "\n"
+                "exitCode": exit as i32,
+            });
+            if let Some(first) = errors.first() {
+                // The first file that could not be checked, as every command's error; all of
+                // them under "errors".
+                for key in ["error", "causes", "hint"] {
+                    json[key] = first[key].clone();
+                }
+                json["errors"] = serde_json::Value::from(errors);
+            }
+            serde_json::to_string_pretty(&json)? + "\n"
         }
         Format::Text => {
             let mut s = String::new();
@@ -220,7 +237,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!(
+        "{} {}",
+        crate::numfmt::count(n),
+        if n == 1 { one } else { many }
+    )
 }
 
 /// The human summary of one file.
@@ -243,8 +264,8 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
                 s,
                 "  read as {enc}, {delim}-delimited: {} ({} create, {} update), {}",
                 plural(f.rows, "data row", "data rows"),
-                f.creates,
-                f.updates,
+                crate::numfmt::count(f.creates),
+                crate::numfmt::count(f.updates),
                 plural(f.bytes, "byte", "bytes"),
             );
         }
@@ -259,7 +280,9 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
         let _ = writeln!(
             s,
             "  rows: {} ok, {} with warnings, {} with errors",
-            f.ok, f.warning, f.error
+            crate::numfmt::count(f.ok),
+            crate::numfmt::count(f.warning),
+            crate::numfmt::count(f.error)
         );
     }
     // Errors first, then warnings (each in the order found).

@@ -5,17 +5,20 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::target::{runtime, TargetArgs};
+use super::target::{runtime, ConnArgs};
 use super::{Exit, Format, Output};
 use crate::api::{datacenter_of_host, proxied_advice, Client, UserFilter};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    target: TargetArgs,
+    target: ConnArgs,
     /// text or json
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(super) format: Format,
+    /// No progress or talk on stderr
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// The datacenter, as the server reports it and as the host names it.

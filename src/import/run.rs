@@ -273,6 +273,8 @@ pub struct ImportOutcome {
     pub resume_journal: Option<PathBuf>,
     /// It stopped because the server did not answer for `max_outage`.
     pub outage: bool,
+    /// It stopped because the run was cancelled (Ctrl-C or SIGTERM): the CLI exits 130.
+    pub cancelled: bool,
     /// Requests the client sent (reading the instance included).
     pub requests: u64,
     /// Retries by class and the 5xx rate, when the API was used.
@@ -655,6 +657,7 @@ impl Prepared {
         }
         let mut interrupted = false;
         let mut outage = false;
+        let mut cancelled = false;
         let mut requests = 0;
         if !todo.is_empty() {
             let client = client.as_ref().context("rows to apply but no API client")?;
@@ -721,7 +724,8 @@ impl Prepared {
                     opts.max_outage.as_secs()
                 ));
             }
-            interrupted = cancel.load(Ordering::Relaxed) || outage;
+            cancelled = cancel.load(Ordering::Relaxed) && !outage;
+            interrupted = cancelled || outage;
             journal = Some(shared.into_inner().unwrap_or_else(|e| e.into_inner()));
         }
         let counts = report.finish()?;
@@ -755,6 +759,7 @@ impl Prepared {
             file_errors,
             resume_journal: (keep_journal && journal_path.exists()).then_some(journal_path),
             outage,
+            cancelled,
             report: opts.report,
             requests,
             transient: client.as_ref().map(|c| c.transient_stats()),

@@ -17,9 +17,15 @@ pub struct Summary<'a> {
     pub target: &'a str,
     pub dry_run: bool,
     pub verdict: &'static str,
+    /// Why an interrupted import stopped: `signal` (Ctrl-C or SIGTERM) or `outage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<&'static str>,
     pub creates_planned: usize,
     pub updates_planned: usize,
     pub outcomes: &'a Counts,
+    /// The SSO brand the usernames were checked against (given, or detected from the instance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso_brand: Option<&'a crate::rules::SsoBrand>,
     pub elapsed_seconds: f64,
     pub requests: u64,
     pub rows_per_second: f64,
@@ -52,9 +58,15 @@ impl<'a> Summary<'a> {
             target,
             dry_run: o.verdict == ImportVerdict::Planned,
             verdict: o.verdict.as_str(),
+            interrupted_by: (o.verdict == ImportVerdict::Interrupted).then_some(if o.cancelled {
+                "signal"
+            } else {
+                "outage"
+            }),
             creates_planned: o.plan.creates(),
             updates_planned: o.plan.updates(),
             outcomes: &o.counts,
+            sso_brand: o.validation.sso_brand.as_ref(),
             elapsed_seconds: o.elapsed_seconds,
             requests: o.requests,
             rows_per_second: if o.elapsed_seconds > 0.0 {
@@ -77,11 +89,20 @@ impl<'a> Summary<'a> {
     /// The text summary, appended to `text`.
     pub fn render_text(&self, text: &mut String, o: &ImportOutcome) {
         let c = &o.counts;
+        let why = match self.interrupted_by {
+            Some("signal") => " (by Ctrl-C or SIGTERM)",
+            Some(_) => " (the server stopped answering)",
+            None => "",
+        };
         let _ = writeln!(
             text,
-            "import {} into {}: {}",
+            "import {} into {}: {}{why}",
             self.file, self.target, self.verdict
         );
+        // (When nothing was imported the validation summary above names it already.)
+        if let (Some(b), false) = (self.sso_brand, o.verdict == ImportVerdict::NotImported) {
+            let _ = writeln!(text, "  {}", b.describe());
+        }
         if self.dry_run {
             text.push_str(&super::preview::render(&o.plan, &o.base_note));
             if let Some(b) = &o.brake {
@@ -99,22 +120,23 @@ impl<'a> Summary<'a> {
             };
             let _ = writeln!(text, "nothing was imported: {why}");
         }
+        use crate::numfmt::{count, rate};
         let _ = writeln!(
             text,
             "  {} created, {} updated, {} unchanged, {} invalid, {} failed, {} skipped{}{}",
-            c.created,
-            c.updated,
-            c.unchanged,
-            c.invalid,
-            c.failed,
-            c.skipped,
+            count(c.created),
+            count(c.updated),
+            count(c.unchanged),
+            count(c.invalid),
+            count(c.failed),
+            count(c.skipped),
             if c.conflict > 0 {
-                format!(", {} conflict", c.conflict)
+                format!(", {} conflict", count(c.conflict))
             } else {
                 String::new()
             },
             if c.planned > 0 {
-                format!(", {} planned", c.planned)
+                format!(", {} planned", count(c.planned))
             } else {
                 String::new()
             }
@@ -137,8 +159,10 @@ impl<'a> Summary<'a> {
         if !self.dry_run && o.applied() > 0 {
             let _ = writeln!(
                 text,
-                "  {:.1} s, {} requests, {:.1} rows/s",
-                o.elapsed_seconds, o.requests, self.rows_per_second
+                "  {} s, {} requests, {} rows/s",
+                rate(o.elapsed_seconds),
+                count(o.requests),
+                rate(self.rows_per_second)
             );
         }
         if let Some(t) = self.transient.filter(|t| t.requests > 0) {

@@ -905,8 +905,8 @@ pub fn render_import(p: &ImportPage) -> String {
     }
     let per_second = if p.elapsed.as_secs_f64() > 0.0 {
         format!(
-            " ({:.1} per second)",
-            p.requests as f64 / p.elapsed.as_secs_f64()
+            " ({} per second)",
+            crate::numfmt::rate(p.requests as f64 / p.elapsed.as_secs_f64())
         )
     } else {
         String::new()

@@ -189,8 +189,8 @@ rules! {
         "the formula of that cell failed: fix it, or paste the values you mean";
     SheetBoolCell = "S03", Row, Warning, false, "a TRUE/FALSE cell in the spreadsheet",
         "no template column holds TRUE/FALSE: check the value (format the column as Text)";
-    SepLine = "F16", File, Warning, false, "the file starts with Excel's \"sep=\" line",
-        "delete the first line (sep=…): Qualtrics would read it as the header";
+    SepLine = "F16", File, Warning, true, "the file starts with Excel's \"sep=\" line",
+        "delete the first line (sep=…), or run `qusers fix`: Qualtrics would read it as the header";
     HeaderTooLong = "F17", File, Error, false, "the header is longer than 1 MiB",
         "this is not a user file, or its first line is broken: start from `qusers template`";
     RecordTooLong = "R09", Row, Error, false, "a line longer than 1 MiB",
