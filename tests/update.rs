@@ -232,3 +232,32 @@ fn update_is_braked_protects_admins_and_needs_a_selection() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("cannot set"), "{out}");
 }
+
+#[test]
+fn a_division_name_is_refused_rather_than_selecting_every_user() {
+    let h = sim::spawn(SimConfig {
+        demo_users: 20,
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let before = state(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) = run(
+        &h,
+        dir.path(),
+        &[
+            "update",
+            "--division",
+            "Business School",
+            "--set",
+            "accountStatus=disabled",
+            "--allow-mass-changes",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("by its id (DV_…)"), "{out}");
+    assert!(out.contains("qusers export --division"), "{out}");
+    assert_eq!(puts(&h), 0);
+    assert_eq!(state(&h), before);
+}

@@ -4,17 +4,11 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::filter::FilterArgs;
 use super::target::{runtime, TargetArgs};
 use super::{write_atomically, Exit, Format};
-use crate::export::{export, ExportFilter, ExportOptions};
+use crate::export::{export, ExportOptions};
 use crate::numfmt::{count, rate};
-use crate::rules::Status;
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum StatusArg {
-    Active,
-    Disabled,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,27 +23,8 @@ pub struct Args {
     /// right (or write .xlsx)
     #[arg(long)]
     bom: bool,
-    /// Only usernames containing this (any case)
-    #[arg(long, value_name = "S")]
-    username: Option<String>,
-    /// Only first names containing this (any case)
-    #[arg(long, value_name = "S")]
-    first_name: Option<String>,
-    /// Only last names containing this (any case)
-    #[arg(long, value_name = "S")]
-    last_name: Option<String>,
-    /// Only emails containing this (any case)
-    #[arg(long, value_name = "S")]
-    email: Option<String>,
-    /// Only users with this account status
-    #[arg(long, value_enum)]
-    status: Option<StatusArg>,
-    /// Only users of this user type (UT_…)
-    #[arg(long, value_name = "UT_…")]
-    account_type: Option<String>,
-    /// Only users of this division: its id (DV_…) or its name (any case)
-    #[arg(long, value_name = "DV_…|NAME")]
-    division: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
@@ -91,18 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     target.check_direct(&args.target, &rt)?;
     let opts = ExportOptions {
         for_update: args.for_update,
-        filter: ExportFilter {
-            username: args.username.clone(),
-            first_name: args.first_name.clone(),
-            last_name: args.last_name.clone(),
-            email: args.email.clone(),
-            status: args.status.map(|s| match s {
-                StatusArg::Active => Status::Active,
-                StatusArg::Disabled => Status::Disabled,
-            }),
-            account_type: args.account_type.clone(),
-            division: args.division.clone(),
-        },
+        filter: args.filters.filter(),
     };
     let to_file = args.output.clone().filter(|p| p.as_os_str() != "-");
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
@@ -149,7 +113,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     };
     bar.finish_and_clear();
-    if let Some(name) = args.division.as_ref().filter(|d| !d.starts_with("DV_")) {
+    if let Some(name) = args
+        .filters
+        .division
+        .as_ref()
+        .filter(|d| !d.starts_with("DV_"))
+    {
         match stats.division_ids_matched.as_slice() {
             [] => {
                 let known: Vec<String> = stats

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with its clap `Args` and a `run`.
 
 mod export;
+mod filter;
 mod fix;
 mod import;
 mod instance;

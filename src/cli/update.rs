@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
+use super::filter::FilterArgs;
 use super::import::confirm;
 use super::instance::Bars;
 use super::safety::GuardArgs;
@@ -18,13 +19,6 @@ use crate::import::update::{SetField, UpdateInput};
 use crate::import::{
     resume_command, ImportOptions, ImportVerdict, Importer, InstanceFrom, Summary,
 };
-use crate::rules::Status;
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum StatusArg {
-    Active,
-    Disabled,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,27 +29,8 @@ pub struct Args {
     /// Select every user (needed when no filter is given)
     #[arg(long)]
     all: bool,
-    /// Only usernames containing this (any case)
-    #[arg(long, value_name = "S")]
-    username: Option<String>,
-    /// Only first names containing this (any case)
-    #[arg(long, value_name = "S")]
-    first_name: Option<String>,
-    /// Only last names containing this (any case)
-    #[arg(long, value_name = "S")]
-    last_name: Option<String>,
-    /// Only emails containing this (any case)
-    #[arg(long, value_name = "S")]
-    email: Option<String>,
-    /// Only users with this account status
-    #[arg(long, value_enum)]
-    status: Option<StatusArg>,
-    /// Only users of this user type (UT_…)
-    #[arg(long, value_name = "UT_…")]
-    account_type: Option<String>,
-    /// Only users of this division (DV_…)
-    #[arg(long, value_name = "DV_…")]
-    division: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// The per-row result report (.csv or .jsonl); default update.report.csv here. The undo
     /// file (REPORT-STEM.undo.csv) is written beside it. A .html report is a page for people,
     /// with every row in PATH.rows.csv beside it
@@ -80,46 +55,30 @@ pub struct Args {
 }
 
 impl Args {
-    fn filter(&self) -> (ExportFilter, String) {
-        let filter = ExportFilter {
-            username: self.username.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            email: self.email.clone(),
-            status: self.status.map(|s| match s {
-                StatusArg::Active => Status::Active,
-                StatusArg::Disabled => Status::Disabled,
-            }),
-            account_type: self.account_type.clone(),
-            division: self.division.clone(),
-        };
-        let mut words = Vec::new();
-        for (flag, v) in [
-            ("--username", &self.username),
-            ("--first-name", &self.first_name),
-            ("--last-name", &self.last_name),
-            ("--email", &self.email),
-            ("--account-type", &self.account_type),
-            ("--division", &self.division),
-        ] {
-            if let Some(v) = v {
-                words.push(format!("{flag} {v}"));
-            }
+    /// The filter and the selection in words.
+    fn filter(&self) -> anyhow::Result<(ExportFilter, String)> {
+        // The name of a division is resolved by export alone: here it would match no id and
+        // so select every division's users.
+        if let Some(d) = self
+            .filters
+            .division
+            .as_ref()
+            .filter(|d| !d.starts_with("DV_"))
+        {
+            bail!("update selects a division by its id (DV_…), not by a name such as `{d}`; `qusers export --division '{d}'` says which id it is");
         }
-        if let Some(s) = filter.status {
-            words.push(format!("--status {}", s.as_str()));
-        }
+        let words = self.filters.describe();
         let selection = if words.is_empty() {
             "every user".to_string()
         } else {
-            format!("the users with {}", words.join(" "))
+            format!("the users with {words}")
         };
-        (filter, selection)
+        Ok((self.filters.filter(), selection))
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let (filter, selection) = args.filter();
+    let (filter, selection) = args.filter()?;
     if selection == "every user" && !args.all {
         bail!("no filter selects the users to update; give one (--division, --account-type, --status, --username…) or pass --all to update every user");
     }
