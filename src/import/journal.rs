@@ -250,12 +250,29 @@ fn io_err(path: &Path, source: io::Error) -> JournalError {
     }
 }
 
+/// `report` + `suffix`, beside the report; for a report that is not a file (`/dev/stdout`, a
+/// FIFO) there is nothing to be beside, so in the working directory (`stdout.journal`), as the
+/// undo and failed files are: never a new file in `/dev`.
+fn sidecar(report: &Path, suffix: &str) -> PathBuf {
+    match std::fs::metadata(report) {
+        Ok(m) if !m.is_file() => {
+            let name = report
+                .file_name()
+                .map_or_else(|| "import".into(), |n| n.to_string_lossy().into_owned());
+            PathBuf::from(format!("{name}{suffix}"))
+        }
+        _ => {
+            let mut s = report.as_os_str().to_os_string();
+            s.push(suffix);
+            PathBuf::from(s)
+        }
+    }
+}
+
 impl Journal {
     /// The journal beside a report: `report.csv` → `report.csv.journal`.
     pub fn path_for(report: &Path) -> PathBuf {
-        let mut s = report.as_os_str().to_os_string();
-        s.push(".journal");
-        PathBuf::from(s)
+        sidecar(report, ".journal")
     }
 
     /// Starts a new journal, replacing an empty one (the caller holds the [`ImportLock`] and
@@ -392,9 +409,7 @@ pub struct ImportLock {
 impl ImportLock {
     /// The lock beside a report: `report.csv` → `report.csv.lock`.
     pub fn path_for(report: &Path) -> PathBuf {
-        let mut s = report.as_os_str().to_os_string();
-        s.push(".lock");
-        PathBuf::from(s)
+        sidecar(report, ".lock")
     }
 
     /// Takes the lock of `report`, or names the process that holds it.
@@ -462,6 +477,23 @@ impl Drop for ImportLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_that_is_not_a_file_keeps_its_journal_and_lock_in_the_working_directory() {
+        assert_eq!(
+            Journal::path_for(Path::new("/dev/null")),
+            PathBuf::from("null.journal")
+        );
+        assert_eq!(
+            ImportLock::path_for(Path::new("/dev/null")),
+            PathBuf::from("null.lock")
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = dir.path().join("r.csv");
+        assert_eq!(Journal::path_for(&report), dir.path().join("r.csv.journal"));
+        std::fs::write(&report, "").expect("write");
+        assert_eq!(ImportLock::path_for(&report), dir.path().join("r.csv.lock"));
+    }
 
     #[test]
     fn round_trip_and_cut_lines() {
