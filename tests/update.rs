@@ -107,7 +107,7 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains(&format!("{to_change} user-type changes")),
+        out.contains(&format!("user-type changes: {to_change}")),
         "{out}"
     );
     assert_eq!(puts(&h), 0);

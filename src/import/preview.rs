@@ -87,7 +87,7 @@ fn row_line(r: &PlannedRow) -> Option<String> {
     Some(text)
 }
 
-/// `1 creates, 2 renames, 3 status changes (1 disables), …`: the rows per class.
+/// `creates: 1, renames: 2, status changes: 3 (disables: 1), …`: the rows per class.
 pub fn class_line(plan: &Plan) -> String {
     let c = ClassCounts::of(plan);
     let parts: Vec<String> = ChangeClass::ALL
@@ -95,9 +95,9 @@ pub fn class_line(plan: &Plan) -> String {
         .map(|&class| {
             let n = c.get(class);
             if class == ChangeClass::Status && c.disables > 0 {
-                format!("{n} {} ({} disables)", class.label(), c.disables)
+                format!("{}: {n} (disables: {})", class.label(), c.disables)
             } else {
-                format!("{n} {}", class.label())
+                format!("{}: {n}", class.label())
             }
         })
         .collect();
@@ -279,7 +279,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "51 renames, 1 status changes (1 disables), 0 user-type changes, 1 division moves"
+                "renames: 51, status changes: 1 (disables: 1), user-type changes: 0, division moves: 1"
             ),
             "{text}"
         );
