@@ -725,7 +725,9 @@ pub fn validate_source(
         consumed?;
         numbered += checked.iter().map(|c| c.records.len() as u64).sum::<u64>();
         pending = checked;
-        batch = next.map_err(io_err)?;
+        for done in std::mem::replace(&mut batch, next.map_err(io_err)?) {
+            blocks.recycle(done.bytes);
+        }
     }
 
     let rows = tally.summary.rows;
