@@ -16,7 +16,10 @@ use crate::file::{
     ReadOptions, Record, RecordBuf, Source,
 };
 use crate::instance::Instance;
-use crate::rules::{check_row, Action, CheckCtx, Code, CrossKeys, CrossRow, Problem, Severity};
+use crate::rules::{
+    check_row, duplicate_problems, Action, CheckCtx, Code, CrossKeys, CrossRow, FirstLines,
+    Problem, Severity,
+};
 
 /// How many row problems the summary quotes in full.
 const SAMPLE_PROBLEMS: usize = 20;
@@ -371,6 +374,9 @@ struct Checked {
     broken: Option<Broken>,
     problems: Vec<Vec<Problem>>,
     keys: Vec<CrossKeys>,
+    /// The line each row's username and userID were first seen on (`None`: not looked up).
+    name_first: Vec<Option<u64>>,
+    id_first: Vec<Option<u64>>,
     /// The sink's encoding of each row, row `i` at `encoded[ends[i - 1]..ends[i]]`.
     encoded: Vec<u8>,
     ends: Vec<usize>,
@@ -428,6 +434,8 @@ fn check_block(
         broken,
         problems,
         keys,
+        name_first: Vec::new(),
+        id_first: Vec::new(),
         encoded,
         ends,
     }
@@ -473,7 +481,10 @@ fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
     }
 }
 
-/// Parses and checks a batch of blocks on the pool; rows are numbered from `first_row`.
+/// Parses and checks a batch of blocks on the pool; rows are numbered from `first_row`. Then
+/// the duplicate lookups, in input order, usernames and userIDs side by side (off the in-order
+/// thread: it only turns the rare duplicate into a problem).
+#[allow(clippy::too_many_arguments)]
 fn check_batch(
     batch: &[Block],
     first_row: u64,
@@ -481,6 +492,8 @@ fn check_batch(
     delimiter: u8,
     opts: &ValidateOptions,
     encoder: Option<&RowEncoder>,
+    cross: &mut CrossRow,
+    size: u64,
 ) -> Vec<Checked> {
     let parsed: Vec<(RecordBuf, Option<Broken>)> = batch
         .par_iter()
@@ -495,18 +508,54 @@ fn check_batch(
             f
         })
         .collect();
-    parsed
+    if first_row == 1 {
+        // Room for every row's keys at once: no growth as the tables fill.
+        let rows: usize = parsed.iter().map(|(p, _)| p.len()).sum();
+        let bytes: usize = batch.iter().map(|b| b.bytes.len()).sum();
+        if rows > 0 && bytes > 0 {
+            let estimate = (size as usize / (bytes / rows).max(1))
+                .min(file::MAX_ROWS as usize * 2)
+                .min(opts.duplicate_rows.map_or(usize::MAX, |m| m as usize));
+            cross.reserve(estimate);
+        }
+    }
+    let mut checked: Vec<Checked> = parsed
         .into_par_iter()
-        .zip(firsts)
+        .zip(firsts.par_iter().copied())
         .map(|((p, broken), first)| check_block(p, broken, first, ctx, opts.strict, encoder))
-        .collect()
+        .collect();
+    let (names, ids) = cross.tables();
+    let lookup = |table: &mut FirstLines, key: fn(&CrossKeys) -> Option<u128>| {
+        checked
+            .iter()
+            .zip(&firsts)
+            .map(|(block, &first)| {
+                (0..block.records.len())
+                    .map(|i| {
+                        let row = first + i as u64;
+                        let remember = opts.duplicate_rows.is_none_or(|max| row - 1 < max)
+                            && block.broken.is_none()
+                            && !block.problems[i].iter().any(|p| p.code == Code::EmptyRow);
+                        let k = key(&block.keys[i]).filter(|_| remember)?;
+                        Some(table.first_line(k, block.records.line(i)))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (name_first, id_first) =
+        rayon::join(|| lookup(names, |k| k.name), || lookup(ids, |k| k.id));
+    for ((block, n), d) in checked.iter_mut().zip(name_first).zip(id_first) {
+        block.name_first = n;
+        block.id_first = d;
+    }
+    checked
 }
 
 /// The in-order stage: cross-row checks, the tally, and the sink.
 fn consume(
     checked: Vec<Checked>,
     tally: &mut Tally,
-    cross: &mut CrossRow,
     sink: &mut dyn RowSink,
     map: &ColumnMap,
     opts: &ValidateOptions,
@@ -530,7 +579,14 @@ fn consume(
             {
                 let id = trim(map.field(rec, Col::UserId));
                 let name = trim(map.field(rec, Col::UserName));
-                cross.check_keyed(line, id, name, &block.keys[i], problems);
+                duplicate_problems(
+                    line,
+                    id,
+                    name,
+                    block.name_first[i],
+                    block.id_first[i],
+                    problems,
+                );
                 if let Some(sheet) = &tally.sheet {
                     sheet.name_cells(line, map, &mut problems[before..]);
                 }
@@ -641,14 +697,24 @@ pub fn validate_source(
                             read_batch(&mut blocks)
                         }
                     },
-                    || check_batch(&batch, first_row, &ctx, delimiter, opts, encoder.as_deref()),
+                    || {
+                        check_batch(
+                            &batch,
+                            first_row,
+                            &ctx,
+                            delimiter,
+                            opts,
+                            encoder.as_deref(),
+                            &mut cross,
+                            size,
+                        )
+                    },
                 )
             },
             || {
                 consume(
                     std::mem::take(&mut pending),
                     &mut tally,
-                    &mut cross,
                     &mut *sink,
                     &map,
                     opts,
@@ -657,19 +723,11 @@ pub fn validate_source(
             },
         );
         consumed?;
-        if numbered == 0 {
-            // Room for every row's keys at once: no rehashing as the sets grow.
-            let rows: usize = checked.iter().map(|c| c.records.len()).sum();
-            let bytes: usize = batch.iter().map(|b| b.bytes.len()).sum();
-            if rows > 0 && bytes > 0 {
-                let estimate =
-                    (size as usize / (bytes / rows).max(1)).min(file::MAX_ROWS as usize * 2);
-                cross.reserve(estimate);
-            }
-        }
         numbered += checked.iter().map(|c| c.records.len() as u64).sum::<u64>();
         pending = checked;
-        batch = next.map_err(io_err)?;
+        for done in std::mem::replace(&mut batch, next.map_err(io_err)?) {
+            blocks.recycle(done.bytes);
+        }
     }
 
     let rows = tally.summary.rows;

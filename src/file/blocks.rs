@@ -213,7 +213,13 @@ pub struct BlockReader {
     next_target: usize,
     eof: bool,
     ready: std::collections::VecDeque<Block>,
+    /// Buffers of blocks already used, given back with [`BlockReader::recycle`]: reading into
+    /// memory that is already mapped costs no page faults.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Buffers kept for reuse, at most.
+const MAX_SPARE: usize = 16;
 
 /// Lines per block, about, at most (see `BlockReader::next_target`).
 const MAX_BLOCK_LINES: usize = 4096;
@@ -233,6 +239,17 @@ impl BlockReader {
             next_target: target.max(1),
             eof: false,
             ready: std::collections::VecDeque::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Gives back a block's buffer once its records are no longer needed.
+    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
+        // Only buffers that hold a block without growing, and none grown by a long record.
+        let fits = (self.target..=2 * self.target + (1 << 16)).contains(&bytes.capacity());
+        if self.spare.len() < MAX_SPARE && fits {
+            bytes.clear();
+            self.spare.push(bytes);
         }
     }
 
@@ -298,7 +315,14 @@ impl BlockReader {
 
     /// Hands out `buf[..end]` (whole records) as a block.
     fn take(&mut self, end: usize) -> Block {
-        let rest = self.buf.split_off(end);
+        // The bytes after the cut start the next buffer: a given-back one, or one with room
+        // for a block and a read past it (no growing and copying as it fills).
+        let mut rest = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.target + (1 << 16)));
+        rest.extend_from_slice(&self.buf[end..]);
+        self.buf.truncate(end);
         let bytes = std::mem::replace(&mut self.buf, rest);
         self.scanned -= end.min(self.scanned);
         self.cut = 0;

@@ -1,7 +1,5 @@
 //! The checks of one row (pure, run in parallel) and across rows (in input order).
 
-use foldhash::HashMap;
-
 use jiff::civil::Date;
 
 use super::sso::{sso_username_issue, SsoIssue};
@@ -527,8 +525,113 @@ pub fn fingerprint(key: &str) -> u128 {
 /// fingerprints, so memory grows with the number of rows but not with their width.
 #[derive(Default)]
 pub struct CrossRow {
-    usernames: HashMap<u128, u64>,
-    ids: HashMap<u128, u64>,
+    usernames: FirstLines,
+    ids: FirstLines,
+}
+
+/// A flat open-addressing table from a fingerprint to the line it was first seen on: 16 bytes
+/// a slot (96 bits of the fingerprint and the line), at most seven eighths full, probed
+/// linearly from the fingerprint's own bits (it is already a hash: nothing is hashed again).
+/// Zeroed memory is an empty table, so a table sized up front costs pages only as they fill.
+#[derive(Default)]
+pub struct FirstLines {
+    /// `[high half, low 32 bits of the low half << 32 | line + 1]`; 0 in the low 32 bits of
+    /// the second word is an empty slot.
+    slots: Vec<[u64; 2]>,
+    len: usize,
+    /// Keys first seen on a line past `u32::MAX - 1` (lines only grow, so a key found in
+    /// neither place is new).
+    far: std::collections::HashMap<u128, u64>,
+}
+
+impl FirstLines {
+    /// Makes room for `more` keys beyond those held, so that no growth happens meanwhile.
+    pub fn reserve(&mut self, more: usize) {
+        let need = self.len.saturating_add(more);
+        if need.saturating_mul(8) > self.slots.len().saturating_mul(7) {
+            self.resize((need.saturating_mul(8) / 7 + 1).next_power_of_two().max(16));
+        }
+    }
+
+    fn resize(&mut self, cap: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![[0u64; 2]; cap]);
+        let mask = cap - 1;
+        for slot in old.into_iter().filter(|s| s[1] as u32 != 0) {
+            let mut i = slot[0] as usize & mask;
+            while self.slots[i][1] as u32 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
+
+    /// The line `key` was first seen on; a new key is remembered with `line` (and `line` is
+    /// returned). Lines are given in increasing order.
+    pub fn first_line(&mut self, key: u128, line: u64) -> u64 {
+        if (self.len + 1) * 8 > self.slots.len() * 7 {
+            self.resize((self.slots.len() * 2).max(16));
+        }
+        let hi = (key >> 64) as u64;
+        let tag = (key as u64) << 32;
+        let mask = self.slots.len() - 1;
+        let mut i = hi as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            let held = slot[1] as u32;
+            if held == 0 {
+                break;
+            }
+            if slot[0] == hi && slot[1] & !0xFFFF_FFFF == tag {
+                return u64::from(held) - 1;
+            }
+            i = (i + 1) & mask;
+        }
+        match u32::try_from(line.saturating_add(1)) {
+            Ok(held) => {
+                self.slots[i] = [hi, tag | u64::from(held)];
+                self.len += 1;
+                line
+            }
+            Err(_) => *self.far.entry(key).or_insert(line),
+        }
+    }
+}
+
+#[cfg(test)]
+mod first_lines_tests {
+    use super::*;
+
+    #[test]
+    fn remembers_the_first_line_through_growth_and_far_lines() {
+        let mut t = FirstLines::default();
+        // No reserve: the table grows from nothing, and keeps every key through each growth.
+        for k in 0..10_000u64 {
+            let key = fingerprint(&k.to_string());
+            assert_eq!(t.first_line(key, k + 2), k + 2);
+        }
+        for k in 0..10_000u64 {
+            let key = fingerprint(&k.to_string());
+            assert_eq!(t.first_line(key, 50_000 + k), k + 2);
+        }
+        // Keys differing only in the bits that pick the slot, or only in the tag, stay apart.
+        let a = 7u128 << 64 | 1;
+        let b = 7u128 << 64 | 2;
+        assert_eq!(t.first_line(a, 60_000), 60_000);
+        assert_eq!(t.first_line(b, 60_001), 60_001);
+        assert_eq!(t.first_line(a, 60_002), 60_000);
+        // Lines past 32 bits.
+        let far = u64::from(u32::MAX) + 10;
+        assert_eq!(t.first_line(b, far), 60_001);
+        let c = fingerprint("far");
+        assert_eq!(t.first_line(c, far), far);
+        assert_eq!(t.first_line(c, far + 1), far);
+        let edge = fingerprint("edge");
+        assert_eq!(
+            t.first_line(edge, u64::from(u32::MAX) - 1),
+            u64::from(u32::MAX) - 1
+        );
+        assert_eq!(t.first_line(edge, far + 2), u64::from(u32::MAX) - 1);
+    }
 }
 
 /// What the cross-row checks need of a row, computed where the row was checked.
@@ -579,24 +682,37 @@ impl CrossRow {
         keys: &CrossKeys,
         out: &mut Vec<Problem>,
     ) {
-        if let Some(k) = keys.name {
-            let first = *self.usernames.entry(k).or_insert(line);
-            if first != line {
-                out.push(Problem::new(
-                    Code::UserNameDuplicate,
-                    format!("userName {} was already on line {first}", quoted(user_name)),
-                ));
-            }
-        }
-        if let Some(k) = keys.id {
-            let first = *self.ids.entry(k).or_insert(line);
-            if first != line {
-                out.push(Problem::new(
-                    Code::UserIdDuplicate,
-                    format!("userID {user_id} was already on line {first}"),
-                ));
-            }
-        }
+        let name = keys.name.map(|k| self.usernames.first_line(k, line));
+        let id = keys.id.map(|k| self.ids.first_line(k, line));
+        duplicate_problems(line, user_id, user_name, name, id, out);
+    }
+
+    /// The two tables (usernames, userIDs), to fill side by side in input order.
+    pub fn tables(&mut self) -> (&mut FirstLines, &mut FirstLines) {
+        (&mut self.usernames, &mut self.ids)
+    }
+}
+
+/// The problems of a row whose username and userID were first seen on the lines given.
+pub fn duplicate_problems(
+    line: u64,
+    user_id: &str,
+    user_name: &str,
+    name_first: Option<u64>,
+    id_first: Option<u64>,
+    out: &mut Vec<Problem>,
+) {
+    if let Some(first) = name_first.filter(|&f| f != line) {
+        out.push(Problem::new(
+            Code::UserNameDuplicate,
+            format!("userName {} was already on line {first}", quoted(user_name)),
+        ));
+    }
+    if let Some(first) = id_first.filter(|&f| f != line) {
+        out.push(Problem::new(
+            Code::UserIdDuplicate,
+            format!("userID {user_id} was already on line {first}"),
+        ));
     }
 }
 

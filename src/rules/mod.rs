@@ -7,7 +7,10 @@ mod sso;
 mod values;
 
 pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
-pub use check::{check_row, is_header_record, Action, CheckCtx, CrossKeys, CrossRow, DateOrder};
+pub use check::{
+    check_row, duplicate_problems, is_header_record, Action, CheckCtx, CrossKeys, CrossRow,
+    DateOrder, FirstLines,
+};
 pub use sso::{
     detect_sso_brand, is_brand_id, sso_username_issue, strip_brand, with_brand, SsoBrand,
     SsoDetection, SsoIssue,
