@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use qusers::sim::{self, SimConfig, SimHandle, Store};
-use support::qusers;
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{qusers, HEADER};
 
 const COMMANDS: &[&str] = &[
     "validate",

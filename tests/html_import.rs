@@ -11,10 +11,7 @@ mod support;
 use browser::{chromium, dump_dom, text_of};
 use qusers::sim::{self, SimConfig, SimHandle};
 use std::path::Path;
-use support::{qusers, read_report};
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{qusers, read_report, HEADER};
 
 /// Runs `qusers ARGS… --base-url SIM` in `dir`; (exit code, stdout+stderr).
 fn run(h: &SimHandle, dir: &Path, args: &[&str]) -> (i32, String) {

@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report, SimProcess};
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{qusers, read_report, write_user_file, SimProcess};
 
 struct Ids {
     user_type: String,
@@ -37,12 +34,7 @@ fn ids(h: &SimHandle) -> Ids {
 
 fn write(dir: &Path, name: &str, rows: &[String]) -> PathBuf {
     let path = dir.join(name);
-    let mut text = format!("{HEADER}\n");
-    for r in rows {
-        text.push_str(r);
-        text.push('\n');
-    }
-    std::fs::write(&path, text).expect("write");
+    write_user_file(&path, rows);
     path
 }
 

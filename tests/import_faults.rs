@@ -18,10 +18,7 @@ use qusers::import::{
     Journal, JournalEntry, JournalError, NoProgress, OnTaken, Progress, RowResult,
 };
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report};
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{qusers, read_report, write_user_file, HEADER};
 
 // ---------------------------------------------------------------------------------------------
 // A loopback HTTP proxy in front of the simulator. `rule` sees each request line
@@ -172,12 +169,7 @@ fn user_type(h: &SimHandle) -> String {
 
 fn write_file(dir: &Path, name: &str, rows: &[String]) -> FileInput {
     let path = dir.join(name);
-    let mut text = format!("{HEADER}\n");
-    for r in rows {
-        text.push_str(r);
-        text.push('\n');
-    }
-    std::fs::write(&path, text).expect("write");
+    write_user_file(&path, rows);
     FileInput {
         source: Source::Path(path),
         read: ReadOptions::default(),

@@ -14,10 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use support::{read_report, SimProcess};
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{read_report, SimProcess, HEADER};
 
 /// What a row of the file should end as.
 #[derive(Clone, Debug)]

@@ -6,10 +6,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{qusers, read_report, report_rows, row};
+use support::{qusers, read_report, report_rows, row, HEADER};
 
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
 const UT: &str = "UT_4SjjZmbPphZGKDq";
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 
 use qusers::api::{BaseUrl, Client, ClientOptions, NewUser, Secret, Token, UserUpdate};
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report};
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{qusers, read_report, write_user_file, HEADER};
 
 /// Runs `qusers ARGS… --base-url SIM` with the simulator's token; (exit code, stdout+stderr).
 fn run(h: &SimHandle, args: &[&str]) -> (i32, String) {
@@ -37,12 +34,7 @@ fn p(path: &Path) -> &str {
 }
 
 fn write(path: &Path, rows: &[String]) {
-    let mut text = format!("{HEADER}\n");
-    for r in rows {
-        text.push_str(r);
-        text.push('\n');
-    }
-    std::fs::write(path, text).expect("write");
+    write_user_file(path, rows);
 }
 
 /// A template CSV as rows of cells (header left out).

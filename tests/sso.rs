@@ -7,10 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use qusers::sim::{self, SimConfig, SimHandle, Store};
-use support::{qusers, report_rows, row};
-
-const HEADER: &str =
-    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+use support::{qusers, report_rows, row, HEADER};
 
 /// A simulator whose users (all but the admin) have SSO usernames of the brand `univ`, one of
 /// them not email-shaped at all (`1352432#univ`).

@@ -3,6 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
+/// The import template's header.
+pub const HEADER: &str =
+    "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate";
+
+/// Writes a user file at `path`: the template header, then `rows`, one a line.
+pub fn write_user_file(path: &Path, rows: &[String]) {
+    let mut text = format!("{HEADER}\n");
+    for r in rows {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write");
+}
+
 pub fn qusers() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("qusers").expect("the qusers binary is built");
     cmd.env_remove("QUALTRICS_API_TOKEN")
