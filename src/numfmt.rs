@@ -16,6 +16,11 @@ pub fn rate(r: f64) -> String {
     format!("{sign}{}.{frac}", group(int))
 }
 
+/// `n` with thousands separators and the word for that many: `1 row`, `1,234 rows`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
 fn group(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

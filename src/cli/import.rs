@@ -180,7 +180,7 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
     // Problems found while validating are shown as validate shows them (warnings too).
     let warned = o.validation.warning > 0 || !o.validation.file_problems.is_empty();
     if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || warned {
-        super::validate::render_text(&mut text, &o.validation, Some(&o.report));
+        crate::report::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);
     if let Some(page) = page {

@@ -146,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         let mut text = String::new();
         if outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none() {
-            super::validate::render_text(&mut text, &outcome.validation, Some(&outcome.report));
+            crate::report::render_text(&mut text, &outcome.validation, Some(&outcome.report));
         }
         summary.render_text(&mut text, &outcome);
         if let Some(page) = page {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use super::plan::{Planned, PlannedRow};
 use super::run::{ImportOutcome, ImportVerdict};
 use super::{Outcome, RowResult};
+use crate::numfmt::plural;
 use crate::report::html::{
     write_import, Capped, FieldChange, ImportPage, ImportRow, PlanCounts, EMBEDDED_ROWS,
 };
@@ -178,10 +179,6 @@ fn plan_counts(o: &ImportOutcome) -> PlanCounts {
         }
     }
     p
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The verdict in one sentence, and its look (`ok`, `warning`, `error`).

@@ -11,6 +11,8 @@
 
 use std::fmt::{self, Write as _};
 use std::io;
+
+use crate::numfmt::{count, plural};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,23 +76,6 @@ impl fmt::Display for Esc<'_> {
         }
         f.write_str(&s[start..])
     }
-}
-
-/// `12345` → `12,345`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 /// A first-N collector: keeps the first `cap` items and counts the rest.
@@ -429,7 +414,7 @@ fn bar_chart(out: &mut String, title: &str, bars: &[Bar]) {
     let height = row_h * bars.len() as f64 + 6.0;
     let desc: Vec<String> = bars
         .iter()
-        .map(|b| format!("{}: {} {}", b.label, thousands(b.value), b.note))
+        .map(|b| format!("{}: {} {}", b.label, count(b.value), b.note))
         .collect();
     let _ = write!(
         out,
@@ -457,7 +442,7 @@ fn bar_chart(out: &mut String, title: &str, bars: &[Bar]) {
             if b.value == 0 { 0 } else { 1 },
             label_w + w + 6.0,
             y + row_h * 0.62,
-            thousands(b.value),
+            count(b.value),
             Esc(&b.note),
         );
     }
@@ -549,7 +534,7 @@ pub fn validate_verdict(s: &FileSummary) -> (String, &'static str) {
         let what = if n == 1 {
             "1 warning is".to_string()
         } else {
-            format!("{} warnings are", thousands(n))
+            format!("{} warnings are", count(n))
         };
         return (
             format!("This file can be imported, but {what} worth a look before you do."),
@@ -562,7 +547,7 @@ pub fn validate_verdict(s: &FileSummary) -> (String, &'static str) {
             if s.rows == 1 {
                 "its one row".to_string()
             } else {
-                format!("all {} rows", thousands(s.rows))
+                format!("all {} rows", count(s.rows))
             }
         ),
         "ok",
@@ -604,17 +589,17 @@ pub fn render_validate(
     let _ = write!(
         b,
         "<dt>Data rows</dt><dd>{} ({} new, {} updates) — Qualtrics takes at most {} ({}%)</dd>",
-        thousands(s.rows),
-        thousands(s.creates),
-        thousands(s.updates),
-        thousands(max_data_rows),
+        count(s.rows),
+        count(s.creates),
+        count(s.updates),
+        count(max_data_rows),
         percent(s.rows, max_data_rows),
     );
     let _ = writeln!(
         b,
         "<dt>Size</dt><dd>{} — Qualtrics takes under {} bytes ({}%)</dd></dl>",
         plural(s.bytes, "byte", "bytes"),
-        thousands(MAX_BYTES),
+        count(MAX_BYTES),
         percent(s.bytes, MAX_BYTES),
     );
 
@@ -622,10 +607,10 @@ pub fn render_validate(
     let _ = write!(
         b,
         "<h2>Rows</h2>\n<ul class=\"counts\" id=\"counts\"><li><b>{}</b> rows checked</li><li class=\"ok\"><b>{}</b> ok</li><li class=\"warning\"><b>{}</b> with warnings</li><li class=\"error\"><b>{}</b> with errors</li></ul>\n",
-        thousands(s.rows),
-        thousands(s.ok),
-        thousands(s.warning),
-        thousands(s.error),
+        count(s.rows),
+        count(s.ok),
+        count(s.warning),
+        count(s.error),
     );
 
     if !s.file_problems.is_empty() {
@@ -703,8 +688,8 @@ pub fn render_validate(
             if omitted > 0 {
                 format!(
                     "The first {} of {} rows with problems",
-                    thousands(rows.len() as u64),
-                    thousands(rows.len() as u64 + omitted)
+                    count(rows.len() as u64),
+                    count(rows.len() as u64 + omitted)
                 )
             } else {
                 format!("{} with problems", plural(rows.len() as u64, "row", "rows"))
@@ -922,7 +907,7 @@ pub fn render_import(p: &ImportPage) -> String {
             "import: changes were sent to Qualtrics"
         },
         human_duration(p.elapsed),
-        thousands(p.requests),
+        count(p.requests),
     );
     if let Some(csv) = &p.csv_report {
         let _ = writeln!(
@@ -965,12 +950,7 @@ pub fn render_import(p: &ImportPage) -> String {
                 "" => String::new(),
                 cls => format!(" {}", sev_badge(cls)),
             };
-            let _ = write!(
-                b,
-                "<li><b>{}</b> {}{badge}</li>",
-                thousands(*n),
-                Esc(outcome)
-            );
+            let _ = write!(b, "<li><b>{}</b> {}{badge}</li>", count(*n), Esc(outcome));
         }
         b.push_str("</ul>\n");
     }
@@ -990,7 +970,7 @@ pub fn render_import(p: &ImportPage) -> String {
                 b,
                 "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td></tr>",
                 Esc(class),
-                thousands(*n)
+                count(*n)
             );
         }
         b.push_str("</tbody></table>\n");
@@ -1016,7 +996,7 @@ pub fn render_import(p: &ImportPage) -> String {
              <thead><tr><th scope=\"col\" class=\"num\">Line</th><th scope=\"col\" class=\"num\">Row</th><th scope=\"col\">User</th><th scope=\"col\">Action</th><th scope=\"col\">Outcome</th><th scope=\"col\">Changes</th><th scope=\"col\" class=\"num\">HTTP status</th><th scope=\"col\">Request id</th><th scope=\"col\">Message</th></tr></thead>\n<tbody>\n",
             if p.rows_omitted > 0 {
                 let first = if p.rows_order.is_some() { "" } else { "The first " };
-                format!("{first}{} of {} rows", thousands(p.rows.len() as u64), thousands(total))
+                format!("{first}{} of {} rows", count(p.rows.len() as u64), count(total))
             } else {
                 plural(total, "row", "rows")
             }
@@ -1286,11 +1266,11 @@ mod tests {
         }
         assert_eq!(c.items, vec![0, 1]);
         assert_eq!(c.omitted, 3);
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(99_998), "99,998");
-        assert_eq!(thousands(20_000_000), "20,000,000");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(99_998), "99,998");
+        assert_eq!(count(20_000_000), "20,000,000");
     }
 
     fn import_page() -> ImportPage {
