@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 use serde::Serialize;
 
-use crate::api::{ApiError, Client, Directory, NewUser, Secret, Token};
+use crate::api::{
+    datacenter_of_host, proxied_advice, ApiError, Client, Directory, NewUser, Secret, Token,
+    UserFilter,
+};
 
 /// What to set up.
 #[derive(Clone, Debug)]
@@ -243,5 +246,141 @@ pub async fn setup(
         token: token_step,
         token_file,
         dry_run: dry,
+    })
+}
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Datacenter {
+    /// What `GET /whoami` reports.
+    pub reported: Option<String>,
+    /// What the base URL's host names.
+    pub in_host: Option<String>,
+    /// The server answered directly (no proxy notice) and, where both are known, they agree.
+    pub verified: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proxied {
+    pub use_host: String,
+    pub flag: String,
+    pub advice: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdName {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_default: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub base_url: String,
+    pub datacenter: Datacenter,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxied: Option<Proxied>,
+    pub simulator: bool,
+    pub credentials: String,
+    pub user_id: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub brand_id: String,
+    pub account_type: String,
+    /// The personal library's id is the user's own id.
+    pub personal_library_id: String,
+    pub group_library_ids: Vec<IdName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libraries_error: Option<String>,
+    pub directory_ids: Vec<IdName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directories_error: Option<String>,
+    pub can_use_api: bool,
+    pub can_manage_users: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_users_error: Option<String>,
+}
+
+/// What `whoami` shows: the account behind the credentials and the ids a partner integration
+/// asks for, each call's failure kept beside what it would have given.
+pub async fn gather(client: &Client, simulator: bool) -> Result<Identity, ApiError> {
+    let me = client.whoami().await?;
+    // The brand-admin check: one page of users.
+    let listing = client.users_page(None, &UserFilter::default()).await;
+    let libraries = client.libraries().await;
+    let directories = client.directories().await;
+    let reported = Some(me.datacenter.trim().to_ascii_lowercase()).filter(|d| !d.is_empty());
+    let in_host = client.base().datacenter().map(String::from);
+    let proxied = client.proxied_host().map(|host| {
+        let flag = match datacenter_of_host(&host) {
+            Some(dc) => format!("--datacenter {dc}"),
+            None => format!("--base-url https://{host}"),
+        };
+        Proxied {
+            advice: proxied_advice(client.base().host(), &host),
+            use_host: host,
+            flag,
+        }
+    });
+    let verified = proxied.is_none()
+        && match (&reported, &in_host) {
+            (Some(r), Some(h)) => r == h,
+            _ => true,
+        };
+    let (group_library_ids, libraries_error) = match libraries {
+        Ok(libs) => (
+            libs.into_iter()
+                .filter(|l| l.library_id.starts_with("GR_"))
+                .map(|l| IdName {
+                    id: l.library_id,
+                    name: l.library_name,
+                    is_default: None,
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let (directory_ids, directories_error) = match directories {
+        Ok(dirs) => (
+            dirs.into_iter()
+                .map(|d| IdName {
+                    id: d.directory_id,
+                    name: d.name,
+                    is_default: d.is_default,
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    Ok(Identity {
+        base_url: client.base().root().to_string(),
+        datacenter: Datacenter {
+            reported,
+            in_host,
+            verified,
+        },
+        proxied,
+        simulator,
+        credentials: client.credentials().describe(),
+        personal_library_id: me.user_id.clone(),
+        user_id: me.user_id,
+        username: me.user_name,
+        first_name: me.first_name,
+        last_name: me.last_name,
+        brand_id: me.brand_id,
+        account_type: me.account_type,
+        group_library_ids,
+        libraries_error,
+        directory_ids,
+        directories_error,
+        can_use_api: true,
+        can_manage_users: listing.is_ok(),
+        manage_users_error: listing.err().map(|e| e.to_string()),
     })
 }
