@@ -5,7 +5,7 @@ pub mod html;
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -181,6 +181,8 @@ pub struct ReportWriter {
     encoder: ReportEncoder,
     path: PathBuf,
     buf: Vec<u8>,
+    /// Where [`ReportWriter::mark`] was set, in a regular file.
+    mark: Option<u64>,
 }
 
 fn io_context(path: &Path, e: io::Error) -> io::Error {
@@ -203,7 +205,49 @@ impl ReportWriter {
             encoder,
             path: path.to_path_buf(),
             buf: Vec::new(),
+            mark: None,
         })
+    }
+
+    /// Marks the current end of the report; true when [`ReportWriter::rewind`] can go back to
+    /// it (a regular file can be cut short; a pipe or a terminal cannot).
+    pub fn mark(&mut self) -> io::Result<bool> {
+        let regular = self
+            .out
+            .get_ref()
+            .metadata()
+            .map_err(|e| io_context(&self.path, e))?
+            .is_file();
+        self.mark = if regular {
+            // Seeking flushes the buffer first.
+            Some(
+                self.out
+                    .stream_position()
+                    .map_err(|e| io_context(&self.path, e))?,
+            )
+        } else {
+            None
+        };
+        Ok(self.mark.is_some())
+    }
+
+    /// Cuts the report back to the mark: what was written since is gone.
+    pub fn rewind(&mut self) -> io::Result<()> {
+        let Some(at) = self.mark else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{}: the report cannot be rewound", self.path.display()),
+            ));
+        };
+        self.out.flush().map_err(|e| io_context(&self.path, e))?;
+        self.out
+            .get_ref()
+            .set_len(at)
+            .map_err(|e| io_context(&self.path, e))?;
+        self.out
+            .seek(io::SeekFrom::Start(at))
+            .map_err(|e| io_context(&self.path, e))?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -279,6 +323,14 @@ impl RowSink for ReportSink {
 
     fn chunk_done(&mut self) -> io::Result<()> {
         self.writer.flush()
+    }
+
+    fn mark(&mut self) -> io::Result<bool> {
+        self.writer.mark()
+    }
+
+    fn rewind(&mut self) -> io::Result<()> {
+        self.writer.rewind()
     }
 }
 

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::file::{
-    self, trim, Block, BlockReader, Broken, Col, ColumnMap, FileError, Opened, Opening,
-    ReadOptions, Record, RecordBuf, Source,
+    self, trim, Block, BlockReader, Broken, Col, ColumnMap, Decoding, FileError, Opened, Opening,
+    ReadOptions, Record, RecordBuf, Source, Unchecked,
 };
 use crate::instance::Instance;
 use crate::rules::{
@@ -161,6 +161,17 @@ pub trait RowSink: Send {
     fn chunk_done(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Marks where a validation starts; true when [`RowSink::rewind`] can go back here. A sink
+    /// that can lets the file's encoding be decided as its records are checked, with no pass
+    /// over the file before.
+    fn mark(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
+    /// Forgets everything given since [`RowSink::mark`]: the file turned out to need another
+    /// encoding (or to be no text at all) and is read again from the start.
+    fn rewind(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that keeps nothing (validation without a report).
@@ -172,6 +183,9 @@ impl RowSink for NullSink {
     }
     fn row(&mut self, _: &CheckedRow, _: Option<&[u8]>) -> io::Result<()> {
         Ok(())
+    }
+    fn mark(&mut self) -> io::Result<bool> {
+        Ok(true)
     }
 }
 
@@ -494,11 +508,26 @@ fn check_batch(
     encoder: Option<&RowEncoder>,
     cross: &mut CrossRow,
     size: u64,
-) -> Vec<Checked> {
-    let parsed: Vec<(RecordBuf, Option<Broken>)> = batch
+    unchecked: Unchecked,
+) -> Result<Vec<Checked>, Decoding> {
+    let parsed: Vec<(RecordBuf, Option<Broken>, Option<Decoding>)> = batch
         .par_iter()
-        .map(|b| (file::parse_block(b, delimiter), b.broken))
+        .map(|b| {
+            let verdict = unchecked.verdict(&b.bytes, b.first_line);
+            (file::parse_block(b, delimiter), b.broken, verdict)
+        })
         .collect();
+    // The file is not what its first bytes said: a NUL anywhere makes it no text at all,
+    // otherwise the first byte that is not UTF-8 decides.
+    let verdicts = || parsed.iter().filter_map(|(_, _, v)| v.as_ref());
+    if let Some(v) = verdicts()
+        .find(|v| matches!(v, Decoding::NotText(_)))
+        .or_else(|| verdicts().next())
+    {
+        return Err(v.clone());
+    }
+    let parsed: Vec<(RecordBuf, Option<Broken>)> =
+        parsed.into_iter().map(|(p, b, _)| (p, b)).collect();
     let mut next = first_row;
     let firsts: Vec<u64> = parsed
         .iter()
@@ -549,7 +578,7 @@ fn check_batch(
         block.name_first = n;
         block.id_first = d;
     }
-    checked
+    Ok(checked)
 }
 
 /// The in-order stage: cross-row checks, the tally, and the sink.
@@ -629,18 +658,59 @@ fn read_batch(reader: &mut BlockReader) -> Result<Vec<Block>, io::Error> {
 }
 
 /// Validates one file, streaming every row to `sink`.
+///
+/// When the sink can rewind, the file is not read once before its records: its first bytes
+/// decide the encoding, the workers check every block's bytes as they parse it, and a block
+/// that proves the first bytes wrong (a byte that is not UTF-8, a NUL) starts the validation
+/// over in the encoding it calls for. Otherwise one pass over the file decides first.
 pub fn validate_source(
     source: &Source,
     opts: &ValidateOptions,
     instance: Option<&Instance>,
     sink: &mut dyn RowSink,
 ) -> Result<FileSummary, ValidateError> {
-    let mut opened = match file::open(source, &opts.read)? {
+    let rewinds = sink.mark().map_err(ValidateError::Report)?;
+    let mut opening = if rewinds {
+        file::open_unchecked(source, &opts.read)?
+    } else {
+        file::open(source, &opts.read)?
+    };
+    loop {
+        match validate_opened(source, opening, opts, instance, sink)? {
+            Pass::Done(summary) => return Ok(*summary),
+            Pass::Again(decoding) => {
+                sink.rewind().map_err(ValidateError::Report)?;
+                // Read as Windows-1252 now, NUL bytes are still looked for.
+                let left = Unchecked {
+                    nul: true,
+                    utf8: false,
+                };
+                opening = file::open_decided(source, &opts.read, decoding, left)?;
+            }
+        }
+    }
+}
+
+/// How one pass over a file ended.
+enum Pass {
+    Done(Box<FileSummary>),
+    /// The bytes showed the file must be read as this says: start over.
+    Again(Decoding),
+}
+
+fn validate_opened(
+    source: &Source,
+    opening: Opening,
+    opts: &ValidateOptions,
+    instance: Option<&Instance>,
+    sink: &mut dyn RowSink,
+) -> Result<Pass, ValidateError> {
+    let mut opened = match opening {
         Opening::Refused { problem, size } => {
             let mut tally = Tally::new(source, size, opts.strict);
             tally.file_problem(sink, None, &problem)?;
             sink.chunk_done().map_err(ValidateError::Report)?;
-            return Ok(tally.finish());
+            return Ok(Pass::Done(Box::new(tally.finish())));
         }
         Opening::Ready(o) => o,
     };
@@ -679,6 +749,7 @@ pub fn validate_source(
         })
     };
     let size = opened.size;
+    let unchecked = opened.unchecked;
     let mut blocks = opened.into_blocks(opts.block_bytes);
     let mut batch = read_batch(&mut blocks).map_err(io_err)?;
     let mut pending: Vec<Checked> = Vec::new();
@@ -707,6 +778,7 @@ pub fn validate_source(
                             encoder.as_deref(),
                             &mut cross,
                             size,
+                            unchecked,
                         )
                     },
                 )
@@ -723,6 +795,10 @@ pub fn validate_source(
             },
         );
         consumed?;
+        let checked = match checked {
+            Ok(c) => c,
+            Err(decoding) => return Ok(Pass::Again(decoding)),
+        };
         numbered += checked.iter().map(|c| c.records.len() as u64).sum::<u64>();
         pending = checked;
         for done in std::mem::replace(&mut batch, next.map_err(io_err)?) {
@@ -757,5 +833,5 @@ pub fn validate_source(
         tally.file_problem(sink, None, &p)?;
     }
     sink.chunk_done().map_err(ValidateError::Report)?;
-    Ok(tally.finish())
+    Ok(Pass::Done(Box::new(tally.finish())))
 }

@@ -701,3 +701,81 @@ fn f04_names_the_line_in_a_cr_only_file() {
         "{f04}"
     );
 }
+
+/// The encoding is decided as the records are checked, with no pass over the file first: a
+/// byte that is not UTF-8 far into the file (past the first batches of blocks) starts the
+/// validation over in Windows-1252. The report then holds the F04 row naming that line and
+/// every data row once, read in the new encoding, exactly as when the report goes to a pipe
+/// (which cannot be rewound, so the file is read once before the records instead).
+#[cfg(unix)]
+#[test]
+fn a_late_byte_that_is_not_utf8_restarts_in_windows_1252() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = users(60_000).into_bytes();
+    text.extend_from_slice(b",jos\xE9@x.edu,Jos\xE9,B,jose@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    for i in 0..10 {
+        text.extend_from_slice(
+            format!(",tail{i}@x.edu,A,B,t{i}@x.edu,,UT_4SjjZmbPphZGKDq,active,\n").as_bytes(),
+        );
+    }
+    let input = dir.path().join("late.csv");
+    std::fs::write(&input, &text).expect("write");
+    let report = dir.path().join("late-report.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Windows-1252"), "{stdout}");
+    let rows = support::read_report(&report);
+    assert_eq!(
+        rows.len(),
+        1 + 60_011,
+        "one F04 row and every data row once"
+    );
+    assert_eq!(rows[0]["codes"], "F04");
+    assert!(rows[0]["message"].contains("line 60002 "), "{:?}", rows[0]);
+    assert_eq!(rows[60_001]["userName"], "josé@x.edu");
+    let lines: Vec<&str> = rows[1..].iter().map(|r| r["line"].as_str()).collect();
+    assert_eq!(lines.first(), Some(&"2"));
+    assert_eq!(lines.last(), Some(&"60012"));
+
+    // Through a pipe (the summary follows the report there): the same rows.
+    let piped = qusers()
+        .arg("validate")
+        .arg(&input)
+        .args(["--report", "/dev/stdout"])
+        .output()
+        .expect("runs");
+    assert_eq!(piped.status.code(), Some(0), "{piped:?}");
+    let report = std::fs::read_to_string(&report).expect("report");
+    assert!(String::from_utf8_lossy(&piped.stdout).starts_with(&report));
+}
+
+/// A NUL byte found in a late block, after rows were already written to the report, leaves a
+/// report with the F02 row alone: the rows of the first reading are taken back.
+#[test]
+fn a_late_nul_byte_takes_back_the_rows_already_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = users(60_000).into_bytes();
+    text.extend_from_slice(b",z@x.edu,A,B,z@x.edu,,UT_4SjjZmbPphZGKDq,active,\0\n");
+    let input = dir.path().join("nul.csv");
+    std::fs::write(&input, &text).expect("write");
+    let report = dir.path().join("nul-report.csv");
+    let out = qusers()
+        .arg("validate")
+        .arg(&input)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows = support::read_report(&report);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["codes"], "F02");
+    assert!(rows[0]["message"].contains("line 60002 "), "{:?}", rows[0]);
+}

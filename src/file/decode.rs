@@ -69,38 +69,103 @@ pub fn encoding_for_label(label: &str) -> Result<&'static Encoding, FileError> {
         .ok_or_else(|| FileError::UnknownEncoding(label.into()))
 }
 
-/// Decides how to read a source. Costs one pass over the bytes for files without a BOM (UTF-8
-/// validation runs at memory speed).
-pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decoding, FileError> {
+/// How much of a file [`sniff`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    /// Every byte: NUL bytes and UTF-8 are checked before any record is read (one pass over
+    /// the file before the records are read).
+    Whole,
+    /// The first bytes only: whoever reads the records checks the rest as it goes (see
+    /// [`Unchecked`]), and opens the file again with the encoding it found when a byte says so.
+    Head,
+}
+
+/// What a [`Scan::Head`] sniff left to the reader of the records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unchecked {
+    /// A NUL byte anywhere means the file is not text.
+    pub nul: bool,
+    /// A byte that is not UTF-8 means the file is Windows-1252, from that byte's line on.
+    pub utf8: bool,
+}
+
+impl Unchecked {
+    /// What a stretch of decoded text says about the whole file, if anything: `first_line` is
+    /// the physical line of `bytes[0]` (line ends are `\n` only, one per physical line).
+    pub fn verdict(&self, bytes: &[u8], first_line: u64) -> Option<Decoding> {
+        let line_of =
+            |at: usize| first_line + memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64;
+        if self.nul {
+            if let Some(at) = memchr::memchr(0, bytes) {
+                return Some(nul_byte(line_of(at)));
+            }
+        }
+        if self.utf8 {
+            if let Err(e) = std::str::from_utf8(bytes) {
+                return Some(Decoding::Text(TextEncoding::Windows1252 {
+                    first_line: line_of(e.valid_up_to()),
+                }));
+            }
+        }
+        None
+    }
+}
+
+fn nul_byte(line: u64) -> Decoding {
+    Decoding::NotText(format!(
+        "line {line} has a NUL byte, which no text file has"
+    ))
+}
+
+/// Decides how to read a source. With [`Scan::Whole`] this costs one pass over the bytes for
+/// files without a BOM (UTF-8 validation runs at memory speed); with [`Scan::Head`] only the
+/// first bytes are read, and the result says what is left to check.
+pub fn sniff(
+    source: &Source,
+    forced: Option<&'static Encoding>,
+    scan: Scan,
+) -> Result<(Decoding, Unchecked), FileError> {
     let io_err = |source_err: io::Error| FileError::Io {
         path: source.name(),
         source: source_err,
     };
+    let checked = Unchecked::default();
     let mut rdr = source.reader()?;
     let mut head = vec![0u8; SNIFF_BYTES];
     let head_len = read_full(&mut rdr, &mut head).map_err(io_err)?;
     head.truncate(head_len);
     if head.is_empty() {
-        return Ok(Decoding::Empty);
+        return Ok((Decoding::Empty, checked));
     }
     // Known without looking further: given, or a byte-order mark. UTF-16 has NUL bytes.
     let known = if let Some(enc) = forced {
         if enc.output_encoding() != enc {
-            return Ok(Decoding::Text(TextEncoding::Forced(enc))); // UTF-16 (or a relative)
+            // UTF-16 (or a relative)
+            return Ok((Decoding::Text(TextEncoding::Forced(enc)), checked));
         }
         Some(TextEncoding::Forced(enc))
     } else if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         Some(TextEncoding::Utf8Bom)
     } else if head.starts_with(&[0xFF, 0xFE]) {
-        return Ok(Decoding::Text(TextEncoding::Utf16Le));
+        return Ok((Decoding::Text(TextEncoding::Utf16Le), checked));
     } else if head.starts_with(&[0xFE, 0xFF]) {
-        return Ok(Decoding::Text(TextEncoding::Utf16Be));
+        return Ok((Decoding::Text(TextEncoding::Utf16Be), checked));
     } else {
         if let Some(why) = not_text(&head) {
-            return Ok(Decoding::NotText(why));
+            return Ok((Decoding::NotText(why), checked));
         }
         None
     };
+    if scan == Scan::Head {
+        let unchecked = Unchecked {
+            nul: true,
+            utf8: known.is_none(),
+        };
+        return Ok((
+            Decoding::Text(known.unwrap_or(TextEncoding::Utf8)),
+            unchecked,
+        ));
+    }
     // Validate the whole stream as UTF-8 in one buffer, and look for NUL bytes all the way
     // (a NUL anywhere means the file is not text); an incomplete sequence at the end of a read
     // (at most 3 bytes) moves to the front and the next read lands behind it.
@@ -112,9 +177,7 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
     loop {
         if let Some(at) = memchr::memchr(0, &buf[..filled]) {
             let line = line_of_offset(source, offset + at as u64)?;
-            return Ok(Decoding::NotText(format!(
-                "line {line} has a NUL byte, which no text file has"
-            )));
+            return Ok((nul_byte(line), checked));
         }
         let keep = if first_bad.is_some() || known.is_some() {
             0
@@ -136,13 +199,14 @@ pub fn sniff(source: &Source, forced: Option<&'static Encoding>) -> Result<Decod
                 // The file ends inside a multi-byte sequence.
                 first_bad = Some(offset);
             }
-            return Ok(Decoding::Text(match (known, first_bad) {
+            let encoding = match (known, first_bad) {
                 (Some(known), _) => known,
                 (None, Some(bad)) => TextEncoding::Windows1252 {
                     first_line: line_of_offset(source, bad)?,
                 },
                 (None, None) => TextEncoding::Utf8,
-            }));
+            };
+            return Ok((Decoding::Text(encoding), checked));
         }
         filled = keep + n;
     }
@@ -372,7 +436,9 @@ mod tests {
     use std::sync::Arc;
 
     fn sniff_bytes(b: &[u8]) -> Decoding {
-        sniff(&Source::Stdin(Arc::new(b.to_vec())), None).expect("in memory")
+        sniff(&Source::Stdin(Arc::new(b.to_vec())), None, Scan::Whole)
+            .expect("in memory")
+            .0
     }
 
     #[test]

@@ -13,11 +13,11 @@ pub mod workbook;
 pub use blocks::{
     parse_block, record_line, Block, BlockReader, BoundaryScanner, Broken, MAX_RECORD_BYTES,
 };
-pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
+pub use decode::{encoding_for_label as decode_label, Decoding, Scan, TextEncoding, Unchecked};
 pub use header::{analyze_header, column_letters, ColumnMap, HeaderAnalysis};
 pub use paths::ensure_outputs_distinct;
 pub(crate) use reader::csv_error;
-pub use reader::{open, Opened, Opening, ReadOptions};
+pub use reader::{open, open_decided, open_unchecked, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};
 pub use sheet::{is_workbook_name, read_sheet, CellFact, CellKind, SheetData};
 

@@ -8,7 +8,7 @@ use encoding_rs::Encoding;
 
 use super::blocks::MAX_RECORD_BYTES;
 use super::blocks::{BlockReader, BoundaryScanner};
-use super::decode::{decoded_reader, sniff, Decoding, TextEncoding};
+use super::decode::{decoded_reader, sniff, Decoding, Scan, TextEncoding, Unchecked};
 use super::header::{analyze_header, HeaderAnalysis};
 use super::{Delimiter, FileError, Source, MAX_BYTES};
 use crate::rules::{Code, Problem};
@@ -59,6 +59,8 @@ pub struct Opened {
     pub body: Box<dyn Read + Send>,
     /// The worksheet read, when the file is a workbook (its cell facts, its cell names).
     pub sheet: Option<std::sync::Arc<super::SheetData>>,
+    /// What the reader of `body` must still check (after [`open_unchecked`]).
+    pub unchecked: Unchecked,
 }
 
 impl Opened {
@@ -78,8 +80,20 @@ impl Opened {
     }
 }
 
-/// Opens `source` for reading records.
+/// Opens `source` for reading records, after one pass over the whole file that decides its
+/// encoding (see [`open_unchecked`] for the way without it).
 pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
+    open_scanning(source, opts, Scan::Whole)
+}
+
+/// Opens `source` having read only its first bytes: the caller checks the bytes of the body
+/// with [`Opened::unchecked`] as it reads them and, when they show the file is not what the
+/// first bytes said, opens it again with [`open_decided`]. No pass over the file comes first.
+pub fn open_unchecked(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
+    open_scanning(source, opts, Scan::Head)
+}
+
+fn open_scanning(source: &Source, opts: &ReadOptions, scan: Scan) -> Result<Opening, FileError> {
     // A workbook is read as the CSV of its worksheet.
     let source = &match source.with_sheet(opts.sheet.as_deref()) {
         Ok(s) => s,
@@ -91,8 +105,35 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         }
         Err(e) => return Err(e),
     };
+    let (decoding, unchecked) = sniff(source, opts.encoding, scan)?;
+    open_text(source, opts, decoding, unchecked)
+}
+
+/// Opens `source` as `decoding` says it must be read (what [`Unchecked::verdict`] found in
+/// the body of an [`open_unchecked`] file), with `unchecked` left to check.
+pub fn open_decided(
+    source: &Source,
+    opts: &ReadOptions,
+    decoding: Decoding,
+    unchecked: Unchecked,
+) -> Result<Opening, FileError> {
+    open_text(
+        &source.with_sheet(opts.sheet.as_deref())?,
+        opts,
+        decoding,
+        unchecked,
+    )
+}
+
+/// Opens a text source (a workbook is its worksheet's CSV by now).
+fn open_text(
+    source: &Source,
+    opts: &ReadOptions,
+    decoding: Decoding,
+    unchecked: Unchecked,
+) -> Result<Opening, FileError> {
     let size = source.size()?;
-    let encoding = match sniff(source, opts.encoding)? {
+    let encoding = match decoding {
         Decoding::Empty => {
             return Ok(Opening::Refused {
                 problem: Problem::new(Code::EmptyFile, "the file has no bytes at all"),
@@ -178,12 +219,21 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         }
         None => expected,
     };
-    let Some((lead, header_end)) =
+    let found_header =
         find_header(&mut head, &mut decoded, delimiter.0).map_err(|e| FileError::Io {
             path: source.name(),
             source: e,
-        })?
-    else {
+        })?;
+    // The lines read so far are checked here, the rest by the reader of the body.
+    let read = found_header.map_or(head.len(), |(_, end)| end);
+    if let Some(decoding) = unchecked.verdict(&head[..read], 1 + skipped) {
+        let left = Unchecked {
+            utf8: false,
+            ..unchecked
+        };
+        return open_text(source, opts, decoding, left);
+    }
+    let Some((lead, header_end)) = found_header else {
         let line = 1 + skipped + leading_blank_lines(&head) as u64;
         return Ok(Opening::Refused {
             problem: Problem::new(
@@ -238,6 +288,7 @@ pub fn open(source: &Source, opts: &ReadOptions) -> Result<Opening, FileError> {
         sep_line: sep,
         body: Box::new(io::Cursor::new(head).chain(decoded)),
         sheet: source.sheet().cloned(),
+        unchecked,
     })))
 }
 

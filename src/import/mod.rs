@@ -108,6 +108,8 @@ pub struct Collect {
     pub rows: Vec<InputRow>,
     /// (line, problem, counts as an error)
     pub file_problems: Vec<(Option<u64>, Problem, bool)>,
+    /// How many of each were kept at [`RowSink::mark`].
+    marked: (usize, usize),
 }
 
 impl RowSink for Collect {
@@ -127,6 +129,17 @@ impl RowSink for Collect {
             verdict: row.verdict,
             empty: row.is_empty_row(),
         });
+        Ok(())
+    }
+
+    fn mark(&mut self) -> io::Result<bool> {
+        self.marked = (self.rows.len(), self.file_problems.len());
+        Ok(true)
+    }
+
+    fn rewind(&mut self) -> io::Result<()> {
+        self.rows.truncate(self.marked.0);
+        self.file_problems.truncate(self.marked.1);
         Ok(())
     }
 }

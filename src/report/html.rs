@@ -168,6 +168,8 @@ pub struct HtmlSink {
     rows: Capped<ProblemRow>,
     /// Text bytes of the rows kept.
     kept_bytes: usize,
+    /// Rows kept, rows left out and their bytes at [`RowSink::mark`].
+    marked: (usize, u64, usize),
 }
 
 impl HtmlSink {
@@ -202,6 +204,7 @@ impl HtmlSink {
             path: path.to_path_buf(),
             rows: Capped::new(EMBEDDED_ROWS),
             kept_bytes: 0,
+            marked: (0, 0, 0),
         })
     }
 
@@ -254,6 +257,19 @@ impl RowSink for HtmlSink {
 
     fn chunk_done(&mut self) -> io::Result<()> {
         self.csv.chunk_done()
+    }
+
+    fn mark(&mut self) -> io::Result<bool> {
+        self.marked = (self.rows.items.len(), self.rows.omitted, self.kept_bytes);
+        self.csv.mark()
+    }
+
+    fn rewind(&mut self) -> io::Result<()> {
+        let (kept, omitted, bytes) = self.marked;
+        self.rows.items.truncate(kept);
+        self.rows.omitted = omitted;
+        self.kept_bytes = bytes;
+        self.csv.rewind()
     }
 }
 
