@@ -381,7 +381,9 @@ fn opening_line(code: Code, opened: &Opened) -> Option<u64> {
     }
 }
 
-/// One block's rows after checking (phase 2, in parallel).
+/// One block's rows after checking (phase 2, in parallel). Kept once its rows are consumed
+/// and filled again with a later block's: memory already touched costs no page faults.
+#[derive(Default)]
 struct Checked {
     records: RecordBuf,
     /// The block is one line the reader could not read as a record.
@@ -396,26 +398,37 @@ struct Checked {
     ends: Vec<usize>,
 }
 
-/// Row numbers are known here, so the sink's encoder can run on the workers.
+/// Checks the rows parsed into `block.records`. Row numbers are known here, so the sink's
+/// encoder can run on the workers.
 fn check_block(
-    records: RecordBuf,
-    broken: Option<Broken>,
+    block: &mut Checked,
     first_row: u64,
     ctx: &CheckCtx,
     strict: bool,
     encoder: Option<&RowEncoder>,
-) -> Checked {
+) {
+    let Checked {
+        records,
+        broken,
+        problems,
+        keys,
+        encoded,
+        ends,
+        ..
+    } = block;
     let n = records.len();
-    let mut problems = Vec::with_capacity(n);
-    let mut keys = Vec::with_capacity(n);
-    let mut encoded = Vec::with_capacity(n * 64);
-    let mut ends = Vec::with_capacity(if encoder.is_some() { n } else { 0 });
+    problems.clear();
+    keys.clear();
+    encoded.clear();
+    ends.clear();
+    problems.reserve(n);
+    keys.reserve(n);
     for i in 0..n {
         let rec = records.get(i);
         let mut out = Vec::new();
         match broken {
             // Its fields are not the user's values: only say what happened to the line.
-            Some(b) => out.push(broken_problem(b, records.line(i))),
+            Some(b) => out.push(broken_problem(*b, records.line(i))),
             None => {
                 check_row(rec, ctx, &mut out);
                 quote_across_lines(rec, records.line(i), &mut out);
@@ -438,20 +451,10 @@ fn check_block(
                 verdict: Verdict::of(&out, strict),
                 problems: &out,
             };
-            encode(&row, &mut encoded);
+            encode(&row, encoded);
             ends.push(encoded.len());
         }
         problems.push(out);
-    }
-    Checked {
-        records,
-        broken,
-        problems,
-        keys,
-        name_first: Vec::new(),
-        id_first: Vec::new(),
-        encoded,
-        ends,
     }
 }
 
@@ -509,37 +512,44 @@ fn check_batch(
     cross: &mut CrossRow,
     size: u64,
     unchecked: Unchecked,
+    spares: &mut Vec<Checked>,
 ) -> Result<Vec<Checked>, Decoding> {
-    let parsed: Vec<(RecordBuf, Option<Broken>, Option<Decoding>)> = batch
-        .par_iter()
-        .map(|b| {
+    let mut checked: Vec<Checked> = batch
+        .iter()
+        .map(|_| spares.pop().unwrap_or_default())
+        .collect();
+    let verdicts: Vec<Option<Decoding>> = checked
+        .par_iter_mut()
+        .zip(batch.par_iter())
+        .map(|(slot, b)| {
             let verdict = unchecked.verdict(&b.bytes, b.first_line);
-            (file::parse_block(b, delimiter), b.broken, verdict)
+            slot.records = file::parse_block(b, delimiter);
+            slot.broken = b.broken;
+            verdict
         })
         .collect();
     // The file is not what its first bytes said: a NUL anywhere makes it no text at all,
     // otherwise the first byte that is not UTF-8 decides.
-    let verdicts = || parsed.iter().filter_map(|(_, _, v)| v.as_ref());
-    if let Some(v) = verdicts()
+    if let Some(v) = verdicts
+        .iter()
+        .flatten()
         .find(|v| matches!(v, Decoding::NotText(_)))
-        .or_else(|| verdicts().next())
+        .or_else(|| verdicts.iter().flatten().next())
     {
         return Err(v.clone());
     }
-    let parsed: Vec<(RecordBuf, Option<Broken>)> =
-        parsed.into_iter().map(|(p, b, _)| (p, b)).collect();
     let mut next = first_row;
-    let firsts: Vec<u64> = parsed
+    let firsts: Vec<u64> = checked
         .iter()
-        .map(|(p, _)| {
+        .map(|c| {
             let f = next;
-            next += p.len() as u64;
+            next += c.records.len() as u64;
             f
         })
         .collect();
     if first_row == 1 {
         // Room for every row's keys at once: no growth as the tables fill.
-        let rows: usize = parsed.iter().map(|(p, _)| p.len()).sum();
+        let rows: usize = checked.iter().map(|c| c.records.len()).sum();
         let bytes: usize = batch.iter().map(|b| b.bytes.len()).sum();
         if rows > 0 && bytes > 0 {
             let estimate = (size as usize / (bytes / rows).max(1))
@@ -548,11 +558,10 @@ fn check_batch(
             cross.reserve(estimate);
         }
     }
-    let mut checked: Vec<Checked> = parsed
-        .into_par_iter()
+    checked
+        .par_iter_mut()
         .zip(firsts.par_iter().copied())
-        .map(|((p, broken), first)| check_block(p, broken, first, ctx, opts.strict, encoder))
-        .collect();
+        .for_each(|(block, first)| check_block(block, first, ctx, opts.strict, encoder));
     let (names, ids) = cross.tables();
     let lookup = |table: &mut FirstLines, key: fn(&CrossKeys) -> Option<u128>| {
         checked
@@ -583,7 +592,7 @@ fn check_batch(
 
 /// The in-order stage: cross-row checks, the tally, and the sink.
 fn consume(
-    checked: Vec<Checked>,
+    checked: &mut [Checked],
     tally: &mut Tally,
     sink: &mut dyn RowSink,
     map: &ColumnMap,
@@ -593,7 +602,7 @@ fn consume(
     if checked.is_empty() {
         return Ok(());
     }
-    for mut block in checked {
+    for block in checked.iter_mut() {
         for i in 0..block.records.len() {
             let rec = block.records.get(i);
             let line = block.records.line(i);
@@ -753,6 +762,8 @@ fn validate_opened(
     let mut blocks = opened.into_blocks(opts.block_bytes);
     let mut batch = read_batch(&mut blocks).map_err(io_err)?;
     let mut pending: Vec<Checked> = Vec::new();
+    // Blocks whose rows were consumed, to be filled again.
+    let mut spares: Vec<Checked> = Vec::new();
     let mut numbered = 0u64;
     // Three stages at once: the next batch is read, this one parsed and checked on the pool,
     // and the previous one's rows go through the cross-row checks to the sink, in order.
@@ -779,13 +790,14 @@ fn validate_opened(
                             &mut cross,
                             size,
                             unchecked,
+                            &mut spares,
                         )
                     },
                 )
             },
             || {
                 consume(
-                    std::mem::take(&mut pending),
+                    &mut pending,
                     &mut tally,
                     &mut *sink,
                     &map,
@@ -800,6 +812,7 @@ fn validate_opened(
             Err(decoding) => return Ok(Pass::Again(decoding)),
         };
         numbered += checked.iter().map(|c| c.records.len() as u64).sum::<u64>();
+        spares.append(&mut pending);
         pending = checked;
         for done in std::mem::replace(&mut batch, next.map_err(io_err)?) {
             blocks.recycle(done.bytes);
