@@ -611,7 +611,10 @@ fn consume(
             let remember = opts
                 .duplicate_rows
                 .is_none_or(|max| tally.summary.rows < max);
-            if remember
+            // Most rows are nobody's duplicate: their fields are not even looked at here.
+            let seen_before = |first: Option<u64>| first.is_some_and(|f| f != line);
+            if (seen_before(block.name_first[i]) || seen_before(block.id_first[i]))
+                && remember
                 && block.broken.is_none()
                 && !problems.iter().any(|p| p.code == Code::EmptyRow)
             {

@@ -93,6 +93,22 @@ impl Unchecked {
     /// What a stretch of decoded text says about the whole file, if anything: `first_line` is
     /// the physical line of `bytes[0]` (line ends are `\n` only, one per physical line).
     pub fn verdict(&self, bytes: &[u8], first_line: u64) -> Option<Decoding> {
+        let first_bad = if self.utf8 {
+            std::str::from_utf8(bytes).err().map(|e| e.valid_up_to())
+        } else {
+            None
+        };
+        self.verdict_given(bytes, first_line, first_bad)
+    }
+
+    /// [`Unchecked::verdict`] when the offset of the first byte that is not UTF-8 is known
+    /// already (the parser validates each block once).
+    pub fn verdict_given(
+        &self,
+        bytes: &[u8],
+        first_line: u64,
+        first_bad: Option<usize>,
+    ) -> Option<Decoding> {
         let line_of =
             |at: usize| first_line + memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64;
         if self.nul {
@@ -100,14 +116,12 @@ impl Unchecked {
                 return Some(nul_byte(line_of(at)));
             }
         }
-        if self.utf8 {
-            if let Err(e) = std::str::from_utf8(bytes) {
-                return Some(Decoding::Text(TextEncoding::Windows1252 {
-                    first_line: line_of(e.valid_up_to()),
-                }));
-            }
+        match first_bad {
+            Some(at) if self.utf8 => Some(Decoding::Text(TextEncoding::Windows1252 {
+                first_line: line_of(at),
+            })),
+            _ => None,
         }
-        None
     }
 }
 
