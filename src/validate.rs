@@ -658,9 +658,9 @@ const BLOCKS_PER_BATCH: usize = 8;
 /// Bytes per block.
 const BLOCK_BYTES: usize = 1 << 18;
 
-fn read_batch(reader: &mut BlockReader) -> Result<Vec<Block>, io::Error> {
-    let mut batch = Vec::with_capacity(BLOCKS_PER_BATCH);
-    while batch.len() < BLOCKS_PER_BATCH {
+fn read_batch(reader: &mut BlockReader, blocks: usize) -> Result<Vec<Block>, io::Error> {
+    let mut batch = Vec::with_capacity(blocks);
+    while batch.len() < blocks {
         match reader.next_block()? {
             Some(b) => batch.push(b),
             None => break,
@@ -763,7 +763,9 @@ fn validate_opened(
     let size = opened.size;
     let unchecked = opened.unchecked;
     let mut blocks = opened.into_blocks(opts.block_bytes);
-    let mut batch = read_batch(&mut blocks).map_err(io_err)?;
+    // Nothing runs in parallel until the first batch is read: it is small, one block a core.
+    let first = rayon::current_num_threads().clamp(1, BLOCKS_PER_BATCH);
+    let mut batch = read_batch(&mut blocks, first).map_err(io_err)?;
     let mut pending: Vec<Checked> = Vec::new();
     // Blocks whose rows were consumed, to be filled again.
     let mut spares: Vec<Checked> = Vec::new();
@@ -779,7 +781,7 @@ fn validate_opened(
                         if batch.is_empty() {
                             Ok(Vec::new())
                         } else {
-                            read_batch(&mut blocks)
+                            read_batch(&mut blocks, BLOCKS_PER_BATCH)
                         }
                     },
                     || {
