@@ -464,7 +464,8 @@ fn broken_problem(broken: Broken, line: u64) -> Problem {
 /// A quoted value with line breaks: the lines after the first were read into one cell, and
 /// the row says which (no line vanishes from the report).
 fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
-    let breaks = memchr::memchr_iter(b'\n', rec.text().as_bytes()).count() as u64;
+    // Counted by the parser as it read the record.
+    let breaks = rec.breaks();
     if breaks > 0 {
         let last = line + breaks;
         let lines = if breaks == 1 {

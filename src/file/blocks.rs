@@ -141,46 +141,6 @@ pub enum Broken {
     TooLong { bytes: u64 },
 }
 
-/// Parses a block's records, each with its physical line.
-pub fn parse_block(block: &Block, delimiter: u8) -> super::RecordBuf {
-    let mut records = super::RecordBuf::with_capacity(block.bytes.len());
-    let mut rec = csv::ByteRecord::new();
-    match block.broken {
-        None => {}
-        Some(Broken::UnclosedQuote) => {
-            // One line, quotes as characters.
-            let line = block.bytes.strip_suffix(b"\n").unwrap_or(&block.bytes);
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .quoting(false)
-                .delimiter(delimiter)
-                .from_reader(line);
-            if !rdr.read_byte_record(&mut rec).unwrap_or(false) {
-                rec.clear();
-            }
-            records.push(&rec, block.first_line);
-            return records;
-        }
-        Some(Broken::TooLong { .. }) => {
-            records.push(&rec, block.first_line);
-            return records;
-        }
-    }
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(&block.bytes[..]);
-    // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
-    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-        let line =
-            block.first_line + rec.position().map_or(1, |p| record_line(&block.bytes, p)) - 1;
-        records.push(&rec, line);
-    }
-    records
-}
-
 /// A run of whole records and the physical line its first byte is on.
 #[derive(Debug)]
 pub struct Block {
@@ -397,6 +357,7 @@ impl BlockReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file::parse_block;
     use proptest::prelude::*;
 
     /// (line, fields) of every record, parsed in one go.

@@ -4,17 +4,17 @@
 mod blocks;
 mod decode;
 mod header;
+mod parse;
 mod paths;
 mod reader;
 mod record;
 mod sheet;
 pub mod workbook;
 
-pub use blocks::{
-    parse_block, record_line, Block, BlockReader, BoundaryScanner, Broken, MAX_RECORD_BYTES,
-};
+pub use blocks::{record_line, Block, BlockReader, BoundaryScanner, Broken, MAX_RECORD_BYTES};
 pub use decode::{encoding_for_label as decode_label, Decoding, TextEncoding};
 pub use header::{analyze_header, column_letters, ColumnMap, HeaderAnalysis};
+pub use parse::{parse_block, parse_block_into};
 pub use paths::ensure_outputs_distinct;
 pub(crate) use reader::csv_error;
 pub use reader::{open, Opened, Opening, ReadOptions};
