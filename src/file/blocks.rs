@@ -43,13 +43,38 @@ impl BoundaryScanner {
     /// Scans `buf`, the bytes that follow everything scanned before, and returns the offset
     /// just past the last record boundary in it.
     pub fn scan(&mut self, buf: &[u8]) -> Option<usize> {
-        self.scan_to(buf, false)
+        let mut last = None;
+        let mut i = 0;
+        while i < buf.len() {
+            if self.state != State::Unquoted {
+                match self.step_in_quotes(buf, i) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+                continue;
+            }
+            // Outside quotes up to the next quote (most files have none): every `\n` before it
+            // ends a record, and only the last one is wanted. Two searches, not one per line.
+            let quote = memchr::memchr(b'"', &buf[i..]).map(|j| i + j);
+            let end = quote.unwrap_or(buf.len());
+            if let Some(j) = memchr::memrchr(b'\n', &buf[i..end]) {
+                last = Some(i + j + 1);
+            }
+            let Some(at) = quote else {
+                self.prev = buf[buf.len() - 1];
+                break;
+            };
+            let before = if at > i { buf[at - 1] } else { self.prev };
+            self.quote_outside(before);
+            i = at + 1;
+        }
+        last
     }
 
     /// Scans `buf` up to the first record boundary and returns the offset just past it; the
     /// state is then that of a record start.
     pub fn scan_first(&mut self, buf: &[u8]) -> Option<usize> {
-        self.scan_to(buf, true)
+        self.scan_with(buf, |_| false)
     }
 
     /// Every record boundary in `buf` (offsets just past each `\n` that ends a record).
@@ -60,59 +85,67 @@ impl BoundaryScanner {
         });
     }
 
-    fn scan_to(&mut self, buf: &[u8], first: bool) -> Option<usize> {
-        self.scan_with(buf, |_| !first)
-    }
-
     /// The scan itself: `on_cut` sees each boundary and says whether to go on.
     fn scan_with(&mut self, buf: &[u8], mut on_cut: impl FnMut(usize) -> bool) -> Option<usize> {
         let mut last = None;
         let mut i = 0;
         while i < buf.len() {
-            match self.state {
-                State::Quoted => match memchr::memchr(b'"', &buf[i..]) {
-                    Some(j) => {
-                        self.state = State::QuoteInQuoted;
-                        i += j + 1;
-                    }
+            if self.state != State::Unquoted {
+                match self.step_in_quotes(buf, i) {
+                    Some(next) => i = next,
                     None => break,
-                },
-                State::QuoteInQuoted => {
-                    if buf[i] == b'"' {
-                        self.state = State::Quoted;
-                        i += 1;
-                    } else {
-                        self.state = State::Unquoted;
-                        self.prev = b'"';
-                    }
                 }
-                State::Unquoted => match memchr::memchr2(b'\n', b'"', &buf[i..]) {
-                    Some(j) => {
-                        let at = i + j;
-                        if buf[at] == b'\n' {
-                            last = Some(at + 1);
-                            self.prev = b'\n';
-                            if !on_cut(at + 1) {
-                                return last;
-                            }
-                        } else {
-                            let before = if at > i { buf[at - 1] } else { self.prev };
-                            if before == self.delimiter || before == b'\n' {
-                                self.state = State::Quoted;
-                            } else {
-                                self.prev = b'"';
-                            }
+                continue;
+            }
+            match memchr::memchr2(b'\n', b'"', &buf[i..]) {
+                Some(j) => {
+                    let at = i + j;
+                    if buf[at] == b'\n' {
+                        last = Some(at + 1);
+                        self.prev = b'\n';
+                        if !on_cut(at + 1) {
+                            return last;
                         }
-                        i = at + 1;
+                    } else {
+                        let before = if at > i { buf[at - 1] } else { self.prev };
+                        self.quote_outside(before);
                     }
-                    None => {
-                        self.prev = buf[buf.len() - 1];
-                        break;
-                    }
-                },
+                    i = at + 1;
+                }
+                None => {
+                    self.prev = buf[buf.len() - 1];
+                    break;
+                }
             }
         }
         last
+    }
+
+    /// One step inside quotes from `buf[i]` (the state is not `Unquoted`): where to go on
+    /// from, `None` when `buf` ends first.
+    fn step_in_quotes(&mut self, buf: &[u8], i: usize) -> Option<usize> {
+        if self.state == State::Quoted {
+            let j = memchr::memchr(b'"', &buf[i..])?;
+            self.state = State::QuoteInQuoted;
+            Some(i + j + 1)
+        } else if buf[i] == b'"' {
+            self.state = State::Quoted;
+            Some(i + 1)
+        } else {
+            self.state = State::Unquoted;
+            self.prev = b'"';
+            Some(i)
+        }
+    }
+
+    /// A `"` outside quotes after the byte `before`: it opens quotes at a field start, and is a
+    /// plain character anywhere else.
+    fn quote_outside(&mut self, before: u8) {
+        if before == self.delimiter || before == b'\n' {
+            self.state = State::Quoted;
+        } else {
+            self.prev = b'"';
+        }
     }
 }
 
@@ -422,6 +455,30 @@ mod tests {
                 data.push(b'"');
             }
             prop_assert_eq!(blocked(&data, target), whole(&data));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn scan_cuts_where_scan_all_does(
+            data in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'\n')], 0..200),
+            split in 0usize..200,
+        ) {
+            let split = split.min(data.len());
+            let mut fast = BoundaryScanner::new(b',');
+            let mut each = fast.clone();
+            for part in [&data[..split], &data[split..]] {
+                let mut cuts = Vec::new();
+                each.scan_all(part, &mut cuts);
+                prop_assert_eq!(fast.scan(part), cuts.last().copied());
+                prop_assert_eq!(fast.state, each.state);
+                // `prev` only counts outside quotes.
+                if fast.state == State::Unquoted {
+                    prop_assert_eq!(fast.prev, each.prev);
+                }
+            }
         }
     }
 
