@@ -12,8 +12,9 @@
 //! knew nothing of the line a record starts on, which cost a second count. simd-csv (the xan
 //! reader) is fast but reads differently by design: it has no notion of a field start, so a
 //! `"` inside an unquoted field opens quotes (`joh"n,landis` in its docs), and it gives no line
-//! numbers. This parser jumps with memchr from one structural byte to the next, copies each
-//! field once, counts lines as it passes them and checks UTF-8 once per block.
+//! numbers. This parser finds a record's line end with memchr and, on a line without quotes
+//! (most are), its delimiters eight bytes at a time; it copies each field once, counts lines as
+//! it passes them and checks UTF-8 once per block.
 
 use super::blocks::{Block, Broken};
 use super::record::{RecordBuf, RecordWriter};
@@ -23,7 +24,7 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Parses a block's records, each with its physical line.
 pub fn parse_block(block: &Block, delimiter: u8) -> RecordBuf {
-    let mut records = RecordBuf::new();
+    let mut records = RecordBuf::with_capacity(block.bytes.len());
     parse_block_into(block, delimiter, &mut records);
     records
 }
@@ -221,37 +222,37 @@ fn split_line(
     f: &mut impl Fields,
     w: &mut RecordWriter,
 ) {
-    // Eight bytes at a time (SWAR): fields are short, and a memchr call per field costs more
-    // than it saves.
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let splat = u64::from(delimiter) * 0x0101_0101_0101_0101;
     let mut start = from;
-    let mut field = |at: usize, f: &mut _, w: &mut _| {
+    loop {
+        let at = find_byte(bytes, start, to, delimiter);
         if at > start {
-            Fields::piece(f, w, start, at);
+            f.piece(w, start, at);
         }
-        Fields::end_field(f, w);
+        f.end_field(w);
+        if at == to {
+            break;
+        }
         start = at + 1;
-    };
-    let mut chunks = bytes[from..to].chunks_exact(8);
-    let mut base = from;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8 bytes"));
-        // The high bit of each byte equal to the delimiter, exactly: no carry crosses bytes.
-        let x = word ^ splat;
-        let mut hits = !(((x & LOW7) + LOW7) | x | LOW7);
-        while hits != 0 {
-            field(base + (hits.trailing_zeros() / 8) as usize, f, w);
-            hits &= hits - 1;
-        }
-        base += 8;
     }
-    for (i, &b) in chunks.remainder().iter().enumerate() {
-        if b == delimiter {
-            field(base + i, f, w);
+}
+
+/// The offset of the first `byte` in `bytes[from..to]`, else `to`. Eight bytes at a time
+/// (SWAR): fields are short, and a memchr call costs more than it saves on them.
+fn find_byte(bytes: &[u8], from: usize, to: usize, byte: u8) -> usize {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let splat = u64::from(byte) * 0x0101_0101_0101_0101;
+    let mut rest = &bytes[from..to];
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        // The high bit of each byte equal to `byte`, exactly: no carry crosses bytes.
+        let x = u64::from_le_bytes(*word) ^ splat;
+        let hits = !(((x & LOW7) + LOW7) | x | LOW7);
+        if hits != 0 {
+            return to - rest.len() + (hits.trailing_zeros() / 8) as usize;
         }
+        rest = tail;
     }
-    field(to, f, w);
+    let at = to - rest.len();
+    rest.iter().position(|&b| b == byte).map_or(to, |j| at + j)
 }
 
 /// Reads the first record of `line[from..]` with quotes as plain characters, as one record on
@@ -442,6 +443,22 @@ mod tests {
         let b = block("é,\"x\ny\"\n".as_bytes(), 1, None);
         assert_eq!(parse_block_into(&b, b',', &mut out), None);
         assert_eq!(parsed(&out), [(1, fields(&["é", "x\ny"]), 1)]);
+    }
+
+    #[test]
+    fn find_byte_finds_exactly_the_first() {
+        // Bytes that differ from the target in one bit (0xac for ','), or sit next to it.
+        for byte in [b',', b';', b'\t', b'\n', 0x00, 0x7f, 0x80, 0xff] {
+            for at in 0..20 {
+                let mut hay: Vec<u8> = (0..20).map(|i| byte ^ (1 << (i % 8))).collect();
+                hay[at] = byte;
+                hay.push(byte);
+                for from in 0..=at {
+                    assert_eq!(find_byte(&hay, from, 20, byte), at, "{byte} at {at}");
+                }
+                assert_eq!(find_byte(&hay, at + 1, 20, byte), 20);
+            }
+        }
     }
 
     /// Bytes for the proptests: structure, UTF-8 of 2 and 3 bytes (a BOM), halves of `é`
