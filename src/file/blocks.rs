@@ -191,8 +191,10 @@ pub struct BlockReader {
     inner: Box<dyn Read + Send>,
     delimiter: u8,
     scanner: BoundaryScanner,
-    /// Bytes read and not handed out yet; they start at a record start.
+    /// `buf[..filled]`: bytes read and not handed out yet; they start at a record start.
+    /// `buf[filled..]` is room already zeroed once: reads go there without zeroing it again.
     buf: Vec<u8>,
+    filled: usize,
     /// `buf[..scanned]` has been through the scanner.
     scanned: usize,
     /// Just past the last record boundary in `buf` (0: none yet).
@@ -225,6 +227,7 @@ impl BlockReader {
             delimiter,
             scanner: BoundaryScanner::new(delimiter),
             buf: Vec::new(),
+            filled: 0,
             scanned: 0,
             cut: 0,
             next_line: first_line,
@@ -237,11 +240,11 @@ impl BlockReader {
     }
 
     /// Gives back a block's buffer once its records are no longer needed.
-    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
         // Only buffers that hold a block without growing, and none grown by a long record.
         let fits = (self.target..=2 * self.target + (1 << 16)).contains(&bytes.capacity());
+        // Not cleared: its bytes are room that needs no zeroing before the next read.
         if self.spare.len() < MAX_SPARE && fits {
-            bytes.clear();
             self.spare.push(bytes);
         }
     }
@@ -252,16 +255,16 @@ impl BlockReader {
             if let Some(b) = self.ready.pop_front() {
                 return Ok(Some(b));
             }
-            if self.cut > 0 && self.buf.len() >= self.next_target {
+            if self.cut > 0 && self.filled >= self.next_target {
                 return Ok(Some(self.take(self.cut)));
             }
-            if self.buf.len() - self.cut > MAX_RECORD_BYTES {
+            if self.filled - self.cut > MAX_RECORD_BYTES {
                 self.flush_whole();
                 self.broken_record()?;
                 continue;
             }
             if self.eof {
-                if self.buf.is_empty() {
+                if self.filled == 0 {
                     return Ok(None);
                 }
                 if self.scanner.in_open_quote() {
@@ -270,18 +273,20 @@ impl BlockReader {
                     self.broken_record()?;
                     continue;
                 }
-                let all = self.buf.len();
+                let all = self.filled;
                 return Ok(Some(self.take(all)));
             }
-            let start = self.buf.len();
+            let start = self.filled;
             // Up to the target, and at least a good read's worth once past it.
             let want = self
                 .next_target
                 .saturating_sub(start)
                 .max(self.next_target.min(1 << 16));
-            self.buf.resize(start + want, 0);
-            let n = super::read_some(&mut self.inner, &mut self.buf[start..])?;
-            self.buf.truncate(start + n);
+            if self.buf.len() < start + want {
+                self.buf.resize(start + want, 0);
+            }
+            let n = super::read_some(&mut self.inner, &mut self.buf[start..start + want])?;
+            self.filled = start + n;
             if n == 0 {
                 self.eof = true;
             } else {
@@ -292,10 +297,10 @@ impl BlockReader {
 
     /// Runs the scanner over the bytes it has not seen.
     fn scan_new(&mut self) {
-        if let Some(c) = self.scanner.scan(&self.buf[self.scanned..]) {
+        if let Some(c) = self.scanner.scan(&self.buf[self.scanned..self.filled]) {
             self.cut = self.scanned + c;
         }
-        self.scanned = self.buf.len();
+        self.scanned = self.filled;
     }
 
     /// Queues the whole records before the cut as a block.
@@ -314,7 +319,14 @@ impl BlockReader {
             .spare
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(self.target + (1 << 16)));
-        rest.extend_from_slice(&self.buf[end..]);
+        let after = &self.buf[end..self.filled];
+        if rest.len() >= after.len() {
+            rest[..after.len()].copy_from_slice(after);
+        } else {
+            rest.clear();
+            rest.extend_from_slice(after);
+        }
+        self.filled = after.len();
         self.buf.truncate(end);
         let bytes = std::mem::replace(&mut self.buf, rest);
         self.scanned -= end.min(self.scanned);
@@ -336,6 +348,8 @@ impl BlockReader {
     /// `buf` starts with a record that cannot be read whole: too long, or a quote that never
     /// closes. Its first line becomes a broken block and reading starts again on the next line.
     fn broken_record(&mut self) -> io::Result<()> {
+        // Rare: plain `buf.len()` bookkeeping here, the room after `filled` let go.
+        self.buf.truncate(self.filled);
         let line = self.next_line;
         match memchr::memchr(b'\n', &self.buf).filter(|&i| i < MAX_RECORD_BYTES) {
             Some(i) => {
@@ -378,6 +392,7 @@ impl BlockReader {
             }
         }
         self.next_line = line + 1;
+        self.filled = self.buf.len();
         // Start afresh on the next line.
         self.scanner = BoundaryScanner::new(self.delimiter);
         self.scanned = 0;
@@ -417,6 +432,8 @@ mod tests {
             for (line, fields) in whole(&block.bytes) {
                 out.push((block.first_line + line - 1, fields));
             }
+            // Given back, so that later blocks are read into used buffers.
+            reader.recycle(block.bytes);
         }
         out
     }
@@ -493,6 +510,7 @@ mod tests {
                 let fields = recs.get(i).iter().map(String::from).collect();
                 out.push((recs.line(i), fields, block.broken));
             }
+            reader.recycle(block.bytes);
         }
         out
     }
