@@ -8,7 +8,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::file::{
-    self, parse_block, trim, Col, FileError, Opening, ReadOptions, Record, Source, TextEncoding,
+    self, parse_block_into, trim, Col, FileError, Opening, ReadOptions, Record, Source,
+    TextEncoding,
 };
 use crate::rules::{
     find_invisible, format_file_date, is_header_record, parse_date, parse_status, remove_invisible,
@@ -275,6 +276,8 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
     let mut fields: Vec<String> = Vec::with_capacity(cols.len());
     let mut repeated_headers = Vec::new();
     let mut more_notes = 0u64;
+    // One buffer for every block's records: no allocation per block.
+    let mut records = file::RecordBuf::new();
     while let Some(block) = blocks.next_block().map_err(FixError::Io)? {
         match block.broken {
             Some(file::Broken::TooLong { bytes }) => {
@@ -291,7 +294,7 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
             )),
             None => {}
         }
-        let records = parse_block(&block, delimiter_in);
+        parse_block_into(&block, delimiter_in, &mut records);
         for i in 0..records.len() {
             let rec = records.get(i);
             let line = records.line(i);
@@ -371,8 +374,9 @@ fn columns_without_data(
     let delimiter = opened.delimiter.0;
     let mut empty: Vec<usize> = candidates.to_vec();
     let mut blocks = opened.into_blocks(1 << 18);
+    let mut records = file::RecordBuf::new();
     while let Some(block) = blocks.next_block().map_err(FixError::Io)? {
-        let records = parse_block(&block, delimiter);
+        parse_block_into(&block, delimiter, &mut records);
         for i in 0..records.len() {
             let rec = records.get(i);
             empty.retain(|&c| rec.get(c).is_none_or(|f| trim(f).is_empty()));

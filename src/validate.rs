@@ -496,7 +496,8 @@ fn broken_problem(broken: Broken, line: u64) -> Problem {
 /// A quoted value with line breaks: the lines after the first were read into one cell, and
 /// the row says which (no line vanishes from the report).
 fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
-    let breaks = memchr::memchr_iter(b'\n', rec.text().as_bytes()).count() as u64;
+    // Counted by the parser as it read the record.
+    let breaks = rec.breaks();
     if breaks > 0 {
         let last = line + breaks;
         let lines = if breaks == 1 {
@@ -537,10 +538,9 @@ fn check_batch(
         .par_iter_mut()
         .zip(batch.par_iter())
         .map(|(slot, b)| {
-            let verdict = unchecked.verdict(&b.bytes, b.first_line);
-            slot.records = file::parse_block(b, delimiter);
+            let first_bad = file::parse_block_into(b, delimiter, &mut slot.records);
             slot.broken = b.broken;
-            verdict
+            unchecked.block_verdict(b, first_bad)
         })
         .collect();
     // The file is not what its first bytes said: a NUL anywhere makes it no text at all,

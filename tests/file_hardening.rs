@@ -779,3 +779,31 @@ fn a_late_nul_byte_takes_back_the_rows_already_reported() {
     assert_eq!(rows[0]["codes"], "F02");
     assert!(rows[0]["message"].contains("line 60002 "), "{:?}", rows[0]);
 }
+
+/// A line too long to read (R09) is skipped, but its bytes still decide: a NUL in it makes
+/// the file not text, a byte that is not UTF-8 makes it Windows-1252, each naming that line.
+#[test]
+fn the_bytes_of_a_skipped_line_still_decide_the_encoding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (odd, code) in [(0u8, "F02"), (0xE9, "F04")] {
+        let mut text = users(100).into_bytes();
+        text.extend_from_slice(b",long@x.edu,");
+        text.extend(std::iter::repeat_n(b'a', 1_500_000));
+        text.push(odd);
+        text.extend(std::iter::repeat_n(b'b', 600_000));
+        text.extend_from_slice(b",\n,last@x.edu,A,B,last@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+        let input = dir.path().join(format!("long-{odd}.csv"));
+        std::fs::write(&input, &text).expect("write");
+        let report = dir.path().join(format!("long-{odd}-report.csv"));
+        let out = qusers()
+            .arg("validate")
+            .arg(&input)
+            .arg("--report")
+            .arg(&report)
+            .output()
+            .expect("runs");
+        let rows = support::read_report(&report);
+        assert_eq!(rows[0]["codes"], code, "{out:?}");
+        assert!(rows[0]["message"].contains("line 102 "), "{:?}", rows[0]);
+    }
+}

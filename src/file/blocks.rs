@@ -43,13 +43,38 @@ impl BoundaryScanner {
     /// Scans `buf`, the bytes that follow everything scanned before, and returns the offset
     /// just past the last record boundary in it.
     pub fn scan(&mut self, buf: &[u8]) -> Option<usize> {
-        self.scan_to(buf, false)
+        let mut last = None;
+        let mut i = 0;
+        while i < buf.len() {
+            if self.state != State::Unquoted {
+                match self.step_in_quotes(buf, i) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+                continue;
+            }
+            // Outside quotes up to the next quote (most files have none): every `\n` before it
+            // ends a record, and only the last one is wanted. Two searches, not one per line.
+            let quote = memchr::memchr(b'"', &buf[i..]).map(|j| i + j);
+            let end = quote.unwrap_or(buf.len());
+            if let Some(j) = memchr::memrchr(b'\n', &buf[i..end]) {
+                last = Some(i + j + 1);
+            }
+            let Some(at) = quote else {
+                self.prev = buf[buf.len() - 1];
+                break;
+            };
+            let before = if at > i { buf[at - 1] } else { self.prev };
+            self.quote_outside(before);
+            i = at + 1;
+        }
+        last
     }
 
     /// Scans `buf` up to the first record boundary and returns the offset just past it; the
     /// state is then that of a record start.
     pub fn scan_first(&mut self, buf: &[u8]) -> Option<usize> {
-        self.scan_to(buf, true)
+        self.scan_with(buf, |_| false)
     }
 
     /// Every record boundary in `buf` (offsets just past each `\n` that ends a record).
@@ -60,59 +85,67 @@ impl BoundaryScanner {
         });
     }
 
-    fn scan_to(&mut self, buf: &[u8], first: bool) -> Option<usize> {
-        self.scan_with(buf, |_| !first)
-    }
-
     /// The scan itself: `on_cut` sees each boundary and says whether to go on.
     fn scan_with(&mut self, buf: &[u8], mut on_cut: impl FnMut(usize) -> bool) -> Option<usize> {
         let mut last = None;
         let mut i = 0;
         while i < buf.len() {
-            match self.state {
-                State::Quoted => match memchr::memchr(b'"', &buf[i..]) {
-                    Some(j) => {
-                        self.state = State::QuoteInQuoted;
-                        i += j + 1;
-                    }
+            if self.state != State::Unquoted {
+                match self.step_in_quotes(buf, i) {
+                    Some(next) => i = next,
                     None => break,
-                },
-                State::QuoteInQuoted => {
-                    if buf[i] == b'"' {
-                        self.state = State::Quoted;
-                        i += 1;
-                    } else {
-                        self.state = State::Unquoted;
-                        self.prev = b'"';
-                    }
                 }
-                State::Unquoted => match memchr::memchr2(b'\n', b'"', &buf[i..]) {
-                    Some(j) => {
-                        let at = i + j;
-                        if buf[at] == b'\n' {
-                            last = Some(at + 1);
-                            self.prev = b'\n';
-                            if !on_cut(at + 1) {
-                                return last;
-                            }
-                        } else {
-                            let before = if at > i { buf[at - 1] } else { self.prev };
-                            if before == self.delimiter || before == b'\n' {
-                                self.state = State::Quoted;
-                            } else {
-                                self.prev = b'"';
-                            }
+                continue;
+            }
+            match memchr::memchr2(b'\n', b'"', &buf[i..]) {
+                Some(j) => {
+                    let at = i + j;
+                    if buf[at] == b'\n' {
+                        last = Some(at + 1);
+                        self.prev = b'\n';
+                        if !on_cut(at + 1) {
+                            return last;
                         }
-                        i = at + 1;
+                    } else {
+                        let before = if at > i { buf[at - 1] } else { self.prev };
+                        self.quote_outside(before);
                     }
-                    None => {
-                        self.prev = buf[buf.len() - 1];
-                        break;
-                    }
-                },
+                    i = at + 1;
+                }
+                None => {
+                    self.prev = buf[buf.len() - 1];
+                    break;
+                }
             }
         }
         last
+    }
+
+    /// One step inside quotes from `buf[i]` (the state is not `Unquoted`): where to go on
+    /// from, `None` when `buf` ends first.
+    fn step_in_quotes(&mut self, buf: &[u8], i: usize) -> Option<usize> {
+        if self.state == State::Quoted {
+            let j = memchr::memchr(b'"', &buf[i..])?;
+            self.state = State::QuoteInQuoted;
+            Some(i + j + 1)
+        } else if buf[i] == b'"' {
+            self.state = State::Quoted;
+            Some(i + 1)
+        } else {
+            self.state = State::Unquoted;
+            self.prev = b'"';
+            Some(i)
+        }
+    }
+
+    /// A `"` outside quotes after the byte `before`: it opens quotes at a field start, and is a
+    /// plain character anywhere else.
+    fn quote_outside(&mut self, before: u8) {
+        if before == self.delimiter || before == b'\n' {
+            self.state = State::Quoted;
+        } else {
+            self.prev = b'"';
+        }
     }
 }
 
@@ -141,46 +174,6 @@ pub enum Broken {
     TooLong { bytes: u64 },
 }
 
-/// Parses a block's records, each with its physical line.
-pub fn parse_block(block: &Block, delimiter: u8) -> super::RecordBuf {
-    let mut records = super::RecordBuf::with_capacity(block.bytes.len());
-    let mut rec = csv::ByteRecord::new();
-    match block.broken {
-        None => {}
-        Some(Broken::UnclosedQuote) => {
-            // One line, quotes as characters.
-            let line = block.bytes.strip_suffix(b"\n").unwrap_or(&block.bytes);
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .quoting(false)
-                .delimiter(delimiter)
-                .from_reader(line);
-            if !rdr.read_byte_record(&mut rec).unwrap_or(false) {
-                rec.clear();
-            }
-            records.push(&rec, block.first_line);
-            return records;
-        }
-        Some(Broken::TooLong { .. }) => {
-            records.push(&rec, block.first_line);
-            return records;
-        }
-    }
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(&block.bytes[..]);
-    // Reading from memory cannot fail: csv only reports I/O errors for flexible byte records.
-    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-        let line =
-            block.first_line + rec.position().map_or(1, |p| record_line(&block.bytes, p)) - 1;
-        records.push(&rec, line);
-    }
-    records
-}
-
 /// A run of whole records and the physical line its first byte is on.
 #[derive(Debug)]
 pub struct Block {
@@ -189,6 +182,50 @@ pub struct Block {
     /// Set when the block is one line that could not be read as a record (see [`Broken`]);
     /// `bytes` is then that line (empty for [`Broken::TooLong`]).
     pub broken: Option<Broken>,
+    /// What the bytes of a [`Broken::TooLong`] line held: they are not in `bytes`, but they
+    /// still decide whether the file is text and UTF-8.
+    pub skipped: Skipped,
+}
+
+/// What the skipped bytes of a line too long to read held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub nul: bool,
+    /// A byte that is not UTF-8.
+    pub not_utf8: bool,
+}
+
+/// Whether bytes seen in pieces are UTF-8, a character possibly cut between two pieces.
+#[derive(Default)]
+struct Utf8Pieces {
+    /// The start of a character cut at the end of the last piece.
+    carry: Vec<u8>,
+    bad: bool,
+}
+
+impl Utf8Pieces {
+    fn feed(&mut self, piece: &[u8]) {
+        if self.bad {
+            return;
+        }
+        let mut joined = std::mem::take(&mut self.carry);
+        let bytes = if joined.is_empty() {
+            piece
+        } else {
+            joined.extend_from_slice(piece);
+            &joined[..]
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => self.carry = bytes[e.valid_up_to()..].to_vec(),
+            Err(_) => self.bad = true,
+        }
+    }
+
+    /// True when every piece fed was UTF-8 and no character was left cut.
+    fn is_utf8(&self) -> bool {
+        !self.bad && self.carry.is_empty()
+    }
 }
 
 /// Reads a stream as blocks of whole records of about `target` bytes. Memory stays within a
@@ -198,8 +235,10 @@ pub struct BlockReader {
     inner: Box<dyn Read + Send>,
     delimiter: u8,
     scanner: BoundaryScanner,
-    /// Bytes read and not handed out yet; they start at a record start.
+    /// `buf[..filled]`: bytes read and not handed out yet; they start at a record start.
+    /// `buf[filled..]` is room already zeroed once: reads go there without zeroing it again.
     buf: Vec<u8>,
+    filled: usize,
     /// `buf[..scanned]` has been through the scanner.
     scanned: usize,
     /// Just past the last record boundary in `buf` (0: none yet).
@@ -232,6 +271,7 @@ impl BlockReader {
             delimiter,
             scanner: BoundaryScanner::new(delimiter),
             buf: Vec::new(),
+            filled: 0,
             scanned: 0,
             cut: 0,
             next_line: first_line,
@@ -244,11 +284,11 @@ impl BlockReader {
     }
 
     /// Gives back a block's buffer once its records are no longer needed.
-    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
         // Only buffers that hold a block without growing, and none grown by a long record.
         let fits = (self.target..=2 * self.target + (1 << 16)).contains(&bytes.capacity());
+        // Not cleared: its bytes are room that needs no zeroing before the next read.
         if self.spare.len() < MAX_SPARE && fits {
-            bytes.clear();
             self.spare.push(bytes);
         }
     }
@@ -259,16 +299,16 @@ impl BlockReader {
             if let Some(b) = self.ready.pop_front() {
                 return Ok(Some(b));
             }
-            if self.cut > 0 && self.buf.len() >= self.next_target {
+            if self.cut > 0 && self.filled >= self.next_target {
                 return Ok(Some(self.take(self.cut)));
             }
-            if self.buf.len() - self.cut > MAX_RECORD_BYTES {
+            if self.filled - self.cut > MAX_RECORD_BYTES {
                 self.flush_whole();
                 self.broken_record()?;
                 continue;
             }
             if self.eof {
-                if self.buf.is_empty() {
+                if self.filled == 0 {
                     return Ok(None);
                 }
                 if self.scanner.in_open_quote() {
@@ -277,18 +317,20 @@ impl BlockReader {
                     self.broken_record()?;
                     continue;
                 }
-                let all = self.buf.len();
+                let all = self.filled;
                 return Ok(Some(self.take(all)));
             }
-            let start = self.buf.len();
+            let start = self.filled;
             // Up to the target, and at least a good read's worth once past it.
             let want = self
                 .next_target
                 .saturating_sub(start)
                 .max(self.next_target.min(1 << 16));
-            self.buf.resize(start + want, 0);
-            let n = super::read_some(&mut self.inner, &mut self.buf[start..])?;
-            self.buf.truncate(start + n);
+            if self.buf.len() < start + want {
+                self.buf.resize(start + want, 0);
+            }
+            let n = super::read_some(&mut self.inner, &mut self.buf[start..start + want])?;
+            self.filled = start + n;
             if n == 0 {
                 self.eof = true;
             } else {
@@ -299,10 +341,10 @@ impl BlockReader {
 
     /// Runs the scanner over the bytes it has not seen.
     fn scan_new(&mut self) {
-        if let Some(c) = self.scanner.scan(&self.buf[self.scanned..]) {
+        if let Some(c) = self.scanner.scan(&self.buf[self.scanned..self.filled]) {
             self.cut = self.scanned + c;
         }
-        self.scanned = self.buf.len();
+        self.scanned = self.filled;
     }
 
     /// Queues the whole records before the cut as a block.
@@ -321,7 +363,14 @@ impl BlockReader {
             .spare
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(self.target + (1 << 16)));
-        rest.extend_from_slice(&self.buf[end..]);
+        let after = &self.buf[end..self.filled];
+        if rest.len() >= after.len() {
+            rest[..after.len()].copy_from_slice(after);
+        } else {
+            rest.clear();
+            rest.extend_from_slice(after);
+        }
+        self.filled = after.len();
         self.buf.truncate(end);
         let bytes = std::mem::replace(&mut self.buf, rest);
         self.scanned -= end.min(self.scanned);
@@ -337,12 +386,15 @@ impl BlockReader {
             bytes,
             first_line,
             broken: None,
+            skipped: Skipped::default(),
         }
     }
 
     /// `buf` starts with a record that cannot be read whole: too long, or a quote that never
     /// closes. Its first line becomes a broken block and reading starts again on the next line.
     fn broken_record(&mut self) -> io::Result<()> {
+        // Rare: plain `buf.len()` bookkeeping here, the room after `filled` let go.
+        self.buf.truncate(self.filled);
         let line = self.next_line;
         match memchr::memchr(b'\n', &self.buf).filter(|&i| i < MAX_RECORD_BYTES) {
             Some(i) => {
@@ -354,18 +406,25 @@ impl BlockReader {
                     bytes,
                     first_line: line,
                     broken: Some(Broken::UnclosedQuote),
+                    skipped: Skipped::default(),
                 });
             }
             None => {
                 // One line longer than the limit: skip to its end.
                 let mut skipped = 0u64;
+                let mut nul = false;
+                let mut utf8 = Utf8Pieces::default();
                 loop {
                     if let Some(i) = memchr::memchr(b'\n', &self.buf) {
                         skipped += i as u64;
+                        nul |= memchr::memchr(0, &self.buf[..i]).is_some();
+                        utf8.feed(&self.buf[..i]);
                         self.buf.drain(..=i);
                         break;
                     }
                     skipped += self.buf.len() as u64;
+                    nul |= memchr::memchr(0, &self.buf).is_some();
+                    utf8.feed(&self.buf);
                     self.buf.clear();
                     if self.eof {
                         break;
@@ -381,10 +440,15 @@ impl BlockReader {
                     bytes: Vec::new(),
                     first_line: line,
                     broken: Some(Broken::TooLong { bytes: skipped }),
+                    skipped: Skipped {
+                        nul,
+                        not_utf8: !utf8.is_utf8(),
+                    },
                 });
             }
         }
         self.next_line = line + 1;
+        self.filled = self.buf.len();
         // Start afresh on the next line.
         self.scanner = BoundaryScanner::new(self.delimiter);
         self.scanned = 0;
@@ -397,6 +461,7 @@ impl BlockReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file::parse_block;
     use proptest::prelude::*;
 
     /// (line, fields) of every record, parsed in one go.
@@ -423,6 +488,8 @@ mod tests {
             for (line, fields) in whole(&block.bytes) {
                 out.push((block.first_line + line - 1, fields));
             }
+            // Given back, so that later blocks are read into used buffers.
+            reader.recycle(block.bytes);
         }
         out
     }
@@ -464,6 +531,30 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn scan_cuts_where_scan_all_does(
+            data in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'\n')], 0..200),
+            split in 0usize..200,
+        ) {
+            let split = split.min(data.len());
+            let mut fast = BoundaryScanner::new(b',');
+            let mut each = fast.clone();
+            for part in [&data[..split], &data[split..]] {
+                let mut cuts = Vec::new();
+                each.scan_all(part, &mut cuts);
+                prop_assert_eq!(fast.scan(part), cuts.last().copied());
+                prop_assert_eq!(fast.state, each.state);
+                // `prev` only counts outside quotes.
+                if fast.state == State::Unquoted {
+                    prop_assert_eq!(fast.prev, each.prev);
+                }
+            }
+        }
+    }
+
     /// (line, fields, broken) of every record, read through blocks.
     fn read_all(data: &[u8], target: usize) -> Vec<(u64, Vec<String>, Option<Broken>)> {
         let mut reader =
@@ -475,6 +566,7 @@ mod tests {
                 let fields = recs.get(i).iter().map(String::from).collect();
                 out.push((recs.line(i), fields, block.broken));
             }
+            reader.recycle(block.bytes);
         }
         out
     }

@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use encoding_rs::Encoding;
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
-use super::{FileError, Source};
+use super::{Block, FileError, Source};
 
 /// How many leading bytes decide "is this text at all".
 const SNIFF_BYTES: usize = 8192;
@@ -99,6 +99,24 @@ impl Unchecked {
             None
         };
         self.verdict_given(bytes, first_line, first_bad)
+    }
+
+    /// What the bytes of a block say about the whole file (see [`Unchecked::verdict`]): its
+    /// parsed bytes, `first_bad` being where the parser found the first byte that is not UTF-8,
+    /// and those of a line it skipped.
+    pub fn block_verdict(&self, block: &Block, first_bad: Option<usize>) -> Option<Decoding> {
+        let skipped = block.skipped;
+        if self.nul && skipped.nul {
+            return Some(nul_byte(block.first_line));
+        }
+        self.verdict_given(&block.bytes, block.first_line, first_bad)
+            .or_else(|| {
+                (self.utf8 && skipped.not_utf8).then_some(Decoding::Text(
+                    TextEncoding::Windows1252 {
+                        first_line: block.first_line,
+                    },
+                ))
+            })
     }
 
     /// [`Unchecked::verdict`] when the offset of the first byte that is not UTF-8 is known

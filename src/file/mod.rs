@@ -4,6 +4,7 @@
 mod blocks;
 mod decode;
 mod header;
+mod parse;
 mod paths;
 mod reader;
 mod record;
@@ -11,10 +12,11 @@ mod sheet;
 pub mod workbook;
 
 pub use blocks::{
-    parse_block, record_line, Block, BlockReader, BoundaryScanner, Broken, MAX_RECORD_BYTES,
+    record_line, Block, BlockReader, BoundaryScanner, Broken, Skipped, MAX_RECORD_BYTES,
 };
 pub use decode::{encoding_for_label as decode_label, Decoding, Scan, TextEncoding, Unchecked};
 pub use header::{analyze_header, column_letters, ColumnMap, HeaderAnalysis};
+pub use parse::{parse_block, parse_block_into};
 pub use paths::ensure_outputs_distinct;
 pub(crate) use reader::csv_error;
 pub use reader::{open, open_decided, open_unchecked, Opened, Opening, ReadOptions};

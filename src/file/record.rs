@@ -9,6 +9,7 @@ pub struct Record<'a> {
     text: &'a str,
     /// End of each field in `text`.
     ends: &'a [u32],
+    breaks: u32,
 }
 
 impl<'a> Record<'a> {
@@ -33,6 +34,12 @@ impl<'a> Record<'a> {
         self.text
     }
 
+    /// How many line ends lie inside the record (in its quoted fields): it spans that many
+    /// physical lines after the one it starts on.
+    pub fn breaks(&self) -> u64 {
+        u64::from(self.breaks)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
         let this = *self;
         (0..this.len()).filter_map(move |i| this.get(i))
@@ -45,6 +52,8 @@ struct Span {
     text_end: u32,
     ends_start: u32,
     ends_end: u32,
+    /// Line ends inside the record, counted by whoever wrote it (see [`Record::breaks`]).
+    breaks: u32,
 }
 
 /// Many records, stored flat, each with the physical line it starts on.
@@ -86,34 +95,52 @@ impl RecordBuf {
         self.lines.clear();
     }
 
+    /// Room for `bytes` more of text without growing.
+    pub(super) fn reserve_text(&mut self, bytes: usize) {
+        self.text.reserve(bytes);
+    }
+
     /// Appends a record. Bytes that are not UTF-8 (which decoded input never has) are
     /// replaced, field by field, rather than lost.
     pub fn push(&mut self, rec: &ByteRecord, line: u64) {
-        let text_start = self.text.len();
-        let ends_start = self.ends.len();
-        match std::str::from_utf8(rec.as_slice()) {
-            Ok(all) => {
-                self.text.push_str(all);
+        let mut w = self.start_record();
+        // The record can be UTF-8 while a field is not, when a delimiter splits a character's
+        // bytes: its fields are then replaced one by one too.
+        let whole = std::str::from_utf8(rec.as_slice()).ok().filter(|all| {
+            let mut end = 0;
+            rec.iter().all(|field| {
+                end += field.len();
+                all.is_char_boundary(end)
+            })
+        });
+        match whole {
+            Some(all) => {
+                w.buf.text.push_str(all);
                 let mut end = 0;
                 for field in rec.iter() {
                     end += field.len();
-                    self.ends.push(end as u32);
+                    w.buf.ends.push(end as u32);
                 }
             }
-            Err(_) => {
+            None => {
                 for field in rec.iter() {
-                    self.text.push_str(&String::from_utf8_lossy(field));
-                    self.ends.push((self.text.len() - text_start) as u32);
+                    w.push_lossy(field);
+                    w.end_field();
                 }
             }
         }
-        self.spans.push(Span {
-            text_start: text_start as u32,
-            text_end: self.text.len() as u32,
-            ends_start: ends_start as u32,
-            ends_end: self.ends.len() as u32,
-        });
-        self.lines.push(line);
+        let breaks = memchr::memchr_iter(b'\n', rec.as_slice()).count();
+        w.finish(line, breaks as u64);
+    }
+
+    /// Starts a record that the caller writes field by field (the parser's way in: no
+    /// `ByteRecord` in between).
+    pub(super) fn start_record(&mut self) -> RecordWriter<'_> {
+        RecordWriter {
+            text_start: self.text.len(),
+            ends_start: self.ends.len(),
+            buf: self,
+        }
     }
 
     /// Record `i`.
@@ -122,12 +149,62 @@ impl RecordBuf {
         Record {
             text: &self.text[s.text_start as usize..s.text_end as usize],
             ends: &self.ends[s.ends_start as usize..s.ends_end as usize],
+            breaks: s.breaks,
         }
     }
 
     /// The physical line record `i` starts on.
     pub fn line(&self, i: usize) -> u64 {
         self.lines[i]
+    }
+
+    /// How many line ends lie inside record `i` (in its quoted fields): it ends on line
+    /// `line(i) + breaks(i)`.
+    pub fn breaks(&self, i: usize) -> u64 {
+        u64::from(self.spans[i].breaks)
+    }
+}
+
+/// One record being written into a [`RecordBuf`]: text first, then [`RecordWriter::end_field`]
+/// after each field, then [`RecordWriter::finish`].
+pub(super) struct RecordWriter<'a> {
+    buf: &'a mut RecordBuf,
+    text_start: usize,
+    ends_start: usize,
+}
+
+impl RecordWriter<'_> {
+    /// Appends text to the field being written.
+    #[inline]
+    pub(super) fn push_str(&mut self, s: &str) {
+        self.buf.text.push_str(s);
+    }
+
+    /// Appends a whole field's bytes, replacing what is not UTF-8 (as `from_utf8_lossy`).
+    pub(super) fn push_lossy(&mut self, bytes: &[u8]) {
+        self.buf.text.push_str(&String::from_utf8_lossy(bytes));
+    }
+
+    /// Ends the field being written.
+    #[inline]
+    pub(super) fn end_field(&mut self) {
+        self.buf
+            .ends
+            .push((self.buf.text.len() - self.text_start) as u32);
+    }
+
+    /// Ends the record: it starts on physical line `line` and holds `breaks` line ends.
+    pub(super) fn finish(self, line: u64, breaks: u64) {
+        let buf = self.buf;
+        buf.spans.push(Span {
+            text_start: self.text_start as u32,
+            text_end: buf.text.len() as u32,
+            ends_start: self.ends_start as u32,
+            ends_end: buf.ends.len() as u32,
+            // A record is at most a block, far below 4 G line ends.
+            breaks: u32::try_from(breaks).unwrap_or(u32::MAX),
+        });
+        buf.lines.push(line);
     }
 }
 
@@ -141,11 +218,24 @@ mod tests {
         buf.push(&ByteRecord::from(vec!["a", "", "Zoë"]), 2);
         buf.push(&ByteRecord::from(vec![&b"x\xff"[..], b"y"]), 5);
         buf.push(&ByteRecord::new(), 6);
+        buf.push(&ByteRecord::from(vec![&b"a\xc3"[..], b"\xa9b"]), 7);
         let r = buf.get(0);
         assert_eq!(r.iter().collect::<Vec<_>>(), ["a", "", "Zoë"]);
         assert_eq!(buf.get(1).iter().collect::<Vec<_>>(), ["x\u{fffd}", "y"]);
         assert_eq!(buf.get(2).len(), 0);
+        assert_eq!(
+            buf.get(3).iter().collect::<Vec<_>>(),
+            ["a\u{fffd}", "\u{fffd}b"]
+        );
         assert_eq!((buf.line(0), buf.line(1)), (2, 5));
         assert_eq!(r.get(3), None);
+        assert_eq!(buf.breaks(0), 0);
+    }
+
+    #[test]
+    fn breaks_count_the_line_ends_inside() {
+        let mut buf = RecordBuf::new();
+        buf.push(&ByteRecord::from(vec!["a\nb", "c\n\nd"]), 7);
+        assert_eq!((buf.line(0), buf.breaks(0), buf.get(0).breaks()), (7, 3, 3));
     }
 }
