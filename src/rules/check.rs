@@ -554,7 +554,13 @@ impl FirstLines {
     }
 
     fn resize(&mut self, cap: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![[0u64; 2]; cap]);
+        // Zeroed by writing, not by asking the system for zeroed pages: a table of zero pages
+        // would be read (a probe) before it is written, and each first write to a zero page is
+        // a copy that stops every core running this process to flush its mappings. Written
+        // first, a page costs one plain fault.
+        let mut slots = Vec::with_capacity(cap);
+        slots.resize(cap, [0u64; 2]);
+        let old = std::mem::replace(&mut self.slots, slots);
         let mask = cap - 1;
         for slot in old.into_iter().filter(|s| s[1] as u32 != 0) {
             let mut i = slot[0] as usize & mask;
