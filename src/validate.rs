@@ -530,16 +530,19 @@ fn check_batch(
             .iter()
             .zip(&firsts)
             .map(|(block, &first)| {
-                (0..block.records.len())
+                // A block's keys first, then their lookups together (which overlaps the
+                // memory waits of neighbouring lookups).
+                let keys: Vec<Option<(u128, u64)>> = (0..block.records.len())
                     .map(|i| {
                         let row = first + i as u64;
                         let remember = opts.duplicate_rows.is_none_or(|max| row - 1 < max)
                             && block.broken.is_none()
                             && !block.problems[i].iter().any(|p| p.code == Code::EmptyRow);
                         let k = key(&block.keys[i]).filter(|_| remember)?;
-                        Some(table.first_line(k, block.records.line(i)))
+                        Some((k, block.records.line(i)))
                     })
-                    .collect::<Vec<_>>()
+                    .collect();
+                table.first_lines(&keys)
             })
             .collect::<Vec<_>>()
     };

@@ -644,6 +644,23 @@ impl FirstLines {
             Err(_) => *self.far.entry(key).or_insert(line),
         }
     }
+
+    /// [`FirstLines::first_line`] for each `(key, line)` in order; `None` gives `None`. The
+    /// slots are random places in a table of megabytes, so nearly every lookup would wait for
+    /// memory: first every key's slot is read, in loads that do not wait for each other (the
+    /// processor keeps many in flight), and then the lookups find their slots in cache.
+    pub fn first_lines(&mut self, keys: &[Option<(u128, u64)>]) -> Vec<Option<u64>> {
+        if let Some(mask) = self.slots.len().checked_sub(1) {
+            let touched = keys.iter().flatten().fold(0u64, |seen, (key, _)| {
+                seen ^ self.slots[(key >> 64) as usize & mask][1]
+            });
+            // Kept, so that the reads are not optimised away.
+            std::hint::black_box(touched);
+        }
+        keys.iter()
+            .map(|k| k.map(|(key, line)| self.first_line(key, line)))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -815,6 +832,24 @@ mod tests {
             if let Some(fast) = two_digit_date(&s) {
                 proptest::prop_assert_eq!(Some(fast), parsed);
             }
+        }
+
+        #[test]
+        fn batched_lookups_match_one_by_one(keys in proptest::collection::vec(proptest::option::of(0u128..40), 0..200)) {
+            // Few distinct keys, spread over the slots and tags alike: many repeats.
+            let spread = |k: u128| (k.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)) | (k % 3) << 64;
+            let keys: Vec<Option<(u128, u64)>> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| k.map(|k| (spread(k), i as u64 + 2)))
+                .collect();
+            let mut one = FirstLines::default();
+            let want: Vec<Option<u64>> = keys.iter().map(|k| k.map(|(key, line)| one.first_line(key, line))).collect();
+            let mut batched = FirstLines::default();
+            let (head, tail) = keys.split_at(keys.len() / 2);
+            let mut got = batched.first_lines(head);
+            got.extend(batched.first_lines(tail));
+            proptest::prop_assert_eq!(got, want);
         }
     }
 
