@@ -170,12 +170,14 @@ fn put_cell_with_care(out: &mut Vec<u8>, cell: &str) {
         out.push(b'\'');
     }
     if quote {
-        for b in cell.bytes() {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
+        // Each quote doubled; the runs between them copied whole.
+        let mut rest = cell.as_bytes();
+        while let Some(i) = memchr::memchr(b'"', rest) {
+            out.extend_from_slice(&rest[..=i]);
+            out.push(b'"');
+            rest = &rest[i + 1..];
         }
+        out.extend_from_slice(rest);
         out.push(b'"');
     } else {
         out.extend_from_slice(cell.as_bytes());

@@ -120,7 +120,8 @@ impl<'a> CheckedRow<'a> {
 }
 
 pub fn join_codes(problems: &[Problem]) -> String {
-    let mut s = String::new();
+    // Codes are three characters: room for all at once.
+    let mut s = String::with_capacity(problems.len() * 4);
     for p in problems {
         if !s.is_empty() {
             s.push(' ');
@@ -131,11 +132,14 @@ pub fn join_codes(problems: &[Problem]) -> String {
 }
 
 pub fn join_messages(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(Problem::message)
-        .collect::<Vec<_>>()
-        .join("; ")
+    let mut s = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        p.write_message(&mut s);
+    }
+    s
 }
 
 /// Encodes a row for a sink, on the worker threads (report rows are formatted in parallel).

@@ -50,14 +50,28 @@ pub struct CheckCtx<'a> {
     pub sheet: Option<&'a crate::file::SheetData>,
 }
 
-fn quoted(s: &str) -> String {
-    const MAX: usize = 60;
-    // Bytes first: a value of at most MAX bytes has at most MAX characters.
-    if s.len() > MAX && s.chars().count() > MAX {
-        let cut: String = s.chars().take(MAX).collect();
-        format!("\"{cut}…\"")
-    } else {
-        format!("\"{s}\"")
+/// A value in quotes for a message, cut after 60 characters.
+fn quoted(s: &str) -> Quoted<'_> {
+    Quoted(s)
+}
+
+/// What [`quoted`] gives: written straight into the message, not into a string of its own.
+struct Quoted<'a>(&'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MAX: usize = 60;
+        let s = self.0;
+        // Bytes first: a value of at most MAX bytes has at most MAX characters.
+        let past_max = if s.len() > MAX {
+            s.char_indices().nth(MAX)
+        } else {
+            None
+        };
+        match past_max {
+            Some((cut, _)) => write!(f, "\"{}…\"", &s[..cut]),
+            None => write!(f, "\"{s}\""),
+        }
     }
 }
 
@@ -795,6 +809,18 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn quoted_values_as_before(s in "[aé颖\"]{0,70}") {
+            const MAX: usize = 60;
+            let old = if s.chars().count() > MAX {
+                let cut: String = s.chars().take(MAX).collect();
+                format!("\"{cut}…\"")
+            } else {
+                format!("\"{s}\"")
+            };
+            proptest::prop_assert_eq!(quoted(&s).to_string(), old);
+        }
+
         #[test]
         fn name_fingerprints_compare_as_lowercase(
             a in "[a-zA-Z0-9.@_ÄäÖöΣσςİıẞßǅǄﬁKkÅå]{0,40}",

@@ -303,11 +303,15 @@ const STATUS_SYNONYMS: &[(&str, Status)] = &[
     ("已禁用", Status::Disabled),
 ];
 
-/// Whether `s` equals the lowercase word `lower` ignoring case, without allocating.
-fn eq_fold(s: &str, lower: &str) -> bool {
-    if s.is_ascii() && lower.is_ascii() {
-        return s.eq_ignore_ascii_case(lower);
+/// Whether `s` (`s_ascii`: it is ASCII) equals the lowercase word `lower` ignoring case,
+/// without allocating.
+fn eq_fold(s: &str, s_ascii: bool, lower: &str) -> bool {
+    if s_ascii {
+        // ASCII lowercases to ASCII of the same length: it never spells a word of other
+        // letters or another length.
+        return s.len() == lower.len() && lower.is_ascii() && s.eq_ignore_ascii_case(lower);
     }
+    // Other text may (the Kelvin sign lowercases to `k`).
     s.chars().flat_map(char::to_lowercase).eq(lower.chars())
 }
 
@@ -321,9 +325,10 @@ pub fn parse_status(s: &str) -> Option<(Status, bool)> {
     if s.eq_ignore_ascii_case("disabled") {
         return Some((Status::Disabled, false));
     }
+    let ascii = s.is_ascii();
     STATUS_SYNONYMS
         .iter()
-        .find(|(w, _)| eq_fold(s, w))
+        .find(|(w, _)| eq_fold(s, ascii, w))
         .map(|&(_, st)| (st, true))
 }
 
@@ -616,6 +621,19 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn status_words_compare_as_before(s in "(?i)(devre dışı|aktiv|désactivé|enabled|有効|[a-zé ıİK]{0,8})") {
+            let old = |s: &str, lower: &str| {
+                if s.is_ascii() && lower.is_ascii() {
+                    return s.eq_ignore_ascii_case(lower);
+                }
+                s.chars().flat_map(char::to_lowercase).eq(lower.chars())
+            };
+            for (w, _) in STATUS_SYNONYMS {
+                proptest::prop_assert_eq!(eq_fold(&s, s.is_ascii(), w), old(&s, w), "{:?} {:?}", s, w);
+            }
+        }
+
         #[test]
         fn one_pass_address_check_agrees_with_the_old_one(s in "[a.@ +é\t]{0,12}") {
             proptest::prop_assert_eq!(plain_address(s.as_bytes()), old_fast_path(&s));
