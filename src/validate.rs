@@ -135,7 +135,8 @@ impl<'a> CheckedRow<'a> {
 }
 
 pub fn join_codes(problems: &[Problem]) -> String {
-    let mut s = String::new();
+    // Codes are three characters: room for all at once.
+    let mut s = String::with_capacity(problems.len() * 4);
     for p in problems {
         if !s.is_empty() {
             s.push(' ');
@@ -146,11 +147,14 @@ pub fn join_codes(problems: &[Problem]) -> String {
 }
 
 pub fn join_messages(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(Problem::message)
-        .collect::<Vec<_>>()
-        .join("; ")
+    let mut s = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        p.write_message(&mut s);
+    }
+    s
 }
 
 /// Encodes a row for a sink, on the worker threads (report rows are formatted in parallel).
@@ -583,16 +587,19 @@ fn check_batch(
             .iter()
             .zip(&firsts)
             .map(|(block, &first)| {
-                (0..block.records.len())
+                // A block's keys first, then their lookups together (which overlaps the
+                // memory waits of neighbouring lookups).
+                let keys: Vec<Option<(u128, u64)>> = (0..block.records.len())
                     .map(|i| {
                         let row = first + i as u64;
                         let remember = opts.duplicate_rows.is_none_or(|max| row - 1 < max)
                             && block.broken.is_none()
                             && !block.problems[i].iter().any(|p| p.code == Code::EmptyRow);
                         let k = key(&block.keys[i]).filter(|_| remember)?;
-                        Some(table.first_line(k, block.records.line(i)))
+                        Some((k, block.records.line(i)))
                     })
-                    .collect::<Vec<_>>()
+                    .collect();
+                table.first_lines(&keys)
             })
             .collect::<Vec<_>>()
     };

@@ -261,12 +261,19 @@ impl Problem {
 
     /// The message as reports show it: what is wrong, then how to fix it.
     pub fn message(&self) -> String {
-        format!(
-            "{}: {} (fix: {})",
-            self.code.id(),
-            self.detail,
-            self.code.rule().hint
-        )
+        let mut s = String::new();
+        self.write_message(&mut s);
+        s
+    }
+
+    /// Appends [`Problem::message`] to `out` (a row's messages go into one string).
+    pub fn write_message(&self, out: &mut String) {
+        let hint = self.code.rule().hint;
+        let parts = [self.code.id(), ": ", &self.detail, " (fix: ", hint, ")"];
+        out.reserve(parts.iter().map(|p| p.len()).sum());
+        for part in parts {
+            out.push_str(part);
+        }
     }
 }
 

@@ -4,10 +4,12 @@ use jiff::civil::Date;
 
 use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
-    describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,
-    has_control, has_lead_then_continuation, is_account_type, is_division_id, is_user_id,
-    may_have_invisible, parse_date, parse_status, unmojibake, DateIssue,
+    control_and_rare_bytes, describe_invisible, email_issue, find_invisible, forbidden_symbols,
+    format_file_date, has_control, has_lead_then_continuation, is_account_type, is_division_id,
+    is_user_id, may_have_invisible, parse_date, parse_status, two_digit_date, unmojibake,
+    DateIssue,
 };
+use super::words;
 use super::{Code, Problem};
 use crate::file::{trim, Col, ColumnMap, Record};
 use crate::instance::Instance;
@@ -48,13 +50,28 @@ pub struct CheckCtx<'a> {
     pub sheet: Option<&'a crate::file::SheetData>,
 }
 
-fn quoted(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.chars().count() > MAX {
-        let cut: String = s.chars().take(MAX).collect();
-        format!("\"{cut}…\"")
-    } else {
-        format!("\"{s}\"")
+/// A value in quotes for a message, cut after 60 characters.
+fn quoted(s: &str) -> Quoted<'_> {
+    Quoted(s)
+}
+
+/// What [`quoted`] gives: written straight into the message, not into a string of its own.
+struct Quoted<'a>(&'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MAX: usize = 60;
+        let s = self.0;
+        // Bytes first: a value of at most MAX bytes has at most MAX characters.
+        let past_max = if s.len() > MAX {
+            s.char_indices().nth(MAX)
+        } else {
+            None
+        };
+        match past_max {
+            Some((cut, _)) => write!(f, "\"{}…\"", &s[..cut]),
+            None => write!(f, "\"{s}\""),
+        }
     }
 }
 
@@ -110,13 +127,22 @@ impl ColRules for Col {
 
 /// Whether a record is the header line again (two files pasted together).
 pub fn is_header_record(map: &ColumnMap, rec: Record) -> bool {
-    let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
-    is_header_again(map, &texts)
+    let values: [&str; 9] = std::array::from_fn(|i| trim_value(map.field(rec, Col::ALL[i])));
+    is_header_again(map, &values)
+}
+
+/// [`trim`], with the empty field (common: an unset column) answered without a search.
+fn trim_value(s: &str) -> &str {
+    if s.is_empty() {
+        s
+    } else {
+        trim(s)
+    }
 }
 
 /// A record that is the header again (two exports pasted together): every column present
-/// holds its own name.
-fn is_header_again(map: &ColumnMap, texts: &[&str; 9]) -> bool {
+/// holds its own name. `values` are the record's fields of each column, trimmed.
+fn is_header_again(map: &ColumnMap, values: &[&str; 9]) -> bool {
     // The usual record fails on the first comparison.
     let first = Col::ALL
         .iter()
@@ -125,19 +151,21 @@ fn is_header_again(map: &ColumnMap, texts: &[&str; 9]) -> bool {
     let Some(first) = first else {
         return false;
     };
-    if !trim(texts[first as usize]).eq_ignore_ascii_case(first.name()) {
+    if !values[first as usize].eq_ignore_ascii_case(first.name()) {
         return false;
     }
     Col::ALL
         .iter()
         .filter(|c| map.pos[**c as usize].is_some())
-        .all(|c| trim(texts[*c as usize]).eq_ignore_ascii_case(c.name()))
+        .all(|c| values[*c as usize].eq_ignore_ascii_case(c.name()))
 }
 
 /// Checks one record against every row rule that needs no other row. Appends to `out`.
 pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let map = ctx.map;
-    if rec.iter().all(|f| trim(f).is_empty()) {
+    let all = rec.text();
+    // The fields are all empty exactly when their text, back to back, trims to nothing.
+    if trim_value(all).is_empty() {
         out.push(Problem::new(Code::EmptyRow, "every field is empty"));
         return;
     }
@@ -153,54 +181,37 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
     }
     let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
-    if is_header_again(map, &texts) {
+    // Each column's value as the rules see it, trimmed once.
+    let values: [&str; 9] = std::array::from_fn(|i| trim_value(texts[i]));
+    if is_header_again(map, &values) {
         out.push(Problem::new(
             Code::RepeatedHeader,
             "this line repeats the header (userID,userName,…): it is not a user",
         ));
         return;
     }
+    // Each list allocates only when it gets something, which few rows give.
     let mut controls = Vec::new();
     let mut spaced = Vec::new();
     let mut invisible = Vec::new();
     let mut prefixed = Vec::new();
     let mut garbled = Vec::new();
-    let any_control = has_control(rec.text().as_bytes());
     // One look at the whole record decides whether its fields need the slower checks.
-    let any_non_ascii = !rec.text().is_ascii();
-    let maybe_invisible = any_non_ascii && may_have_invisible(rec.text());
-    let maybe_garbled = any_non_ascii && has_lead_then_continuation(rec.text());
+    let (any_control, any_rare) = control_and_rare_bytes(all.as_bytes());
+    let maybe_invisible = any_rare && may_have_invisible(all);
+    let maybe_garbled = any_rare && has_lead_then_continuation(all);
     for col in Col::ALL {
         let text = texts[col as usize];
-        if any_control && has_control(text.as_bytes()) {
-            if let Some(c) = text.chars().find(|c| c.is_control()) {
-                controls.push(format!("{} has {}", col.name(), describe_control(c)));
-            }
-        }
-        if !text.is_empty() && trim(text).len() != text.len() {
+        let value = values[col as usize];
+        if value.len() != text.len() {
             spaced.push(col.name());
         }
-        if maybe_garbled {
-            if let Some(was) = unmojibake(text) {
-                garbled.push(format!(
-                    "{} {} was probably {}",
-                    col.name(),
-                    quoted(trim(text)),
-                    quoted(trim(&was))
-                ));
-            }
-        }
-        if maybe_invisible {
-            if let Some(c) = find_invisible(trim(text)) {
-                invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
-            }
-        }
-        if col.takes_no_apostrophe() && trim(text).starts_with('\'') {
-            prefixed.push(format!("{} {}", col.name(), quoted(trim(text))));
+        if col.takes_no_apostrophe() && value.starts_with('\'') {
+            prefixed.push(format!("{} {}", col.name(), quoted(value)));
         }
         // Bytes first: a value of at most 255 bytes has at most 255 characters.
         if col.has_length_limit() && text.len() > MAX_CHARS {
-            let n = trim(text).chars().count();
+            let n = value.chars().count();
             if n > MAX_CHARS {
                 out.push(Problem::new(
                     Code::TooLong,
@@ -209,6 +220,33 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                         col.name()
                     ),
                 ));
+            }
+        }
+    }
+    // The rarer checks, in a loop of their own that most records skip.
+    if any_control || maybe_garbled || maybe_invisible {
+        for col in Col::ALL {
+            let text = texts[col as usize];
+            let value = values[col as usize];
+            if any_control && has_control(text.as_bytes()) {
+                if let Some(c) = text.chars().find(|c| c.is_control()) {
+                    controls.push(format!("{} has {}", col.name(), describe_control(c)));
+                }
+            }
+            if maybe_garbled {
+                if let Some(was) = unmojibake(text) {
+                    garbled.push(format!(
+                        "{} {} was probably {}",
+                        col.name(),
+                        quoted(value),
+                        quoted(trim(&was))
+                    ));
+                }
+            }
+            if maybe_invisible {
+                if let Some(c) = find_invisible(value) {
+                    invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
+                }
             }
         }
     }
@@ -247,7 +285,7 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
     }
 
-    let v = |c: Col| trim(texts[c as usize]);
+    let v = |c: Col| values[c as usize];
     let id = v(Col::UserId);
     let name = v(Col::UserName);
     let action = if id.is_empty() {
@@ -297,6 +335,9 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         }
     }
 
+    // The username's shape as an address, when it was judged: the email is usually the same
+    // text, whose shape need not be judged twice.
+    let mut name_shape: Option<Option<String>> = None;
     // userName: what matters on creates (bulk update ignores it).
     if action == Action::Create && has(Col::UserName) {
         if name.is_empty() {
@@ -311,12 +352,14 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             }
             match ctx.sso_brand {
                 None => {
-                    if let Some(why) = email_issue(name) {
+                    let issue = email_issue(name);
+                    if let Some(why) = &issue {
                         out.push(Problem::new(
                             Code::UserNameShape,
                             format!("userName {}: {why}", quoted(name)),
                         ));
                     }
+                    name_shape = Some(issue);
                 }
                 Some(brand) => match sso_username_issue(name, brand) {
                     None => {}
@@ -369,7 +412,10 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         let email = v(Col::Email);
         if email.is_empty() {
             out.push(Problem::new(Code::EmailMissing, "email is empty"));
-        } else if let Some(why) = email_issue(email) {
+        } else if let Some(why) = match name_shape {
+            Some(issue) if email == name => issue,
+            _ => email_issue(email),
+        } {
             out.push(Problem::new(
                 Code::EmailShape,
                 format!("email {}: {why}", quoted(email)),
@@ -502,23 +548,40 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     }
 }
 
-/// How usernames compare: case-insensitively. `None` when the name is its own key.
-pub fn lowercase_if_needed(user_name: &str) -> Option<String> {
-    user_name
-        .bytes()
-        .any(|b| b.is_ascii_uppercase() || b >= 0x80)
-        .then(|| user_name.to_lowercase())
-}
-
 /// A 128-bit fingerprint of a key: two independent 64-bit hashes. Two different keys share
 /// one with a probability of about 2^-128 per pair (for a million rows, 10^-27 in all), so
 /// the sets below keep fingerprints instead of the strings: 24 bytes a row whatever the key's
 /// length, which keeps a 200 MB file's checks within a few tens of MiB.
-pub fn fingerprint(key: &str) -> u128 {
+fn fingerprint(key: &[u8]) -> u128 {
     use std::hash::BuildHasher;
     let a = foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15).hash_one(key);
     let b = foldhash::fast::FixedState::with_seed(0xc2b2_ae3d_27d4_eb4f).hash_one(key);
     (u128::from(a) << 64) | u128::from(b)
+}
+
+/// The fingerprint of a username as usernames compare: case-insensitively, as
+/// `str::to_lowercase` has it. An ASCII name (nearly all are) is lowercased a word at a time
+/// into a buffer on the stack, so the common name costs no allocation and no second scan.
+fn name_fingerprint(name: &str) -> u128 {
+    // Longer names (rare) take the general path.
+    const MAX: usize = 128;
+    let b = name.as_bytes();
+    if b.len() <= MAX {
+        // Whole words are stored: room for the last one to run past the name.
+        let mut buf = [0u8; MAX + 8];
+        let mut high = 0u64;
+        words::each_word(b, 0, |i, x| {
+            high |= x & words::HIGH;
+            // 0x80 >> 2 is 0x20, the bit that makes an ASCII capital small.
+            let lower = x | (words::ascii_upper_lanes(x & !words::HIGH) >> 2);
+            buf[i..i + 8].copy_from_slice(&lower.to_le_bytes());
+        });
+        if high == 0 {
+            return fingerprint(&buf[..b.len()]);
+        }
+    }
+    // Past ASCII, lowercasing is Unicode's (and may change the length).
+    fingerprint(name.to_lowercase().as_bytes())
 }
 
 /// Cross-row checks: duplicate usernames (case-insensitive) and userIDs. Holds only their
@@ -601,6 +664,23 @@ impl FirstLines {
             Err(_) => *self.far.entry(key).or_insert(line),
         }
     }
+
+    /// [`FirstLines::first_line`] for each `(key, line)` in order; `None` gives `None`. The
+    /// slots are random places in a table of megabytes, so nearly every lookup would wait for
+    /// memory: first every key's slot is read, in loads that do not wait for each other (the
+    /// processor keeps many in flight), and then the lookups find their slots in cache.
+    pub fn first_lines(&mut self, keys: &[Option<(u128, u64)>]) -> Vec<Option<u64>> {
+        if let Some(mask) = self.slots.len().checked_sub(1) {
+            let touched = keys.iter().flatten().fold(0u64, |seen, (key, _)| {
+                seen ^ self.slots[(key >> 64) as usize & mask][1]
+            });
+            // Kept, so that the reads are not optimised away.
+            std::hint::black_box(touched);
+        }
+        keys.iter()
+            .map(|k| k.map(|(key, line)| self.first_line(key, line)))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -612,11 +692,11 @@ mod first_lines_tests {
         let mut t = FirstLines::default();
         // No reserve: the table grows from nothing, and keeps every key through each growth.
         for k in 0..10_000u64 {
-            let key = fingerprint(&k.to_string());
+            let key = fingerprint(k.to_string().as_bytes());
             assert_eq!(t.first_line(key, k + 2), k + 2);
         }
         for k in 0..10_000u64 {
-            let key = fingerprint(&k.to_string());
+            let key = fingerprint(k.to_string().as_bytes());
             assert_eq!(t.first_line(key, 50_000 + k), k + 2);
         }
         // Keys differing only in the bits that pick the slot, or only in the tag, stay apart.
@@ -628,10 +708,10 @@ mod first_lines_tests {
         // Lines past 32 bits.
         let far = u64::from(u32::MAX) + 10;
         assert_eq!(t.first_line(b, far), 60_001);
-        let c = fingerprint("far");
+        let c = fingerprint(b"far");
         assert_eq!(t.first_line(c, far), far);
         assert_eq!(t.first_line(c, far + 1), far);
-        let edge = fingerprint("edge");
+        let edge = fingerprint(b"edge");
         assert_eq!(
             t.first_line(edge, u64::from(u32::MAX) - 1),
             u64::from(u32::MAX) - 1
@@ -650,14 +730,8 @@ pub struct CrossKeys {
 impl CrossKeys {
     pub fn of(user_id: &str, user_name: &str) -> CrossKeys {
         CrossKeys {
-            name: (!user_name.is_empty()).then(|| {
-                fingerprint(
-                    lowercase_if_needed(user_name)
-                        .as_deref()
-                        .unwrap_or(user_name),
-                )
-            }),
-            id: (!user_id.is_empty()).then(|| fingerprint(user_id)),
+            name: (!user_name.is_empty()).then(|| name_fingerprint(user_name)),
+            id: (!user_id.is_empty()).then(|| fingerprint(user_id.as_bytes())),
         }
     }
 }
@@ -726,6 +800,91 @@ pub fn duplicate_problems(
 mod tests {
     use super::*;
 
+    /// A name with each letter's case flipped where `flips` says.
+    fn recased(name: &str, flips: &[bool]) -> String {
+        name.chars()
+            .zip(flips.iter().cycle())
+            .flat_map(|(c, &flip)| -> Vec<char> {
+                match (flip, c.is_lowercase()) {
+                    (false, _) => vec![c],
+                    (true, true) => c.to_uppercase().collect(),
+                    (true, false) => c.to_lowercase().collect(),
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoted_values_as_before(s in "[aé颖\"]{0,70}") {
+            const MAX: usize = 60;
+            let old = if s.chars().count() > MAX {
+                let cut: String = s.chars().take(MAX).collect();
+                format!("\"{cut}…\"")
+            } else {
+                format!("\"{s}\"")
+            };
+            proptest::prop_assert_eq!(quoted(&s).to_string(), old);
+        }
+
+        #[test]
+        fn name_fingerprints_compare_as_lowercase(
+            a in "[a-zA-Z0-9.@_ÄäÖöΣσςİıẞßǅǄﬁKkÅå]{0,40}",
+            b in "[a-zA-Z0-9.@_ÄäÖöΣσςİıẞßǅǄﬁKkÅå]{0,40}",
+            long in 0usize..300,
+            flips in proptest::collection::vec(proptest::bool::ANY, 1..8),
+        ) {
+            let a = format!("{a}{}", "x".repeat(long));
+            for b in [b, recased(&a, &flips), a.to_uppercase(), a.to_ascii_uppercase()] {
+                let same = a.to_lowercase() == b.to_lowercase();
+                proptest::prop_assert_eq!(
+                    name_fingerprint(&a) == name_fingerprint(&b),
+                    same,
+                    "{:?} {:?}", a, b
+                );
+                proptest::prop_assert_eq!(
+                    name_fingerprint(&b),
+                    fingerprint(b.to_lowercase().as_bytes())
+                );
+            }
+        }
+
+        #[test]
+        fn two_digit_dates_read_as_the_parser_does(s in "[0-9]{2}/[0-9]{2}/[0-9]{4}|[0-9/+-]{10}") {
+            let parsed = {
+                let mut it = s.splitn(3, '/');
+                match (it.next(), it.next(), it.next()) {
+                    (Some(a), Some(b), Some(y)) => match (a.parse::<i8>(), b.parse::<i8>(), y.parse::<i16>()) {
+                        (Ok(a), Ok(b), Ok(y)) => Some((a, b, y)),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            };
+            if let Some(fast) = two_digit_date(&s) {
+                proptest::prop_assert_eq!(Some(fast), parsed);
+            }
+        }
+
+        #[test]
+        fn batched_lookups_match_one_by_one(keys in proptest::collection::vec(proptest::option::of(0u128..40), 0..200)) {
+            // Few distinct keys, spread over the slots and tags alike: many repeats.
+            let spread = |k: u128| (k.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)) | (k % 3) << 64;
+            let keys: Vec<Option<(u128, u64)>> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| k.map(|k| (spread(k), i as u64 + 2)))
+                .collect();
+            let mut one = FirstLines::default();
+            let want: Vec<Option<u64>> = keys.iter().map(|k| k.map(|(key, line)| one.first_line(key, line))).collect();
+            let mut batched = FirstLines::default();
+            let (head, tail) = keys.split_at(keys.len() / 2);
+            let mut got = batched.first_lines(head);
+            got.extend(batched.first_lines(tail));
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn duplicates_name_the_first_line() {
         let mut cross = CrossRow::new();
@@ -759,11 +918,16 @@ impl DateOrder {
         if date.len() < 8 || (date.as_bytes()[2] != b'/' && date.as_bytes()[1] != b'/') {
             return;
         }
-        let mut it = date.splitn(3, '/');
-        let (Some(a), Some(b), Some(y)) = (it.next(), it.next(), it.next()) else {
-            return;
-        };
-        let (Ok(a), Ok(b), Ok(y)) = (a.parse::<i8>(), b.parse::<i8>(), y.parse::<i16>()) else {
+        let Some((a, b, y)) = two_digit_date(date).or_else(|| {
+            let mut it = date.splitn(3, '/');
+            let (Some(a), Some(b), Some(y)) = (it.next(), it.next(), it.next()) else {
+                return None;
+            };
+            let (Ok(a), Ok(b), Ok(y)) = (a.parse::<i8>(), b.parse::<i8>(), y.parse::<i16>()) else {
+                return None;
+            };
+            Some((a, b, y))
+        }) else {
             return;
         };
         // A real day-first date (31/12/2027) is evidence; an impossible one (29/02/2027) not.

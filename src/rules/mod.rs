@@ -5,6 +5,7 @@ pub mod catalog;
 mod check;
 mod sso;
 mod values;
+pub(crate) mod words;
 
 pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
 pub use check::{

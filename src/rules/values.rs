@@ -2,6 +2,8 @@
 
 use jiff::civil::Date;
 
+use super::words;
+
 /// Symbols Qualtrics forbids in usernames and user fields.
 pub const FORBIDDEN: &[char] = &[
     '=', ';', '~', '!', '&', '*', '%', '{', '}', '<', '>', '[', ']', '|', '\\', '"', '^',
@@ -35,9 +37,43 @@ pub fn has_control(bytes: &[u8]) -> bool {
     chunks.remainder().iter().any(|&b| b < 0x20 || b == 0x7F)
 }
 
+/// Whether `b` has a control byte (as [`has_control`] has them), and whether it has a UTF-8
+/// lead byte other than `C3` (which starts the accented Latin letters, `é` `ü` `ø`): every
+/// character that [`may_have_invisible`] or [`has_lead_then_continuation`] looks for starts
+/// with such a byte. One pass, without branches (the compiler runs it on two words at once),
+/// after which most records need none of the checks for control, invisible or garbled
+/// characters.
+pub(crate) fn control_and_rare_bytes(b: &[u8]) -> (bool, bool) {
+    let (mut control, mut rare) = (0u64, 0u64);
+    words::each_word(b, b' ', |_, x| {
+        // A lane below 0x20 borrows into its top bit (the lowest one surely does); a lane
+        // past ASCII has it already, and is left out.
+        control |= (x.wrapping_sub(words::ONES * 0x20) & !x) | words::has_byte(x, 0x7F);
+        // A lead byte has its top two bits set: the second, shifted up, meets the first.
+        rare |= x & (x << 1) & !words::eq_lanes(x, 0xC3);
+    });
+    (control & words::HIGH != 0, rare & words::HIGH != 0)
+}
+
+/// Whether some byte of `b` is one that `table` marks: eight lookups at a time, without a
+/// branch per byte (the usual value has none, and is looked at whole).
+fn any_byte_in(b: &[u8], table: &[bool; 256]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    let mut any = false;
+    for c in &mut chunks {
+        for &b in c {
+            any |= table[b as usize];
+        }
+    }
+    for &b in chunks.remainder() {
+        any |= table[b as usize];
+    }
+    any
+}
+
 /// Each forbidden symbol in `s` with its 1-based character position.
 pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
-    if !s.bytes().any(|b| FORBIDDEN_BYTES[b as usize]) {
+    if !any_byte_in(s.as_bytes(), &FORBIDDEN_BYTES) {
         return Vec::new();
     }
     s.chars()
@@ -52,6 +88,50 @@ pub fn forbidden_symbols(s: &str) -> Vec<(char, usize)> {
 /// `false` sends the address to the slow path, which says what is wrong (or accepts it, for
 /// non-ASCII addresses).
 fn plain_address(b: &[u8]) -> bool {
+    plain_address_by_words(b).unwrap_or_else(|| plain_address_by_bytes(b))
+}
+
+/// [`plain_address_by_bytes`] eight bytes at a time, for the usual address: no byte below `!`
+/// or past ASCII (`None` for any other, which the byte loop decides: it tells whitespace from
+/// other control bytes). One pass finds the `@`, a second looks at the domain's dots.
+fn plain_address_by_words(b: &[u8]) -> Option<bool> {
+    let mut odd = 0u64;
+    let mut at = None;
+    let mut twice = false;
+    words::each_word(b, b'a', |i, x| {
+        // A lane of 0x80 or more has its top bit; one below 0x21 borrows into it (the lowest
+        // such lane surely does, and one is enough).
+        odd |= (x | x.wrapping_sub(words::ONES * 0x21)) & words::HIGH;
+        let ats = words::eq_lanes(x, b'@');
+        // A branch, taken once an address: it also keeps the loop scalar, which for a few
+        // words is faster than what the vectoriser makes of it.
+        if ats != 0 {
+            twice |= at.is_some() || ats & (ats - 1) != 0;
+            at.get_or_insert(i + ats.trailing_zeros() as usize / 8);
+        }
+    });
+    if odd != 0 {
+        return None;
+    }
+    let at = match at {
+        Some(at) if !twice && at > 0 => at,
+        _ => return Some(false),
+    };
+    let domain = &b[at + 1..];
+    // Some dot, none first or last, none right after another (`carry`: the previous word's
+    // last lane held one).
+    let (mut dots, mut pairs, mut carry) = (0u64, 0u64, 0u64);
+    words::each_word(domain, b'a', |_, x| {
+        let d = words::eq_lanes(x, b'.');
+        pairs |= d & ((d << 8) | carry);
+        carry = d >> 56;
+        dots |= d;
+    });
+    Some(dots != 0 && pairs == 0 && domain.first() != Some(&b'.') && domain.last() != Some(&b'.'))
+}
+
+/// [`plain_address`] one byte at a time, for any input.
+fn plain_address_by_bytes(b: &[u8]) -> bool {
     let mut at = None;
     let mut prev = 0u8;
     let mut dotted = false;
@@ -118,14 +198,27 @@ pub fn email_issue(s: &str) -> Option<String> {
     None
 }
 
+/// Bytes an id may not hold after its prefix: all but ASCII letters and digits, and (in
+/// `NOT_WORD`) `_`.
+const NOT_ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = !(b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+const NOT_WORD: [bool; 256] = {
+    let mut t = NOT_ALNUM;
+    t[b'_' as usize] = false;
+    t
+};
+
 fn id_with_prefix(s: &str, prefix: &str, min: usize, max: usize, underscore: bool) -> bool {
+    let banned = if underscore { &NOT_WORD } else { &NOT_ALNUM };
     match s.strip_prefix(prefix) {
-        Some(rest) => {
-            (min..=max).contains(&rest.len())
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || (underscore && b == b'_'))
-        }
+        Some(rest) => (min..=max).contains(&rest.len()) && !any_byte_in(rest.as_bytes(), banned),
         None => false,
     }
 }
@@ -210,11 +303,15 @@ const STATUS_SYNONYMS: &[(&str, Status)] = &[
     ("已禁用", Status::Disabled),
 ];
 
-/// Whether `s` equals the lowercase word `lower` ignoring case, without allocating.
-fn eq_fold(s: &str, lower: &str) -> bool {
-    if s.is_ascii() && lower.is_ascii() {
-        return s.eq_ignore_ascii_case(lower);
+/// Whether `s` (`s_ascii`: it is ASCII) equals the lowercase word `lower` ignoring case,
+/// without allocating.
+fn eq_fold(s: &str, s_ascii: bool, lower: &str) -> bool {
+    if s_ascii {
+        // ASCII lowercases to ASCII of the same length: it never spells a word of other
+        // letters or another length.
+        return s.len() == lower.len() && lower.is_ascii() && s.eq_ignore_ascii_case(lower);
     }
+    // Other text may (the Kelvin sign lowercases to `k`).
     s.chars().flat_map(char::to_lowercase).eq(lower.chars())
 }
 
@@ -228,9 +325,10 @@ pub fn parse_status(s: &str) -> Option<(Status, bool)> {
     if s.eq_ignore_ascii_case("disabled") {
         return Some((Status::Disabled, false));
     }
+    let ascii = s.is_ascii();
     STATUS_SYNONYMS
         .iter()
-        .find(|(w, _)| eq_fold(s, w))
+        .find(|(w, _)| eq_fold(s, ascii, w))
         .map(|&(_, st)| (st, true))
 }
 
@@ -339,23 +437,38 @@ pub enum DateIssue {
     Unpadded(Date),
 }
 
+/// One to four ASCII digits as a number.
 fn digits(s: &str) -> Option<i16> {
-    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 4 {
         return None;
     }
-    s.parse().ok()
+    s.bytes().try_fold(0i16, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + i16::from(b - b'0'))
+    })
 }
 
-/// `s` split on `sep` into exactly three parts (no allocation).
-fn split3(s: &str, sep: char) -> Option<[&str; 3]> {
-    let mut it = s.split(sep);
-    let parts = [it.next()?, it.next()?, it.next()?];
-    it.next().is_none().then_some(parts)
+/// `s` split on the ASCII `sep` into exactly three parts (no allocation, no searcher: dates
+/// are short).
+fn split3(s: &str, sep: u8) -> Option<[&str; 3]> {
+    let mut cuts = [0usize; 2];
+    let mut n = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b == sep {
+            *cuts.get_mut(n)? = i;
+            n += 1;
+        }
+    }
+    // Cutting at an ASCII byte keeps every part UTF-8.
+    (n == 2).then(|| [&s[..cuts[0]], &s[cuts[0] + 1..cuts[1]], &s[cuts[1] + 1..]])
 }
 
 /// Parses a file date, which must be MM/DD/YYYY.
 pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
-    if let Some(parts) = split3(s, '/') {
+    // The usual shape first, without splitting.
+    if let Some((m, d, y)) = two_digit_date(s) {
+        return month_day_year(i16::from(m), i16::from(d), y, true);
+    }
+    if let Some(parts) = split3(s, b'/') {
         let (m, d, y) = match (digits(parts[0]), digits(parts[1]), digits(parts[2])) {
             (Some(m), Some(d), Some(y)) => (m, d, y),
             _ => return Err(DateIssue::Format("the parts are not all numbers".into())),
@@ -363,24 +476,9 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
         if parts[2].len() != 4 {
             return Err(DateIssue::Format("the year needs four digits".into()));
         }
-        if m > 12 && (1..=12).contains(&d) {
-            // Read day-first it must still be a real date; if not, it is simply impossible.
-            return match Date::new(y, d as i8, m as i8) {
-                Ok(date) => Err(DateIssue::DayFirst(Some(date))),
-                Err(_) => Err(DateIssue::Impossible(format!(
-                    "neither month {m}, day {d} nor (read as DD/MM/YYYY) day {m} of month {d} of {y} exists"
-                ))),
-            };
-        }
-        let date = Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8).map_err(|_| {
-            DateIssue::Impossible(format!("month {m}, day {d} of {y} does not exist"))
-        })?;
-        if parts[0].len() != 2 || parts[1].len() != 2 {
-            return Err(DateIssue::Unpadded(date));
-        }
-        return Ok(date);
+        return month_day_year(m, d, y, parts[0].len() == 2 && parts[1].len() == 2);
     }
-    if let Some(dashes) = split3(s, '-').filter(|d| d[0].len() == 4) {
+    if let Some(dashes) = split3(s, b'-').filter(|d| d[0].len() == 4) {
         if let (Some(y), Some(m), Some(d)) =
             (digits(dashes[0]), digits(dashes[1]), digits(dashes[2]))
         {
@@ -406,6 +504,39 @@ pub fn parse_date(s: &str) -> Result<Date, DateIssue> {
         ));
     }
     Err(DateIssue::Format("it is not a date in MM/DD/YYYY".into()))
+}
+
+/// The date of a file's month, day and four-digit year; `padded`: the month and day were
+/// written with two digits.
+fn month_day_year(m: i16, d: i16, y: i16, padded: bool) -> Result<Date, DateIssue> {
+    if m > 12 && (1..=12).contains(&d) {
+        // Read day-first it must still be a real date; if not, it is simply impossible.
+        return match Date::new(y, d as i8, m as i8) {
+            Ok(date) => Err(DateIssue::DayFirst(Some(date))),
+            Err(_) => Err(DateIssue::Impossible(format!(
+                "neither month {m}, day {d} nor (read as DD/MM/YYYY) day {m} of month {d} of {y} exists"
+            ))),
+        };
+    }
+    let date = Date::new(y, m.clamp(0, 99) as i8, d.clamp(0, 99) as i8)
+        .map_err(|_| DateIssue::Impossible(format!("month {m}, day {d} of {y} does not exist")))?;
+    if !padded {
+        return Err(DateIssue::Unpadded(date));
+    }
+    Ok(date)
+}
+
+/// The numbers of a date written `NN/NN/NNNN`, as nearly every date is: read straight off the
+/// bytes.
+pub(crate) fn two_digit_date(date: &str) -> Option<(i8, i8, i16)> {
+    let b: &[u8; 10] = date.as_bytes().try_into().ok()?;
+    let digit = |i: usize| b[i].is_ascii_digit().then(|| b[i] - b'0');
+    if b[2] != b'/' || b[5] != b'/' {
+        return None;
+    }
+    let two = |i: usize| Some((digit(i)? * 10 + digit(i + 1)?) as i8);
+    let year = (6..10).try_fold(0i16, |y, i| Some(y * 10 + i16::from(digit(i)?)))?;
+    Some((two(0)?, two(3)?, year))
 }
 
 /// Formats a date as the file wants it.
@@ -475,10 +606,73 @@ mod tests {
         false
     }
 
+    /// The date helpers as they were (a searcher and `str::parse`).
+    fn old_split3(s: &str, sep: char) -> Option<[&str; 3]> {
+        let mut it = s.split(sep);
+        let parts = [it.next()?, it.next()?, it.next()?];
+        it.next().is_none().then_some(parts)
+    }
+
+    fn old_digits(s: &str) -> Option<i16> {
+        if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    }
+
     proptest::proptest! {
+        #[test]
+        fn status_words_compare_as_before(s in "(?i)(devre dışı|aktiv|désactivé|enabled|有効|[a-zé ıİK]{0,8})") {
+            let old = |s: &str, lower: &str| {
+                if s.is_ascii() && lower.is_ascii() {
+                    return s.eq_ignore_ascii_case(lower);
+                }
+                s.chars().flat_map(char::to_lowercase).eq(lower.chars())
+            };
+            for (w, _) in STATUS_SYNONYMS {
+                proptest::prop_assert_eq!(eq_fold(&s, s.is_ascii(), w), old(&s, w), "{:?} {:?}", s, w);
+            }
+        }
+
         #[test]
         fn one_pass_address_check_agrees_with_the_old_one(s in "[a.@ +é\t]{0,12}") {
             proptest::prop_assert_eq!(plain_address(s.as_bytes()), old_fast_path(&s));
+        }
+
+        #[test]
+        fn address_check_by_words_agrees_with_bytes(
+            s in "[a.@ +é\t\x0B\x01~-]{0,70}",
+            plain in "[a-z]{1,30}@[a-z]{1,10}(\\.[a-z]{1,8}){0,4}",
+        ) {
+            for s in [s.as_str(), plain.as_str()] {
+                let bytes = plain_address_by_bytes(s.as_bytes());
+                if let Some(words) = plain_address_by_words(s.as_bytes()) {
+                    proptest::prop_assert_eq!(words, bytes, "{:?}", s);
+                }
+                proptest::prop_assert_eq!(plain_address(s.as_bytes()), bytes);
+            }
+        }
+
+        #[test]
+        fn one_pass_finds_controls_and_rare_bytes(s in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let (control, rare) = control_and_rare_bytes(&s);
+            proptest::prop_assert_eq!(control, has_control(&s));
+            proptest::prop_assert_eq!(rare, s.iter().any(|&b| b >= 0xC0 && b != 0xC3));
+        }
+
+        #[test]
+        fn rare_bytes_cover_invisible_and_garbled_text(s in "[aé\u{a0}\u{200b}\u{2060}\u{feff}\u{61c}\u{180e}ÃÂ¼‚€™ÐÑ]{0,12}") {
+            let (_, rare) = control_and_rare_bytes(s.as_bytes());
+            if may_have_invisible(&s) || has_lead_then_continuation(&s) {
+                proptest::prop_assert!(rare, "{:?}", s);
+            }
+        }
+
+        #[test]
+        fn date_parts_as_before(s in "[0-9/a-]{0,12}") {
+            proptest::prop_assert_eq!(split3(&s, b'/'), old_split3(&s, '/'));
+            proptest::prop_assert_eq!(split3(&s, b'-'), old_split3(&s, '-'));
+            proptest::prop_assert_eq!(digits(&s), old_digits(&s));
         }
     }
 
