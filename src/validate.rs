@@ -442,6 +442,12 @@ fn check_block(
     ends.clear();
     problems.reserve(n);
     keys.reserve(n);
+    if encoder.is_some() {
+        // Room for the report rows at once, more than they take: growing by doubling would
+        // copy them over and over into new memory, and room never written costs nothing.
+        encoded.reserve(n * 128 + records.text_len());
+        ends.reserve(n);
+    }
     for i in 0..n {
         let rec = records.get(i);
         let mut out = Vec::new();
@@ -676,7 +682,7 @@ fn consume(
 }
 
 /// Blocks read per batch: a few per core, so that both cores stay busy.
-const BLOCKS_PER_BATCH: usize = 8;
+const BLOCKS_PER_BATCH: usize = 4;
 /// Bytes per block.
 const BLOCK_BYTES: usize = 1 << 18;
 

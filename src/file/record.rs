@@ -84,6 +84,11 @@ impl RecordBuf {
         self.spans.len()
     }
 
+    /// Bytes of field text held, all records together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
