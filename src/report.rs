@@ -199,12 +199,48 @@ fn has_byte_below_dash(b: &[u8]) -> bool {
 
 /// A report file being written.
 pub struct ReportWriter {
-    out: BufWriter<File>,
+    out: BufWriter<ReportFile>,
     encoder: ReportEncoder,
     path: PathBuf,
     buf: Vec<u8>,
+    /// Bytes written so far (header included), buffered or not.
+    written: u64,
     /// Where [`ReportWriter::mark`] was set, in a regular file.
     mark: Option<u64>,
+}
+
+/// The report's file, while the rows of the report it replaces may still be being cut away
+/// on another thread (see [`ReportWriter::create`]): nothing is written past the header
+/// before that is done.
+struct ReportFile {
+    file: File,
+    cutting: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl ReportFile {
+    fn ready(&mut self) -> io::Result<&mut File> {
+        if let Some(cut) = self.cutting.take() {
+            cut.join()
+                .map_err(|_| io::Error::other("cutting the old report short failed"))??;
+        }
+        Ok(&mut self.file)
+    }
+}
+
+impl Write for ReportFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.ready()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.ready()?.flush()
+    }
+}
+
+impl Seek for ReportFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.ready()?.seek(pos)
+    }
 }
 
 fn io_context(path: &Path, e: io::Error) -> io::Error {
@@ -212,21 +248,42 @@ fn io_context(path: &Path, e: io::Error) -> io::Error {
 }
 
 impl ReportWriter {
-    /// Creates (truncates) the report and writes its header.
+    /// Creates the report, or replaces the one at `path`, and writes its header.
+    ///
+    /// A report run again over the same path is common, and cutting the old one away frees
+    /// its pages, which takes milliseconds before anything else could start: the old report
+    /// is overwritten with the new header and cut down to it on another thread while the
+    /// input is opened, and the first row waits for that. Cut to the header, not to nothing:
+    /// ext4 takes a file cut to zero bytes for one being replaced and writes it all out to
+    /// disk when it is closed.
     pub fn create(path: &Path, kind: ReportKind) -> io::Result<ReportWriter> {
-        let file = File::create(path).map_err(|e| io_context(path, e))?;
+        let context = |e| io_context(path, e);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(context)?;
         let encoder = ReportEncoder {
             format: ReportFormat::for_path(path),
             kind,
         };
-        let mut out = BufWriter::with_capacity(1 << 16, file);
-        out.write_all(&encoder.header())
-            .map_err(|e| io_context(path, e))?;
+        let header = encoder.header();
+        file.write_all(&header).map_err(context)?;
+        let keep = header.len() as u64;
+        let meta = file.metadata().map_err(context)?;
+        let cutting = if meta.is_file() && meta.len() > keep {
+            let old = file.try_clone().map_err(context)?;
+            Some(std::thread::spawn(move || old.set_len(keep)))
+        } else {
+            None
+        };
         Ok(ReportWriter {
-            out,
+            out: BufWriter::with_capacity(1 << 16, ReportFile { file, cutting }),
             encoder,
             path: path.to_path_buf(),
             buf: Vec::new(),
+            written: keep,
             mark: None,
         })
     }
@@ -237,19 +294,11 @@ impl ReportWriter {
         let regular = self
             .out
             .get_ref()
+            .file
             .metadata()
             .map_err(|e| io_context(&self.path, e))?
             .is_file();
-        self.mark = if regular {
-            // Seeking flushes the buffer first.
-            Some(
-                self.out
-                    .stream_position()
-                    .map_err(|e| io_context(&self.path, e))?,
-            )
-        } else {
-            None
-        };
+        self.mark = regular.then_some(self.written);
         Ok(self.mark.is_some())
     }
 
@@ -263,12 +312,14 @@ impl ReportWriter {
         };
         self.out.flush().map_err(|e| io_context(&self.path, e))?;
         self.out
-            .get_ref()
-            .set_len(at)
+            .get_mut()
+            .ready()
+            .and_then(|f| f.set_len(at))
             .map_err(|e| io_context(&self.path, e))?;
         self.out
             .seek(io::SeekFrom::Start(at))
             .map_err(|e| io_context(&self.path, e))?;
+        self.written = at;
         Ok(())
     }
 
@@ -284,6 +335,7 @@ impl ReportWriter {
     pub fn write(&mut self, row: &ReportRow) -> io::Result<()> {
         self.buf.clear();
         self.encoder.encode(row, &mut self.buf);
+        self.written += self.buf.len() as u64;
         self.out
             .write_all(&self.buf)
             .map_err(|e| io_context(&self.path, e))
@@ -291,6 +343,7 @@ impl ReportWriter {
 
     /// Writes rows encoded elsewhere with [`ReportWriter::encoder`].
     pub fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.written += bytes.len() as u64;
         self.out
             .write_all(bytes)
             .map_err(|e| io_context(&self.path, e))
@@ -480,6 +533,43 @@ pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A report written over a longer old one holds nothing of it, written row by row, rewound
+    /// or left with its header only.
+    #[test]
+    fn a_new_report_keeps_nothing_of_the_old_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.csv");
+        let header = ReportEncoder {
+            format: ReportFormat::Csv,
+            kind: ReportKind::Validate,
+        }
+        .header();
+        let row = ReportRow {
+            line: Some(2),
+            row: Some(1),
+            outcome: "ok",
+            ..Default::default()
+        };
+        for rows in [0, 1, 3] {
+            std::fs::write(&path, vec![b'x'; 3 << 20]).expect("old report");
+            let mut w = ReportWriter::create(&path, ReportKind::Validate).expect("create");
+            assert!(w.mark().expect("mark"));
+            for _ in 0..rows {
+                w.write(&row).expect("row");
+            }
+            if rows == 3 {
+                w.rewind().expect("rewind");
+                w.write(&row).expect("row");
+            }
+            drop(w);
+            let got = std::fs::read_to_string(&path).expect("read");
+            let want_rows = if rows == 3 { 1 } else { rows };
+            let want = String::from_utf8(header.clone()).expect("utf-8")
+                + &"2,1,,,,ok,,\n".repeat(want_rows);
+            assert_eq!(got, want, "{rows} rows");
+        }
+    }
 
     proptest::proptest! {
         #[test]
