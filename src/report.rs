@@ -110,19 +110,17 @@ impl ReportEncoder {
                 put_number(out, row.line);
                 out.push(b',');
                 put_number(out, row.row);
-                // Cell by cell, not a loop over them: each is a few instructions.
-                out.push(b',');
-                put_cell(out, row.user_id);
-                out.push(b',');
-                put_cell(out, row.user_name);
-                out.push(b',');
-                put_cell(out, row.action);
-                out.push(b',');
-                put_cell(out, row.outcome);
-                out.push(b',');
-                put_cell(out, row.codes);
-                out.push(b',');
-                put_cell(out, row.message);
+                for cell in [
+                    row.user_id,
+                    row.user_name,
+                    row.action,
+                    row.outcome,
+                    row.codes,
+                    row.message,
+                ] {
+                    out.push(b',');
+                    put_cell(out, cell);
+                }
                 if self.kind == ReportKind::Import {
                     out.push(b',');
                     put_number(out, row.http_status.map(u64::from));

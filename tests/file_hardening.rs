@@ -721,13 +721,7 @@ fn a_late_byte_that_is_not_utf8_restarts_in_windows_1252() {
     let input = dir.path().join("late.csv");
     std::fs::write(&input, &text).expect("write");
     let report = dir.path().join("late-report.csv");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .expect("runs");
+    let out = validate_with_report(&input, &report);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Windows-1252"), "{stdout}");
@@ -766,13 +760,7 @@ fn a_late_nul_byte_takes_back_the_rows_already_reported() {
     let input = dir.path().join("nul.csv");
     std::fs::write(&input, &text).expect("write");
     let report = dir.path().join("nul-report.csv");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .expect("runs");
+    let out = validate_with_report(&input, &report);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let rows = support::read_report(&report);
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -806,4 +794,15 @@ fn the_bytes_of_a_skipped_line_still_decide_the_encoding() {
         assert_eq!(rows[0]["codes"], code, "{out:?}");
         assert!(rows[0]["message"].contains("line 102 "), "{:?}", rows[0]);
     }
+}
+
+/// `qusers validate INPUT --report REPORT`.
+fn validate_with_report(input: &Path, report: &Path) -> std::process::Output {
+    qusers()
+        .arg("validate")
+        .arg(input)
+        .arg("--report")
+        .arg(report)
+        .output()
+        .expect("runs")
 }
