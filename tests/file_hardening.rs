@@ -748,6 +748,15 @@ fn a_late_byte_that_is_not_utf8_restarts_in_windows_1252() {
     assert_eq!(piped.status.code(), Some(0), "{piped:?}");
     let report = std::fs::read_to_string(&report).expect("report");
     assert!(String::from_utf8_lossy(&piped.stdout).starts_with(&report));
+
+    // The page's companion CSV holds the same rows, and the page names line 60002 once.
+    let page = dir.path().join("late.html");
+    let out = validate_with_report(&input, &page);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rows_csv = dir.path().join("late.rows.csv");
+    assert_eq!(std::fs::read_to_string(rows_csv).expect("rows"), report);
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_eq!(html.matches("line 60002 has the first byte").count(), 1);
 }
 
 /// A NUL byte found in a late block, after rows were already written to the report, leaves a
