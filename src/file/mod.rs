@@ -11,9 +11,7 @@ mod record;
 mod sheet;
 pub mod workbook;
 
-pub use blocks::{
-    record_line, Block, BlockReader, BoundaryScanner, Broken, Skipped, MAX_RECORD_BYTES,
-};
+pub use blocks::{Block, BlockReader, BoundaryScanner, Broken, Skipped, MAX_RECORD_BYTES};
 pub use decode::{encoding_for_label as decode_label, Decoding, Scan, TextEncoding, Unchecked};
 pub use header::{analyze_header, column_letters, ColumnMap, HeaderAnalysis};
 pub use parse::{parse_block, parse_block_into};

@@ -290,7 +290,7 @@ fn parse_plain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::record_line;
+    use crate::file::blocks::record_line;
     use proptest::prelude::*;
 
     /// (line, fields, breaks) of every record.
