@@ -10,6 +10,39 @@ use crate::file::{
     self, Col, ColumnMap, FileError, Opening, ReadOptions, Record, RecordBuf, Source,
 };
 
+/// Which of a user's file columns a source actually carried. The API's user list carries eight
+/// fields and not the expiration date (which only `GET /users/{id}` gives): a column the source
+/// did not carry is unknown, never empty. The default is "every column" (a user built in full).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known(u16);
+
+impl Known {
+    /// Every column.
+    pub const ALL: Known = Known((1 << Col::ALL.len()) - 1);
+    /// What a `GET /users` list element carries: every column but the expiration date.
+    pub const LIST: Known = Known(Known::ALL.0 & !(1 << Col::ExpirationDate as u16));
+
+    /// Whether the column was carried.
+    pub fn has(self, col: Col) -> bool {
+        self.0 & (1 << col as u16) != 0
+    }
+
+    /// The same with `col` carried (`true`) or not.
+    pub fn with(self, col: Col, known: bool) -> Known {
+        if known {
+            Known(self.0 | (1 << col as u16))
+        } else {
+            Known(self.0 & !(1 << col as u16))
+        }
+    }
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Known::ALL
+    }
+}
+
 /// One user of the instance, in file terms (dates as MM/DD/YYYY, status `active`/`disabled`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InstanceUser {
@@ -21,12 +54,31 @@ pub struct InstanceUser {
     pub division_id: String,
     pub account_type: String,
     pub status: String,
+    /// Empty when the user has none, or when it is not known (see `known`).
     pub expiration: String,
+    /// The columns the source carried; the others are unknown, not empty.
+    pub known: Known,
+    /// `lastLoginDate` as the API gives it (a UTC timestamp), when details were read and the
+    /// user ever logged in.
+    pub last_login: Option<String>,
+    /// Whether this is the full record (`GET /users/{id}`), not a list element.
+    pub detailed: bool,
 }
 
 impl InstanceUser {
-    /// A user of the API in file terms: status `active`/`disabled`, dates as MM/DD/YYYY.
+    /// A `GET /users` list element in file terms. The list is thin: its expiration date is
+    /// known only when the element carries one (a richer list than the real API's); the other
+    /// columns are the eight fields every list element has.
     pub fn from_api(u: crate::api::ApiUser) -> InstanceUser {
+        let carried = u.account_expiration_date.is_some();
+        let mut user = InstanceUser::from_detail(u);
+        user.known = Known::LIST.with(Col::ExpirationDate, carried);
+        user.detailed = false;
+        user
+    }
+
+    /// The full record of `GET /users/{id}`: every column known (no expiration date is none).
+    pub fn from_detail(u: crate::api::ApiUser) -> InstanceUser {
         let status = u.account_status.unwrap_or_default();
         let status = crate::rules::parse_status(&status)
             .map(|(s, _)| s.as_str().to_string())
@@ -45,7 +97,26 @@ impl InstanceUser {
                 .as_deref()
                 .and_then(api_date_to_file)
                 .unwrap_or_default(),
+            known: Known::ALL,
+            last_login: u.last_login_date.filter(|d| !d.is_empty()),
+            detailed: true,
         }
+    }
+
+    /// The column's value, `None` when the source did not carry it.
+    pub fn value(&self, col: Col) -> Option<&str> {
+        let v = match col {
+            Col::UserId => &self.id,
+            Col::UserName => &self.username,
+            Col::FirstName => &self.first_name,
+            Col::LastName => &self.last_name,
+            Col::Email => &self.email,
+            Col::DivisionId => &self.division_id,
+            Col::AccountType => &self.account_type,
+            Col::AccountStatus => &self.status,
+            Col::ExpirationDate => &self.expiration,
+        };
+        self.known.has(col).then_some(v.as_str())
     }
 }
 
@@ -206,6 +277,10 @@ impl Instance {
 
     fn insert_record(&mut self, map: &ColumnMap, rec: Record) {
         let get = |c: Col| file::trim(map.field(rec, c)).to_string();
+        // A column the export does not have is unknown, not empty.
+        let known = Col::ALL
+            .iter()
+            .fold(Known::ALL, |k, &c| k.with(c, map.pos[c as usize].is_some()));
         let id = get(Col::UserId);
         if id.is_empty() {
             return;
@@ -224,7 +299,15 @@ impl Instance {
             account_type: get(Col::AccountType),
             status,
             expiration: get(Col::ExpirationDate),
+            known,
+            last_login: None,
+            detailed: false,
         });
+    }
+
+    /// Replaces a user with its full record (`GET /users/{id}`).
+    pub fn set_detail(&mut self, user: crate::api::ApiUser) {
+        self.insert(InstanceUser::from_detail(user));
     }
 }
 
@@ -241,6 +324,64 @@ pub async fn fetch(client: &Client, mut on_page: impl FnMut(u64)) -> Result<Inst
         })
         .await?;
     Ok(instance)
+}
+
+/// Detail reads in flight at most: the per-token figure quoted for the API. The client's rate
+/// controller paces them (and may hold fewer in flight); this only bounds the queue.
+pub const DETAIL_READS_IN_FLIGHT: usize = 20;
+
+/// What reading users' full records gave.
+#[derive(Debug, Default)]
+pub struct Details {
+    /// The records read, in no particular order.
+    pub users: Vec<crate::api::ApiUser>,
+    /// Ids the API no longer knows (404): deleted since they were listed.
+    pub gone: Vec<String>,
+    /// Ids whose record could not be read after the client's retries, with why.
+    pub failed: Vec<(String, ApiError)>,
+}
+
+/// Reads the full record (`GET /users/{id}`) of each user in `ids`, in parallel under the
+/// client's rate control; `on_read` hears of each read as it ends (for a progress bar). This is
+/// how a workflow learns what the thin list does not carry: expiration dates before planning,
+/// real prior values for the undo file, `lastLoginDate` for seat planning.
+pub async fn read_details(
+    client: &Client,
+    ids: impl IntoIterator<Item = String>,
+    on_read: impl Fn(),
+) -> Details {
+    use futures_util::StreamExt;
+    let mut out = Details::default();
+    let mut reads = futures_util::stream::iter(ids)
+        .map(|id| async move {
+            let r = client.get_user(&id).await;
+            (id, r)
+        })
+        .buffer_unordered(DETAIL_READS_IN_FLIGHT);
+    while let Some((id, r)) = reads.next().await {
+        on_read();
+        match r {
+            Ok(u) => out.users.push(u),
+            Err(e) if e.kind == crate::api::ErrorKind::NotFound => out.gone.push(id),
+            Err(e) => out.failed.push((id, e)),
+        }
+    }
+    out
+}
+
+/// [`read_details`] for users of `instance`, whose records replace their list elements; the
+/// ids that could not be read are returned (their unknown columns stay unknown).
+pub async fn fill_details(
+    client: &Client,
+    instance: &mut Instance,
+    ids: impl IntoIterator<Item = String>,
+    on_read: impl Fn(),
+) -> Details {
+    let mut d = read_details(client, ids, on_read).await;
+    for u in std::mem::take(&mut d.users) {
+        instance.set_detail(u);
+    }
+    d
 }
 
 /// The division ids a user file uses (one pass, no checks).

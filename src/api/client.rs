@@ -15,7 +15,7 @@ use super::error::{ApiError, ErrorKind};
 use super::paging::PageGuard;
 use super::rate::{RateController, Signal};
 use super::settings::{datacenter_of_host, BaseUrl, Token};
-use super::stats::TransientStats;
+use super::stats::{RequestCounters, RequestCounts, TransientStats};
 use super::types::{
     ApiUser, Created as CreatedId, Directory, Division, Envelope, Library, NewUser, Page,
     RawUserPage, RawUsers, UserUpdate, WhoAmI,
@@ -94,6 +94,8 @@ struct Inner {
     opts: ClientOptions,
     requests: AtomicU64,
     retries: AtomicU64,
+    /// Requests by kind (list pages, detail reads, writes).
+    kinds: RequestCounters,
 }
 
 /// A Qualtrics API client. Cheap to clone; clones share the rate controller.
@@ -142,6 +144,7 @@ impl Client {
                 opts,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
+                kinds: RequestCounters::default(),
             }),
         })
     }
@@ -157,6 +160,11 @@ impl Client {
     /// Requests sent so far, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far by kind: list pages, detail reads, writes (retries included).
+    pub fn request_counts(&self) -> RequestCounts {
+        self.inner.kinds.get()
     }
 
     /// Retries so far.
@@ -601,6 +609,7 @@ impl Client {
             let result = {
                 let slot = self.inner.rate.acquire().await;
                 self.inner.requests.fetch_add(1, Ordering::Relaxed);
+                self.inner.kinds.count(&method, call);
                 let result = self.attempt(&method, &url, call, body, &auth).await;
                 slot.done(match &result {
                     Ok(_) => Signal::Success,

@@ -20,7 +20,7 @@ pub use error::{ApiError, ErrorKind};
 pub use paging::{PageGuard, MAX_PAGES, MAX_STALE_PAGES};
 pub use rate::{RateController, Signal, Slot};
 pub use settings::{datacenter_of_host, BaseUrl, Token, DATACENTERS};
-pub use stats::{TransientStats, SUPPORT_5XX_SHARE};
+pub use stats::{RequestCounts, TransientStats, SUPPORT_5XX_SHARE};
 pub use types::{
     ApiUser, Directory, Division, Library, NewUser, RawUsers, Secret, UserUpdate, WhoAmI,
 };

@@ -85,6 +85,74 @@ impl TransientStats {
     }
 }
 
+/// Requests sent, by what they were for: a run summary counts list pages, detail reads and
+/// writes apart (retries included in each).
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestCounts {
+    /// `GET /users` pages.
+    pub list_pages: u64,
+    /// `GET /users/{id}`.
+    pub detail_reads: u64,
+    /// Creates, updates, deletes.
+    pub writes: u64,
+    /// Everything else (`whoami`, divisions, token checks).
+    pub other: u64,
+}
+
+impl RequestCounts {
+    /// `requests: 3 list pages, 120 detail reads, 40 writes, 2 other`.
+    pub fn render_line(&self) -> String {
+        format!(
+            "requests: {} list pages, {} detail reads, {} writes, {} other",
+            crate::numfmt::count(self.list_pages),
+            crate::numfmt::count(self.detail_reads),
+            crate::numfmt::count(self.writes),
+            crate::numfmt::count(self.other)
+        )
+    }
+}
+
+/// Counters behind [`RequestCounts`], shared by a client's clones.
+#[derive(Debug, Default)]
+pub(crate) struct RequestCounters {
+    list_pages: std::sync::atomic::AtomicU64,
+    detail_reads: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
+    other: std::sync::atomic::AtomicU64,
+}
+
+impl RequestCounters {
+    /// Counts one request of `call` (`GET /users`, `GET /users/UR_…`, `PUT /users/UR_…`).
+    pub(crate) fn count(&self, method: &reqwest::Method, call: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let path = call.split_once(' ').map_or(call, |(_, p)| p);
+        let counter = if *method != reqwest::Method::GET {
+            &self.writes
+        } else if path == "/users" {
+            &self.list_pages
+        } else if path
+            .strip_prefix("/users/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+        {
+            &self.detail_reads
+        } else {
+            &self.other
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> RequestCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        RequestCounts {
+            list_pages: self.list_pages.load(Relaxed),
+            detail_reads: self.detail_reads.load(Relaxed),
+            writes: self.writes.load(Relaxed),
+            other: self.other.load(Relaxed),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

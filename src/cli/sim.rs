@@ -62,6 +62,10 @@ pub struct Args {
     /// An SSO brand with this id: usernames end in #ID (demo users' too) and need not be emails
     #[arg(long, value_name = "ID")]
     sso_brand: Option<String>,
+    /// User list elements carry every field (expiration date, language, dates), as the
+    /// simulator answered before; by default they carry the real API's eight fields only
+    #[arg(long)]
+    rich_list: bool,
     /// Print only the address and the token (no example command)
     #[arg(short, long)]
     quiet: bool,
@@ -103,6 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         seed: args.seed,
         state: args.state.clone(),
         demo_users: args.users,
+        rich_list: args.rich_list,
         throttle_every: args.throttle_every,
         max_in_flight: args.max_in_flight,
         proxied_host: args.proxied_host.clone(),

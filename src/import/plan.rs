@@ -709,6 +709,7 @@ mod tests {
             account_type: ty.into(),
             status: "active".into(),
             expiration: String::new(),
+            ..Default::default()
         }
     }
 

@@ -50,6 +50,9 @@ pub struct SimConfig {
     pub oauth_token_ttl: Duration,
     /// An SSO brand: usernames end in `#ID` (demo users too), and need not be emails.
     pub sso_brand: Option<String>,
+    /// List elements carry every stored field, as the simulator answered before issue 20 (for
+    /// comparison); by default they carry the eight fields of the real API's thin list.
+    pub rich_list: bool,
 }
 
 impl SimConfig {
@@ -81,6 +84,7 @@ impl Default for SimConfig {
             oauth_clients: Vec::new(),
             oauth_token_ttl: Duration::from_secs(3600),
             sso_brand: None,
+            rich_list: false,
         }
     }
 }

@@ -669,17 +669,79 @@ async fn list_users(
     });
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct Page<'a> {
-        elements: Vec<&'a ApiUser>,
+    struct Page {
+        elements: Vec<Value>,
         next_page: Option<String>,
     }
+    let elements = page
+        .into_iter()
+        .map(|u| {
+            if shared.config.rich_list {
+                rich_element(u)
+            } else {
+                thin_element(u)
+            }
+        })
+        .collect();
+    drop(store);
     ok(
         &shared,
         Page {
-            elements: page,
+            elements,
             next_page: next,
         },
     )
+}
+
+/// A list element as the real API gives it: the eight fields and nothing else (the captured
+/// fixtures in qualtrics-api.md); a field without a value is `null`, not absent.
+fn thin_element(u: &ApiUser) -> Value {
+    json!({
+        "id": u.id,
+        "divisionId": u.division_id,
+        "username": u.username,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "userType": u.user_type,
+        "email": u.email,
+        "accountStatus": u.account_status,
+    })
+}
+
+/// A list element with every stored field (`--rich-list`): the simulator's shape before
+/// issue 20, dates as the API writes them.
+fn rich_element(u: &ApiUser) -> Value {
+    let mut v = thin_element(u);
+    let date = |d: &Option<String>| d.as_deref().and_then(super::store::api_timestamp);
+    v["accountExpirationDate"] = json!(date(&u.account_expiration_date));
+    v["language"] = json!(u.language.as_deref().map(str::to_lowercase));
+    v["timeZone"] = json!(u.time_zone);
+    v["accountCreationDate"] = json!(date(&u.account_creation_date));
+    v["lastLoginDate"] = json!(date(&u.last_login_date));
+    v
+}
+
+/// `GET /users/{id}`: the full record, every date a UTC timestamp to the second.
+fn full_record(u: &ApiUser, organization_id: &str) -> Value {
+    let date = |d: &Option<String>| d.as_deref().and_then(super::store::api_timestamp);
+    let created = date(&u.account_creation_date);
+    let mut v = thin_element(u);
+    let more = json!({
+        "organizationId": organization_id,
+        "language": u.language.as_deref().map_or("en".to_string(), str::to_lowercase),
+        "unsubscribed": false,
+        "accountCreationDate": created,
+        "accountExpirationDate": date(&u.account_expiration_date),
+        "passwordLastChangedDate": created,
+        "passwordExpirationDate": null,
+        "lastLoginDate": date(&u.last_login_date),
+        "timeZone": u.time_zone.as_deref().unwrap_or("America/Denver"),
+        "responseCounts": {"auditable": 0, "generated": 0, "deleted": 0},
+    });
+    if let (Some(v), Value::Object(more)) = (v.as_object_mut(), more) {
+        v.extend(more);
+    }
+    v
 }
 
 fn percent(s: &str) -> String {
@@ -697,9 +759,12 @@ fn percent(s: &str) -> String {
 async fn get_user(State(shared): S, Path(id): Path<String>) -> Response {
     let (user, api) = {
         let store = shared.lock_store();
-        (store.get(&id).cloned(), store.has_api_access(&id))
+        (
+            store.get(&id).map(|u| full_record(u, &store.brand_id)),
+            store.has_api_access(&id),
+        )
     };
-    match user.map(serde_json::to_value) {
+    match user.map(Ok::<Value, ()>) {
         Some(Ok(mut u)) => {
             u["permissions"] = json!({"controlPanel": {"accountPermissions": {
                 "accessApi": {"state": if api { "on" } else { "off" }}
@@ -839,7 +904,7 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             account_expiration_date: s("accountExpirationDate"),
             language: s("language").or(Some("EN".into())),
             time_zone: s("timeZone"),
-            account_creation_date: Some(jiff::Timestamp::now().to_string()),
+            account_creation_date: Some(super::Store::now_timestamp()),
             last_login_date: None,
         };
         if let Err(e) = shared.commit(

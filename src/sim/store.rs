@@ -115,8 +115,9 @@ impl Store {
             email: Some(ADMIN_USERNAME.into()),
             user_type: Some("UT_BRANDADMIN".into()),
             account_status: Some("active".into()),
-            language: Some("EN".into()),
+            language: Some("en".into()),
             account_creation_date: Some("2024-01-15T09:00:00Z".into()),
+            last_login_date: Some("2026-11-30T08:12:45Z".into()),
             ..Default::default()
         });
         let divs: Vec<String> = store.divisions.keys().cloned().collect();
@@ -131,7 +132,7 @@ impl Store {
             let id = store.new_user_id(rng);
             let expiration = rng.random_bool(0.2).then(|| {
                 format!(
-                    "20{}-{:02}-28",
+                    "20{}-{:02}-28T00:00:00Z",
                     rng.random_range(27..40),
                     rng.random_range(1..=12)
                 )
@@ -153,8 +154,9 @@ impl Store {
                     .into(),
                 ),
                 account_expiration_date: expiration,
-                language: Some("EN".into()),
+                language: Some("en".into()),
                 account_creation_date: Some("2025-03-01T12:00:00Z".into()),
+                last_login_date: demo_last_login(n),
                 ..Default::default()
             });
         }
@@ -184,6 +186,12 @@ impl Store {
                 .insert(fake::id(rng, "GR_", 15), name.to_string());
         }
         store
+    }
+
+    /// The simulator's "now" for timestamps it records: whole seconds, UTC, as the API
+    /// answers them.
+    pub fn now_timestamp() -> String {
+        api_timestamp(&jiff::Timestamp::now().to_string()).unwrap_or_default()
     }
 
     /// Reads a persisted state.
@@ -329,5 +337,55 @@ impl Store {
     /// A seeded RNG for a store built from `seed`.
     pub fn rng(seed: u64) -> StdRng {
         StdRng::seed_from_u64(seed)
+    }
+}
+
+/// A demo user's last login: spread over the 400 days before December 2026, one user in ten
+/// never logged in. Derived from the user's number, not drawn: the ids and fields a seed gives
+/// stay what they were.
+fn demo_last_login(n: usize) -> Option<String> {
+    if n % 10 == 9 {
+        return None;
+    }
+    let days = (n as i64 * 7919) % 400;
+    let secs = (n as i64 * 104_729) % 86_400;
+    let t = jiff::Timestamp::from_second(1_796_083_200 - days * 86_400 + secs).ok()?;
+    Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// A stored date as the API answers it: a UTC timestamp to the second (`2027-12-31` and
+/// `2027-12-31T00:00:00.123+01:00` alike); `None` for what is no date.
+pub fn api_timestamp(s: &str) -> Option<String> {
+    let t = match s.parse::<jiff::Timestamp>() {
+        Ok(t) => t,
+        Err(_) => s
+            .get(..10)?
+            .parse::<jiff::civil::Date>()
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp(),
+    };
+    Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_answered_as_whole_second_utc_timestamps() {
+        assert_eq!(
+            api_timestamp("2027-12-31").as_deref(),
+            Some("2027-12-31T00:00:00Z")
+        );
+        assert_eq!(
+            api_timestamp("2027-12-31T01:30:00.25+02:00").as_deref(),
+            Some("2027-12-30T23:30:00Z")
+        );
+        assert_eq!(api_timestamp("soon"), None);
+        let now = Store::now_timestamp();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(demo_last_login(3).is_some() && demo_last_login(9).is_none());
     }
 }
