@@ -1,8 +1,10 @@
 //! Every user of an instance to CSV: the layout an admin edits and imports again. Pages are
 //! fetched by one task while this one writes, so that neither waits for the other longer than
-//! the next page takes.
+//! the next page takes. The list is thin (no expiration dates): by default each exported
+//! user's full record is read (`GET /users/{id}`), many at once under the client's rate
+//! control, and rows are written in list order as their records arrive.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 
 use serde::Serialize;
@@ -64,6 +66,10 @@ pub struct ExportOptions {
     /// Leave out "Division Name" and "User Type Name": a file `import` takes as it is.
     pub for_update: bool,
     pub filter: ExportFilter,
+    /// `--no-details`: write what the user list carries only (one request per 100 users, but
+    /// no expiration dates: the column is left empty, and the base snapshot says it is
+    /// unknown).
+    pub no_details: bool,
 }
 
 /// What an export did.
@@ -73,6 +79,12 @@ pub struct ExportStats {
     pub users_seen: u64,
     pub users_written: u64,
     pub pages: u64,
+    /// Full records read (`GET /users/{id}`); 0 with `--no-details`.
+    pub details_read: u64,
+    /// Whether every written user's full record was read (expiration dates included).
+    pub details: bool,
+    /// Users listed, then gone (404) before their record was read: not written.
+    pub users_gone: u64,
     /// With `--division NAME`: the division ids that carry that name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub division_ids_matched: Vec<String>,
@@ -158,9 +170,16 @@ pub async fn export<W: Write>(
         })
     };
 
-    let mut stats = ExportStats::default();
+    let mut stats = ExportStats {
+        details: !opts.no_details,
+        ..ExportStats::default()
+    };
     let mut divisions: HashMap<String, String> = HashMap::new();
     let mut guard = PageGuard::new("GET /users");
+    // Matched users in list order, each with its detail read under way (spawned, so that reads
+    // go on while this task waits for a page or writes).
+    let mut queue: VecDeque<Queued> = VecDeque::new();
+    let depth = crate::instance::DETAIL_READS_IN_FLIGHT * 2;
     while let Some(page) = rx.recv().await {
         let page = page?.parse()?;
         guard
@@ -192,30 +211,95 @@ pub async fn export<W: Write>(
                     continue;
                 }
             }
-            let mut record: Vec<String> = vec![
-                u.id.clone(),
-                u.username.clone(),
-                u.first_name.clone(),
-                u.last_name.clone(),
-                u.email.clone(),
-                u.division_id.clone(),
-                u.account_type.clone(),
-                u.status.clone(),
-                u.expiration.clone(),
-            ];
-            if !opts.for_update {
-                let name = division_name(client, &mut divisions, &u.division_id).await?;
-                record.insert(6, name);
-                record.insert(8, user_type_name(&u.account_type).to_string());
+            let detail = (!opts.no_details).then(|| {
+                let client = client.clone();
+                let id = u.id.clone();
+                tokio::spawn(async move { client.get_user(&id).await })
+            });
+            queue.push_back(Queued { listed: u, detail });
+            while queue.len() >= depth {
+                let q = queue.pop_front().expect("the queue is full");
+                write_user(client, opts, &mut w, &mut divisions, &mut stats, q).await?;
             }
-            w.write_record(&record).map_err(csv_io)?;
-            stats.users_written += 1;
         }
         progress(&stats);
     }
+    while let Some(q) = queue.pop_front() {
+        write_user(client, opts, &mut w, &mut divisions, &mut stats, q).await?;
+    }
+    progress(&stats);
     let _ = fetcher.await;
     w.flush()?;
     Ok(stats)
+}
+
+/// A user to write: as listed, and its full record being read.
+struct Queued {
+    listed: InstanceUser,
+    detail: Option<tokio::task::JoinHandle<Result<crate::api::ApiUser, ApiError>>>,
+}
+
+impl Drop for Queued {
+    /// An export that stops (an error, Ctrl-C) sends no more reads for users it will not write.
+    fn drop(&mut self) {
+        if let Some(read) = &self.detail {
+            read.abort();
+        }
+    }
+}
+
+/// Writes one user, from its full record when one is being read.
+async fn write_user<W: Write>(
+    client: &Client,
+    opts: &ExportOptions,
+    w: &mut csv::Writer<W>,
+    divisions: &mut HashMap<String, String>,
+    stats: &mut ExportStats,
+    mut q: Queued,
+) -> Result<(), ExportError> {
+    let u = match q.detail.take() {
+        None => std::mem::take(&mut q.listed),
+        Some(read) => {
+            let read = read.await.map_err(|e| {
+                ApiError::new(
+                    crate::api::ErrorKind::Protocol,
+                    "GET /users/{id}",
+                    format!("the detail read stopped: {e}"),
+                )
+            })?;
+            stats.details_read += 1;
+            match read {
+                Ok(full) => InstanceUser::from_detail(full),
+                // Deleted between the list and now: nothing true to write.
+                Err(e) if e.kind == crate::api::ErrorKind::NotFound => {
+                    stats.users_gone += 1;
+                    return Ok(());
+                }
+                Err(e) => return Err(client.scrub_error(e).into()),
+            }
+        }
+    };
+    let mut record: Vec<String> = vec![
+        u.id.clone(),
+        u.username.clone(),
+        u.first_name.clone(),
+        u.last_name.clone(),
+        u.email.clone(),
+        u.division_id.clone(),
+        u.account_type.clone(),
+        u.status.clone(),
+        // Unknown (a thin list without details) is written empty: the summary and the base
+        // snapshot say the column was not read.
+        u.expiration.clone(),
+    ];
+    if !opts.for_update {
+        let name = division_name(client, divisions, &u.division_id).await?;
+        record.insert(6, name);
+        record.insert(8, user_type_name(&u.account_type).to_string());
+    }
+    w.write_record(&record).map_err(csv_io)?;
+    stats.users_written += 1;
+    Ok(())
 }
 
 /// A division's name, asked once per division; one the API does not know gets an empty name.

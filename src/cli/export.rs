@@ -23,6 +23,11 @@ pub struct Args {
     /// right (or write .xlsx)
     #[arg(long)]
     bom: bool,
+    /// Write what the user list carries only: one request per 100 users instead of one more
+    /// per user, but the list has no expiration dates, so that column stays empty (the
+    /// summary and the base snapshot say so)
+    #[arg(long)]
+    no_details: bool,
     #[command(flatten)]
     filters: FilterArgs,
     /// No progress or talk on stderr
@@ -67,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let opts = ExportOptions {
         for_update: args.for_update,
         filter: args.filters.filter(),
+        no_details: args.no_details,
     };
     let to_file = args.output.clone().filter(|p| p.as_os_str() != "-");
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
@@ -81,7 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let progress = |s: &crate::export::ExportStats| {
         bar.set_position(s.users_seen);
-        bar.set_message(format!("{} pages, {} written", s.pages, s.users_written));
+        bar.set_message(format!(
+            "{} pages, {} details, {} written",
+            s.pages, s.details_read, s.users_written
+        ));
     };
     let workbook = match &to_file {
         Some(p) => crate::file::workbook::writes_workbook(p).map_err(anyhow::Error::msg)?,
@@ -146,13 +155,19 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     // The base is read back from the file written: only a regular file has one (not stdout,
     // a device or a FIFO, which cannot be read again).
     if let Some(path) = to_file.as_ref().filter(|p| p.is_file()) {
-        write_base(path, &target.client.base().to_string(), args.quiet)?;
+        write_base(
+            path,
+            &target.client.base().to_string(),
+            stats.details,
+            args.quiet,
+        )?;
     } else if !args.quiet {
         eprintln!(
             "no base snapshot (the export did not go to a regular file): import compares with the instance only"
         );
     }
     let transient = target.client.transient_stats();
+    let requests = target.client.request_counts();
     let secs = started.elapsed().as_secs_f64();
     match args.format {
         Format::Json => {
@@ -163,6 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 stats: &'a crate::export::ExportStats,
                 output: String,
                 elapsed_seconds: f64,
+                requests: crate::api::RequestCounts,
                 transient: &'a crate::api::TransientStats,
             }
             let json = serde_json::to_string_pretty(&Summary {
@@ -171,6 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                     .as_ref()
                     .map_or("stdout".to_string(), |p| p.display().to_string()),
                 elapsed_seconds: secs,
+                requests,
                 transient: &transient,
             })?;
             if to_file.is_some() {
@@ -195,6 +212,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                     .as_ref()
                     .map_or("stdout".to_string(), |p| p.display().to_string())
             );
+            if !stats.details {
+                eprintln!(
+                    "--no-details: expiration dates were not read (the user list does not carry them); the expirationDate column is empty and the base snapshot marks it unknown"
+                );
+            }
+            if stats.users_gone > 0 {
+                eprintln!(
+                    "{} users were deleted between the list and the reading of their details: not exported",
+                    count(stats.users_gone)
+                );
+            }
+            eprintln!("{}", requests.render_line());
             eprintln!("{}", transient.render_line());
         }
         Format::Text => {}
@@ -207,12 +236,21 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 
 /// The base snapshot beside the export (`FILE.qusers-base`), read back from the file itself so
 /// that it holds exactly the values written: `import` merges three ways with it.
-fn write_base(path: &std::path::Path, target: &str, quiet: bool) -> anyhow::Result<()> {
+/// Without details (`--no-details`) the expiration dates are marked unknown, not empty.
+fn write_base(
+    path: &std::path::Path,
+    target: &str,
+    details: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     use crate::import::base::Base;
     let source = crate::file::Source::Path(path.to_path_buf());
     let instance = crate::instance::Instance::from_export(&source, &Default::default())?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let base = Base::from_instance(&instance, target, name.as_deref().unwrap_or(""));
+    let mut base = Base::from_instance(&instance, target, name.as_deref().unwrap_or(""));
+    if !details {
+        base.forget_expirations();
+    }
     let base_path = Base::path_for(path);
     base.write(&base_path)?;
     if !quiet {

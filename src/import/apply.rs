@@ -256,6 +256,7 @@ async fn create_step(
         ctx.append(&JournalEntry::Sending {
             row: row.input.row,
             username: st.username.clone(),
+            prior: None,
         })
         .map_err(|e| Stop::Failed(io_failure(e)))?;
         let body = if st.username == user.username {
@@ -442,9 +443,20 @@ async fn run_row(
                 changes,
             } => {
                 if rounds == 0 {
+                    // The values replaced, on disk before the write goes out: the undo file
+                    // is rebuilt from them after any kill.
+                    let prior = super::journal::Prior {
+                        user_id: id.clone(),
+                        username: row.user_name().to_string(),
+                        fields: changes
+                            .iter()
+                            .map(|c| (c.field.to_string(), c.old.clone()))
+                            .collect(),
+                    };
                     ctx.append(&JournalEntry::Sending {
                         row: rownum,
                         username: row.user_name().to_string(),
+                        prior: Some(prior),
                     })?;
                 }
                 match ctx.client.update_user(id, update).await {

@@ -30,8 +30,28 @@ pub struct BaseUser {
     pub account_type: String,
     #[serde(rename = "accountStatus")]
     pub status: String,
-    #[serde(rename = "expirationDate")]
-    pub expiration: String,
+    /// `None`: not known at the export (`--no-details`: the user list does not carry it), so
+    /// never taken for "was empty".
+    #[serde(rename = "expirationDate", skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+}
+
+impl BaseUser {
+    /// The value the export wrote for a column; `None` when it was not known.
+    pub fn value(&self, col: crate::file::Col) -> Option<&str> {
+        use crate::file::Col;
+        Some(match col {
+            Col::UserId => &self.id,
+            Col::UserName => &self.username,
+            Col::FirstName => &self.first_name,
+            Col::LastName => &self.last_name,
+            Col::Email => &self.email,
+            Col::DivisionId => &self.division_id,
+            Col::AccountType => &self.account_type,
+            Col::AccountStatus => &self.status,
+            Col::ExpirationDate => return self.expiration.as_deref(),
+        })
+    }
 }
 
 impl From<&InstanceUser> for BaseUser {
@@ -45,7 +65,9 @@ impl From<&InstanceUser> for BaseUser {
             division_id: u.division_id.clone(),
             account_type: u.account_type.clone(),
             status: u.status.clone(),
-            expiration: u.expiration.clone(),
+            expiration: u
+                .value(crate::file::Col::ExpirationDate)
+                .map(str::to_string),
         }
     }
 }
@@ -62,8 +84,16 @@ pub struct Base {
     pub exported_at: String,
     /// The export's file name, for people reading the snapshot.
     pub file: String,
+    /// Whether the export read every user's full record; `false` after `--no-details`, when
+    /// the expiration dates are unknown (older snapshots: `true`).
+    #[serde(default = "yes")]
+    pub details: bool,
     /// userID → the values the export wrote.
     pub users: BTreeMap<String, BaseUser>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Why a snapshot could not be used.
@@ -95,11 +125,21 @@ impl Base {
             target: target.to_string(),
             exported_at: jiff::Timestamp::now().to_string(),
             file: file.to_string(),
+            details: true,
             users: instance
                 .users()
                 .iter()
                 .map(|u| (u.id.clone(), BaseUser::from(u)))
                 .collect(),
+        }
+    }
+
+    /// Marks every expiration date unknown (an export without details wrote the column empty,
+    /// which must not read as "no expiration date" in a merge).
+    pub fn forget_expirations(&mut self) {
+        self.details = false;
+        for u in self.users.values_mut() {
+            u.expiration = None;
         }
     }
 

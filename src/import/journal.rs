@@ -6,7 +6,7 @@
 //! loses nothing the kernel already has. (Power loss is another matter: no fsync per row,
 //! which would cost a disk flush per user.)
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +69,38 @@ impl RowResult {
     }
 }
 
+/// What an update's write replaces, journalled with the write before it goes out: the undo
+/// file is rebuilt from these, so that it holds the prior value of every field a run changed
+/// whatever kills and resumes came between (a resumed run sees the instance after the write).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prior {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    #[serde(rename = "userName", default)]
+    pub username: String,
+    /// Field (`firstName`, `expirationDate`, …) → its value before the write (`""`: empty).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Prior {
+    /// Adds what `later` knows and this one does not: the earliest value of a field wins
+    /// (a later run sees the values an earlier write left).
+    pub fn merge_later(&mut self, later: &Prior) {
+        if self.user_id.is_empty() {
+            self.user_id = later.user_id.clone();
+        }
+        if self.username.is_empty() {
+            self.username = later.username.clone();
+        }
+        for (field, value) in &later.fields {
+            self.fields
+                .entry(field.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+}
+
 /// One journal line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -85,8 +117,14 @@ pub enum JournalEntry {
         #[serde(default, rename = "userId", skip_serializing_if = "String::is_empty")]
         user_id: String,
     },
-    /// A write for this row is about to be sent (for a create, with the username it carries).
-    Sending { row: u64, username: String },
+    /// A write for this row is about to be sent (for a create, with the username it carries;
+    /// for an update, with the values it replaces).
+    Sending {
+        row: u64,
+        username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prior: Option<Prior>,
+    },
     /// The create of a row that also asks for a disabled account went in: the disable is next.
     /// `result` is what the row reports once the disable is done.
     Created {
@@ -162,6 +200,8 @@ pub struct Resumed {
     pub sending: HashMap<u64, String>,
     /// Creates that went in whose disable step has no recorded outcome.
     pub created: HashMap<u64, RowResult>,
+    /// The values update rows' writes replaced, by row, the earliest of every run.
+    pub priors: HashMap<u64, Prior>,
 }
 
 /// Why a journal cannot be used.
@@ -339,8 +379,15 @@ impl Journal {
         for line in lines {
             // A line cut short by a crash carries nothing that was relied on.
             match serde_json::from_slice::<JournalEntry>(line) {
-                Ok(JournalEntry::Sending { row, username }) => {
+                Ok(JournalEntry::Sending {
+                    row,
+                    username,
+                    prior,
+                }) => {
                     resumed.sending.insert(row, username);
+                    if let Some(p) = prior {
+                        resumed.priors.entry(row).or_default().merge_later(&p);
+                    }
                 }
                 Ok(JournalEntry::Created { row, result }) => {
                     resumed.sending.remove(&row);
@@ -510,11 +557,13 @@ mod tests {
         j.append(&JournalEntry::Sending {
             row: 1,
             username: "a@x.org".into(),
+            prior: None,
         })
         .expect("append");
         j.append(&JournalEntry::Sending {
             row: 2,
             username: "b@x.org".into(),
+            prior: None,
         })
         .expect("append");
         let done = RowResult {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use std::collections::HashMap;
 
-use super::base::{Base, BaseUser};
+use super::base::Base;
 use super::journal::RowResult;
 use super::{InputRow, Outcome};
 use crate::api::{NewUser, UserUpdate};
@@ -455,21 +455,6 @@ fn fields(user: &InstanceUser) -> [(&'static str, Col, &str); 6] {
     ]
 }
 
-/// The base's value of a field.
-fn base_value(base: &BaseUser, col: Col) -> &str {
-    match col {
-        Col::FirstName => &base.first_name,
-        Col::LastName => &base.last_name,
-        Col::DivisionId => &base.division_id,
-        Col::AccountType => &base.account_type,
-        Col::AccountStatus => &base.status,
-        Col::ExpirationDate => &base.expiration,
-        Col::UserId => &base.id,
-        Col::UserName => &base.username,
-        Col::Email => &base.email,
-    }
-}
-
 /// Whether two values of a field mean the same: statuses by meaning (`Enabled` is `active`),
 /// dates by day (`1/2/2027` is `01/02/2027`), everything else exactly.
 pub fn same_value(col: Col, a: &str, b: &str) -> bool {
@@ -549,18 +534,33 @@ fn plan_row(
             let base = opts.base.as_ref().and_then(|b| b.user(&id));
             let mut changes = Vec::new();
             let mut conflicts = Vec::new();
-            for (field, col, live) in fields(current) {
+            for (field, col, _) in fields(current) {
                 let file = match col {
                     // The file's status in API terms (`Enabled` → `active`).
                     Col::AccountStatus => status.map(|s| s.as_str()).unwrap_or(""),
                     _ => get(col),
                 };
                 // An empty cell leaves the field as it is: the reading that loses nothing.
-                if file.is_empty() || same_value(col, live, file) {
+                if file.is_empty() {
                     continue;
                 }
-                if let Some(base) = base {
-                    let was = base_value(base, col);
+                // Unknown is not empty: a value the instance's source did not carry (and the
+                // user's details could not be read) is never compared, and nothing is sent
+                // whose prior value the undo file could not hold.
+                let Some(live) = current.value(col) else {
+                    return nothing(
+                        Outcome::Failed,
+                        format!(
+                            "{field} of {id} is not known (the user list does not carry it and its \
+                             details were not read); nothing was sent: run again (or --resume)"
+                        ),
+                    );
+                };
+                if same_value(col, live, file) {
+                    continue;
+                }
+                // A field the snapshot does not know (an export without details) merges two-way.
+                if let Some(was) = base.and_then(|b| b.value(col)) {
                     let show = |v: &str| {
                         if v.is_empty() {
                             "(empty)".to_string()

@@ -41,6 +41,12 @@ pub trait Progress: Sync {
     fn reading(&self, _n: u64) {}
     /// Reading the instance is over.
     fn read_done(&self) {}
+    /// Reading `total` users' full records starts.
+    fn details_start(&self, _total: u64) {}
+    /// One more full record was read (or failed).
+    fn detail_read(&self) {}
+    /// Reading full records is over.
+    fn details_done(&self) {}
     /// Applying starts: `total` rows need a request.
     fn start(&self, _total: u64) {}
     /// One more of those rows is done.
@@ -279,6 +285,8 @@ pub struct ImportOutcome {
     pub requests: u64,
     /// Retries by class and the 5xx rate, when the API was used.
     pub transient: Option<crate::api::TransientStats>,
+    /// Requests by kind (list pages, detail reads, writes), when the API was used.
+    pub request_counts: Option<crate::api::RequestCounts>,
     pub elapsed_seconds: f64,
     /// The blast-radius brake held: nothing was sent.
     pub brake: Option<BrakeStop>,
@@ -342,6 +350,9 @@ pub struct Prepared {
     started: Instant,
     /// The instance as planned against (the undo file's prior values).
     instance: Instance,
+    /// What the journal says interrupted runs' writes replaced, by row (the undo file's
+    /// prior values for rows done before this run).
+    priors: HashMap<u64, super::journal::Prior>,
     /// The blast-radius brake held: nothing is to be sent.
     pub brake: Option<BrakeStop>,
     /// How rows were compared: three-way with a base snapshot, or why not.
@@ -490,7 +501,9 @@ impl<'a> Importer<'a> {
         let mut history = History::default();
         let mut journal = None;
         let mut sent_updates = HashSet::new();
-        if let Some(resumed) = found {
+        let mut priors = HashMap::new();
+        if let Some(mut resumed) = found {
+            priors = std::mem::take(&mut resumed.priors);
             let r = reconcile(resumed, &mut collect.rows, &instance, opts.retry_failed);
             carried = r.carried;
             history = r.history;
@@ -498,6 +511,33 @@ impl<'a> Importer<'a> {
             progress.note(&format!("resuming: {} rows already done", carried.len()));
             if !opts.dry_run {
                 journal = Some(Journal::reopen(&journal_path)?);
+            }
+        }
+
+        // 3b. The list is thin: the full record of every user the file may change is read
+        // before planning, so that expiration dates are planned against their real values and
+        // the undo file holds the real prior value of every field the run changes.
+        if let Some(client) = &self.client {
+            let ids = detail_candidates(&collect.rows, &instance, &carried, opts.upsert);
+            if !ids.is_empty() {
+                progress.note(&format!(
+                    "reading the full records of {} users the file may change",
+                    ids.len()
+                ));
+                progress.details_start(ids.len() as u64);
+                let d = crate::instance::fill_details(client, &mut instance, ids, || {
+                    progress.detail_read()
+                })
+                .await;
+                progress.details_done();
+                if !d.failed.is_empty() {
+                    let (id, e) = &d.failed[0];
+                    progress.note(&format!(
+                        "could not read the details of {} users (first: {id}: {e}); rows that \
+                         change their expiration date fail and nothing is sent for them",
+                        d.failed.len()
+                    ));
+                }
             }
         }
 
@@ -557,6 +597,7 @@ impl<'a> Importer<'a> {
         };
         Ok(Prepared {
             instance,
+            priors,
             brake,
             base_note,
             plan,
@@ -615,6 +656,7 @@ impl Prepared {
             opts,
             started,
             instance,
+            priors,
             brake,
             base_note,
         } = self;
@@ -628,6 +670,7 @@ impl Prepared {
             false => Some(undo::UndoWriter::open(
                 &undo::path_beside(&opts.report, "undo"),
                 opts.resume,
+                priors,
             )?),
         };
         let mut todo = Vec::new();
@@ -729,6 +772,20 @@ impl Prepared {
             journal = Some(shared.into_inner().unwrap_or_else(|e| e.into_inner()));
         }
         let counts = report.finish()?;
+        // The undo file whole again: rows a kill kept out of it as it was appended (a write
+        // that went out just before), from the results and the values the journal holds;
+        // before the journal goes, so that a kill in between leaves both for the resume.
+        let undo_file = match undo_file {
+            Some(u) => {
+                let done = report
+                    .results
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| Some((i, r.as_ref()?)));
+                Some(u.rewrite(&plan, done, &instance)?)
+            }
+            None => None,
+        };
         // The journal goes once no row is left to try again.
         let retry_left = report_retry_left(&plan, &report.results);
         let keep_journal = interrupted || retry_left;
@@ -763,6 +820,7 @@ impl Prepared {
             report: opts.report,
             requests,
             transient: client.as_ref().map(|c| c.transient_stats()),
+            request_counts: client.as_ref().map(|c| c.request_counts()),
             elapsed_seconds: started.elapsed().as_secs_f64(),
             brake,
             base_note,
@@ -790,7 +848,7 @@ fn leave_undo_and_failed(
     report: &Path,
     plan: &Plan,
     results: &[Option<RowResult>],
-    undo_file: Option<undo::UndoWriter>,
+    undo_file: Option<(PathBuf, usize, Vec<String>)>,
 ) -> anyhow::Result<Left> {
     let done = || {
         results
@@ -799,7 +857,7 @@ fn leave_undo_and_failed(
             .filter_map(|(i, r)| Some((i, r.as_ref()?)))
     };
     let (undo_path, undo_rows, not_undoable) = match undo_file {
-        Some(u) => (Some(u.path().to_path_buf()), u.rows, u.not_undoable),
+        Some((path, rows, notes)) => (Some(path), rows, notes),
         None => (None, 0, Vec::new()),
     };
     let failed_rows = undo::failed_rows(plan, done());
@@ -934,6 +992,53 @@ fn reconcile(
         history,
         sent_updates,
     }
+}
+
+/// The users whose full record a plan needs: those an update row (or an upsert) may change,
+/// that is with a cell that is not empty and differs from what the list says, or that the list
+/// does not carry (the expiration date). Rows carried from an interrupted run are done.
+fn detail_candidates(
+    rows: &[super::InputRow],
+    instance: &Instance,
+    carried: &HashMap<u64, RowResult>,
+    upsert: bool,
+) -> Vec<String> {
+    use crate::file::Col;
+    let mut ids = BTreeSet::new();
+    for row in rows {
+        if row.empty || row.verdict == Verdict::Error || carried.contains_key(&row.row) {
+            continue;
+        }
+        let user = match row.action {
+            Action::Update => instance.by_id(row.get(Col::UserId)),
+            Action::Create if upsert => instance.by_username(row.get(Col::UserName)),
+            Action::Create => None,
+        };
+        let Some(user) = user else { continue };
+        if user.detailed {
+            continue;
+        }
+        let may_change = [
+            Col::FirstName,
+            Col::LastName,
+            Col::DivisionId,
+            Col::AccountType,
+            Col::AccountStatus,
+            Col::ExpirationDate,
+        ]
+        .into_iter()
+        .any(|col| {
+            let cell = row.get(col);
+            !cell.is_empty()
+                && user
+                    .value(col)
+                    .is_none_or(|live| !super::plan::same_value(col, live, cell))
+        });
+        if may_change {
+            ids.insert(user.id.clone());
+        }
+    }
+    ids.into_iter().collect()
 }
 
 fn verdict_of(problems: &[crate::rules::Problem]) -> Verdict {

@@ -35,6 +35,9 @@ pub struct Summary<'a> {
     /// Retries by class and the 5xx rate (with Qualtrics' support advice above 4 %).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transient: Option<&'a crate::api::TransientStats>,
+    /// Requests by kind: list pages, detail reads and writes apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_kinds: Option<crate::api::RequestCounts>,
     /// Rows to send per class of change.
     pub changes: super::preview::ClassCounts,
     /// Why the blast-radius brake stopped the import.
@@ -77,6 +80,7 @@ impl<'a> Summary<'a> {
             report: o.report.display().to_string(),
             resume_command,
             transient: o.transient.as_ref(),
+            request_kinds: o.request_counts,
             changes: super::preview::ClassCounts::of(&o.plan),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
@@ -164,6 +168,9 @@ impl<'a> Summary<'a> {
                 count(o.requests),
                 rate(self.rows_per_second)
             );
+        }
+        if let Some(k) = self.request_kinds.filter(|k| *k != Default::default()) {
+            let _ = writeln!(text, "  {}", k.render_line());
         }
         if let Some(t) = self.transient.filter(|t| t.requests > 0) {
             let _ = writeln!(text, "  {}", t.render_line());

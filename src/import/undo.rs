@@ -6,7 +6,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::journal::RowResult;
+use std::collections::{HashMap, HashSet};
+
+use super::journal::{Prior, RowResult};
 use super::plan::{Plan, Planned, PlannedRow};
 use super::Outcome;
 use crate::file::{Col, COLUMNS};
@@ -35,16 +37,33 @@ pub type TemplateRow = [String; 9];
 pub struct Undo {
     pub rows: Vec<TemplateRow>,
     /// Changes the file cannot take back (a field that was empty: an empty cell leaves a field
-    /// as it is), and rows finished by an earlier, interrupted run.
+    /// as it is), and updated rows whose prior values are not known, each by line.
     pub not_undoable: Vec<String>,
 }
 
+/// The file column of an update's field.
+fn col_of(field: &str) -> Option<Col> {
+    Some(match field {
+        "firstName" => Col::FirstName,
+        "lastName" => Col::LastName,
+        "divisionId" => Col::DivisionId,
+        "accountType" => Col::AccountType,
+        "accountStatus" => Col::AccountStatus,
+        "expirationDate" => Col::ExpirationDate,
+        "email" => Col::Email,
+        _ => return None,
+    })
+}
+
 /// The undo of one finished row: the template row that takes it back (if any) and what it
-/// cannot take back. `before` is the instance as the plan saw it.
+/// cannot take back. `before` is the instance as the plan saw it; `priors` what the journal
+/// holds of the values earlier runs' writes replaced (the earliest wins: a resumed run sees
+/// the instance after them).
 pub fn undo_row(
     row: &PlannedRow,
     result: &RowResult,
     before: &Instance,
+    priors: &HashMap<u64, Prior>,
 ) -> (Option<TemplateRow>, Vec<String>) {
     let line = row.input.line;
     let mut notes = Vec::new();
@@ -66,73 +85,91 @@ pub fn undo_row(
         r
     };
     match &row.planned {
-        Planned::Create { user, .. } if created => (Some(disable(&user.username)), notes),
+        Planned::Create { user, .. } if created => return (Some(disable(&user.username)), notes),
         // Created by the interrupted run: its id is known, so it can be disabled.
         Planned::Carried(_) if created && row.input.action == crate::rules::Action::Create => {
-            (Some(disable(row.input.get(Col::UserName))), notes)
+            return (Some(disable(row.input.get(Col::UserName))), notes)
         }
-        Planned::Update { id, changes, .. } if result.outcome == Outcome::Updated => {
-            let mut r = TemplateRow::default();
-            r[Col::UserId as usize] = id.clone();
-            if let Some(u) = before.by_id(id) {
-                r[Col::UserName as usize] = u.username.clone();
-            }
-            let mut any = false;
-            for c in changes {
-                let col = match c.field {
-                    "firstName" => Col::FirstName,
-                    "lastName" => Col::LastName,
-                    "divisionId" => Col::DivisionId,
-                    "accountType" => Col::AccountType,
-                    "accountStatus" => Col::AccountStatus,
-                    _ => Col::ExpirationDate,
-                };
-                if c.old.is_empty() {
-                    notes.push(format!(
-                        "line {line}: {id} {} was empty before (an empty cell cannot clear it; \
-                         clear it in Qualtrics)",
-                        c.field
-                    ));
-                    continue;
-                }
-                r[col as usize] = c.old.clone();
-                any = true;
-            }
-            (any.then_some(r), notes)
-        }
-        Planned::Carried(_) if result.outcome == Outcome::Updated => {
-            notes.push(format!(
-                "line {line}: done by the interrupted run before --resume; its prior values \
-                 are not known to this run"
-            ));
-            (None, notes)
-        }
-        _ => (None, notes),
+        _ => {}
     }
+    if result.outcome != Outcome::Updated {
+        return (None, notes);
+    }
+    // The values this run's plan replaced, under what earlier runs journalled.
+    let mut prior = priors.get(&row.input.row).cloned().unwrap_or_default();
+    if let Planned::Update { id, changes, .. } = &row.planned {
+        prior.merge_later(&Prior {
+            user_id: id.clone(),
+            username: String::new(),
+            fields: changes
+                .iter()
+                .map(|c| (c.field.to_string(), c.old.clone()))
+                .collect(),
+        });
+    }
+    if prior.fields.is_empty() {
+        notes.push(format!(
+            "line {line}: updated by an interrupted run whose journal does not hold the values \
+             it replaced (an older qusers); its prior values are not known"
+        ));
+        return (None, notes);
+    }
+    let id = if prior.user_id.is_empty() {
+        result.user_id.clone()
+    } else {
+        prior.user_id.clone()
+    };
+    let mut r = TemplateRow::default();
+    r[Col::UserId as usize] = id.clone();
+    r[Col::UserName as usize] = before
+        .by_id(&id)
+        .map_or_else(|| prior.username.clone(), |u| u.username.clone());
+    let mut any = false;
+    for (field, old) in &prior.fields {
+        let Some(col) = col_of(field) else { continue };
+        if old.is_empty() {
+            notes.push(format!(
+                "line {line}: {id} {field} was empty before (an empty cell cannot clear it; \
+                 clear it in Qualtrics)"
+            ));
+            continue;
+        }
+        r[col as usize] = old.clone();
+        any = true;
+    }
+    (any.then_some(r), notes)
 }
 
-/// The undo of a run: `results` are the finished rows (index into `plan.rows`, result).
+/// The undo of a run: `results` are the finished rows (index into `plan.rows`, result). Each
+/// user once: the first row that takes a user back wins.
 pub fn undo<'r>(
     plan: &Plan,
     results: impl IntoIterator<Item = (usize, &'r RowResult)>,
     before: &Instance,
+    priors: &HashMap<u64, Prior>,
 ) -> Undo {
     let mut out = Undo::default();
     let mut results: Vec<(usize, &RowResult)> = results.into_iter().collect();
     results.sort_by_key(|(i, _)| *i);
+    let mut seen = HashSet::new();
     for (index, result) in results {
         let Some(row) = plan.rows.get(index) else {
             continue;
         };
-        let (r, notes) = undo_row(row, result, before);
-        out.rows.extend(r);
+        let (r, notes) = undo_row(row, result, before, priors);
         out.not_undoable.extend(notes);
+        if let Some(r) = r {
+            if seen.insert(r[Col::UserId as usize].clone()) {
+                out.rows.push(r);
+            }
+        }
     }
     out
 }
 
 /// The undo file, written row by row as rows finish (each flushed), so that a run killed
-/// outright still leaves the undo of every row it finished. A resume appends to it.
+/// outright still leaves the undo of every row it finished; a resume appends to it, and every
+/// run that ends rewrites it whole from its results and the journal ([`UndoWriter::rewrite`]).
 pub struct UndoWriter {
     w: csv::Writer<std::fs::File>,
     path: PathBuf,
@@ -140,12 +177,19 @@ pub struct UndoWriter {
     pub rows: usize,
     pub not_undoable: Vec<String>,
     /// Users the file already takes back (an interrupted run's rows).
-    seen: std::collections::HashSet<String>,
+    seen: HashSet<String>,
+    /// The values earlier runs' writes replaced (from the journal).
+    priors: HashMap<u64, Prior>,
 }
 
 impl UndoWriter {
-    /// Creates the file (header only), or with `append` continues the one there.
-    pub fn open(path: &Path, append: bool) -> std::io::Result<UndoWriter> {
+    /// Creates the file (header only), or with `append` continues the one there. `priors` are
+    /// the values the journal says earlier runs' writes replaced.
+    pub fn open(
+        path: &Path,
+        append: bool,
+        priors: HashMap<u64, Prior>,
+    ) -> std::io::Result<UndoWriter> {
         let ctx =
             |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         let continued = append && path.exists();
@@ -176,6 +220,7 @@ impl UndoWriter {
                 .into_iter()
                 .map(|r| r[Col::UserId as usize].clone())
                 .collect(),
+            priors,
         })
     }
 
@@ -190,18 +235,35 @@ impl UndoWriter {
         result: &RowResult,
         before: &Instance,
     ) -> std::io::Result<()> {
-        if self.seen.contains(&result.user_id) {
-            // Taken back by the interrupted run's rows already.
-            return Ok(());
-        }
-        let (r, notes) = undo_row(row, result, before);
+        let (r, notes) = undo_row(row, result, before, &self.priors);
         self.not_undoable.extend(notes);
         if let Some(r) = r {
+            if !self.seen.insert(r[Col::UserId as usize].clone()) {
+                // Taken back by an earlier row (or the interrupted run's rows) already.
+                return Ok(());
+            }
             self.w.write_record(&r).map_err(std::io::Error::from)?;
             self.w.flush()?;
             self.rows += 1;
         }
         Ok(())
+    }
+
+    /// Replaces the file with the undo of every finished row (`results`, this run's and those
+    /// carried from interrupted runs), each user once: whatever rows the kills before cost the
+    /// file as it was appended, it is whole again. Returns the finished writer's figures.
+    pub fn rewrite<'r>(
+        mut self,
+        plan: &Plan,
+        results: impl IntoIterator<Item = (usize, &'r RowResult)>,
+        before: &Instance,
+    ) -> std::io::Result<(PathBuf, usize, Vec<String>)> {
+        self.w.flush()?;
+        let u = undo(plan, results, before, &self.priors);
+        let path = self.path.clone();
+        drop(self);
+        write_template(&path, &u.rows)?;
+        Ok((path, u.rows.len(), u.not_undoable))
     }
 }
 
@@ -348,7 +410,7 @@ mod tests {
         };
         let r0 = result(Outcome::Updated, "UR_aaaaaaaaaaa");
         let r1 = result(Outcome::Created, "UR_bbbbbbbbbbb");
-        let u = undo(&plan, [(1, &r1), (0, &r0)], &before);
+        let u = undo(&plan, [(1, &r1), (0, &r0)], &before, &HashMap::new());
         assert_eq!(u.rows.len(), 2);
         assert_eq!(u.rows[0][0], "UR_aaaaaaaaaaa");
         assert_eq!(u.rows[0][1], "ann@x.org");
@@ -438,7 +500,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("r.undo.csv");
-        let mut w = UndoWriter::open(&path, false).expect("open");
+        let mut w = UndoWriter::open(&path, false, HashMap::new()).expect("open");
         w.add(
             &created(1),
             &result(Outcome::Created, "UR_aaaaaaaaaaa"),
@@ -453,7 +515,7 @@ mod tests {
         );
         drop(w);
 
-        let mut w = UndoWriter::open(&path, true).expect("reopen");
+        let mut w = UndoWriter::open(&path, true, HashMap::new()).expect("reopen");
         assert_eq!(w.rows, 1);
         let carried = PlannedRow {
             planned: Planned::Carried(result(Outcome::Created, "UR_aaaaaaaaaaa")),
