@@ -107,7 +107,10 @@ fn the_list_carries_eight_fields_and_the_record_the_rest() {
             "{e}"
         );
     }
-    let (id, _) = expirations(&h).into_iter().next().expect("a user with a date");
+    let (id, _) = expirations(&h)
+        .into_iter()
+        .next()
+        .expect("a user with a date");
     let full = get_json(&h, &format!("users/{id}"));
     for field in [
         "organizationId",
@@ -127,7 +130,11 @@ fn the_list_carries_eight_fields_and_the_record_the_rest() {
         assert!(full.get(field).is_some(), "{field} missing: {full}");
     }
     assert_eq!(full["language"], "en");
-    for field in ["accountCreationDate", "accountExpirationDate", "lastLoginDate"] {
+    for field in [
+        "accountCreationDate",
+        "accountExpirationDate",
+        "lastLoginDate",
+    ] {
         let v = full[field].as_str().unwrap_or_default();
         assert!(is_whole_second_utc(v), "{field} = {v:?}");
     }
@@ -164,7 +171,10 @@ fn an_export_writes_every_expiration_date_and_no_details_says_it_did_not() {
         let row = rows.iter().find(|r| r["userID"] == *id).expect("exported");
         assert_eq!(row["expirationDate"], *date, "{id}");
     }
-    let written = rows.iter().filter(|r| !r["expirationDate"].is_empty()).count();
+    let written = rows
+        .iter()
+        .filter(|r| !r["expirationDate"].is_empty())
+        .count();
     assert_eq!(written, want.len());
     // One detail read per user, counted apart from the list's three pages.
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("JSON summary");
@@ -178,9 +188,16 @@ fn an_export_writes_every_expiration_date_and_no_details_says_it_did_not() {
     assert_eq!(base["users"][id]["expirationDate"], *date);
 
     // Without details: the column is empty, and the summary and the snapshot say why.
-    let (code, _, stderr) = run(&h, dir.path(), &["export", "-o", "thin.csv", "--no-details"]);
+    let (code, _, stderr) = run(
+        &h,
+        dir.path(),
+        &["export", "-o", "thin.csv", "--no-details"],
+    );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("--no-details: expiration dates were not read"), "{stderr}");
+    assert!(
+        stderr.contains("--no-details: expiration dates were not read"),
+        "{stderr}"
+    );
     assert!(stderr.contains("0 detail reads"), "{stderr}");
     let thin = csv_rows(&dir.path().join("thin.csv"));
     assert!(thin.iter().all(|r| r["expirationDate"].is_empty()));
@@ -198,7 +215,11 @@ fn an_export_writes_every_expiration_date_and_no_details_says_it_did_not() {
 fn an_unchanged_export_imports_with_no_write() {
     let h = sim(250, false);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, _, stderr) = run(&h, dir.path(), &["export", "--for-update", "-o", "users.csv"]);
+    let (code, _, stderr) = run(
+        &h,
+        dir.path(),
+        &["export", "--for-update", "-o", "users.csv"],
+    );
     assert_eq!(code, 0, "{stderr}");
     let before = h.stats();
     let (code, stdout, stderr) = run(
@@ -219,7 +240,10 @@ fn an_unchanged_export_imports_with_no_write() {
     assert_eq!(puts(&after), puts(&before), "{:?}", after.requests);
     let report = read_report(&dir.path().join("r.csv"));
     assert_eq!(report.len(), 251);
-    assert!(report.iter().all(|r| r["outcome"] == "unchanged"), "{stdout}");
+    assert!(
+        report.iter().all(|r| r["outcome"] == "unchanged"),
+        "{stdout}"
+    );
     // Nothing differs from the list but the dates it does not carry: those users' records are
     // read (one each), the others are not.
     let details = |s: &qusers::sim::SimStats| s.requests.get("GET /users/{id}").copied();
@@ -232,7 +256,10 @@ fn an_unchanged_export_imports_with_no_write() {
 fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
     let h = sim(60, false);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (id, prior) = expirations(&h).into_iter().next().expect("a user with a date");
+    let (id, prior) = expirations(&h)
+        .into_iter()
+        .next()
+        .expect("a user with a date");
     let username = h.with_store(|s| s.get(&id).expect("user").username.clone());
     // A user without a date gets one: "empty before" is a known fact for it.
     let (other, other_name) = h.with_store(|s| {
@@ -253,11 +280,20 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
     let (code, stdout, stderr) = run(
         &h,
         dir.path(),
-        &["import", "dates.csv", "--report", "dates.report.csv", "--yes"],
+        &[
+            "import",
+            "dates.csv",
+            "--report",
+            "dates.report.csv",
+            "--yes",
+        ],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     let report = read_report(&dir.path().join("dates.report.csv"));
-    assert!(report.iter().all(|r| r["outcome"] == "updated"), "{report:?}");
+    assert!(
+        report.iter().all(|r| r["outcome"] == "updated"),
+        "{report:?}"
+    );
     assert!(
         report[0]["changes"].contains(&format!("expirationDate: {prior} → 12/31/2031")),
         "planned against the real value: {report:?}"
@@ -273,7 +309,10 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
 
     let undo = dir.path().join("dates.report.undo.csv");
     let rows = csv_rows(&undo);
-    let row = rows.iter().find(|r| r["userID"] == id).expect("in the undo");
+    let row = rows
+        .iter()
+        .find(|r| r["userID"] == id)
+        .expect("in the undo");
     assert_eq!(row["expirationDate"], prior, "the real prior date");
     assert!(
         !stdout.contains(&format!("{id} expirationDate was empty")),

@@ -256,7 +256,6 @@ async fn create_step(
         ctx.append(&JournalEntry::Sending {
             row: row.input.row,
             username: st.username.clone(),
-            prior: None,
         })
         .map_err(|e| Stop::Failed(io_failure(e)))?;
         let body = if st.username == user.username {
@@ -453,10 +452,10 @@ async fn run_row(
                             .map(|c| (c.field.to_string(), c.old.clone()))
                             .collect(),
                     };
+                    ctx.append(&JournalEntry::Replacing { row: rownum, prior })?;
                     ctx.append(&JournalEntry::Sending {
                         row: rownum,
                         username: row.user_name().to_string(),
-                        prior: Some(prior),
                     })?;
                 }
                 match ctx.client.update_user(id, update).await {

@@ -117,13 +117,13 @@ pub enum JournalEntry {
         #[serde(default, rename = "userId", skip_serializing_if = "String::is_empty")]
         user_id: String,
     },
-    /// A write for this row is about to be sent (for a create, with the username it carries;
-    /// for an update, with the values it replaces).
-    Sending {
+    /// A write for this row is about to be sent (for a create, with the username it carries).
+    Sending { row: u64, username: String },
+    /// The values an update's write replaces, journalled just before its `sending`.
+    Replacing {
         row: u64,
-        username: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        prior: Option<Prior>,
+        #[serde(flatten)]
+        prior: Prior,
     },
     /// The create of a row that also asks for a disabled account went in: the disable is next.
     /// `result` is what the row reports once the disable is done.
@@ -379,15 +379,11 @@ impl Journal {
         for line in lines {
             // A line cut short by a crash carries nothing that was relied on.
             match serde_json::from_slice::<JournalEntry>(line) {
-                Ok(JournalEntry::Sending {
-                    row,
-                    username,
-                    prior,
-                }) => {
+                Ok(JournalEntry::Sending { row, username }) => {
                     resumed.sending.insert(row, username);
-                    if let Some(p) = prior {
-                        resumed.priors.entry(row).or_default().merge_later(&p);
-                    }
+                }
+                Ok(JournalEntry::Replacing { row, prior }) => {
+                    resumed.priors.entry(row).or_default().merge_later(&prior);
                 }
                 Ok(JournalEntry::Created { row, result }) => {
                     resumed.sending.remove(&row);
@@ -557,13 +553,11 @@ mod tests {
         j.append(&JournalEntry::Sending {
             row: 1,
             username: "a@x.org".into(),
-            prior: None,
         })
         .expect("append");
         j.append(&JournalEntry::Sending {
             row: 2,
             username: "b@x.org".into(),
-            prior: None,
         })
         .expect("append");
         let done = RowResult {
@@ -590,5 +584,48 @@ mod tests {
             Journal::resume(&path, "other"),
             Err(JournalError::InputChanged { .. })
         ));
+    }
+
+    #[test]
+    fn the_values_an_update_replaces_are_read_back_the_earliest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.csv.journal");
+        let start = JournalEntry::Start {
+            input: "in.csv".into(),
+            input_sha256: "abc".into(),
+            target: "sim".into(),
+            brand_id: String::new(),
+            user_id: String::new(),
+        };
+        let prior = |first: &str, fields: &[(&str, &str)]| Prior {
+            user_id: "UR_aaaaaaaaaaa".into(),
+            username: first.into(),
+            fields: fields
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+                .collect(),
+        };
+        let mut j = Journal::create(&path, start).expect("create");
+        // The first run saw the real values; a resumed run sees what the first write left,
+        // and one field more.
+        for p in [
+            prior("ann@x.org", &[("firstName", "Ann"), ("expirationDate", "")]),
+            prior(
+                "ann@x.org",
+                &[("firstName", "Anne"), ("accountStatus", "active")],
+            ),
+        ] {
+            j.append(&JournalEntry::Replacing { row: 4, prior: p })
+                .expect("append");
+        }
+        drop(j);
+        let r = Journal::read(&path, Some("abc"))
+            .expect("reads")
+            .expect("a journal");
+        let p = &r.priors[&4];
+        assert_eq!(p.fields["firstName"], "Ann");
+        assert_eq!(p.fields["expirationDate"], "");
+        assert_eq!(p.fields["accountStatus"], "active");
+        assert_eq!(p.user_id, "UR_aaaaaaaaaaa");
     }
 }
