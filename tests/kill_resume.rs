@@ -213,17 +213,24 @@ fn soak(rows: usize, kills: u32, seed: u64) -> Figures {
         runs += 1;
         let mut child = run(journal.exists());
         if killed < kills {
-            let wait = Duration::from_millis(rng.random_range(50..250 + rows as u64));
-            let deadline = Instant::now() + wait;
-            while Instant::now() < deadline {
+            // A kill lands in the middle of the writes: once this run's journal has grown by a
+            // random number of lines (a few rows), or at a random moment when it never does.
+            let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+            let at_start = size(&journal);
+            let grow = rng.random_range(150..150 + 30 * rows as u64 / kills.max(1) as u64);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline && size(&journal) < at_start + grow {
                 if child.try_wait().expect("wait").is_some() {
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(Duration::from_millis(2));
             }
             if child.try_wait().expect("wait").is_none() {
                 child.kill().expect("SIGKILL");
-                killed += 1;
+                // Landed: the run was writing (its journal grew) when it was killed.
+                if size(&journal) > at_start {
+                    killed += 1;
+                }
             }
         }
         let status = child.wait().expect("exit");
