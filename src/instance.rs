@@ -425,3 +425,58 @@ pub async fn check_divisions(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(expiration: Option<&str>) -> crate::api::ApiUser {
+        crate::api::ApiUser {
+            id: "UR_aaaaaaaaaaa".into(),
+            username: "ann@x.org".into(),
+            account_status: Some("active".into()),
+            account_expiration_date: expiration.map(String::from),
+            last_login_date: Some("2026-11-02T08:00:00Z".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_thin_list_element_leaves_the_expiration_date_unknown_and_a_record_knows_it() {
+        let listed = InstanceUser::from_api(api(None));
+        assert_eq!(
+            listed.value(Col::ExpirationDate),
+            None,
+            "unknown, not empty"
+        );
+        assert_eq!(listed.value(Col::AccountStatus), Some("active"));
+        assert!(!listed.detailed);
+        let full = InstanceUser::from_detail(api(None));
+        assert_eq!(
+            full.value(Col::ExpirationDate),
+            Some(""),
+            "known to be none"
+        );
+        assert_eq!(full.last_login.as_deref(), Some("2026-11-02T08:00:00Z"));
+        // A richer list that carries the date: known.
+        let rich = InstanceUser::from_api(api(Some("2027-12-31T00:00:00Z")));
+        assert_eq!(rich.value(Col::ExpirationDate), Some("12/31/2027"));
+    }
+
+    #[test]
+    fn an_export_without_a_column_leaves_it_unknown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("existing.csv");
+        std::fs::write(
+            &path,
+            "userID,userName,firstName\nUR_aaaaaaaaaaa,ann@x.org,Ann\n",
+        )
+        .expect("write");
+        let inst =
+            Instance::from_export(&Source::Path(path), &ReadOptions::default()).expect("an export");
+        let u = inst.by_id("UR_aaaaaaaaaaa").expect("user");
+        assert_eq!(u.value(Col::FirstName), Some("Ann"));
+        assert_eq!(u.value(Col::ExpirationDate), None);
+        assert_eq!(u.value(Col::AccountStatus), None);
+    }
+}

@@ -337,3 +337,52 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stored(&id).as_deref(), Some(prior.as_str()), "restored");
 }
+
+#[test]
+fn a_date_the_instance_source_did_not_carry_is_never_compared_as_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An instance export without the expirationDate column: the dates are unknown.
+    std::fs::write(
+        dir.path().join("existing.csv"),
+        "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus\n\
+         UR_aaaaaaaaaaaaaaa,ann@x.org,Ann,Lee,ann@x.org,,UT_BRANDADMIN,active\n\
+         UR_bbbbbbbbbbbbbbb,bo@x.org,Bo,Lee,bo@x.org,,UT_BRANDADMIN,active\n",
+    )
+    .expect("write");
+    write_user_file(
+        &dir.path().join("in.csv"),
+        &[
+            "UR_aaaaaaaaaaaaaaa,ann@x.org,,,,,,,12/31/2031".to_string(),
+            "UR_bbbbbbbbbbbbbbb,bo@x.org,Bob,,,,,,".to_string(),
+        ],
+    );
+    let out = qusers()
+        .current_dir(dir.path())
+        .args([
+            "import",
+            "in.csv",
+            "--existing",
+            "existing.csv",
+            "--dry-run",
+            "--report",
+            "r.csv",
+        ])
+        .output()
+        .expect("runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let report = read_report(&dir.path().join("r.csv"));
+    assert_eq!(report.len(), 2, "{text}");
+    assert_eq!(report[0]["outcome"], "failed", "{report:?}");
+    assert!(
+        report[0]["message"].contains("expirationDate of UR_aaaaaaaaaaaaaaa is not known"),
+        "{report:?}"
+    );
+    assert!(!report[0]["changes"].contains("(empty)"), "{report:?}");
+    assert_eq!(report[1]["outcome"], "planned", "{report:?}");
+    assert!(
+        report[1]["changes"].contains("firstName: Bo → Bob"),
+        "{report:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "a row failed: {text}");
+}

@@ -138,6 +138,22 @@ impl crate::import::Progress for Bars {
     fn row_done(&self) {
         self.reading(1);
     }
+    fn details_start(&self, total: u64) {
+        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
+            return self.set(indicatif::ProgressBar::hidden());
+        }
+        let template = "{bar:30} {count}/{total} user records  {rate}  ETA {eta}";
+        self.set(
+            indicatif::ProgressBar::new(total)
+                .with_style(style(template).unwrap_or_else(indicatif::ProgressStyle::default_bar)),
+        );
+    }
+    fn detail_read(&self) {
+        self.reading(1);
+    }
+    fn details_done(&self) {
+        self.set(indicatif::ProgressBar::hidden());
+    }
     fn finish(&self) {
         self.set(indicatif::ProgressBar::hidden());
     }
