@@ -368,7 +368,7 @@ fn three_hundred_rows_survive_five_kills() {
 
 #[test]
 #[ignore = "the full soak, by hand: cargo test --release --test kill_resume -- --ignored --nocapture"]
-fn two_thousand_rows_survive_twenty_kills() {
+fn two_thousand_rows_survive_twenty_five_kills() {
     let f = soak(2000, 25, 11);
     eprintln!(
         "2000 rows: {} kills, {} runs, {:.1} s; undo file {} of {} users",
