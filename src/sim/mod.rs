@@ -16,7 +16,7 @@ use anyhow::Context;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-pub use store::{Store, WalEntry, ADMIN_USERNAME};
+pub use store::{AccessApiState, Store, WalEntry, ADMIN_USERNAME};
 
 /// How a simulator behaves.
 #[derive(Clone, Debug)]
