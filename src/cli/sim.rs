@@ -62,6 +62,10 @@ pub struct Args {
     /// An SSO brand with this id: usernames end in #ID (demo users' too) and need not be emails
     #[arg(long, value_name = "ID")]
     sso_brand: Option<String>,
+    /// How long a request's head, then its body, may take to arrive before the connection is
+    /// cut off (slow or half-sent requests), milliseconds
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "30000")]
+    read_timeout: Duration,
     /// Print only the address and the token (no example command)
     #[arg(short, long)]
     quiet: bool,
@@ -109,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         oauth_clients: args.oauth_client.clone(),
         oauth_token_ttl: Duration::from_secs(args.oauth_token_ttl),
         sso_brand: args.sso_brand.clone(),
+        read_timeout: args.read_timeout,
     };
     let prepared = sim::prepare(config)?;
     let rt = runtime()?;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -45,6 +45,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), read_body))
         .with_state(shared)
 }
 
@@ -191,6 +192,44 @@ fn permissions_json(store: &super::Store, id: &str) -> Value {
 async fn stats(State(shared): S) -> Response {
     let s = shared.lock_stats().clone();
     Json(s).into_response()
+}
+
+/// The most a request body may hold (a user is far below it).
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// Reads every request's body within the read timeout, before any handler sees it: a
+/// half-sent body is answered 408 and its connection closed, instead of holding it open.
+async fn read_body(State(shared): S, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = axum::body::to_bytes(body, MAX_REQUEST_BODY);
+    let limit = Some(shared.config.read_timeout)
+        .filter(|t| !t.is_zero())
+        .unwrap_or(Duration::MAX);
+    let bytes = match tokio::time::timeout(limit, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return error(
+                &shared,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RP_0.11",
+                "The request body is too large, or broke off.",
+            )
+        }
+        Err(_) => {
+            let mut r = error(
+                &shared,
+                StatusCode::REQUEST_TIMEOUT,
+                "RP_0.12",
+                "The request body did not arrive in time.",
+            );
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            return r;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 /// Every API request passes here: counted, authenticated, rate limited, failed or dropped as
