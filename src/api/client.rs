@@ -502,11 +502,14 @@ impl Client {
         if let (Some(chain), Some(first_next)) = (chain, next.as_deref()) {
             self.same_origin(first_next)?;
             let mut pending = FuturesOrdered::new();
-            // Page k of the chain is at offset k × step; page 0 was read.
+            // Page k of the chain is at offset k × step; page 0 was read. The read-ahead
+            // starts at 2 pages and doubles with every page that fits the chain, up to its
+            // bound: a small listing asks for few pages past its end.
             let mut asked = 1u64;
             let mut k = 1u64;
+            let mut window = 2usize.min(read_ahead);
             let fallback = loop {
-                while pending.len() < read_ahead {
+                while pending.len() < window {
                     let url = chain.page(asked);
                     pending.push_back(async move { self.fetch_users_page(url, true).await });
                     asked += 1;
@@ -546,7 +549,10 @@ impl Client {
                     // The end: pages read ahead past it are dropped (cancelled or unread).
                     (None, _) => return Ok(seen),
                     (Some(_), Some(why)) => break Some(why),
-                    (Some(_), None) => k += 1,
+                    (Some(_), None) => {
+                        k += 1;
+                        window = (window * 2).min(read_ahead);
+                    }
                 }
             };
             drop(pending);
