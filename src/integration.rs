@@ -195,7 +195,11 @@ pub async fn setup(
     };
     let api_step = if user_id.is_empty() {
         Step::WouldGrant
-    } else if let Some(AccessApi { on: true, inherited }) = access {
+    } else if let Some(AccessApi {
+        on: true,
+        inherited,
+    }) = access
+    {
         if inherited {
             Step::ThroughUserType
         } else {

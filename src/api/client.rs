@@ -323,6 +323,9 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         t.requests = self.requests_sent();
+        (t.list_pages, t.record_reads, t.writes) = self.requests_by_kind();
+        t.ceiling = self.ceiling_description();
+        t.paging_notes = self.paging_notes();
         t.rate_5xx = if t.requests == 0 {
             0.0
         } else {
@@ -478,7 +481,11 @@ impl Client {
     /// before the end, or a user already listed ends the read-ahead, and the listing follows
     /// `nextPage` one by one from there (a note says so, see [`Client::paging_notes`]).
     /// Without an `offset`, `nextPage` is followed one by one from the start.
-    pub async fn users_each<F, Fut>(&self, filter: &UserFilter, mut on_page: F) -> Result<u64, ApiError>
+    pub async fn users_each<F, Fut>(
+        &self,
+        filter: &UserFilter,
+        mut on_page: F,
+    ) -> Result<u64, ApiError>
     where
         F: FnMut(Vec<ApiUser>) -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -489,7 +496,9 @@ impl Client {
         let (first, after) = self
             .fetch_users_page(self.first_users_url(filter)?, false)
             .await?;
-        let chain = after.as_deref().and_then(|n| OffsetChain::new(n, first.len()));
+        let chain = after
+            .as_deref()
+            .and_then(|n| OffsetChain::new(n, first.len()));
         guard
             .users(first.iter().map(|u| u.id.as_str()))
             .map_err(|e| self.scrub_error(e))?;

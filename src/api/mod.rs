@@ -24,9 +24,7 @@ pub use rate::{
 };
 pub use settings::{datacenter_of_host, BaseUrl, Token, DATACENTERS};
 pub use stats::{TransientStats, SUPPORT_5XX_SHARE};
+pub use types::{ApiUser, Directory, Division, Library, NewUser, Secret, UserUpdate, WhoAmI};
 pub use wire::{
     is_record_id, is_server_user_id, read_date, wire_language, write_date, DATE_TIME_OF_DAY,
-};
-pub use types::{
-    ApiUser, Directory, Division, Library, NewUser, Secret, UserUpdate, WhoAmI,
 };

@@ -138,7 +138,9 @@ impl OffsetChain {
             .collect::<Result<_, _>>()
             .ok()?;
         match offsets.as_slice() {
-            [step] if *step > 0 && *step == first_len as u64 => Some(OffsetChain { url, step: *step }),
+            [step] if *step > 0 && *step == first_len as u64 => {
+                Some(OffsetChain { url, step: *step })
+            }
             _ => None,
         }
     }
@@ -169,7 +171,10 @@ impl OffsetChain {
     /// Whether `next` (a page's own `nextPage`) is page `k` of the chain: the same URL with
     /// the same query parameters, in any order.
     pub fn is_page(&self, next: &str, k: u64) -> bool {
-        let (Ok(a), Ok(b)) = (reqwest::Url::parse(next), reqwest::Url::parse(&self.page(k))) else {
+        let (Ok(a), Ok(b)) = (
+            reqwest::Url::parse(next),
+            reqwest::Url::parse(&self.page(k)),
+        ) else {
             return false;
         };
         let sorted = |u: &reqwest::Url| {

@@ -120,8 +120,7 @@ impl Slot<'_> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let signal = self.signal.unwrap_or(Signal::Other);
-        self.rc
-            .finish(self.started.elapsed(), signal, self.placed);
+        self.rc.finish(self.started.elapsed(), signal, self.placed);
     }
 }
 
@@ -252,11 +251,9 @@ impl RateController {
                     s.started.push_back(now);
                     return;
                 }
-                s.started
-                    .front()
-                    .map_or(Duration::ZERO, |t| {
-                        self.window.saturating_sub(now.duration_since(*t))
-                    })
+                s.started.front().map_or(Duration::ZERO, |t| {
+                    self.window.saturating_sub(now.duration_since(*t))
+                })
             };
             tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }

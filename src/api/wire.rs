@@ -67,10 +67,19 @@ mod tests {
         assert_eq!(d("2027-12-31").as_deref(), Some("2027-12-31"));
         assert_eq!(d("2027-12-31T00:00:00Z").as_deref(), Some("2027-12-31"));
         assert_eq!(d("2027-12-31T00:00:00.123Z").as_deref(), Some("2027-12-31"));
-        assert_eq!(d("2027-12-31T00:00:00.5+00:00").as_deref(), Some("2027-12-31"));
+        assert_eq!(
+            d("2027-12-31T00:00:00.5+00:00").as_deref(),
+            Some("2027-12-31")
+        );
         // 23:30 in New York is 04:30 the next day in UTC.
-        assert_eq!(d("2027-12-31T23:30:00-05:00").as_deref(), Some("2028-01-01"));
-        assert_eq!(d("2028-01-01T01:00:00+02:00").as_deref(), Some("2027-12-31"));
+        assert_eq!(
+            d("2027-12-31T23:30:00-05:00").as_deref(),
+            Some("2028-01-01")
+        );
+        assert_eq!(
+            d("2028-01-01T01:00:00+02:00").as_deref(),
+            Some("2027-12-31")
+        );
         assert_eq!(d("2027-12-31T08:00:00").as_deref(), Some("2027-12-31"));
         assert_eq!(d(" 2027-12-31T00:00:00Z ").as_deref(), Some("2027-12-31"));
         for bad in ["", "12/31/2027", "2027-02-30", "2027-12-31X", "soon"] {

@@ -695,7 +695,10 @@ mod tests {
 
     #[test]
     fn iso_dates() {
-        assert_eq!(iso_date("12/31/2027").as_deref(), Some("2027-12-31T00:00:00Z"));
+        assert_eq!(
+            iso_date("12/31/2027").as_deref(),
+            Some("2027-12-31T00:00:00Z")
+        );
         assert_eq!(iso_date(""), None);
     }
 

@@ -229,7 +229,8 @@ async fn read_body(State(shared): S, req: Request, next: Next) -> Response {
             return r;
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Every API request passes here: counted, authenticated, rate limited, failed or dropped as
@@ -913,9 +914,7 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             division_id: s("divisionId"),
             user_type: s("userType"),
             account_status: Some("active".into()),
-            account_expiration_date: s("accountExpirationDate")
-                .as_deref()
-                .and_then(stored_date),
+            account_expiration_date: s("accountExpirationDate").as_deref().and_then(stored_date),
             language: s("language").or(Some("en".into())),
             time_zone: s("timeZone"),
             account_creation_date: Some(
