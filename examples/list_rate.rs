@@ -22,7 +22,11 @@ fn main() -> anyhow::Result<()> {
         BaseUrl::parse(&h.url())?,
         Token::new(h.token())?,
         ClientOptions {
-            read_ahead: if sequential { 1 } else { qusers::api::READ_AHEAD },
+            read_ahead: if sequential {
+                1
+            } else {
+                qusers::api::READ_AHEAD
+            },
             ..ClientOptions::default()
         },
     )?;
