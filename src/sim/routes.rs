@@ -112,6 +112,14 @@ fn proxy_notice(shared: &Shared) -> Option<String> {
         .map(|h| format!("Request proxied. For faster response times, use this host instead: {h}"))
 }
 
+/// A write's answer without a result: the envelope's `meta` alone.
+fn done(shared: &Shared) -> Response {
+    Json(json!({
+        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(shared)}
+    }))
+    .into_response()
+}
+
 /// A write that could not be made durable is not applied, and not acknowledged.
 fn not_durable(shared: &Shared, e: &anyhow::Error) -> Response {
     eprintln!("qusers sim: {e:#}");
@@ -999,10 +1007,7 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
         }
     }
     shared.lock_stats().writes += 1;
-    Json(json!({
-        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}
-    }))
-    .into_response()
+    done(&shared)
 }
 
 /// `DELETE /users/{id}`: the user is gone; the answer is the API's envelope.
@@ -1019,8 +1024,5 @@ async fn delete_user(State(shared): S, Path(id): Path<String>) -> Response {
         }
     }
     shared.lock_stats().writes += 1;
-    Json(json!({
-        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}
-    }))
-    .into_response()
+    done(&shared)
 }
