@@ -37,7 +37,7 @@ impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             skip_invalid: false,
-            language: "EN".into(),
+            language: "en".into(),
             passwords: true,
             upsert: false,
             base: None,
