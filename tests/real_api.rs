@@ -450,7 +450,8 @@ fn language_is_sent_lower_case_in_any_case_given() {
             "--base-url",
             &h.url(),
         ])
-        .args(["--language", "PT-BR", "--yes"])
+        .args(["--language", "PT-BR", "--yes", "--report"])
+        .arg(dir.path().join("report.csv"))
         .env("QUALTRICS_API_TOKEN", TOKEN)
         .output()
         .expect("runs");
