@@ -1,6 +1,7 @@
 //! Import throughput against the simulator, end to end through the CLI code:
-//! `cargo run --release --example import_rate [ROWS] [LATENCY_MS] [LIMIT_PER_MIN]`
-//! (defaults: 10,000 rows, 100 ms, 3000/min; LIMIT 0 means unlimited).
+//! `cargo run --release --example import_rate [ROWS] [LATENCY_MS] [LIMIT_PER_MIN] [MAX_RPS]`
+//! (defaults: 10,000 rows, 100 ms, 3000/min, the default ceiling; LIMIT 0 means unlimited).
+//! The share printed is of the sim's limit: rows created over the whole run (listing included).
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ fn main() -> anyhow::Result<()> {
     let rows: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let latency: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
     let limit: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let max_rps: Option<String> = args.next();
     let h = sim::spawn(SimConfig {
         latency: Duration::from_millis(latency),
         rate_limit_per_min: (limit > 0).then_some(limit),
@@ -30,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&file, text)?;
     let report = dir.path().join("report.csv");
     std::env::set_var("QUALTRICS_API_TOKEN", h.token());
-    let cli = qusers::cli::Cli::parse_from([
+    let mut argv = vec![
         "qusers".to_string(),
         "import".into(),
         file.display().to_string(),
@@ -44,7 +46,11 @@ fn main() -> anyhow::Result<()> {
         if limit > 0 { "10".into() } else { "32".into() },
         "--format".into(),
         "json".into(),
-    ]);
+    ];
+    if let Some(r) = &max_rps {
+        argv.extend(["--max-rps".to_string(), r.clone()]);
+    }
+    let cli = qusers::cli::Cli::parse_from(argv);
     let started = Instant::now();
     let exit = qusers::cli::run(cli)?;
     let secs = started.elapsed().as_secs_f64();
@@ -58,6 +64,11 @@ fn main() -> anyhow::Result<()> {
             100.0 * rate / (f64::from(limit) / 60.0)
         );
     }
-    println!("; {} answered 429; exit {:?}", stats.rate_limited, exit);
+    println!(
+        "; {} answered 429; ceiling {}; exit {:?}",
+        stats.rate_limited,
+        max_rps.as_deref().unwrap_or("default (35/s)"),
+        exit
+    );
     Ok(())
 }

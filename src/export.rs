@@ -9,7 +9,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::api::{ApiError, Client, PageGuard, RawUsers, UserFilter};
+use crate::api::{ApiError, ApiUser, Client, UserFilter};
 use crate::file::{COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::instance::InstanceUser;
 use crate::rules::Status;
@@ -132,7 +132,7 @@ pub async fn export<W: Write>(
     }
     w.write_record(&header).map_err(csv_io)?;
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RawUsers, ApiError>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<ApiUser>, ApiError>>(2);
     let fetcher = {
         let client = client.clone();
         // Only the username filter is sent to the server (it may match loosely); everything
@@ -140,32 +140,17 @@ pub async fn export<W: Write>(
         let server_filter = UserFilter {
             username: opts.filter.username.clone(),
         };
+        // The pages come in order (read ahead in parallel where the server's paging allows);
+        // the writer never waits on the network and the network never on the writer.
         tokio::spawn(async move {
-            let mut next: Option<String> = None;
-            let mut guard = PageGuard::new("GET /users");
-            loop {
-                // The page's users are parsed by the writer: the next request goes out first.
-                let page = client.users_page_raw(next.as_deref(), &server_filter).await;
-                let after = match page {
-                    Ok((users, after)) => {
-                        if tx.send(Ok(users)).await.is_err() {
-                            return;
-                        }
-                        after
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                match guard.follow(after) {
-                    Ok(Some(a)) => next = Some(a),
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx.send(Err(client.scrub_error(e))).await;
-                        return;
-                    }
-                }
+            let pages = client
+                .users_each(&server_filter, |page| {
+                    let tx = tx.clone();
+                    async move { tx.send(Ok(page)).await.is_ok() }
+                })
+                .await;
+            if let Err(e) = pages {
+                let _ = tx.send(Err(e)).await;
             }
         })
     };
@@ -175,16 +160,12 @@ pub async fn export<W: Write>(
         ..ExportStats::default()
     };
     let mut divisions: HashMap<String, String> = HashMap::new();
-    let mut guard = PageGuard::new("GET /users");
     // Matched users in list order, each with its detail read under way (spawned, so that reads
     // go on while this task waits for a page or writes).
     let mut queue: VecDeque<Queued> = VecDeque::new();
     let depth = crate::instance::DETAIL_READS_IN_FLIGHT * 2;
     while let Some(page) = rx.recv().await {
-        let page = page?.parse()?;
-        guard
-            .users(page.iter().map(|u| u.id.as_str()))
-            .map_err(|e| client.scrub_error(e))?;
+        let page = page?;
         stats.pages += 1;
         stats.users_seen += page.len() as u64;
         for api_user in page {

@@ -120,12 +120,10 @@ impl InstanceUser {
     }
 }
 
-/// `2027-12-31` or `2027-12-31T00:00:00Z` → `12/31/2027`.
+/// `2027-12-31`, `2027-12-31T00:00:00Z` or any timestamp form the API may send → `12/31/2027`
+/// (its UTC day; see [`crate::api::read_date`]).
 pub fn api_date_to_file(s: &str) -> Option<String> {
-    let day = s.get(..10)?;
-    day.parse::<jiff::civil::Date>()
-        .ok()
-        .map(crate::rules::format_file_date)
+    crate::api::read_date(s).map(crate::rules::format_file_date)
 }
 
 /// The users of an instance, indexed for the checks.

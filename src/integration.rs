@@ -11,8 +11,8 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::api::{
-    datacenter_of_host, proxied_advice, ApiError, Client, Directory, NewUser, Secret, Token,
-    UserFilter,
+    datacenter_of_host, proxied_advice, AccessApi, ApiError, Client, Directory, NewUser, Secret,
+    Token, UserFilter,
 };
 
 /// What to set up.
@@ -40,6 +40,9 @@ pub struct IntegrationOptions {
 pub enum Step {
     /// Already so: nothing done.
     Found,
+    /// API access the user has through its user type (`state: "userType"`): left alone, no
+    /// explicit permission set over it.
+    ThroughUserType,
     Created,
     WouldCreate,
     Granted,
@@ -175,7 +178,7 @@ pub async fn setup(
                 last_name: opts.last_name.clone(),
                 user_type,
                 email: opts.email.clone().unwrap_or_else(|| opts.username.clone()),
-                language: "EN".into(),
+                language: "en".into(),
                 division_id: opts.division_id.clone(),
                 ..Default::default()
             };
@@ -183,11 +186,25 @@ pub async fn setup(
         }
     };
 
-    // 2. API access.
+    // 2. API access: an inherited "on" is on, and stays inherited (an explicit "on" would
+    // silently change the user's permissions).
+    let access = if user_id.is_empty() {
+        None
+    } else {
+        client.access_api(&user_id).await?
+    };
     let api_step = if user_id.is_empty() {
         Step::WouldGrant
-    } else if client.access_api(&user_id).await? == Some(true) {
-        Step::Found
+    } else if let Some(AccessApi {
+        on: true,
+        inherited,
+    }) = access
+    {
+        if inherited {
+            Step::ThroughUserType
+        } else {
+            Step::Found
+        }
     } else if dry {
         Step::WouldGrant
     } else {

@@ -18,6 +18,7 @@ fn fast_options() -> ClientOptions {
         initial_rps: 500.0,
         backoff_base: Duration::from_millis(5),
         backoff_cap: Duration::from_millis(50),
+        max_rps: None,
         ..ClientOptions::default()
     }
 }
@@ -79,7 +80,10 @@ async fn every_endpoint() {
         .await
         .expect("list");
     assert_eq!((seen, ids.len()), (251, 251));
-    assert_eq!(requests(&h, "GET /users"), 3);
+    // Three pages, the second and third asked for at once (offset paging), and at most the
+    // few read ahead past the end.
+    let pages = requests(&h, "GET /users");
+    assert!((3..=6).contains(&pages), "{pages} requests");
 
     // The username filter matches loosely on the server; find_username checks exactly.
     let some = h.with_store(|s| s.users[7].clone());

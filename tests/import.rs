@@ -133,7 +133,11 @@ fn create_only() {
     assert_eq!(writes(&h), (3, 1));
     h.with_store(|s| {
         let ann = s.by_username("ann.lee@x.org").expect("created");
-        assert_eq!(ann.account_expiration_date.as_deref(), Some("2099-12-31"));
+        assert_eq!(
+            ann.account_expiration_date.as_deref(),
+            Some("2099-12-31T00:00:00Z"),
+            "sent, and kept, as the API writes dates"
+        );
         assert_eq!(ann.division_id.as_deref(), Some(i.division.as_str()));
         assert_eq!(
             s.by_username("bo.chen@x.org")

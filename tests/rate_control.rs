@@ -17,6 +17,8 @@ fn client(h: &SimHandle) -> Client {
         ClientOptions {
             backoff_base: Duration::from_millis(5),
             backoff_cap: Duration::from_millis(100),
+            // No ceiling: these tests are of the adaptive control alone.
+            max_rps: None,
             ..ClientOptions::default()
         },
     )

@@ -12,24 +12,35 @@ use serde::Serialize;
 
 use super::auth::{scope_hint, BearerCache, Credentials, OAuthClient, TokenAnswer};
 use super::error::{ApiError, ErrorKind};
-use super::paging::PageGuard;
-use super::rate::{RateController, Signal};
+use super::paging::{OffsetChain, PageGuard, MAX_LISTED_USERS};
+use super::rate::{RateController, Signal, DEFAULT_MAX_RPS};
 use super::settings::{datacenter_of_host, BaseUrl, Token};
 use super::stats::{RequestCounters, RequestCounts, TransientStats};
 use super::types::{
     ApiUser, Created as CreatedId, Directory, Division, Envelope, Library, NewUser, Page,
-    RawUserPage, RawUsers, UserUpdate, WhoAmI,
+    UserUpdate, WhoAmI,
 };
+use super::wire::{is_server_user_id, wire_language};
 
 /// The largest answer read: a page of 100 users is far below it.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// How the client behaves; defaults suit Qualtrics' unpublished limits (about 500 requests a
-/// minute and 20 concurrent requests per token).
+/// Pages of a listing asked for at once when `nextPage` carries an `offset`: the 20 concurrent
+/// requests quoted per token.
+pub const READ_AHEAD: usize = 20;
+
+/// How the client behaves; defaults keep to a polite share of the brand's limit
+/// ([`DEFAULT_MAX_RPS`]: 70 % of 3,000 requests a minute).
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
     pub concurrency: usize,
+    /// The ceiling, requests per second; `None`: none (the controller climbs until the server
+    /// throttles: for tests and benchmarks, never the CLI's default).
     pub max_rps: Option<f64>,
+    /// Pages of a listing read ahead at once (offset paging only).
+    pub read_ahead: usize,
+    /// A listing past this many users stops with an error.
+    pub max_listed_users: u64,
     pub initial_rps: f64,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -45,7 +56,9 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             concurrency: 10,
-            max_rps: None,
+            max_rps: Some(DEFAULT_MAX_RPS),
+            read_ahead: READ_AHEAD,
+            max_listed_users: MAX_LISTED_USERS,
             initial_rps: 10.0,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
@@ -96,6 +109,8 @@ struct Inner {
     retries: AtomicU64,
     /// Requests by kind (list pages, detail reads, writes).
     kinds: RequestCounters,
+    /// Listings whose pages disagreed with their offsets: followed link by link from there.
+    paging_notes: std::sync::Mutex<Vec<String>>,
 }
 
 /// A Qualtrics API client. Cheap to clone; clones share the rate controller.
@@ -145,6 +160,7 @@ impl Client {
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
                 kinds: RequestCounters::default(),
+                paging_notes: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -170,6 +186,56 @@ impl Client {
     /// Retries so far.
     pub fn retries(&self) -> u64 {
         self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far by kind (retries included): `(list pages, single-record reads,
+    /// writes)`; other calls (whoami, divisions, tokens) are in none of them.
+    pub fn requests_by_kind(&self) -> (u64, u64, u64) {
+        let c = self.inner.kinds.get();
+        (c.list_pages, c.detail_reads, c.writes)
+    }
+
+    /// The ceiling that applies, for a summary: `"35 requests/s (2,100 a minute, 70 % of the
+    /// brand's 3,000/min; --max-rps changes it)"`, or what `--max-rps` set.
+    pub fn ceiling_description(&self) -> String {
+        let rps = self.inner.rate.ceiling();
+        if !rps.is_finite() {
+            return "none (the pace adapts to the server's 429s)".to_string();
+        }
+        let per_min = self.inner.rate.minute_budget().unwrap_or(0) as u64;
+        let share = per_min as f64 / f64::from(super::rate::BRAND_LIMIT_PER_MINUTE) * 100.0;
+        let default = (rps - DEFAULT_MAX_RPS).abs() < 1e-9;
+        format!(
+            "{} requests/s, {} in any minute ({:.0} % of the brand's documented 3,000/min, shared by all its integrations){}",
+            crate::numfmt::rate(rps),
+            crate::numfmt::count(per_min),
+            share,
+            if default {
+                "; the default, --max-rps changes it"
+            } else {
+                "; set by --max-rps"
+            }
+        )
+    }
+
+    /// What listings said about their paging (a fallback to following `nextPage` one by one).
+    pub fn paging_notes(&self) -> Vec<String> {
+        self.inner
+            .paging_notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn note_paging(&self, note: String) {
+        let mut notes = self
+            .inner
+            .paging_notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if notes.len() < 10 && !notes.contains(&note) {
+            notes.push(note);
+        }
     }
 
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
@@ -255,6 +321,9 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         t.requests = self.requests_sent();
+        (t.list_pages, t.record_reads, t.writes) = self.requests_by_kind();
+        t.ceiling = self.ceiling_description();
+        t.paging_notes = self.paging_notes();
         t.rate_5xx = if t.requests == 0 {
             0.0
         } else {
@@ -335,60 +404,183 @@ impl Client {
         next: Option<&str>,
         filter: &UserFilter,
     ) -> Result<(Vec<ApiUser>, Option<String>), ApiError> {
-        let (raw, after) = self.users_page_raw(next, filter).await?;
-        let users = raw.parse()?;
-        Ok((users, after))
-    }
-
-    /// [`Client::users_page`] with the users left unparsed, so that a pipeline can ask for the
-    /// next page while this one is parsed.
-    pub async fn users_page_raw(
-        &self,
-        next: Option<&str>,
-        filter: &UserFilter,
-    ) -> Result<(RawUsers, Option<String>), ApiError> {
         let url = match next {
             Some(n) => self.same_origin(n)?,
-            None => {
-                let mut url = reqwest::Url::parse(&self.inner.base.join("users"))
-                    .map_err(|e| ApiError::new(ErrorKind::Protocol, "GET /users", e.to_string()))?;
-                if let Some(u) = &filter.username {
-                    url.query_pairs_mut().append_pair("username", u);
-                }
-                url.to_string()
-            }
+            None => self.first_users_url(filter)?,
         };
-        let page: Answer<RawUserPage> = self
-            .call(Method::GET, url, "GET /users", None::<&()>)
+        self.fetch_users_page(url, false).await
+    }
+
+    fn first_users_url(&self, filter: &UserFilter) -> Result<String, ApiError> {
+        let mut url = reqwest::Url::parse(&self.inner.base.join("users"))
+            .map_err(|e| ApiError::new(ErrorKind::Protocol, "GET /users", e.to_string()))?;
+        if let Some(u) = &filter.username {
+            url.query_pairs_mut().append_pair("username", u);
+        }
+        Ok(url.to_string())
+    }
+
+    /// One page at `url` (already checked to be on the API's origin), its users parsed and
+    /// their ids checked; `burst`: one of a listing's pages read ahead.
+    async fn fetch_users_page(
+        &self,
+        url: String,
+        burst: bool,
+    ) -> Result<(Vec<ApiUser>, Option<String>), ApiError> {
+                let page: Answer<Page<ApiUser>> = self
+            .call_with(Method::GET, url, "GET /users", None::<&()>, burst)
             .await?;
+        for u in &page.value.elements {
+            self.check_user_id(&u.id, "GET /users")?;
+        }
         Ok((
-            RawUsers(page.value.elements),
+            page.value.elements,
             page.value.next_page.filter(|n| !n.is_empty()),
         ))
     }
 
-    /// Every user (matching the server-side filter), page by page, following `nextPage` to
-    /// the end. Returns how many users were seen.
+    /// Refuses a user id from the server that is not `UR_` and letters/digits: it would go
+    /// into request URLs and undo files.
+    fn check_user_id(&self, id: &str, call: &str) -> Result<(), ApiError> {
+        if is_server_user_id(id) {
+            return Ok(());
+        }
+        let shown: String = self.scrub(id).chars().take(40).collect();
+        Err(ApiError::new(
+            ErrorKind::Protocol,
+            call,
+            format!(
+                "the server sent the user id {shown:?}, which is not a Qualtrics user id (UR_ and letters or digits); not used"
+            ),
+        ))
+    }
+
+    /// Every user (matching the server-side filter), following `nextPage` to the end. Returns
+    /// how many users were seen.
     pub async fn users(
         &self,
         filter: &UserFilter,
         mut on_page: impl FnMut(Vec<ApiUser>),
     ) -> Result<u64, ApiError> {
-        let mut next: Option<String> = None;
+        self.users_each(filter, |page| {
+            on_page(page);
+            std::future::ready(true)
+        })
+        .await
+    }
+
+    /// [`Client::users`] with an asynchronous `on_page` (which returns `false` to stop).
+    ///
+    /// When the first page's `nextPage` carries an `offset` equal to the page's length, the
+    /// pages after it are asked for [`ClientOptions::read_ahead`] at a time, in a burst inside
+    /// the minute's budget, and handed on in order. Each page is checked against the chain
+    /// the server gives: a page whose own `nextPage` is not the next offset, a short page
+    /// before the end, or a user already listed ends the read-ahead, and the listing follows
+    /// `nextPage` one by one from there (a note says so, see [`Client::paging_notes`]).
+    /// Without an `offset`, `nextPage` is followed one by one from the start.
+    pub async fn users_each<F, Fut>(
+        &self,
+        filter: &UserFilter,
+        mut on_page: F,
+    ) -> Result<u64, ApiError>
+    where
+        F: FnMut(Vec<ApiUser>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        use futures_util::stream::{FuturesOrdered, StreamExt};
+        let mut guard = PageGuard::with_max_users("GET /users", self.inner.opts.max_listed_users);
         let mut seen = 0u64;
-        let mut guard = PageGuard::new("GET /users");
-        loop {
-            let (users, after) = self.users_page(next.as_deref(), filter).await?;
-            seen += users.len() as u64;
+        let (first, after) = self
+            .fetch_users_page(self.first_users_url(filter)?, false)
+            .await?;
+        let chain = after
+            .as_deref()
+            .and_then(|n| OffsetChain::new(n, first.len()));
+        guard
+            .users(first.iter().map(|u| u.id.as_str()))
+            .map_err(|e| self.scrub_error(e))?;
+        seen += first.len() as u64;
+        if !on_page(first).await {
+            return Ok(seen);
+        }
+        let mut next = guard.follow(after).map_err(|e| self.scrub_error(e))?;
+        let read_ahead = self.inner.opts.read_ahead.max(1);
+        if let (Some(chain), Some(first_next)) = (chain, next.as_deref()) {
+            self.same_origin(first_next)?;
+            let mut pending = FuturesOrdered::new();
+            // Page k of the chain is at offset k × step; page 0 was read. The read-ahead
+            // starts at 2 pages and doubles with every page that fits the chain, up to its
+            // bound: a small listing asks for few pages past its end.
+            let mut asked = 1u64;
+            let mut k = 1u64;
+            let mut window = 2usize.min(read_ahead);
+            let fallback = loop {
+                while pending.len() < window {
+                    let url = chain.page(asked);
+                    pending.push_back(async move { self.fetch_users_page(url, true).await });
+                    asked += 1;
+                }
+                let Some(result) = pending.next().await else {
+                    break None;
+                };
+                let (users, after) = result?;
+                let repeated = guard.any_seen(users.iter().map(|u| u.id.as_str()));
+                let len = users.len() as u64;
+                guard
+                    .users(users.iter().map(|u| u.id.as_str()))
+                    .map_err(|e| self.scrub_error(e))?;
+                seen += len;
+                let why = match &after {
+                    None => None,
+                    Some(_) if repeated => Some(format!(
+                        "the page at offset {} lists a user an earlier page listed",
+                        k * chain.step()
+                    )),
+                    Some(_) if len < chain.step() => Some(format!(
+                        "the page at offset {} has {len} users but is not the last",
+                        k * chain.step()
+                    )),
+                    Some(a) if !chain.is_page(a, k + 1) => Some(format!(
+                        "the nextPage of the page at offset {} is not offset {}",
+                        k * chain.step(),
+                        (k + 1) * chain.step()
+                    )),
+                    Some(_) => None,
+                };
+                if !on_page(users).await {
+                    return Ok(seen);
+                }
+                next = guard.follow(after).map_err(|e| self.scrub_error(e))?;
+                match (&next, why) {
+                    // The end: pages read ahead past it are dropped (cancelled or unread).
+                    (None, _) => return Ok(seen),
+                    (Some(_), Some(why)) => break Some(why),
+                    (Some(_), None) => {
+                        k += 1;
+                        window = (window * 2).min(read_ahead);
+                    }
+                }
+            };
+            drop(pending);
+            if let Some(why) = fallback {
+                self.note_paging(format!(
+                    "GET /users: {why}; the pages were read one by one from there, following the server's nextPage"
+                ));
+            }
+        }
+        while let Some(url) = next {
+            let url = self.same_origin(&url)?;
+            let (users, after) = self.fetch_users_page(url, false).await?;
             guard
                 .users(users.iter().map(|u| u.id.as_str()))
                 .map_err(|e| self.scrub_error(e))?;
-            on_page(users);
-            match guard.follow(after).map_err(|e| self.scrub_error(e))? {
-                Some(a) => next = Some(a),
-                None => return Ok(seen),
+            seen += users.len() as u64;
+            if !on_page(users).await {
+                return Ok(seen);
             }
+            next = guard.follow(after).map_err(|e| self.scrub_error(e))?;
         }
+        Ok(seen)
     }
 
     /// The user with exactly this username (case-insensitive), if any. The server's filter
@@ -410,23 +602,79 @@ impl Client {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<ApiUser, ApiError> {
-        let url = self.inner.base.join(&format!("users/{id}"));
         let call = format!("GET /users/{id}");
-        Ok(self.call(Method::GET, url, &call, None::<&()>).await?.value)
+        self.check_user_id(id, &call)?;
+        let url = self.inner.base.join(&format!("users/{id}"));
+                let user: ApiUser = self.call(Method::GET, url, &call, None::<&()>).await?.value;
+        if user.id != id {
+            return Err(ApiError::new(
+                ErrorKind::Protocol,
+                &call,
+                format!(
+                    "the answer is the record of another user ({:?})",
+                    self.scrub(&user.id)
+                ),
+            ));
+        }
+        Ok(user)
     }
 
-    /// `POST /users`. Never retried once it may have reached the server: an uncertain outcome
-    /// is [`ErrorKind::OutcomeUnknown`], for the caller to reconcile by username.
+    /// `POST /users`, `language` sent lower-case. Never retried once it may have reached the
+    /// server: an uncertain outcome is [`ErrorKind::OutcomeUnknown`], for the caller to
+    /// reconcile by username.
+    ///
+    /// A taken username does not depend on the server's wording: a 409 is taken, and so is a
+    /// 400 whose message says so or whose username a look-up (`GET /users?username=`) finds in
+    /// this brand ([`ErrorKind::UsernameTaken`]). A name taken in another brand is never listed
+    /// here: only the status and the message can tell that.
     pub async fn create_user(&self, user: &NewUser) -> Result<Answer<String>, ApiError> {
         let url = self.inner.base.join("users");
-        let a: Answer<CreatedId> = self
-            .call(Method::POST, url, "POST /users", Some(user))
-            .await?;
+        let language = wire_language(&user.language);
+        let body = if language == user.language {
+            std::borrow::Cow::Borrowed(user)
+        } else {
+            std::borrow::Cow::Owned(NewUser {
+                language,
+                ..user.clone()
+            })
+        };
+                let a: Answer<CreatedId> = match self
+            .call(Method::POST, url, "POST /users", Some(body.as_ref()))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) if e.kind == ErrorKind::BadRequest && e.status == Some(400) => {
+                return Err(self.taken_by_lookup(e, &user.username).await)
+            }
+            Err(e) => return Err(e),
+        };
+        self.check_user_id(&a.value.id, "POST /users")?;
         Ok(Answer {
             value: a.value.id,
             status: a.status,
             request_id: a.request_id,
         })
+    }
+
+    /// A 400 refusal of a create, [`ErrorKind::UsernameTaken`] when the username is in the
+    /// brand (the refusal may say so in any words, or in none); otherwise as it was. A look-up
+    /// that fails leaves the refusal as it was.
+    async fn taken_by_lookup(&self, refusal: ApiError, username: &str) -> ApiError {
+        match self.find_username(username).await {
+            Ok(Some(_)) => {
+                let said = if refusal.message.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}; ", refusal.message)
+                };
+                ApiError {
+                    kind: ErrorKind::UsernameTaken,
+                    message: format!("{said}a look-up finds {username} in this brand"),
+                    ..refusal
+                }
+            }
+            _ => refusal,
+        }
     }
 
     /// Creates a user at most once: when a create's outcome is unknown, the username is looked
@@ -464,9 +712,10 @@ impl Client {
     }
 
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Answer<()>, ApiError> {
-        let url = self.inner.base.join(&format!("users/{id}"));
         let call = format!("PUT /users/{id}");
-        let a: Answer<Option<serde_json::Value>> =
+        self.check_user_id(id, &call)?;
+        let url = self.inner.base.join(&format!("users/{id}"));
+                let a: Answer<Option<serde_json::Value>> =
             self.call_opt(Method::PUT, url, &call, Some(update)).await?;
         Ok(Answer {
             value: (),
@@ -475,25 +724,25 @@ impl Client {
         })
     }
 
-    /// Whether the user has the "Access API" permission (`GET /users/{id}`,
-    /// `permissions.controlPanel.accountPermissions.accessApi.state`); `None` when the answer
-    /// does not say.
-    pub async fn access_api(&self, id: &str) -> Result<Option<bool>, ApiError> {
-        let url = self.inner.base.join(&format!("users/{id}"));
+    /// The user's "Access API" permission (`GET /users/{id}`,
+    /// `permissions.controlPanel.accountPermissions.accessApi`); `None` when the answer does
+    /// not say.
+    pub async fn access_api(&self, id: &str) -> Result<Option<AccessApi>, ApiError> {
         let call = format!("GET /users/{id}");
-        let v: serde_json::Value = self.call(Method::GET, url, &call, None::<&()>).await?.value;
-        Ok(
-            v.pointer("/permissions/controlPanel/accountPermissions/accessApi/state")
-                .and_then(serde_json::Value::as_str)
-                .map(|s| s.eq_ignore_ascii_case("on")),
-        )
+        self.check_user_id(id, &call)?;
+        let url = self.inner.base.join(&format!("users/{id}"));
+                let v: serde_json::Value = self.call(Method::GET, url, &call, None::<&()>).await?.value;
+        Ok(AccessApi::from_permission(v.pointer(
+            "/permissions/controlPanel/accountPermissions/accessApi",
+        )))
     }
 
     /// Gives the user the "Access API" permission (`PUT /users/{id}` with `permissions`).
     pub async fn grant_access_api(&self, id: &str) -> Result<(), ApiError> {
-        let url = self.inner.base.join(&format!("users/{id}"));
         let call = format!("PUT /users/{id}");
-        let body = serde_json::json!({"permissions": {"controlPanel": {"accountPermissions": {
+        self.check_user_id(id, &call)?;
+        let url = self.inner.base.join(&format!("users/{id}"));
+                let body = serde_json::json!({"permissions": {"controlPanel": {"accountPermissions": {
             "accessApi": {"state": "on"}
         }}}});
         self.call_opt::<serde_json::Value, _>(Method::PUT, url, &call, Some(&body))
@@ -503,8 +752,9 @@ impl Client {
 
     /// The user's API token (`GET /users/{id}/apitoken`), `None` when the user has none.
     pub async fn user_api_token(&self, id: &str) -> Result<Option<Token>, ApiError> {
-        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
         let call = format!("GET /users/{id}/apitoken");
+        self.check_user_id(id, &call)?;
+        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
         match self
             .call::<ApiTokenAnswer, _>(Method::GET, url, &call, None::<&()>)
             .await
@@ -518,8 +768,9 @@ impl Client {
     /// Creates (or regenerates: the old one stops working at once) the user's API token
     /// (`POST /users/{id}/apitoken`).
     pub async fn create_user_api_token(&self, id: &str) -> Result<Token, ApiError> {
-        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
         let call = format!("POST /users/{id}/apitoken");
+        self.check_user_id(id, &call)?;
+        let url = self.inner.base.join(&format!("users/{id}/apitoken"));
         let a: Answer<ApiTokenAnswer> = self
             .call(Method::POST, url, &call, Some(&serde_json::json!({})))
             .await?;
@@ -576,7 +827,31 @@ impl Client {
         call: &str,
         body: Option<&B>,
     ) -> Result<Answer<T>, ApiError> {
-        let a = self.call_opt(method, url, call, body).await?;
+        self.call_with(method, url, call, body, false).await
+    }
+
+    /// [`Client::call`] for answers whose `result` may be absent (a PUT's).
+    async fn call_opt<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: String,
+        call: &str,
+        body: Option<&B>,
+    ) -> Result<Answer<Option<T>>, ApiError> {
+        self.call_opt_with(method, url, call, body, false).await
+    }
+
+    /// [`Client::call`] for one of a burst of reads ([`RateController::acquire_burst`]) when
+    /// `burst`.
+    async fn call_with<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: String,
+        call: &str,
+        body: Option<&B>,
+        burst: bool,
+    ) -> Result<Answer<T>, ApiError> {
+        let a = self.call_opt_with(method, url, call, body, burst).await?;
         match a.value {
             Some(value) => Ok(Answer {
                 value,
@@ -591,13 +866,13 @@ impl Client {
         }
     }
 
-    /// [`Client::call`] for answers whose `result` may be absent (a PUT's).
-    async fn call_opt<T: DeserializeOwned, B: Serialize + ?Sized>(
+    async fn call_opt_with<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         url: String,
         call: &str,
         body: Option<&B>,
+        burst: bool,
     ) -> Result<Answer<Option<T>>, ApiError> {
         let idempotent = method != Method::POST;
         let started = Instant::now();
@@ -607,7 +882,11 @@ impl Client {
             attempt += 1;
             let auth = self.auth_header().await?;
             let result = {
-                let slot = self.inner.rate.acquire().await;
+                let slot = if burst {
+                    self.inner.rate.acquire_burst().await
+                } else {
+                    self.inner.rate.acquire().await
+                };
                 self.inner.requests.fetch_add(1, Ordering::Relaxed);
                 self.inner.kinds.count(&method, call);
                 let result = self.attempt(&method, &url, call, body, &auth).await;
@@ -912,6 +1191,31 @@ pub async fn ensure_direct(
             Ok(Some(format!("{} (going on: --allow-proxied)", e.message)))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A user's "Access API" permission as `GET /users/{id}` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessApi {
+    /// The effective value: `calculatedState` when the answer has it, else `state`.
+    pub on: bool,
+    /// Inherited from the user type (`state: "userType"`): not set on the user.
+    pub inherited: bool,
+}
+
+impl AccessApi {
+    /// Reads a permission entry: `calculatedState` before `state`, since `state: "userType"`
+    /// only says the value comes from the user type.
+    pub fn from_permission(p: Option<&serde_json::Value>) -> Option<AccessApi> {
+        let p = p?;
+        let field = |name: &str| p.get(name).and_then(serde_json::Value::as_str);
+        let state = field("state");
+        let inherited = state.is_some_and(|s| s.eq_ignore_ascii_case("userType"));
+        let effective = field("calculatedState").or(state.filter(|_| !inherited))?;
+        Some(AccessApi {
+            on: effective.eq_ignore_ascii_case("on"),
+            inherited,
+        })
     }
 }
 

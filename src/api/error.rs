@@ -13,7 +13,8 @@ pub enum ErrorKind {
     /// 403: not a brand admin, no API access, or another division.
     NotPermitted,
     NotFound,
-    /// 400 on a create whose username exists.
+    /// A create whose username exists: a 409, a 400 whose message says so, or a 400 for a
+    /// username a look-up finds in the brand (see `Client::create_user`).
     UsernameTaken,
     /// Another 400: the server's message says what.
     BadRequest,
@@ -103,7 +104,9 @@ impl ApiError {
                 404 => ErrorKind::NotFound,
                 429 => ErrorKind::RateLimited,
                 500..=599 => ErrorKind::Server,
-                400 if call.starts_with("POST /users") && mentions_taken_username(&message) => {
+                // A conflict on a create can only be its username: whatever the wording.
+                409 if call == "POST /users" => ErrorKind::UsernameTaken,
+                400 if call == "POST /users" && mentions_taken_username(&message) => {
                     ErrorKind::UsernameTaken
                 }
                 _ => ErrorKind::BadRequest,
@@ -136,12 +139,26 @@ impl ApiError {
     }
 }
 
+/// Whether a refusal's message says the username is taken, in any of the wordings seen or
+/// likely ("Username already exists", "user name is not available", "login in use").
 fn mentions_taken_username(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    (m.contains("username") || m.contains("user name"))
-        && ["taken", "exist", "already", "in use", "unique", "duplicate"]
-            .iter()
-            .any(|w| m.contains(w))
+    ["username", "user name", "user-name", "login", "userid"]
+        .iter()
+        .any(|w| m.contains(w))
+        && [
+            "taken",
+            "exist",
+            "already",
+            "in use",
+            "unique",
+            "duplicate",
+            "not available",
+            "unavailable",
+            "registered",
+        ]
+        .iter()
+        .any(|w| m.contains(w))
 }
 
 impl fmt::Display for ApiError {
@@ -191,6 +208,15 @@ mod tests {
             e("POST /users", 400, None, "Invalid userType"),
             ErrorKind::BadRequest
         );
+        assert_eq!(
+            e("POST /users", 409, None, "Conflict: resource state"),
+            ErrorKind::UsernameTaken
+        );
+        assert_eq!(
+            e("POST /users", 400, None, "The user name is not available"),
+            ErrorKind::UsernameTaken
+        );
+        assert_eq!(e("PUT /users/UR_1", 409, None, ""), ErrorKind::BadRequest);
         assert_eq!(e("PUT /users/UR_1", 429, None, ""), ErrorKind::RateLimited);
         assert_eq!(e("GET /users", 503, None, ""), ErrorKind::Server);
     }

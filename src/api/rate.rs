@@ -9,9 +9,16 @@
 //! alone (the server may limit concurrency); a second congested window in a row cuts the rate
 //! too (to what the server accepted). A server that refuses a fixed share of requests whatever
 //! the pace (every 7th write, say) soon shows that share in every window, so its 429s are
-//! retried without slowing anything down. Until the first rate cut nothing is paced: only the
-//! requests in flight are bounded.
+//! retried without slowing anything down. Until the first rate cut requests are paced at the
+//! ceiling only.
+//!
+//! The ceiling is a polite share of the brand's limit: Qualtrics' 3,000 requests a minute are
+//! shared by every integration of the brand, so by default qusers keeps to 70 % of it
+//! ([`DEFAULT_MAX_RPS`], 35 requests/s) and never starts more than 60 × the ceiling requests in
+//! any rolling minute (2,100 by default). Listing pages may go out in a short burst above the
+//! steady pace ([`RateController::acquire_burst`]), inside that minute's budget.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,6 +26,14 @@ use tokio::sync::Notify;
 
 /// The lowest rate the controller goes down to, requests per second.
 const MIN_RPS: f64 = 0.5;
+/// The brand's documented limit, requests a minute, shared by all its integrations.
+pub const BRAND_LIMIT_PER_MINUTE: u32 = 3_000;
+/// The share of the brand's limit qusers keeps to by default.
+pub const DEFAULT_SHARE: f64 = 0.7;
+/// The default ceiling: 70 % of 3,000 a minute, 35 requests a second.
+pub const DEFAULT_MAX_RPS: f64 = BRAND_LIMIT_PER_MINUTE as f64 / 60.0 * DEFAULT_SHARE;
+/// The rolling window of the budget.
+const BUDGET_WINDOW: Duration = Duration::from_secs(60);
 /// Additive increase per second of clean windows, requests per second (at least).
 const CREEP_PER_SECOND: f64 = 2.0;
 /// Or this share of the rate per second, when larger.
@@ -69,13 +84,19 @@ struct State {
     /// Clean windows since the in-flight limit last changed.
     clean_since_cut: u32,
     /// Shares of 429s of the last windows: their least is the share the pace does not cause.
-    recent_shares: std::collections::VecDeque<f64>,
+    recent_shares: VecDeque<f64>,
+    /// Start times of the requests of the last minute (with a budget).
+    started: VecDeque<Instant>,
 }
 
 /// Paces requests and bounds those in flight.
 pub struct RateController {
     state: Mutex<State>,
     max_rps: f64,
+    /// Requests any rolling minute may start: 60 × the ceiling, when there is one.
+    budget: Option<usize>,
+    /// The budget's window: a minute (shorter in unit tests).
+    window: Duration,
     max_limit: usize,
     freed: Notify,
 }
@@ -85,6 +106,8 @@ pub struct Slot<'a> {
     rc: &'a RateController,
     started: Instant,
     signal: Option<Signal>,
+    /// Holds a place among those in flight (a burst request does not).
+    placed: bool,
 }
 
 impl Slot<'_> {
@@ -97,7 +120,7 @@ impl Slot<'_> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let signal = self.signal.unwrap_or(Signal::Other);
-        self.rc.finish(self.started.elapsed(), signal);
+        self.rc.finish(self.started.elapsed(), signal, self.placed);
     }
 }
 
@@ -105,7 +128,20 @@ impl RateController {
     /// `initial_rps` is where pacing would start; `max_rps` the ceiling if any; `concurrency`
     /// the most requests in flight (the limit starts there and adapts below it).
     pub fn new(initial_rps: f64, max_rps: Option<f64>, concurrency: usize) -> Self {
+        Self::with_window(initial_rps, max_rps, concurrency, BUDGET_WINDOW)
+    }
+
+    fn with_window(
+        initial_rps: f64,
+        max_rps: Option<f64>,
+        concurrency: usize,
+        window: Duration,
+    ) -> Self {
         let max = max_rps.unwrap_or(f64::INFINITY).max(MIN_RPS);
+        // A hair under the product: float rounding never gives one request too many.
+        let budget = max
+            .is_finite()
+            .then(|| ((max * window.as_secs_f64() + 1e-6).floor() as usize).max(1));
         let now = Instant::now();
         let concurrency = concurrency.max(1);
         RateController {
@@ -123,9 +159,12 @@ impl RateController {
                 cuts: 0,
                 congested_before: false,
                 clean_since_cut: 0,
-                recent_shares: std::collections::VecDeque::new(),
+                recent_shares: VecDeque::new(),
+                started: VecDeque::new(),
             }),
             max_rps: max,
+            budget,
+            window,
             max_limit: concurrency,
             freed: Notify::new(),
         }
@@ -152,6 +191,7 @@ impl RateController {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        self.within_budget().await;
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -170,28 +210,85 @@ impl RateController {
             rc: self,
             started: Instant::now(),
             signal: None,
+            placed: true,
         }
     }
 
+    /// A slot for one of a burst of reads (a listing's pages read ahead, bounded by the
+    /// caller): not held to the steady pace nor to a place in flight, only to the rolling
+    /// minute's budget. Its answer still feeds the controller, and while the controller
+    /// backs off (after 429s) it waits for the pace like any request.
+    pub async fn acquire_burst(&self) -> Slot<'_> {
+        if !self.lock().starting {
+            return self.acquire().await;
+        }
+        self.within_budget().await;
+        Slot {
+            rc: self,
+            started: Instant::now(),
+            signal: None,
+            placed: false,
+        }
+    }
+
+    /// Waits until one more request fits in the rolling minute's budget, and counts it.
+    async fn within_budget(&self) {
+        let Some(budget) = self.budget else {
+            return;
+        };
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                while s
+                    .started
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
+                    s.started.pop_front();
+                }
+                if s.started.len() < budget {
+                    s.started.push_back(now);
+                    return;
+                }
+                s.started.front().map_or(Duration::ZERO, |t| {
+                    self.window.saturating_sub(now.duration_since(*t))
+                })
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+
+    /// The ceiling, requests per second (infinite when none was set).
+    pub fn ceiling(&self) -> f64 {
+        self.max_rps
+    }
+
+    /// Requests any rolling minute may start, when there is a ceiling.
+    pub fn minute_budget(&self) -> Option<usize> {
+        self.budget
+    }
+
     /// A request succeeded (for callers that do not hold a [`Slot`]).
-    pub fn on_success(&self) {
+    #[cfg(test)]
+    fn on_success(&self) {
         self.record(None, Signal::Success);
     }
 
     /// A 429 (for callers that do not hold a [`Slot`]).
-    pub fn on_throttle(&self) {
+    #[cfg(test)]
+    fn on_throttle(&self) {
         self.record(None, Signal::Throttled);
     }
 
-    /// A 5xx: says nothing about the pace.
-    pub fn on_server_error(&self) {}
-
-    fn finish(&self, rtt: Duration, signal: Signal) {
-        {
-            let mut s = self.lock();
-            s.in_flight = s.in_flight.saturating_sub(1);
+    fn finish(&self, rtt: Duration, signal: Signal, placed: bool) {
+        if placed {
+            {
+                let mut s = self.lock();
+                s.in_flight = s.in_flight.saturating_sub(1);
+            }
+            self.freed.notify_one();
         }
-        self.freed.notify_one();
         self.record(Some(rtt), signal);
     }
 
@@ -291,8 +388,8 @@ impl RateController {
         s.peak = s.in_flight;
     }
 
-    /// The current pacing rate, requests per second (infinite until the first congestion,
-    /// unless a ceiling was given).
+    /// The current pacing rate, requests per second (the ceiling until the first congestion;
+    /// infinite when there is none).
     pub fn rate(&self) -> f64 {
         let s = self.lock();
         if s.starting {
@@ -365,6 +462,40 @@ mod tests {
         }
         assert_eq!(r.cuts(), 1);
         assert!(r.rate() <= 40.0);
+    }
+
+    #[test]
+    fn the_default_ceiling_is_seventy_percent_of_the_brand() {
+        assert!((DEFAULT_MAX_RPS - 35.0).abs() < 1e-9);
+        let r = RateController::new(10.0, Some(DEFAULT_MAX_RPS), 10);
+        assert_eq!(r.minute_budget(), Some(2_100));
+        assert_eq!(RateController::new(10.0, None, 10).minute_budget(), None);
+    }
+
+    #[tokio::test]
+    async fn no_rolling_window_starts_more_than_the_budget() {
+        // 100/s over a 300 ms window: 30 a window. A burst takes them at once, then waits.
+        let window = Duration::from_millis(300);
+        let r = RateController::with_window(10.0, Some(100.0), 10, window);
+        assert_eq!(r.minute_budget(), Some(30));
+        let t0 = Instant::now();
+        for _ in 0..30 {
+            r.acquire_burst().await.done(Signal::Success);
+        }
+        assert!(t0.elapsed() < window, "inside the budget: no wait");
+        r.acquire_burst().await.done(Signal::Success);
+        assert!(
+            t0.elapsed() >= window,
+            "the 31st waits for the window: {:?}",
+            t0.elapsed()
+        );
+        // Paced requests count too.
+        let r = RateController::with_window(10.0, Some(100.0), 10, window);
+        let t0 = Instant::now();
+        for _ in 0..31 {
+            r.acquire().await.done(Signal::Success);
+        }
+        assert!(t0.elapsed() >= window, "{:?}", t0.elapsed());
     }
 
     #[tokio::test]

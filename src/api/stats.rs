@@ -27,6 +27,16 @@ pub struct TransientStats {
     pub failing_request_ids: Vec<String>,
     /// `meta.error.instanceId` of some failed requests.
     pub instance_ids: Vec<String>,
+    /// Requests by kind (retries included): listing pages, single-record reads
+    /// (`GET /users/{id}`), writes (creates and updates).
+    pub list_pages: u64,
+    pub record_reads: u64,
+    pub writes: u64,
+    /// The request ceiling that applied, in words (see `Client::ceiling_description`).
+    pub ceiling: String,
+    /// Listings that fell back to following `nextPage` one by one, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paging_notes: Vec<String>,
 }
 
 impl TransientStats {
@@ -53,8 +63,9 @@ impl TransientStats {
         self.requests > 0 && self.rate_5xx > SUPPORT_5XX_SHARE
     }
 
-    /// One line: `retries: 3 after 429, 1 after 5xx, 0 after network errors; 5xx 0.8 % of 120
-    /// requests`, and the support advice when it applies.
+    /// `retries: 3 after 429, 1 after 5xx, 0 after network errors; 5xx 0.8 % of 120
+    /// requests`, and the support advice when it applies; then, on lines of their own
+    /// (indented by two spaces), the requests by kind, the ceiling, and any paging note.
     pub fn render_line(&self) -> String {
         let mut s = format!(
             "retries: {} after 429, {} after 5xx, {} after network errors; 5xx {:.1} % of {} requests",
@@ -80,6 +91,19 @@ impl TransientStats {
             if !self.instance_ids.is_empty() {
                 let _ = write!(s, " (instance ids {})", self.instance_ids.join(", "));
             }
+        }
+        let _ = write!(
+            s,
+            "\n  requests: {} list pages, {} record reads, {} writes",
+            crate::numfmt::count(self.list_pages),
+            crate::numfmt::count(self.record_reads),
+            crate::numfmt::count(self.writes)
+        );
+        if !self.ceiling.is_empty() {
+            let _ = write!(s, "\n  request ceiling: {}", self.ceiling);
+        }
+        for n in &self.paging_notes {
+            let _ = write!(s, "\n  paging: {n}");
         }
         s
     }

@@ -165,35 +165,6 @@ pub struct Library {
     pub library_name: String,
 }
 
-/// `result` of `GET /users` with the users left unparsed: the next page can be asked for
-/// while this one is parsed elsewhere.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct RawUserPage {
-    pub elements: Option<Box<serde_json::value::RawValue>>,
-    pub next_page: Option<String>,
-}
-
-/// A page of users as the API sent them, parsed on demand.
-#[derive(Debug)]
-pub struct RawUsers(pub(crate) Option<Box<serde_json::value::RawValue>>);
-
-impl RawUsers {
-    /// The users of the page.
-    pub fn parse(&self) -> Result<Vec<ApiUser>, super::ApiError> {
-        match &self.0 {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
-                super::ApiError::new(
-                    super::ErrorKind::Protocol,
-                    "GET /users",
-                    format!("the users are not the API's JSON: {e}"),
-                )
-            }),
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
 /// `result` of `POST /users`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

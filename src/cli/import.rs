@@ -48,8 +48,8 @@ pub struct Args {
     /// Plan against this instance export instead of reading the users from the API
     #[arg(long, value_name = "EXPORT.csv")]
     existing: Option<String>,
-    /// Language of new users
-    #[arg(long, value_name = "L", default_value = "EN")]
+    /// Language of new users (any case; sent lower-case, as the API returns it)
+    #[arg(long, value_name = "L", default_value = "en")]
     language: String,
     /// Create users without a password (SSO brands)
     #[arg(long)]

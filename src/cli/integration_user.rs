@@ -53,6 +53,7 @@ pub struct Args {
 fn step_text(step: &Step) -> &'static str {
     match step {
         Step::Found => "already so",
+        Step::ThroughUserType => "already has API access through its user type (left as it is)",
         Step::Created => "created",
         Step::WouldCreate => "would be created (dry run)",
         Step::Granted => "granted",

@@ -66,6 +66,10 @@ pub struct Args {
     /// simulator answered before; by default they carry the real API's eight fields only
     #[arg(long)]
     rich_list: bool,
+    /// How long a request's head, then its body, may take to arrive before the connection is
+    /// cut off (slow or half-sent requests), milliseconds
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "30000")]
+    read_timeout: Duration,
     /// Print only the address and the token (no example command)
     #[arg(short, long)]
     quiet: bool,
@@ -114,6 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         oauth_clients: args.oauth_client.clone(),
         oauth_token_ttl: Duration::from_secs(args.oauth_token_ttl),
         sso_brand: args.sso_brand.clone(),
+        read_timeout: args.read_timeout,
     };
     let prepared = sim::prepare(config)?;
     let rt = runtime()?;

@@ -37,7 +37,7 @@ impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             skip_invalid: false,
-            language: "EN".into(),
+            language: "en".into(),
             passwords: true,
             upsert: false,
             base: None,
@@ -274,9 +274,10 @@ pub fn describe_changes(changes: &[Change]) -> String {
         .join("; ")
 }
 
-/// MM/DD/YYYY → YYYY-MM-DD, as the API wants it.
+/// MM/DD/YYYY → the API's timestamp form (`2027-12-31T00:00:00Z`, see
+/// [`crate::api::write_date`]).
 pub fn iso_date(file_date: &str) -> Option<String> {
-    parse_date(file_date).ok().map(|d| d.to_string())
+    parse_date(file_date).ok().map(crate::api::write_date)
 }
 
 fn nothing(outcome: Outcome, message: impl Into<String>) -> Planned {
@@ -694,7 +695,10 @@ mod tests {
 
     #[test]
     fn iso_dates() {
-        assert_eq!(iso_date("12/31/2027").as_deref(), Some("2027-12-31"));
+        assert_eq!(
+            iso_date("12/31/2027").as_deref(),
+            Some("2027-12-31T00:00:00Z")
+        );
         assert_eq!(iso_date(""), None);
     }
 

@@ -165,7 +165,7 @@ impl ImportOptions {
             dry_run: false,
             resume: false,
             skip_invalid: false,
-            language: "EN".into(),
+            language: "en".into(),
             passwords: true,
             concurrency: 20,
             retry_failed: false,

@@ -12,9 +12,12 @@ pub enum SsoIssue {
     BadLocal(String),
 }
 
-/// Whether `name` is a username of the SSO brand `brand`: it ends in `#brand` (any case, as
-/// Qualtrics compares usernames case-insensitively) and the part before is non-empty and has no
-/// blank. Forbidden symbols are a separate rule (U03), checked on the whole name.
+/// Whether `name` is a username of the SSO brand `brand`: the one rule the validator and the
+/// simulator share. It ends in `#brand` (the brand id in any case, as Qualtrics compares
+/// usernames case-insensitively: `ann.lee#UNIV` is of brand `univ`), it has exactly one `#`
+/// (`eve#univ#univ` is refused: the brand is appended once), and the part before is
+/// non-empty and has no blank or invisible character. Forbidden symbols are a separate rule
+/// (U03), checked on the whole name.
 pub fn sso_username_issue(name: &str, brand: &str) -> Option<SsoIssue> {
     let Some(local) = strip_brand(name, brand) else {
         return Some(SsoIssue::NoSuffix);
@@ -22,6 +25,11 @@ pub fn sso_username_issue(name: &str, brand: &str) -> Option<SsoIssue> {
     if local.is_empty() {
         return Some(SsoIssue::BadLocal(format!(
             "nothing stands before #{brand}"
+        )));
+    }
+    if local.contains('#') {
+        return Some(SsoIssue::BadLocal(format!(
+            "it has more than one #: the brand id is appended once, as the last #{brand}"
         )));
     }
     if let Some(c) = super::values::find_invisible(local) {
@@ -165,6 +173,11 @@ mod tests {
             Some(SsoIssue::BadLocal(_))
         ));
         assert_eq!(sso_username_issue("é#univ", "univ"), None);
+        assert_eq!(sso_username_issue("ann.lee#UNIV", "univ"), None);
+        assert!(matches!(
+            sso_username_issue("eve#univ#univ", "univ"),
+            Some(SsoIssue::BadLocal(_))
+        ));
         assert_eq!(sso_username_issue("ab", "univ"), Some(SsoIssue::NoSuffix));
     }
 

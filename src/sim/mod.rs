@@ -16,7 +16,7 @@ use anyhow::Context;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-pub use store::{Store, WalEntry, ADMIN_USERNAME};
+pub use store::{AccessApiState, Store, WalEntry, ADMIN_USERNAME};
 
 /// How a simulator behaves.
 #[derive(Clone, Debug)]
@@ -53,7 +53,14 @@ pub struct SimConfig {
     /// List elements carry every stored field, as the simulator answered before issue 20 (for
     /// comparison); by default they carry the eight fields of the real API's thin list.
     pub rich_list: bool,
+    /// How long a request's head, and then its body, may take to arrive: a slow or half-sent
+    /// request is cut off after it (its connection closed, or a 408), so that slow clients
+    /// cannot hold the simulator's connections and file descriptors. Zero: no timeout.
+    pub read_timeout: Duration,
 }
+
+/// The default [`SimConfig::read_timeout`].
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SimConfig {
     /// The datacenter `GET /whoami` reports: the proxied-to host's, or `sim`.
@@ -85,6 +92,7 @@ impl Default for SimConfig {
             oauth_token_ttl: Duration::from_secs(3600),
             sso_brand: None,
             rich_list: false,
+            read_timeout: READ_TIMEOUT,
         }
     }
 }
@@ -335,13 +343,66 @@ async fn serve_shared(
         })
     };
     let app = routes::router(shared.clone());
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the simulator stopped");
+    let result = serve_connections(app, listener, shared.config.read_timeout, shutdown).await;
     saver.abort();
     save_if_dirty(&shared)?;
     result
+}
+
+/// Serves HTTP/1.1 connections until `shutdown`, each with a header read timeout (axum's own
+/// loop sets none): a client that opens connections and never finishes a request is cut off
+/// after `read_timeout`, while everyone else is served. On shutdown, requests in flight get a
+/// few seconds to finish.
+async fn serve_connections(
+    app: axum::Router,
+    listener: tokio::net::TcpListener,
+    read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                // Out of file descriptors, or a connection reset before it was accepted:
+                // wait a moment and go on serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        connections.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                // Zero: no timeout.
+                .header_read_timeout(Some(read_timeout).filter(|t| !t.is_zero()))
+                .keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = closing.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        // Finished connections are reaped as new ones come.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = closing_tx.send(true);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+    Ok(())
 }
 
 /// Starts a simulator on a loopback port of its own thread: for tests and `--sim`.

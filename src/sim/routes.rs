@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{Shared, WalEntry};
 use crate::api::ApiUser;
-use crate::rules::{email_issue, forbidden_symbols};
+use crate::rules::{email_issue, forbidden_symbols, sso_username_issue};
 
 const PAGE_SIZE: usize = 100;
 
@@ -27,7 +27,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/API/v3/whoami", get(whoami))
         .route("/API/v3/users", get(list_users).post(create_user))
-        .route("/API/v3/users/{id}", get(get_user).put(update_user))
+        .route(
+            "/API/v3/users/{id}",
+            get(get_user).put(update_user).delete(delete_user),
+        )
         .route("/API/v3/divisions/{id}", get(get_division))
         .route("/API/v3/directories", get(list_directories))
         .route("/API/v3/libraries", get(list_libraries))
@@ -41,6 +44,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/oauth2/token", axum::routing::post(oauth_token))
         .merge(api)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), read_body))
         .with_state(shared)
 }
 
@@ -107,6 +112,14 @@ fn proxy_notice(shared: &Shared) -> Option<String> {
         .map(|h| format!("Request proxied. For faster response times, use this host instead: {h}"))
 }
 
+/// A write's answer without a result: the envelope's `meta` alone.
+fn done(shared: &Shared) -> Response {
+    Json(json!({
+        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(shared)}
+    }))
+    .into_response()
+}
+
 /// A write that could not be made durable is not applied, and not acknowledged.
 fn not_durable(shared: &Shared, e: &anyhow::Error) -> Response {
     eprintln!("qusers sim: {e:#}");
@@ -131,9 +144,101 @@ async fn not_found(State(shared): S) -> Response {
     not_found_response(&shared)
 }
 
+/// A method the route does not take: the API's envelope, not a bare 405.
+async fn method_not_allowed(State(shared): S) -> Response {
+    error(
+        &shared,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "RP_0.10",
+        "The method is not allowed for this resource.",
+    )
+}
+
+/// The access token of an `Authorization: Bearer …` header; the scheme in any case, as
+/// HTTP has it.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .trim()
+        .split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// An absolute URL on this server as the client reached it: the scheme the request came in
+/// with (`X-Forwarded-Proto` behind a TLS proxy, else http) and its `Host`.
+fn absolute_url(headers: &HeaderMap, path_and_query: &str) -> String {
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+    {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("{scheme}://{host}{path_and_query}")
+}
+
+/// `permissions` of `GET /users/{id}`: each entry with `state` (`on`, `off`, or `userType`
+/// when inherited) and `calculatedState`, the effective value.
+fn permissions_json(store: &super::Store, id: &str) -> Value {
+    let api = store.access_api_state(id);
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    json!({"controlPanel": {"accountPermissions": {
+        "accessApi": {"state": api.state, "calculatedState": on_off(api.calculated)}
+    }}})
+}
+
 async fn stats(State(shared): S) -> Response {
     let s = shared.lock_stats().clone();
     Json(s).into_response()
+}
+
+/// The most a request body may hold (a user is far below it).
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// Reads every request's body within the read timeout, before any handler sees it: a
+/// half-sent body is answered 408 and its connection closed, instead of holding it open.
+async fn read_body(State(shared): S, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = axum::body::to_bytes(body, MAX_REQUEST_BODY);
+    let limit = Some(shared.config.read_timeout)
+        .filter(|t| !t.is_zero())
+        .unwrap_or(Duration::MAX);
+    let bytes = match tokio::time::timeout(limit, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return error(
+                &shared,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RP_0.11",
+                "The request body is too large, or broke off.",
+            )
+        }
+        Err(_) => {
+            let mut r = error(
+                &shared,
+                StatusCode::REQUEST_TIMEOUT,
+                "RP_0.12",
+                "The request body did not arrive in time.",
+            );
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            return r;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Every API request passes here: counted, authenticated, rate limited, failed or dropped as
@@ -189,12 +294,7 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         f(&mut shared.lock_stats());
     };
     count(&|s| *s.requests.entry(key.clone()).or_default() += 1);
-    let bearer = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
+    let bearer = bearer_token(req.headers()).map(str::to_string);
     if let Some(b) = bearer {
         let granted = shared
             .access_tokens
@@ -236,7 +336,11 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         .get("x-api-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| bearer_ok(&req).then(|| shared.config.token.clone()));
+        .or_else(|| {
+            bearer_token(req.headers())
+                .is_some()
+                .then(|| shared.config.token.clone())
+        });
     let admin = match token.as_deref() {
         None | Some("") => {
             return error(
@@ -329,14 +433,6 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         return Response::from_parts(parts, Body::from_stream(broken));
     }
     response
-}
-
-/// The request carries a bearer token (checked above).
-fn bearer_ok(req: &Request) -> bool {
-    req.headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "))
 }
 
 /// `POST /oauth2/token`: the client-credentials grant, HTTP Basic with a known client.
@@ -474,13 +570,12 @@ fn skip_token_page<T: serde::Serialize>(
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(start).take(SKIP_PAGE).collect();
     let next = (start + SKIP_PAGE < total).then(|| {
-        let host = headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1");
-        format!(
-            "http://{host}/API/v3/{path}?skipToken=st{:x}",
-            (start + SKIP_PAGE) ^ 0x5a5a
+        absolute_url(
+            headers,
+            &format!(
+                "/API/v3/{path}?skipToken=st{:x}",
+                (start + SKIP_PAGE) ^ 0x5a5a
+            ),
         )
     });
     ok(shared, json!({"elements": page, "nextPage": next}))
@@ -609,7 +704,7 @@ async fn whoami(State(shared): S, headers: HeaderMap) -> Response {
         "email": admin.email,
         "brandId": store.brand_id,
         "accountType": if non_admin { "UT_RESEARCHER" } else { "UT_BRANDADMIN" },
-        "language": "EN",
+        "language": "en",
         "datacenter": shared.config.datacenter(),
     });
     drop(store);
@@ -656,11 +751,10 @@ async fn list_users(
         }
     };
     let next = (offset + PAGE_SIZE < total).then(|| {
-        let host = headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1");
-        let mut url = format!("http://{host}/API/v3/users?offset={}", offset + PAGE_SIZE);
+        let mut url = absolute_url(
+            &headers,
+            &format!("/API/v3/users?offset={}", offset + PAGE_SIZE),
+        );
         if let Some(u) = q.get("username") {
             url.push_str("&username=");
             url.push_str(&percent(u));
@@ -757,21 +851,19 @@ fn percent(s: &str) -> String {
 }
 
 async fn get_user(State(shared): S, Path(id): Path<String>) -> Response {
-    let (user, api) = {
+    let (user, permissions) = {
         let store = shared.lock_store();
         (
             store.get(&id).map(|u| full_record(u, &store.brand_id)),
-            store.has_api_access(&id),
+            permissions_json(&store, &id),
         )
     };
-    match user.map(Ok::<Value, ()>) {
-        Some(Ok(mut u)) => {
-            u["permissions"] = json!({"controlPanel": {"accountPermissions": {
-                "accessApi": {"state": if api { "on" } else { "off" }}
-            }}});
+    match user {
+        Some(mut u) => {
+            u["permissions"] = permissions;
             ok(&shared, u)
         }
-        _ => not_found_response(&shared),
+        None => not_found_response(&shared),
     }
 }
 
@@ -794,10 +886,10 @@ fn str_field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(Value::as_str)
 }
 
-fn valid_iso_date(s: &str) -> bool {
-    let day = s.get(..10).unwrap_or(s);
-    day.parse::<jiff::civil::Date>().is_ok()
-        && (s.len() == 10 || s.as_bytes().get(10) == Some(&b'T'))
+/// A date as the API takes it (a timestamp, or a bare date), stored the way the API returns
+/// dates: a UTC timestamp to the second. `None` when it is no date.
+fn stored_date(s: &str) -> Option<String> {
+    crate::api::read_date(s).map(crate::api::write_date)
 }
 
 /// Checks the fields a create or update may carry; the message when one is wrong.
@@ -814,7 +906,7 @@ fn field_problem(shared: &Shared, body: &Value) -> Option<String> {
         }
     }
     if let Some(e) = str_field(body, "accountExpirationDate") {
-        if !valid_iso_date(e) {
+        if !e.is_empty() && stored_date(e).is_none() {
             return Some(format!("Invalid accountExpirationDate: {e}"));
         }
     }
@@ -853,18 +945,12 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
         }
     }
     let username = str_field(&body, "username").unwrap_or_default().to_string();
-    let valid = match &shared.config.sso_brand {
-        // On an SSO brand: `something#brand`, no spaces or forbidden symbols before it.
-        Some(brand) => username
-            .strip_suffix(&format!("#{brand}"))
-            .is_some_and(|before| {
-                !before.is_empty()
-                    && !before.contains(char::is_whitespace)
-                    && !before.contains('#')
-                    && forbidden_symbols(before).is_empty()
-            }),
-        None => email_issue(&username).is_none() && forbidden_symbols(&username).is_empty(),
-    };
+    let valid = forbidden_symbols(&username).is_empty()
+        && match &shared.config.sso_brand {
+            // The validator's own rule: one `#`, the brand in any case, something before it.
+            Some(brand) => sso_username_issue(&username, brand).is_none(),
+            None => email_issue(&username).is_none(),
+        };
     if !valid {
         return error(
             &shared,
@@ -882,7 +968,7 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             drop(store);
             return error(
                 &shared,
-                StatusCode::BAD_REQUEST,
+                StatusCode::CONFLICT,
                 "RP_0.7",
                 &format!("Username {username} already exists."),
             );
@@ -901,8 +987,8 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             division_id: s("divisionId"),
             user_type: s("userType"),
             account_status: Some("active".into()),
-            account_expiration_date: s("accountExpirationDate"),
-            language: s("language").or(Some("EN".into())),
+            account_expiration_date: s("accountExpirationDate").as_deref().and_then(stored_date),
+            language: s("language").or(Some("en".into())),
             time_zone: s("timeZone"),
             account_creation_date: Some(super::Store::now_timestamp()),
             last_login_date: None,
@@ -959,7 +1045,7 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
         set(&mut user.language, s("language"));
         set(&mut user.time_zone, s("timeZone"));
         if let Some(v) = s("accountExpirationDate") {
-            user.account_expiration_date = Some(v).filter(|d| !d.is_empty());
+            user.account_expiration_date = stored_date(&v);
         }
         if let Err(e) = shared.commit(
             &mut store,
@@ -982,8 +1068,22 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
         }
     }
     shared.lock_stats().writes += 1;
-    Json(json!({
-        "meta": {"httpStatus": status_text(StatusCode::OK), "requestId": request_id(&shared)}
-    }))
-    .into_response()
+    done(&shared)
+}
+
+/// `DELETE /users/{id}`: the user is gone; the answer is the API's envelope.
+async fn delete_user(State(shared): S, Path(id): Path<String>) -> Response {
+    {
+        let mut store = shared.lock_store();
+        if store.get(&id).is_none() {
+            drop(store);
+            return not_found_response(&shared);
+        }
+        if let Err(e) = shared.commit(&mut store, WalEntry::Delete { user_id: id }) {
+            drop(store);
+            return not_durable(&shared, &e);
+        }
+    }
+    shared.lock_stats().writes += 1;
+    done(&shared)
 }

@@ -24,6 +24,17 @@ pub enum WalEntry {
     ApiToken { user_id: String, token: String },
     /// A user's "Access API" permission set.
     AccessApi { user_id: String, on: bool },
+    /// A user deleted (`DELETE /users/{id}`).
+    Delete { user_id: String },
+}
+
+/// A user's "Access API" permission as `GET /users/{id}` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessApiState {
+    /// `on`, `off`, or `userType` (inherited from the user type).
+    pub state: &'static str,
+    /// The effective value.
+    pub calculated: bool,
 }
 
 /// An XM directory.
@@ -54,9 +65,16 @@ pub struct Store {
     /// User id → that user's API token (the server's own record).
     #[serde(default)]
     pub api_tokens: BTreeMap<String, String>,
-    /// Users with the "Access API" permission (brand admins have it anyway).
+    /// Users given the "Access API" permission explicitly (`state: "on"`).
     #[serde(default)]
     pub api_access: std::collections::BTreeSet<String>,
+    /// Users refused it explicitly (`state: "off"`), whatever their user type gives.
+    #[serde(default)]
+    pub api_access_off: std::collections::BTreeSet<String>,
+    /// User types whose users have API access unless refused (`state: "userType"`); brand
+    /// admins always have it.
+    #[serde(default)]
+    pub api_user_types: std::collections::BTreeSet<String>,
     #[serde(skip)]
     by_id: HashMap<String, usize>,
     #[serde(skip)]
@@ -89,8 +107,14 @@ impl Store {
             "UT_BRANDADMIN".to_string(),
             "Brand Administrator".to_string(),
         );
+        let mut api_user_types = std::collections::BTreeSet::new();
         for name in ["Researcher", "Student", "Participant"] {
-            user_types.insert(fake::id(rng, "UT_", 15), name.to_string());
+            let id = fake::id(rng, "UT_", 15);
+            // As in many brands, researchers inherit API access from their user type.
+            if name == "Researcher" {
+                api_user_types.insert(id.clone());
+            }
+            user_types.insert(id, name.to_string());
         }
         let admin_id = fake::id(rng, "UR_", 15);
         let mut store = Store {
@@ -103,6 +127,8 @@ impl Store {
             group_libraries: BTreeMap::new(),
             api_tokens: BTreeMap::new(),
             api_access: std::collections::BTreeSet::new(),
+            api_access_off: std::collections::BTreeSet::new(),
+            api_user_types,
             by_id: HashMap::new(),
             by_username: HashMap::new(),
         };
@@ -274,9 +300,20 @@ impl Store {
             }
             WalEntry::AccessApi { user_id, on } => {
                 if on {
+                    self.api_access_off.remove(&user_id);
                     self.api_access.insert(user_id);
                 } else {
                     self.api_access.remove(&user_id);
+                    self.api_access_off.insert(user_id);
+                }
+            }
+            WalEntry::Delete { user_id } => {
+                if self.by_id.contains_key(&user_id) {
+                    self.users.retain(|u| u.id != user_id);
+                    self.api_tokens.remove(&user_id);
+                    self.api_access.remove(&user_id);
+                    self.api_access_off.remove(&user_id);
+                    self.reindex();
                 }
             }
         }
@@ -323,10 +360,36 @@ impl Store {
 
     /// Whether the user has the "Access API" permission (brand admins always do).
     pub fn has_api_access(&self, id: &str) -> bool {
-        self.api_access.contains(id)
+        self.access_api_state(id).calculated
+    }
+
+    /// The user's "Access API" permission: explicit `on`/`off`, else inherited from the user
+    /// type (brand admins and the types in `api_user_types` have it).
+    pub fn access_api_state(&self, id: &str) -> AccessApiState {
+        let brand_admin = self
+            .get(id)
+            .is_some_and(|u| u.user_type.as_deref() == Some("UT_BRANDADMIN"));
+        if self.api_access.contains(id) {
+            return AccessApiState {
+                state: "on",
+                calculated: true,
+            };
+        }
+        if self.api_access_off.contains(id) && !brand_admin {
+            return AccessApiState {
+                state: "off",
+                calculated: false,
+            };
+        }
+        let by_type = brand_admin
             || self
                 .get(id)
-                .is_some_and(|u| u.user_type.as_deref() == Some("UT_BRANDADMIN"))
+                .and_then(|u| u.user_type.as_deref())
+                .is_some_and(|t| self.api_user_types.contains(t));
+        AccessApiState {
+            state: "userType",
+            calculated: by_type,
+        }
     }
 
     /// The admin user (whose token is the simulator's).
