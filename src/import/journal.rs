@@ -7,7 +7,9 @@
 //! which would cost a disk flush per user.)
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
+
+use crate::fsx;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -243,6 +245,15 @@ pub fn content_hash(source: &Source) -> io::Result<String> {
         .collect())
 }
 
+/// Opens a journal or lock through [`fsx::open`] (never through a link); its errors name the
+/// path already.
+fn open_file(path: &Path, how: fsx::Open) -> Result<File, JournalError> {
+    fsx::open(path, how).map_err(|source| JournalError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 fn io_err(path: &Path, source: io::Error) -> JournalError {
     JournalError::Io {
         path: path.display().to_string(),
@@ -278,12 +289,7 @@ impl Journal {
     /// Starts a new journal, replacing an empty one (the caller holds the [`ImportLock`] and
     /// has checked with [`Journal::read`] that no journal with content is there).
     pub fn create(path: &Path, start: JournalEntry) -> Result<Journal, JournalError> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| io_err(path, e))?;
+        let file = open_file(path, fsx::Open::Truncate)?;
         let mut j = Journal {
             file,
             path: path.to_path_buf(),
@@ -359,10 +365,7 @@ impl Journal {
 
     /// Opens an existing journal to add to it.
     pub fn reopen(path: &Path) -> Result<Journal, JournalError> {
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| io_err(path, e))?;
+        let mut file = open_file(path, fsx::Open::Append { create: false })?;
         // Make sure the next entry starts on a line of its own after a cut-short line.
         file.write_all(b"\n").map_err(|e| io_err(path, e))?;
         Ok(Journal {
@@ -419,13 +422,14 @@ impl ImportLock {
         // A holder that ends removes the file after we opened it: we would then hold a lock
         // on a file nobody else sees, so check that the path still names the locked file.
         for _ in 0..20 {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| io_err(&path, e))?;
+            // Never through a planted link: a victim file would get `pid N`.
+            let mut file = open_file(&path, fsx::Open::ReadWrite)?;
+            if !file.metadata().map_err(|e| io_err(&path, e))?.is_file() {
+                return Err(io_err(
+                    &path,
+                    io::Error::other("the lock is not a regular file: remove it"),
+                ));
+            }
             if !file.try_lock_exclusive().map_err(|e| io_err(&path, e))? {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
@@ -532,7 +536,10 @@ mod tests {
         })
         .expect("append");
         drop(j);
-        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
         f.write_all(b"{\"kind\":\"done\",\"ro").expect("cut line");
         let (_, r) = Journal::resume(&path, "abc").expect("resume");
         assert_eq!(r.done.get(&1), Some(&done));

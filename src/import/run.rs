@@ -992,29 +992,38 @@ impl<'p> LiveReport<'p> {
     fn finish(&mut self) -> anyhow::Result<Counts> {
         self.writer.flush()?;
         let given = self.writer.path().to_path_buf();
-        // Through a symlink, the file it names is replaced, not the link.
-        let path = match std::fs::canonicalize(&given) {
-            Ok(p) if p.is_file() => p,
-            _ => return Ok(self.counts.clone()),
-        };
-        // The given name's extension chose the format: the new file keeps it.
+        // Only a regular file is rewritten (the report was never opened through a link).
+        if !std::fs::symlink_metadata(&given).is_ok_and(|m| m.is_file())
+            || crate::fsx::is_special(&given)
+        {
+            return Ok(self.counts.clone());
+        }
+        // The given name's extension chose the format: the new file keeps it. Made new
+        // (`O_EXCL`), then written without following links: nobody else's file is touched.
         let name = given.file_name().map(|n| n.to_string_lossy().into_owned());
-        let tmp = path.with_file_name(format!(
+        let tmp = given.with_file_name(format!(
             ".qusers-{}-{}",
             std::process::id(),
             name.unwrap_or_else(|| "report.csv".into())
         ));
-        let mut w = ReportWriter::create(&tmp, ReportKind::Import)
-            .with_context(|| format!("cannot write the report beside {}", path.display()))?;
-        write_file_problems(&mut w, &self.file_problems)?;
-        for (i, r) in self.results.iter().enumerate() {
-            if let Some(r) = r {
-                write_row(&mut w, self.plan, i, r)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("cannot write the report beside {}", given.display()))?;
+        let written = (|| {
+            let mut w = ReportWriter::create(&tmp, ReportKind::Import)?;
+            write_file_problems(&mut w, &self.file_problems)?;
+            for (i, r) in self.results.iter().enumerate() {
+                if let Some(r) = r {
+                    write_row(&mut w, self.plan, i, r)?;
+                }
             }
-        }
-        w.flush()?;
-        drop(w);
-        if let Err(e) = std::fs::rename(&tmp, &path) {
+            w.flush()?;
+            drop(w);
+            crate::fsx::rename_over(&tmp, &given)
+        })();
+        if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e)
                 .with_context(|| format!("cannot replace the report {}", given.display()));

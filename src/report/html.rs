@@ -197,7 +197,7 @@ impl HtmlSink {
             ),
             false,
         );
-        std::fs::write(path, placeholder).map_err(|e| super::io_context(path, e))?;
+        crate::fsx::write_bytes(path, placeholder.as_bytes())?;
         let writer = ReportWriter::create(&csv_path, ReportKind::Validate)?;
         Ok(HtmlSink {
             csv: ReportSink { writer },
@@ -222,7 +222,7 @@ impl HtmlSink {
         self.csv.writer.flush()?;
         let csv_name = file_name(self.csv.writer.path());
         let html = render_validate(summary, &self.rows.items, self.rows.omitted, &csv_name);
-        std::fs::write(&self.path, html).map_err(|e| super::io_context(&self.path, e))
+        crate::fsx::write_bytes(&self.path, html.as_bytes())
     }
 }
 
@@ -1103,7 +1103,7 @@ pub fn render_import(p: &ImportPage) -> String {
 
 /// Writes the import page.
 pub fn write_import(path: &Path, page: &ImportPage) -> io::Result<()> {
-    std::fs::write(path, render_import(page)).map_err(|e| super::io_context(path, e))
+    crate::fsx::write_bytes(path, render_import(page).as_bytes())
 }
 
 fn human_duration(d: Duration) -> String {
