@@ -815,3 +815,38 @@ fn validate_with_report(input: &Path, report: &Path) -> std::process::Output {
         .output()
         .expect("runs")
 }
+
+/// A quote that opens on one line and closes many lines later makes one record too big for a
+/// part: split says so, naming the lines, instead of blaming the line ends.
+#[test]
+fn split_names_the_quote_that_makes_a_record_too_big() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from(HEADER);
+    for i in 0..200 {
+        text.push_str(&match i {
+            5 => ",u5@x.edu,\"Ann,B,u5@x.edu,,UT_4SjjZmbPphZGKDq,active,\n".to_string(),
+            150 => ",u150@x.edu,Ann\",B,u150@x.edu,,UT_4SjjZmbPphZGKDq,active,\n".to_string(),
+            _ => format!(",u{i}@x.edu,A,B,u{i}@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"),
+        });
+    }
+    let input = dir.path().join("quoted.csv");
+    std::fs::write(&input, text).expect("write");
+    let parts = dir.path().join("parts");
+    let out = qusers()
+        .arg("split")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--bytes", "2000"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Line 1 is the header: data row 5 (from 0) is line 7, row 150 is line 152.
+    assert!(
+        err.contains("a quote opens on line 7 and does not close until line 152"),
+        "{err}"
+    );
+    assert!(err.contains("close the quote on line 7"), "{err}");
+    assert!(!err.contains("Mac"), "{err}");
+}
