@@ -850,3 +850,35 @@ fn split_names_the_quote_that_makes_a_record_too_big() {
     assert!(err.contains("close the quote on line 7"), "{err}");
     assert!(!err.contains("Mac"), "{err}");
 }
+
+/// A right-to-left override (and other invisible format characters) in a cell shows on the
+/// HTML page as a visible marker, never raw, and the row carries R04.
+#[test]
+fn invisible_format_characters_show_on_the_page_and_are_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("bidi.csv");
+    let text = format!(
+        "{HEADER},adm\u{202E}nimda@x.edu,A,B,a@x.edu,,UT_4SjjZmbPphZGKDq,active,\n\
+         ,b\u{2028}@x.edu,Bo\u{2028}b,C,b@x.edu,,UT_4SjjZmbPphZGKDq,active,\n\
+         ,\u{3164}c@x.edu,\u{3164},C,c@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"
+    );
+    std::fs::write(&input, text).expect("write");
+    let page = dir.path().join("bidi.html");
+    let out = validate_with_report(&input, &page);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let html = std::fs::read_to_string(&page).expect("page");
+    for (raw, marker) in [
+        ('\u{202E}', "⟨U+202E⟩"),
+        ('\u{2028}', "⟨U+2028⟩"),
+        ('\u{3164}', "⟨U+3164⟩"),
+    ] {
+        assert!(!html.contains(raw), "U+{:04X} raw on the page", raw as u32);
+        assert!(html.contains(marker), "{marker} missing");
+    }
+    assert!(html.contains("adm⟨U+202E⟩nimda@x.edu"));
+    let rows = support::read_report(&dir.path().join("bidi.rows.csv"));
+    for line in ["2", "3", "4"] {
+        let row = rows.iter().find(|r| r["line"] == line).expect("the row");
+        assert!(row["codes"].contains("R04"), "{row:?}");
+    }
+}
