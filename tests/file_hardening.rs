@@ -882,3 +882,59 @@ fn invisible_format_characters_show_on_the_page_and_are_flagged() {
         assert!(row["codes"].contains("R04"), "{row:?}");
     }
 }
+
+/// Several files of the same name (and stems that would give a page the rows file of another)
+/// each get a report of their own: none is written over another's.
+#[test]
+fn several_files_never_share_a_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for d in ["a", "b"] {
+        std::fs::create_dir(dir.path().join(d)).expect("dir");
+    }
+    let good = format!("{HEADER},good@x.edu,A,B,good@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    let bad = format!("{HEADER},bad,A,B,bad,,UT_4SjjZmbPphZGKDq,active,\n");
+    std::fs::write(dir.path().join("a/users.csv"), &good).expect("write");
+    std::fs::write(dir.path().join("b/users.csv"), &bad).expect("write");
+    std::fs::write(dir.path().join("users.tsv"), good.replace(',', "\t")).expect("write");
+    for (report, expect) in [
+        ("r.csv", ["r.users.csv", "r.users-2.csv", "r.users-3.csv"]),
+        (
+            "r.html",
+            ["r.users.html", "r.users-2.html", "r.users-3.html"],
+        ),
+    ] {
+        let out = qusers()
+            .current_dir(dir.path())
+            .args([
+                "validate",
+                "a/users.csv",
+                "b/users.csv",
+                "users.tsv",
+                "--report",
+                report,
+            ])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let csv = |name: &str| {
+            let p = dir.path().join(name);
+            if name.ends_with(".html") {
+                assert!(std::fs::read_to_string(&p).expect("page").contains("<html"));
+                dir.path().join(name.replace(".html", ".rows.csv"))
+            } else {
+                p
+            }
+        };
+        // a/users.csv is clean, b/users.csv has an error, users.tsv is clean: each report
+        // holds its own file's row.
+        let rows: Vec<_> = expect
+            .iter()
+            .map(|n| support::read_report(&csv(n)))
+            .collect();
+        assert_eq!(rows[0][0]["outcome"], "ok", "{:?}", rows[0]);
+        assert_ne!(rows[1][0]["outcome"], "ok", "{:?}", rows[1]);
+        assert_eq!(rows[2][0]["outcome"], "ok", "{:?}", rows[2]);
+        assert_eq!(rows[0][0]["userName"], "good@x.edu");
+        assert_eq!(rows[1][0]["userName"], "bad");
+    }
+}
