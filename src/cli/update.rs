@@ -106,8 +106,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let lock = crate::import::ImportLock::acquire(&opts.report)?;
         let journal = crate::import::Journal::path_for(&opts.report);
         if journal.exists() {
+            // A finished run keeps its journal only for the rows that failed.
+            let finished = crate::import::Journal::read(&journal, None)
+                .is_ok_and(|r| r.is_some_and(|r| r.finished));
             std::fs::remove_file(&journal)?;
-            progress.note("an earlier run of this update was interrupted: running it again");
+            if !finished {
+                progress.note("an earlier run of this update was interrupted: running it again");
+            }
         }
         drop(lock);
     }

@@ -102,6 +102,10 @@ pub enum JournalEntry {
         #[serde(flatten)]
         result: RowResult,
     },
+    /// The run went through every row; the journal stays only so that a later
+    /// `--resume --retry-failed` can try its failed rows again. A new import over it starts
+    /// afresh.
+    Finished,
 }
 
 /// Which instance and account an import writes to.
@@ -164,6 +168,8 @@ pub struct Resumed {
     pub sending: HashMap<u64, String>,
     /// Creates that went in whose disable step has no recorded outcome.
     pub created: HashMap<u64, RowResult>,
+    /// The last run went through every row (it was not interrupted after that).
+    pub finished: bool,
 }
 
 /// Why a journal cannot be used.
@@ -345,14 +351,18 @@ impl Journal {
         for line in lines {
             // A line cut short by a crash carries nothing that was relied on.
             match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(JournalEntry::Finished) => resumed.finished = true,
                 Ok(JournalEntry::Sending { row, username }) => {
+                    resumed.finished = false;
                     resumed.sending.insert(row, username);
                 }
                 Ok(JournalEntry::Created { row, result }) => {
+                    resumed.finished = false;
                     resumed.sending.remove(&row);
                     resumed.created.insert(row, result);
                 }
                 Ok(JournalEntry::Done { row, result }) => {
+                    resumed.finished = false;
                     resumed.sending.remove(&row);
                     resumed.created.remove(&row);
                     resumed.done.insert(row, result);

@@ -387,6 +387,9 @@ impl<'a> Importer<'a> {
         } else {
             Journal::read(&journal_path, opts.resume.then_some(input_sha256.as_str()))?
         };
+        // The journal of a run that went through every row is kept only for a later
+        // `--resume --retry-failed`: a new import starts afresh over it.
+        let found = found.filter(|r| opts.resume || !r.finished);
         if found.is_some() && !opts.resume {
             return Err(JournalError::Exists {
                 path: journal_path.display().to_string(),
@@ -729,11 +732,23 @@ impl Prepared {
             journal = Some(shared.into_inner().unwrap_or_else(|e| e.into_inner()));
         }
         let counts = report.finish()?;
-        // The journal goes once no row is left to try again.
+        // The journal goes once no row is left to try again; while a row failed, it stays,
+        // marked finished, so that every later `--resume --retry-failed` can try it again.
         let retry_left = report_retry_left(&plan, &report.results);
         let keep_journal = interrupted || retry_left;
-        if let (Some(j), false) = (journal, keep_journal) {
-            j.remove().context("cannot remove the finished journal")?;
+        let any_failed = report
+            .results
+            .iter()
+            .any(|r| r.as_ref().is_some_and(|r| r.outcome == Outcome::Failed));
+        match journal {
+            Some(mut j) if !keep_journal && any_failed => j
+                .append(&JournalEntry::Finished)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", j.path().display()))
+                .context("cannot mark the journal finished")?,
+            Some(j) if !keep_journal => {
+                j.remove().context("cannot remove the finished journal")?;
+            }
+            _ => {}
         }
         drop(lock);
         let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
