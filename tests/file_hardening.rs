@@ -938,3 +938,115 @@ fn several_files_never_share_a_report() {
         assert_eq!(rows[1][0]["userName"], "bad");
     }
 }
+
+/// A disk that fills up during an import (a small tmpfs holds the report, the journal and the
+/// undo file): the error names the file and gives the command that resumes; once there is room,
+/// that command finishes the import with every row once. Needs root to mount the tmpfs (the
+/// tests and CI run as root); skipped with a note otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_names_the_file_and_the_resume_command() {
+    struct Mounted(PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).expect("dir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96k", "tmpfs"])
+        .arg(&small)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "note: cannot mount a small tmpfs here (not root?): the full-disk test is skipped"
+        );
+        return;
+    }
+    let _unmount = Mounted(small.clone());
+    let state = dir.path().join("sim.json");
+    // The simulator's user types, from a state it writes.
+    let probe = qusers()
+        .args(["export", "--sim", "--sim-state"])
+        .arg(&state)
+        .arg("-o")
+        .arg(dir.path().join("before.csv"))
+        .output()
+        .expect("runs");
+    assert_eq!(probe.status.code(), Some(0), "{probe:?}");
+    let store = qusers::sim::Store::load(&state).expect("state");
+    let ut = store
+        .user_types
+        .keys()
+        .find(|t| *t != "UT_BRANDADMIN")
+        .expect("a user type")
+        .clone();
+    let before = store.users.len();
+    let rows: Vec<String> = (0..1500)
+        .map(|i| format!(",full{i}@x.edu,Ful,L{i},full{i}@x.edu,,{ut},active,"))
+        .collect();
+    let input = dir.path().join("users.csv");
+    support::write_user_file(&input, &rows);
+    let report = small.join("r.csv");
+    let args = |cmd: &mut assert_cmd::Command| {
+        cmd.current_dir(dir.path())
+            .args([
+                "import",
+                "users.csv",
+                "--sim",
+                "--sim-state",
+                "sim.json",
+                "--yes",
+            ])
+            .arg("--report")
+            .arg(&report);
+    };
+    let mut cmd = qusers();
+    args(&mut cmd);
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("the import stopped"), "{err}");
+    assert!(
+        err.contains(&format!("{}/r.", small.display())),
+        "names the file: {err}"
+    );
+    let hint = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("hint: free some space (or fix the cause), then resume: ")
+        })
+        .unwrap_or_else(|| panic!("the resume command: {err}"));
+    assert!(hint.starts_with("qusers import users.csv "), "{hint}");
+    assert!(hint.ends_with(" --resume"), "{hint}");
+
+    // Room again: the command given finishes the import.
+    let grown = std::process::Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&small)
+        .status()
+        .expect("remount");
+    assert!(grown.success());
+    let mut cmd = qusers();
+    cmd.current_dir(dir.path())
+        .args(hint.split(' ').skip(1).collect::<Vec<_>>());
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report_rows = support::read_report(&report);
+    assert_eq!(report_rows.len(), 1500);
+    assert!(
+        report_rows.iter().all(|r| r["outcome"] == "created"),
+        "every row created"
+    );
+    let after = qusers::sim::Store::load(&state).expect("state");
+    assert_eq!(after.users.len(), before + 1500, "each user once");
+}

@@ -195,6 +195,15 @@ pub enum JournalError {
         journal: String,
         this: String,
     },
+    /// A file could not be written (a full disk, most often) while rows were being sent:
+    /// the import stopped, and the journal holds every row sent so far.
+    #[error("the import stopped: {error}; every row sent so far is in the journal {journal}")]
+    Stopped {
+        error: io::Error,
+        journal: String,
+        /// The command that resumes the import, when the caller knows it.
+        resume: Option<String>,
+    },
     #[error("another qusers import{} is using {report} (lock {lock})", pid.map(|p| format!(" (process {p})")).unwrap_or_default())]
     Locked {
         report: String,
@@ -218,6 +227,10 @@ impl JournalError {
             JournalError::OtherTarget { path, .. } => Some(format!(
                 "resume with the instance and API token of the interrupted import; to import into this one instead, give another --report (or delete {path})"
             )),
+            JournalError::Stopped { resume, .. } => Some(match resume {
+                Some(cmd) => format!("free some space (or fix the cause), then resume: {cmd}"),
+                None => "free some space (or fix the cause), then run the same import again with --resume".into(),
+            }),
             JournalError::Locked { .. } => Some(
                 "wait until that import ends, or give another --report; one import at a time writes a report and its journal".into(),
             ),
@@ -393,11 +406,13 @@ impl Journal {
         Ok((Self::reopen(path)?, resumed))
     }
 
-    /// Appends one entry with a single write.
+    /// Appends one entry with a single write (an error names the journal).
     pub fn append(&mut self, entry: &JournalEntry) -> io::Result<()> {
         let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)
+        self.file
+            .write_all(&line)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
 
     pub fn path(&self) -> &Path {

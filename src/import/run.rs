@@ -711,13 +711,24 @@ impl Prepared {
                     if let Err(err) = report.done(e.index, e.result) {
                         write_error.get_or_insert(err);
                     }
+                    if write_error.is_some() {
+                        // A file that cannot be written (a full disk): start no more rows.
+                        cancel.store(true, Ordering::Relaxed);
+                    }
                 },
             )
             .await;
             progress.finish();
-            let end = result?;
+            // The rows sent are in the journal (as far as it could be written): a resume
+            // finishes the import once the cause is gone.
+            let stopped = |error: std::io::Error| JournalError::Stopped {
+                error,
+                journal: journal_path.display().to_string(),
+                resume: None,
+            };
+            let end = result.map_err(stopped)?;
             if let Some(err) = write_error {
-                return Err(err.into());
+                return Err(stopped(err).into());
             }
             requests = client.requests_sent();
             outage = end.outage;

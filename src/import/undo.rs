@@ -197,8 +197,13 @@ impl UndoWriter {
         let (r, notes) = undo_row(row, result, before);
         self.not_undoable.extend(notes);
         if let Some(r) = r {
-            self.w.write_record(&r).map_err(std::io::Error::from)?;
-            self.w.flush()?;
+            let named = |e: std::io::Error| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+            };
+            self.w
+                .write_record(&r)
+                .map_err(|e| named(std::io::Error::from(e)))?;
+            self.w.flush().map_err(named)?;
             self.rows += 1;
         }
         Ok(())
