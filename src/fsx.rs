@@ -242,7 +242,8 @@ pub fn create_beside(path: &Path) -> io::Result<(File, PathBuf)> {
             Ok(f) => return Ok((f, tmp)),
             // Someone else's file (or link) there: another name.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(named(&tmp, e)),
+            // (A missing folder, a read-only one: named as the file asked for.)
+            Err(e) => return Err(named(path, e)),
         }
     }
     Err(named(

@@ -972,22 +972,7 @@ fn a_full_disk_names_the_file_and_the_resume_command() {
     }
     let _unmount = Mounted(small.clone());
     let state = dir.path().join("sim.json");
-    // The simulator's user types, from a state it writes.
-    let probe = qusers()
-        .args(["export", "--sim", "--sim-state"])
-        .arg(&state)
-        .arg("-o")
-        .arg(dir.path().join("before.csv"))
-        .output()
-        .expect("runs");
-    assert_eq!(probe.status.code(), Some(0), "{probe:?}");
-    let store = qusers::sim::Store::load(&state).expect("state");
-    let ut = store
-        .user_types
-        .keys()
-        .find(|t| *t != "UT_BRANDADMIN")
-        .expect("a user type")
-        .clone();
+    let (store, ut) = support::sim_state_and_user_type(&state, &dir.path().join("before.csv"));
     let before = store.users.len();
     let rows: Vec<String> = (0..1500)
         .map(|i| format!(",full{i}@x.edu,Ful,L{i},full{i}@x.edu,,{ut},active,"))

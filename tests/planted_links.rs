@@ -62,23 +62,10 @@ impl Scene {
                  folder, qusers alone does"
             ),
         }
-        // The simulator's user types, from a state it writes.
-        let state = private.join("probe-state.json");
-        let out = qusers()
-            .args(["export", "--sim", "--sim-state"])
-            .arg(&state)
-            .arg("-o")
-            .arg(private.join("probe-export.csv"))
-            .output()
-            .expect("runs");
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        let store = qusers::sim::Store::load(&state).expect("state");
-        let user_type = store
-            .user_types
-            .keys()
-            .find(|t| *t != "UT_BRANDADMIN")
-            .expect("a user type")
-            .clone();
+        let (_, user_type) = support::sim_state_and_user_type(
+            &private.join("probe-state.json"),
+            &private.join("probe-export.csv"),
+        );
         Scene {
             _root: root,
             shared,
