@@ -188,14 +188,29 @@ impl AtomicFile {
 
     /// Syncs the file, renames it over the name (a link there is replaced, not followed) and
     /// syncs the folder. In place, only flushes.
-    pub fn commit(mut self) -> io::Result<()> {
+    pub fn commit(self) -> io::Result<()> {
+        self.finish(true)
+    }
+
+    /// [`AtomicFile::commit`] without the syncs: for a stand-in the same run replaces later
+    /// (an HTML page's "unfinished" placeholder), where two syncs would only cost time.
+    pub fn commit_unsynced(self) -> io::Result<()> {
+        self.finish(false)
+    }
+
+    fn finish(mut self, sync: bool) -> io::Result<()> {
         let Some(tmp) = self.tmp.take() else {
             return self.file.flush().map_err(|e| named(&self.path, e));
         };
         let result = (|| {
-            self.file.sync_all()?;
+            if sync {
+                self.file.sync_all()?;
+            }
             std::fs::rename(&tmp, &self.path)?;
-            sync_dir(&self.path)
+            if sync {
+                sync_dir(&self.path)?;
+            }
+            Ok(())
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -295,6 +310,13 @@ pub fn write_atomic<T, E: From<io::Error>>(
 /// Writes `bytes` as the whole of `path`, atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(path, |out| out.write_all(bytes))
+}
+
+/// [`write_bytes`] without the syncs (see [`AtomicFile::commit_unsynced`]).
+pub fn write_bytes_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit_unsynced()
 }
 
 #[cfg(all(test, unix))]

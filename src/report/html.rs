@@ -230,7 +230,8 @@ impl HtmlSink {
             ),
             false,
         );
-        crate::fsx::write_bytes(path, placeholder.as_bytes())?;
+        // Replaced by the page when the check ends: not worth a sync.
+        crate::fsx::write_bytes_unsynced(path, placeholder.as_bytes())?;
         let writer = ReportWriter::create(&csv_path, ReportKind::Validate)?;
         Ok(HtmlSink {
             csv: ReportSink { writer },
