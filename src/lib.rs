@@ -9,6 +9,7 @@ pub mod export;
 pub mod fake;
 pub mod file;
 pub mod fix;
+pub mod fsx;
 pub mod import;
 pub mod instance;
 pub mod integration;

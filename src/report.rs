@@ -256,12 +256,8 @@ impl ReportWriter {
     /// disk when it is closed.
     pub fn create(path: &Path, kind: ReportKind) -> io::Result<ReportWriter> {
         let context = |e| io_context(path, e);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(context)?;
+        // Never through a link planted at the name (the error names the path).
+        let mut file = crate::fsx::open(path, crate::fsx::Open::Keep)?;
         let encoder = ReportEncoder {
             format: ReportFormat::for_path(path),
             kind,

@@ -110,15 +110,18 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Whether a record is too big for any part, header included.
+    fn too_big(&self, bytes: &[u8], opts: &SplitOptions) -> bool {
+        self.preamble.len() as u64 + bytes.len() as u64 > opts.bytes
+    }
+
     /// Adds one record's bytes (`is_row`: it counts as a row; blank lines do not).
     fn add(&mut self, bytes: &[u8], is_row: bool, opts: &SplitOptions) -> Result<(), SplitError> {
         let len = bytes.len() as u64;
-        if self.preamble.len() as u64 + len > opts.bytes {
-            return Err(SplitError::NotSplittable(format!(
-                "one record is {len} bytes, more than a part may hold ({} bytes with the header); are the line ends old Mac ones (CR only)? `qusers fix` rewrites them",
-                opts.bytes
-            )));
-        }
+        debug_assert!(
+            !self.too_big(bytes, opts),
+            "checked by the caller, who knows the line"
+        );
         let full = match &self.current {
             None => true,
             Some((_, p)) => (is_row && p.rows >= opts.rows) || p.bytes + len > opts.bytes,
@@ -132,6 +135,45 @@ impl Writer<'_> {
         part.rows += u64::from(is_row);
         Ok(())
     }
+}
+
+/// Why `rec`, starting on physical line `line`, goes in no part of `limit` bytes, in words
+/// that point at the cause: a quote that opens on one line and closes lines later holds them
+/// all in one record (the usual cause), or line ends a lone CR.
+fn record_too_big(rec: &[u8], line: u64, limit: u64) -> String {
+    let len = rec.len();
+    let body = rec.strip_suffix(b"\n").unwrap_or(rec);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let breaks = memchr::memchr_iter(b'\n', body).count() as u64;
+    // The line whose end is the first inside a quote: the quote opens there.
+    let mut in_quote = false;
+    let mut at = line;
+    let mut opened = None;
+    for &b in body {
+        match b {
+            b'"' => in_quote = !in_quote,
+            b'\n' if in_quote => {
+                opened = Some(at);
+                break;
+            }
+            b'\n' => at += 1,
+            _ => {}
+        }
+    }
+    if let (Some(open), true) = (opened, breaks > 0) {
+        let last = line + breaks;
+        return format!(
+            "the record on lines {line} to {last} is {len} bytes, more than a part may hold ({limit} bytes with the header): a quote opens on line {open} and does not close until line {last}, so every line between is one cell; close the quote on line {open} (or delete it) and split again"
+        );
+    }
+    if memchr::memchr(b'\r', body).is_some() {
+        return format!(
+            "the record on line {line} is {len} bytes, more than a part may hold ({limit} bytes with the header): its lines end in a lone CR (old Mac line ends), so they read as one; `qusers fix` rewrites them"
+        );
+    }
+    format!(
+        "line {line} is {len} bytes, more than a part may hold ({limit} bytes with the header): give a larger --bytes"
+    )
 }
 
 /// Whether the file's first MiB has a `\r` that is not part of a `\r\n`.
@@ -271,9 +313,52 @@ pub fn split(
                 header_pending -= 1;
                 continue;
             }
+            if writer.too_big(rec, &opts) {
+                let line = block.first_line
+                    + memchr::memchr_iter(b'\n', &block.bytes[..end - rec.len()]).count() as u64;
+                return Err(SplitError::NotSplittable(record_too_big(
+                    rec, line, opts.bytes,
+                )));
+            }
             writer.add(rec, !is_blank(rec), &opts)?;
         }
     }
     writer.close()?;
     Ok(writer.parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_too_big;
+
+    #[test]
+    fn a_record_too_big_names_its_cause() {
+        // A quote opening on line 7 that closes on line 9 holds three lines in one record.
+        let rec = b",a@x.edu,\"Ann,B\n,b@x.edu,Bo,C\n,c@x.edu,Cy\",D\n";
+        let m = record_too_big(rec, 7, 40);
+        assert!(
+            m.starts_with("the record on lines 7 to 9 is 45 bytes"),
+            "{m}"
+        );
+        assert!(
+            m.contains("a quote opens on line 7 and does not close until line 9"),
+            "{m}"
+        );
+        assert!(!m.contains("Mac"), "{m}");
+        // The quote may open on a later line of the record than its first.
+        let rec = b",a@x.edu,\"An\"\"n\",B,\"x\n,b@x.edu\",C\n";
+        let m = record_too_big(rec, 3, 10);
+        assert!(m.contains("lines 3 to 4"), "{m}");
+        assert!(m.contains("opens on line 3"), "{m}");
+        // Lone CRs: old Mac line ends.
+        let m = record_too_big(b"a,b\rc,d\re,f\n", 2, 5);
+        assert!(m.contains("lone CR"), "{m}");
+        assert!(m.contains("qusers fix"), "{m}");
+        // One long line: only the size.
+        let m = record_too_big(b"aaaaaaaaaaaaaaa\n", 5, 10);
+        assert_eq!(
+            m,
+            "line 5 is 16 bytes, more than a part may hold (10 bytes with the header): give a larger --bytes"
+        );
+    }
 }

@@ -815,3 +815,223 @@ fn validate_with_report(input: &Path, report: &Path) -> std::process::Output {
         .output()
         .expect("runs")
 }
+
+/// A quote that opens on one line and closes many lines later makes one record too big for a
+/// part: split says so, naming the lines, instead of blaming the line ends.
+#[test]
+fn split_names_the_quote_that_makes_a_record_too_big() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from(HEADER);
+    for i in 0..200 {
+        text.push_str(&match i {
+            5 => ",u5@x.edu,\"Ann,B,u5@x.edu,,UT_4SjjZmbPphZGKDq,active,\n".to_string(),
+            150 => ",u150@x.edu,Ann\",B,u150@x.edu,,UT_4SjjZmbPphZGKDq,active,\n".to_string(),
+            _ => format!(",u{i}@x.edu,A,B,u{i}@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"),
+        });
+    }
+    let input = dir.path().join("quoted.csv");
+    std::fs::write(&input, text).expect("write");
+    let parts = dir.path().join("parts");
+    let out = qusers()
+        .arg("split")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(&parts)
+        .args(["--bytes", "2000"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Line 1 is the header: data row 5 (from 0) is line 7, row 150 is line 152.
+    assert!(
+        err.contains("a quote opens on line 7 and does not close until line 152"),
+        "{err}"
+    );
+    assert!(err.contains("close the quote on line 7"), "{err}");
+    assert!(!err.contains("Mac"), "{err}");
+}
+
+/// A right-to-left override (and other invisible format characters) in a cell shows on the
+/// HTML page as a visible marker, never raw, and the row carries R04.
+#[test]
+fn invisible_format_characters_show_on_the_page_and_are_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("bidi.csv");
+    let text = format!(
+        "{HEADER},adm\u{202E}nimda@x.edu,A,B,a@x.edu,,UT_4SjjZmbPphZGKDq,active,\n\
+         ,b\u{2028}@x.edu,Bo\u{2028}b,C,b@x.edu,,UT_4SjjZmbPphZGKDq,active,\n\
+         ,\u{3164}c@x.edu,\u{3164},C,c@x.edu,,UT_4SjjZmbPphZGKDq,active,\n"
+    );
+    std::fs::write(&input, text).expect("write");
+    let page = dir.path().join("bidi.html");
+    let out = validate_with_report(&input, &page);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let html = std::fs::read_to_string(&page).expect("page");
+    for (raw, marker) in [
+        ('\u{202E}', "⟨U+202E⟩"),
+        ('\u{2028}', "⟨U+2028⟩"),
+        ('\u{3164}', "⟨U+3164⟩"),
+    ] {
+        assert!(!html.contains(raw), "U+{:04X} raw on the page", raw as u32);
+        assert!(html.contains(marker), "{marker} missing");
+    }
+    assert!(html.contains("adm⟨U+202E⟩nimda@x.edu"));
+    let rows = support::read_report(&dir.path().join("bidi.rows.csv"));
+    for line in ["2", "3", "4"] {
+        let row = rows.iter().find(|r| r["line"] == line).expect("the row");
+        assert!(row["codes"].contains("R04"), "{row:?}");
+    }
+}
+
+/// Several files of the same name (and stems that would give a page the rows file of another)
+/// each get a report of their own: none is written over another's.
+#[test]
+fn several_files_never_share_a_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for d in ["a", "b"] {
+        std::fs::create_dir(dir.path().join(d)).expect("dir");
+    }
+    let good = format!("{HEADER},good@x.edu,A,B,good@x.edu,,UT_4SjjZmbPphZGKDq,active,\n");
+    let bad = format!("{HEADER},bad,A,B,bad,,UT_4SjjZmbPphZGKDq,active,\n");
+    std::fs::write(dir.path().join("a/users.csv"), &good).expect("write");
+    std::fs::write(dir.path().join("b/users.csv"), &bad).expect("write");
+    std::fs::write(dir.path().join("users.tsv"), good.replace(',', "\t")).expect("write");
+    for (report, expect) in [
+        ("r.csv", ["r.users.csv", "r.users-2.csv", "r.users-3.csv"]),
+        (
+            "r.html",
+            ["r.users.html", "r.users-2.html", "r.users-3.html"],
+        ),
+    ] {
+        let out = qusers()
+            .current_dir(dir.path())
+            .args([
+                "validate",
+                "a/users.csv",
+                "b/users.csv",
+                "users.tsv",
+                "--report",
+                report,
+            ])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let csv = |name: &str| {
+            let p = dir.path().join(name);
+            if name.ends_with(".html") {
+                assert!(std::fs::read_to_string(&p).expect("page").contains("<html"));
+                dir.path().join(name.replace(".html", ".rows.csv"))
+            } else {
+                p
+            }
+        };
+        // a/users.csv is clean, b/users.csv has an error, users.tsv is clean: each report
+        // holds its own file's row.
+        let rows: Vec<_> = expect
+            .iter()
+            .map(|n| support::read_report(&csv(n)))
+            .collect();
+        assert_eq!(rows[0][0]["outcome"], "ok", "{:?}", rows[0]);
+        assert_ne!(rows[1][0]["outcome"], "ok", "{:?}", rows[1]);
+        assert_eq!(rows[2][0]["outcome"], "ok", "{:?}", rows[2]);
+        assert_eq!(rows[0][0]["userName"], "good@x.edu");
+        assert_eq!(rows[1][0]["userName"], "bad");
+    }
+}
+
+/// A disk that fills up during an import (a small tmpfs holds the report, the journal and the
+/// undo file): the error names the file and gives the command that resumes; once there is room,
+/// that command finishes the import with every row once. Needs root to mount the tmpfs (the
+/// tests and CI run as root); skipped with a note otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_names_the_file_and_the_resume_command() {
+    struct Mounted(PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).expect("dir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96k", "tmpfs"])
+        .arg(&small)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "note: cannot mount a small tmpfs here (not root?): the full-disk test is skipped"
+        );
+        return;
+    }
+    let _unmount = Mounted(small.clone());
+    let state = dir.path().join("sim.json");
+    let (store, ut) = support::sim_state_and_user_type(&state, &dir.path().join("before.csv"));
+    let before = store.users.len();
+    let rows: Vec<String> = (0..1500)
+        .map(|i| format!(",full{i}@x.edu,Ful,L{i},full{i}@x.edu,,{ut},active,"))
+        .collect();
+    let input = dir.path().join("users.csv");
+    support::write_user_file(&input, &rows);
+    let report = small.join("r.csv");
+    let args = |cmd: &mut assert_cmd::Command| {
+        cmd.current_dir(dir.path())
+            .args([
+                "import",
+                "users.csv",
+                "--sim",
+                "--sim-state",
+                "sim.json",
+                "--yes",
+            ])
+            .arg("--report")
+            .arg(&report);
+    };
+    let mut cmd = qusers();
+    args(&mut cmd);
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("the import stopped"), "{err}");
+    assert!(
+        err.contains(&format!("{}/r.", small.display())),
+        "names the file: {err}"
+    );
+    let hint = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("hint: free some space (or fix the cause), then resume: ")
+        })
+        .unwrap_or_else(|| panic!("the resume command: {err}"));
+    assert!(hint.starts_with("qusers import users.csv "), "{hint}");
+    assert!(hint.ends_with(" --resume"), "{hint}");
+
+    // Room again: the command given finishes the import.
+    let grown = std::process::Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&small)
+        .status()
+        .expect("remount");
+    assert!(grown.success());
+    let mut cmd = qusers();
+    cmd.current_dir(dir.path())
+        .args(hint.split(' ').skip(1).collect::<Vec<_>>());
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report_rows = support::read_report(&report);
+    assert_eq!(report_rows.len(), 1500);
+    assert!(
+        report_rows.iter().all(|r| r["outcome"] == "created"),
+        "every row created"
+    );
+    let after = qusers::sim::Store::load(&state).expect("state");
+    assert_eq!(after.users.len(), before + 1500, "each user once");
+}

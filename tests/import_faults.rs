@@ -508,9 +508,13 @@ fn transient_failures_are_retried_on_resume_and_content_refusals_only_with_retry
     assert!(by_name(&h, "net@x.org").is_some());
     assert!(by_name(&h, "bad@x.org").is_none());
     assert_eq!(outcome.verdict, ImportVerdict::DoneWithProblems);
+    assert_eq!(
+        outcome.resume_journal, None,
+        "no row is left to retry by itself"
+    );
     assert!(
-        !Journal::path_for(&report).exists(),
-        "no row is left to retry"
+        Journal::path_for(&report).exists(),
+        "kept, finished, for --retry-failed"
     );
 
     // --retry-failed tries the 400 again (here the server accepts it now).
@@ -1028,4 +1032,67 @@ fn an_empty_journal_is_replaced() {
     let outcome = import(&input, &client, resume(&report)).expect("resume of nothing");
     assert_eq!(outcome.counts.created, 1);
     assert!(!journal.exists());
+}
+
+/// `--retry-failed` on every resume: a row the server refuses stays retryable after a run, a
+/// resume and a new import, each of which it fails again, and goes in once the server takes it.
+#[test]
+fn retry_failed_works_on_every_resume() {
+    let h = sim::spawn(SimConfig::default()).expect("sim");
+    let ut = user_type(&h);
+    let proxy = Proxy::start(h.addr());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_file(
+        dir.path(),
+        "r.csv",
+        &[format!(
+            ",again@x.org,Again,Refused,again@x.org,,{ut},active,"
+        )],
+    );
+    let client = fast_client(&proxy.url, h.token());
+    let report = dir.path().join("r.report.csv");
+    let journal = Journal::path_for(&report);
+    let refused = Arc::new(AtomicUsize::new(0));
+    let counter = refused.clone();
+    proxy.set(move |line: &str| {
+        if line.starts_with("POST /API/v3/users ") {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Act::Answer(400)
+        } else {
+            Act::Pass
+        }
+    });
+    let retry = || {
+        let mut o = resume(&report);
+        o.retry_failed = true;
+        o
+    };
+    // The run, then two resumes with --retry-failed: each tries the row, each is refused.
+    for (what, opts) in [
+        ("run", ImportOptions::new(&report)),
+        ("first resume", retry()),
+        ("second resume", retry()),
+    ] {
+        let outcome = import(&input, &client, opts).expect(what);
+        assert_eq!(outcome.counts.failed, 1, "{what}");
+        assert_eq!(outcome.verdict, ImportVerdict::DoneWithProblems, "{what}");
+        assert!(journal.exists(), "{what}: kept for --retry-failed");
+    }
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        3,
+        "sent, and sent again on each resume"
+    );
+    // A new import over the finished journal is not refused: it starts afresh.
+    let outcome = import(&input, &client, ImportOptions::new(&report)).expect("a new import");
+    assert_eq!(outcome.counts.failed, 1);
+    assert_eq!(refused.load(Ordering::SeqCst), 4);
+    // The server takes it now: the third resume creates the user and the journal goes.
+    proxy.set(|_: &str| Act::Pass);
+    let outcome = import(&input, &client, retry()).expect("third resume");
+    assert_eq!(outcome.counts.created, 1, "{:?}", outcomes(&report));
+    assert!(by_name(&h, "again@x.org").is_some());
+    assert!(!journal.exists());
+    // Done: nothing is left to resume.
+    assert!(import(&input, &client, resume(&report)).is_err());
 }

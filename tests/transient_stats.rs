@@ -19,7 +19,7 @@ fn export_counts_retries_and_asks_for_support_above_four_percent() {
     .expect("sim");
     let dir = tempfile::tempdir().expect("tmp");
     let out = qusers()
-        .args(["export", "--format", "json", "-o"])
+        .args(["export", "--no-details", "--format", "json", "-o"])
         .arg(dir.path().join("users.csv"))
         .args(["--base-url", &h.url()])
         .env("QUALTRICS_API_TOKEN", TOKEN)
@@ -43,7 +43,7 @@ fn export_counts_retries_and_asks_for_support_above_four_percent() {
     assert_eq!(v["usersSeen"], 1_001);
 
     let out = qusers()
-        .args(["export", "-o"])
+        .args(["export", "--no-details", "-o"])
         .arg(dir.path().join("users2.csv"))
         .args(["--base-url", &h.url()])
         .env("QUALTRICS_API_TOKEN", TOKEN)

@@ -114,6 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         ..ImportOptions::new(report)
     };
     args.safety.apply(&mut opts);
+    let resume_report = opts.report.clone();
     let inputs: Vec<&Path> = std::iter::once(args.file.as_str())
         .chain(args.existing.as_deref())
         .map(Path::new)
@@ -145,15 +146,23 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    let outcome = rt.block_on(async {
-        let watcher = tokio::spawn(async move {
-            super::target::shutdown_signal().await;
-            flag.store(true, Ordering::Relaxed);
-        });
-        let outcome = prepared.apply(&cancel, &progress).await;
-        watcher.abort();
-        outcome
-    })?;
+    let outcome = rt
+        .block_on(async {
+            let watcher = tokio::spawn(async move {
+                super::target::shutdown_signal().await;
+                flag.store(true, Ordering::Relaxed);
+            });
+            let outcome = prepared.apply(&cancel, &progress).await;
+            watcher.abort();
+            outcome
+        })
+        .map_err(|mut e| {
+            // A file that could not be written stopped the import: say how to resume it.
+            if let Some(crate::import::JournalError::Stopped { resume, .. }) = e.downcast_mut() {
+                *resume = Some(resume_command(std::env::args().skip(1), &resume_report));
+            }
+            e
+        })?;
     let text = render(&args, &description, &outcome)?;
     Output::stdout(&text)?;
     if let Some(sim) = target.and_then(|t| t.sim) {

@@ -3,8 +3,6 @@
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use anyhow::Context;
-
 /// Where a command's data goes: stdout, or a file.
 pub struct Output;
 
@@ -25,10 +23,10 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Where `-o` output goes: a file written under a temporary name, or a destination written
-/// in place (stdout, a device, a pipe).
+/// Where `-o` output goes: a file written under a temporary name (or a device written in
+/// place), or stdout.
 pub enum OutFile {
-    File(std::fs::File),
+    File(crate::fsx::AtomicFile),
     Stdout(io::Stdout),
 }
 
@@ -51,21 +49,13 @@ impl Write for OutFile {
 /// path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, a symlink to one).
 /// Such output cannot be read back.
 pub fn writes_in_place(path: &Path) -> bool {
-    path.as_os_str() == "-"
-        || std::fs::metadata(path).is_ok_and(|m| !m.is_dir() && (!m.is_file() || is_special(path)))
+    path.as_os_str() == "-" || crate::fsx::writes_in_place(path)
 }
 
-/// A path in /dev or /proc (`/dev/stdout` is a symlink to `/proc/self/fd/1`, which can be a
-/// regular file when stdout is redirected to one): never replaced by a rename.
-fn is_special(path: &Path) -> bool {
-    let special = |p: &Path| p.starts_with("/dev") || p.starts_with("/proc");
-    special(path) || path.canonicalize().is_ok_and(|c| special(&c))
-}
-
-/// Writes `path` under a temporary name beside it and renames it when `write` succeeds, so
-/// that a failed or interrupted run never leaves a file that looks complete. `-` is stdout, and
-/// a path that exists and is not a regular file (a device, a FIFO) is written directly: a
-/// rename would replace `/dev/null` or the pipe with a plain file.
+/// Writes `path` through [`crate::fsx::AtomicFile`]: under a temporary name beside it, renamed
+/// over the name when `write` succeeds, so that a failed or interrupted run never leaves a file
+/// that looks complete, and a link planted at the name is replaced, never written through.
+/// `-` is stdout, and a device or a FIFO is written in place.
 pub fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<OutFile>) -> anyhow::Result<T>,
@@ -76,57 +66,14 @@ pub fn write_atomically<T>(
         out.flush()?;
         return Ok(value);
     }
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.is_dir() {
-            anyhow::bail!(
-                "{} is a folder: give a file name for the output",
-                path.display()
-            );
-        }
-        if !meta.is_file() || is_special(path) {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let mut out = BufWriter::with_capacity(1 << 16, OutFile::File(file));
-            let value = write(&mut out)?;
-            out.flush()
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            return Ok(value);
-        }
+    let file = crate::fsx::AtomicFile::create(path)?;
+    let mut out = BufWriter::with_capacity(1 << 16, OutFile::File(file));
+    let value = write(&mut out)?;
+    match out.into_inner().map_err(|e| e.into_error())? {
+        OutFile::File(f) => f.commit()?,
+        OutFile::Stdout(_) => {}
     }
-    // A symlink to a file: its target is replaced, the link stays.
-    let resolved;
-    let path = match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            resolved = path
-                .canonicalize()
-                .with_context(|| format!("cannot follow the link {}", path.display()))?;
-            resolved.as_path()
-        }
-        _ => path,
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out.csv".into());
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 16, OutFile::File(file));
-        let value = write(&mut out)?;
-        match out.into_inner().map_err(|e| e.into_error())? {
-            OutFile::File(f) => f.sync_all()?,
-            OutFile::Stdout(_) => {}
-        }
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(value)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -150,17 +97,17 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_symlink_to_a_file_keeps_the_link_and_replaces_the_target() {
+    fn a_symlink_to_a_file_is_replaced_and_its_target_kept() {
+        // The link may have been planted by someone else in a shared folder: writing through
+        // it would overwrite whatever it points at.
         let dir = tempfile::tempdir().expect("tempdir");
         let target = dir.path().join("real.csv");
         std::fs::write(&target, "old").expect("write");
         let link = dir.path().join("link.csv");
         std::os::unix::fs::symlink(&target, &link).expect("symlink");
         write_atomically(&link, |out| Ok(out.write_all(b"new")?)).expect("written");
-        assert!(std::fs::symlink_metadata(&link)
-            .expect("link")
-            .file_type()
-            .is_symlink());
-        assert_eq!(std::fs::read(&target).expect("target"), b"new");
+        assert!(std::fs::symlink_metadata(&link).expect("link").is_file());
+        assert_eq!(std::fs::read(&link).expect("new file"), b"new");
+        assert_eq!(std::fs::read(&target).expect("target"), b"old");
     }
 }

@@ -106,13 +106,19 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let lock = crate::import::ImportLock::acquire(&opts.report)?;
         let journal = crate::import::Journal::path_for(&opts.report);
         if journal.exists() {
+            // A finished run keeps its journal only for the rows that failed.
+            let finished = crate::import::Journal::read(&journal, None)
+                .is_ok_and(|r| r.is_some_and(|r| r.finished));
             std::fs::remove_file(&journal)?;
-            progress.note("an earlier run of this update was interrupted: running it again");
+            if !finished {
+                progress.note("an earlier run of this update was interrupted: running it again");
+            }
         }
         drop(lock);
     }
     progress.note(&format!("target: {}", target.description));
     let rt = runtime()?;
+    let resume_report = opts.report.clone();
     let importer = Importer::new(&input, Some(target.client.clone()), InstanceFrom::Api, opts);
     let prepared = rt.block_on(importer.prepare(&progress))?;
     progress.finish();
@@ -125,15 +131,24 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    let outcome = rt.block_on(async {
-        let watcher = tokio::spawn(async move {
-            super::target::shutdown_signal().await;
-            flag.store(true, Ordering::Relaxed);
-        });
-        let outcome = prepared.apply(&cancel, &progress).await;
-        watcher.abort();
-        outcome
-    })?;
+    let outcome = rt
+        .block_on(async {
+            let watcher = tokio::spawn(async move {
+                super::target::shutdown_signal().await;
+                flag.store(true, Ordering::Relaxed);
+            });
+            let outcome = prepared.apply(&cancel, &progress).await;
+            watcher.abort();
+            outcome
+        })
+        .map_err(|mut e| {
+            // A file that could not be written stopped the update: the same command again.
+            if let Some(crate::import::JournalError::Stopped { resume, .. }) = e.downcast_mut() {
+                let again = resume_command(std::env::args().skip(1), &resume_report);
+                *resume = Some(again.replacen(" --resume", "", 1));
+            }
+            e
+        })?;
     // To finish an interrupted update: the same command again.
     let resume = (outcome.resume_journal.as_ref()).map(|_| {
         let again = resume_command(std::env::args().skip(1), &outcome.report);

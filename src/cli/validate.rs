@@ -43,22 +43,48 @@ pub struct Args {
     target: super::target::ConnArgs,
 }
 
-/// The report path for one of several files: `out.csv` + `a/users.csv` → `out.users.csv`.
-fn report_path_for(report: &Path, source: &Source, several: bool) -> PathBuf {
-    if !several {
-        return report.to_path_buf();
+/// The report paths for the files, in order: `out.csv` itself for one file; for several,
+/// `out.csv` + `a/users.csv` → `out.users.csv`, and a name already taken (`b/users.csv`, or
+/// `users.tsv`) gets a number, `out.users-2.csv`: two files never share a report, nor a page's
+/// rows file.
+fn report_paths(report: &Path, files: &[String]) -> Vec<PathBuf> {
+    if files.len() <= 1 {
+        return vec![report.to_path_buf(); files.len()];
     }
-    let stem = source
-        .path()
-        .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "stdin".into());
     let ext = report
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_else(|| "csv".into());
     let base = report.with_extension("");
-    PathBuf::from(format!("{}.{stem}.{ext}", base.display()))
+    let mut taken = std::collections::HashSet::new();
+    files
+        .iter()
+        .map(|name| {
+            let stem = match Path::new(name).file_stem() {
+                Some(s) if name != "-" => s.to_string_lossy().into_owned(),
+                _ => "stdin".into(),
+            };
+            let mut n = 1;
+            loop {
+                let tag = if n == 1 {
+                    stem.clone()
+                } else {
+                    format!("{stem}-{n}")
+                };
+                let path = PathBuf::from(format!("{}.{tag}.{ext}", base.display()));
+                // A page comes with its rows file: neither may be another file's.
+                let mut names = vec![path.clone()];
+                if html::is_html_path(&path) {
+                    names.push(html::companion_csv(&path));
+                }
+                if names.iter().all(|p| !taken.contains(p)) {
+                    taken.extend(names);
+                    return path;
+                }
+                n += 1;
+            }
+        })
+        .collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -70,12 +96,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .map(|n| (n, Source::from_arg(n)))
         .collect();
     // No report may replace an input (checked before anything is written).
-    let several = args.files.len() > 1;
-    if let Some(report) = &args.report {
+    let report_paths = match &args.report {
+        Some(report) => report_paths(report, &args.files),
+        None => Vec::new(),
+    };
+    if args.report.is_some() {
         let outputs: Vec<PathBuf> = sources
             .iter()
-            .filter_map(|(_, s)| s.as_ref().ok())
-            .map(|s| report_path_for(report, s, several))
+            .zip(&report_paths)
+            .filter(|((_, s), _)| s.is_ok())
+            .map(|(_, p)| p.clone())
             .collect();
         let inputs: Vec<&Path> = args
             .files
@@ -119,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let mut exit = Exit::Ok;
     // Files that could not be checked, as `--format json` lists them.
     let mut errors = Vec::new();
-    for (_, source) in sources {
+    for (index, (_, source)) in sources.into_iter().enumerate() {
         let source = match source {
             Ok(s) => s,
             Err(e) => {
@@ -133,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         };
         let result = match &args.report {
             Some(report) if html::is_html_path(report) => {
-                let path = report_path_for(report, &source, several);
+                let path = report_paths[index].clone();
                 let mut sink = HtmlSink::create(&path, source.path())
                     .with_context(|| "cannot create the report".to_string())?;
                 let r = validate_source(&source, &opts, instance.as_ref(), &mut sink);
@@ -148,8 +178,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 reports.push(Some(path));
                 r
             }
-            Some(report) => {
-                let path = report_path_for(report, &source, several);
+            Some(_) => {
+                let path = report_paths[index].clone();
                 let writer = ReportWriter::create(&path, ReportKind::Validate)
                     .with_context(|| "cannot create the report".to_string())?;
                 let mut sink = ReportSink { writer };

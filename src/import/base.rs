@@ -184,22 +184,11 @@ impl Base {
             path: path.display().to_string(),
             source,
         };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "export.qusers-base".into());
-        let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-        let result = (|| {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            serde_json::to_writer(&mut f, self).map_err(std::io::Error::other)?;
-            f.write_all(b"\n")?;
-            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+        crate::fsx::write_atomic(path, |f| {
+            serde_json::to_writer(&mut *f, self).map_err(std::io::Error::other)?;
+            f.write_all(b"\n")
+        })
+        .map_err(err)
     }
 
     /// The snapshot for an import: `explicit` (`--base`, which must exist) or the one beside

@@ -7,7 +7,9 @@
 //! which would cost a disk flush per user.)
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
+
+use crate::fsx;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -138,6 +140,10 @@ pub enum JournalEntry {
         #[serde(flatten)]
         result: RowResult,
     },
+    /// The run went through every row; the journal stays only so that a later
+    /// `--resume --retry-failed` can try its failed rows again. A new import over it starts
+    /// afresh.
+    Finished,
 }
 
 /// Which instance and account an import writes to.
@@ -202,6 +208,8 @@ pub struct Resumed {
     pub created: HashMap<u64, RowResult>,
     /// The values update rows' writes replaced, by row, the earliest of every run.
     pub priors: HashMap<u64, Prior>,
+    /// The last run went through every row (it was not interrupted after that).
+    pub finished: bool,
 }
 
 /// Why a journal cannot be used.
@@ -227,6 +235,15 @@ pub enum JournalError {
         journal: String,
         this: String,
     },
+    /// A file could not be written (a full disk, most often) while rows were being sent:
+    /// the import stopped, and the journal holds every row sent so far.
+    #[error("the import stopped: {error}; every row sent so far is in the journal {journal}")]
+    Stopped {
+        error: io::Error,
+        journal: String,
+        /// The command that resumes the import, when the caller knows it.
+        resume: Option<String>,
+    },
     #[error("another qusers import{} is using {report} (lock {lock})", pid.map(|p| format!(" (process {p})")).unwrap_or_default())]
     Locked {
         report: String,
@@ -250,6 +267,10 @@ impl JournalError {
             JournalError::OtherTarget { path, .. } => Some(format!(
                 "resume with the instance and API token of the interrupted import; to import into this one instead, give another --report (or delete {path})"
             )),
+            JournalError::Stopped { resume, .. } => Some(match resume {
+                Some(cmd) => format!("free some space (or fix the cause), then resume: {cmd}"),
+                None => "free some space (or fix the cause), then run the same import again with --resume".into(),
+            }),
             JournalError::Locked { .. } => Some(
                 "wait until that import ends, or give another --report; one import at a time writes a report and its journal".into(),
             ),
@@ -281,6 +302,15 @@ pub fn content_hash(source: &Source) -> io::Result<String> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
+}
+
+/// Opens a journal or lock through [`fsx::open`] (never through a link); its errors name the
+/// path already.
+fn open_file(path: &Path, how: fsx::Open) -> Result<File, JournalError> {
+    fsx::open(path, how).map_err(|source| JournalError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn io_err(path: &Path, source: io::Error) -> JournalError {
@@ -318,12 +348,7 @@ impl Journal {
     /// Starts a new journal, replacing an empty one (the caller holds the [`ImportLock`] and
     /// has checked with [`Journal::read`] that no journal with content is there).
     pub fn create(path: &Path, start: JournalEntry) -> Result<Journal, JournalError> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| io_err(path, e))?;
+        let file = open_file(path, fsx::Open::Truncate)?;
         let mut j = Journal {
             file,
             path: path.to_path_buf(),
@@ -379,17 +404,21 @@ impl Journal {
         for line in lines {
             // A line cut short by a crash carries nothing that was relied on.
             match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(JournalEntry::Finished) => resumed.finished = true,
                 Ok(JournalEntry::Sending { row, username }) => {
+                    resumed.finished = false;
                     resumed.sending.insert(row, username);
                 }
                 Ok(JournalEntry::Replacing { row, prior }) => {
                     resumed.priors.entry(row).or_default().merge_later(&prior);
                 }
                 Ok(JournalEntry::Created { row, result }) => {
+                    resumed.finished = false;
                     resumed.sending.remove(&row);
                     resumed.created.insert(row, result);
                 }
                 Ok(JournalEntry::Done { row, result }) => {
+                    resumed.finished = false;
                     resumed.sending.remove(&row);
                     resumed.created.remove(&row);
                     resumed.done.insert(row, result);
@@ -402,10 +431,7 @@ impl Journal {
 
     /// Opens an existing journal to add to it.
     pub fn reopen(path: &Path) -> Result<Journal, JournalError> {
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| io_err(path, e))?;
+        let mut file = open_file(path, fsx::Open::Append { create: false })?;
         // Make sure the next entry starts on a line of its own after a cut-short line.
         file.write_all(b"\n").map_err(|e| io_err(path, e))?;
         Ok(Journal {
@@ -423,11 +449,13 @@ impl Journal {
         Ok((Self::reopen(path)?, resumed))
     }
 
-    /// Appends one entry with a single write.
+    /// Appends one entry with a single write (an error names the journal).
     pub fn append(&mut self, entry: &JournalEntry) -> io::Result<()> {
         let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)
+        self.file
+            .write_all(&line)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
 
     pub fn path(&self) -> &Path {
@@ -462,13 +490,14 @@ impl ImportLock {
         // A holder that ends removes the file after we opened it: we would then hold a lock
         // on a file nobody else sees, so check that the path still names the locked file.
         for _ in 0..20 {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| io_err(&path, e))?;
+            // Never through a planted link: a victim file would get `pid N`.
+            let mut file = open_file(&path, fsx::Open::ReadWrite)?;
+            if !file.metadata().map_err(|e| io_err(&path, e))?.is_file() {
+                return Err(io_err(
+                    &path,
+                    io::Error::other("the lock is not a regular file: remove it"),
+                ));
+            }
             if !file.try_lock_exclusive().map_err(|e| io_err(&path, e))? {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
@@ -575,7 +604,10 @@ mod tests {
         })
         .expect("append");
         drop(j);
-        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
         f.write_all(b"{\"kind\":\"done\",\"ro").expect("cut line");
         let (_, r) = Journal::resume(&path, "abc").expect("resume");
         assert_eq!(r.done.get(&1), Some(&done));

@@ -398,6 +398,9 @@ impl<'a> Importer<'a> {
         } else {
             Journal::read(&journal_path, opts.resume.then_some(input_sha256.as_str()))?
         };
+        // The journal of a run that went through every row is kept only for a later
+        // `--resume --retry-failed`: a new import starts afresh over it.
+        let found = found.filter(|r| opts.resume || !r.finished);
         if found.is_some() && !opts.resume {
             return Err(JournalError::Exists {
                 path: journal_path.display().to_string(),
@@ -751,13 +754,24 @@ impl Prepared {
                     if let Err(err) = report.done(e.index, e.result) {
                         write_error.get_or_insert(err);
                     }
+                    if write_error.is_some() {
+                        // A file that cannot be written (a full disk): start no more rows.
+                        cancel.store(true, Ordering::Relaxed);
+                    }
                 },
             )
             .await;
             progress.finish();
-            let end = result?;
+            // The rows sent are in the journal (as far as it could be written): a resume
+            // finishes the import once the cause is gone.
+            let stopped = |error: std::io::Error| JournalError::Stopped {
+                error,
+                journal: journal_path.display().to_string(),
+                resume: None,
+            };
+            let end = result.map_err(stopped)?;
             if let Some(err) = write_error {
-                return Err(err.into());
+                return Err(stopped(err).into());
             }
             requests = client.requests_sent();
             outage = end.outage;
@@ -786,11 +800,23 @@ impl Prepared {
             }
             None => None,
         };
-        // The journal goes once no row is left to try again.
+        // The journal goes once no row is left to try again; while a row failed, it stays,
+        // marked finished, so that every later `--resume --retry-failed` can try it again.
         let retry_left = report_retry_left(&plan, &report.results);
         let keep_journal = interrupted || retry_left;
-        if let (Some(j), false) = (journal, keep_journal) {
-            j.remove().context("cannot remove the finished journal")?;
+        let any_failed = report
+            .results
+            .iter()
+            .any(|r| r.as_ref().is_some_and(|r| r.outcome == Outcome::Failed));
+        match journal {
+            Some(mut j) if !keep_journal && any_failed => j
+                .append(&JournalEntry::Finished)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", j.path().display()))
+                .context("cannot mark the journal finished")?,
+            Some(j) if !keep_journal => {
+                j.remove().context("cannot remove the finished journal")?;
+            }
+            _ => {}
         }
         drop(lock);
         let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
@@ -1097,29 +1123,38 @@ impl<'p> LiveReport<'p> {
     fn finish(&mut self) -> anyhow::Result<Counts> {
         self.writer.flush()?;
         let given = self.writer.path().to_path_buf();
-        // Through a symlink, the file it names is replaced, not the link.
-        let path = match std::fs::canonicalize(&given) {
-            Ok(p) if p.is_file() => p,
-            _ => return Ok(self.counts.clone()),
-        };
-        // The given name's extension chose the format: the new file keeps it.
+        // Only a regular file is rewritten (the report was never opened through a link).
+        if !std::fs::symlink_metadata(&given).is_ok_and(|m| m.is_file())
+            || crate::fsx::is_special(&given)
+        {
+            return Ok(self.counts.clone());
+        }
+        // The given name's extension chose the format: the new file keeps it. Made new
+        // (`O_EXCL`), then written without following links: nobody else's file is touched.
         let name = given.file_name().map(|n| n.to_string_lossy().into_owned());
-        let tmp = path.with_file_name(format!(
+        let tmp = given.with_file_name(format!(
             ".qusers-{}-{}",
             std::process::id(),
             name.unwrap_or_else(|| "report.csv".into())
         ));
-        let mut w = ReportWriter::create(&tmp, ReportKind::Import)
-            .with_context(|| format!("cannot write the report beside {}", path.display()))?;
-        write_file_problems(&mut w, &self.file_problems)?;
-        for (i, r) in self.results.iter().enumerate() {
-            if let Some(r) = r {
-                write_row(&mut w, self.plan, i, r)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("cannot write the report beside {}", given.display()))?;
+        let written = (|| {
+            let mut w = ReportWriter::create(&tmp, ReportKind::Import)?;
+            write_file_problems(&mut w, &self.file_problems)?;
+            for (i, r) in self.results.iter().enumerate() {
+                if let Some(r) = r {
+                    write_row(&mut w, self.plan, i, r)?;
+                }
             }
-        }
-        w.flush()?;
-        drop(w);
-        if let Err(e) = std::fs::rename(&tmp, &path) {
+            w.flush()?;
+            drop(w);
+            crate::fsx::rename_over(&tmp, &given)
+        })();
+        if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e)
                 .with_context(|| format!("cannot replace the report {}", given.display()));

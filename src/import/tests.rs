@@ -257,7 +257,8 @@ fn a_journal_target_matches_its_instance_and_account_only() {
 
 #[cfg(unix)]
 #[test]
-fn a_report_behind_a_symlink_is_rewritten_in_place_of_its_target() {
+fn a_report_behind_a_symlink_is_refused_and_its_target_kept() {
+    // The link may have been planted in a shared folder: the report never goes through it.
     let h = sim::spawn(SimConfig::default()).expect("sim");
     let ut = user_type(&h);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -271,27 +272,20 @@ fn a_report_behind_a_symlink_is_rewritten_in_place_of_its_target() {
     std::fs::write(&target, "old").expect("target");
     let link = dir.path().join("r.csv");
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
-    let outcome = run_import(
+    let err = run_import(
         &input,
         &client(&h),
         ImportOptions::new(&link),
         &AtomicBool::new(false),
     )
-    .expect("import");
-    assert_eq!(outcome.counts.created, 6);
-    assert!(std::fs::symlink_metadata(&link)
-        .expect("link")
-        .file_type()
-        .is_symlink());
-    let rows = report_rows(&target);
-    assert_eq!(rows.len(), 6);
-    assert!(rows
-        .iter()
-        .enumerate()
-        .all(|(i, r)| r["row"] == (i + 1).to_string()));
+    .expect_err("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains("r.csv is a symbolic link"), "{text}");
+    assert_eq!(std::fs::read(&target).expect("target"), b"old");
     assert_eq!(
         std::fs::read_dir(&elsewhere).expect("dir").count(),
         1,
-        "no temp file left"
+        "nothing written beside the target"
     );
+    assert_eq!(h.stats().writes, 0, "nothing sent");
 }

@@ -3,7 +3,6 @@
 //! to disabled) and `REPORT.failed.csv` (the input rows that did not succeed, ready to fix and
 //! import again).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use std::collections::{HashMap, HashSet};
@@ -198,14 +197,15 @@ impl UndoWriter {
         } else {
             Vec::new()
         };
-        let file = if continued {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .map_err(ctx)?
-        } else {
-            std::fs::File::create(path).map_err(ctx)?
-        };
+        // Never through a planted link (the error names the path).
+        let file = crate::fsx::open(
+            path,
+            if continued {
+                crate::fsx::Open::Append { create: false }
+            } else {
+                crate::fsx::Open::Truncate
+            },
+        )?;
         let mut w = csv::WriterBuilder::new().from_writer(file);
         if !continued {
             w.write_record(COLUMNS).map_err(|e| ctx(e.into()))?;
@@ -242,8 +242,13 @@ impl UndoWriter {
                 // Taken back by an earlier row (or the interrupted run's rows) already.
                 return Ok(());
             }
-            self.w.write_record(&r).map_err(std::io::Error::from)?;
-            self.w.flush()?;
+            let named = |e: std::io::Error| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+            };
+            self.w
+                .write_record(&r)
+                .map_err(|e| named(std::io::Error::from(e)))?;
+            self.w.flush().map_err(named)?;
             self.rows += 1;
         }
         Ok(())
@@ -292,29 +297,14 @@ pub fn failed_rows<'r>(
 /// Writes a template file (header and rows), atomically. Cells are written as they are: a file
 /// meant for import gets no spreadsheet guard.
 pub fn write_template(path: &Path, rows: &[TemplateRow]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "users.csv".into());
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::new(file));
+    crate::fsx::write_atomic(path, |out| {
+        let mut w = csv::WriterBuilder::new().from_writer(out);
         w.write_record(COLUMNS)?;
         for r in rows {
             w.write_record(r)?;
         }
-        let mut inner = w
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        inner.flush()?;
-        inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        w.flush()
+    })
 }
 
 /// Reads a template file this module wrote (header and nine columns per row).

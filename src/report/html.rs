@@ -58,21 +58,54 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub struct Esc<'a>(pub &'a str);
 
 impl fmt::Display for Esc<'_> {
+    /// HTML-escaped, and every character that would not show (Unicode format characters such
+    /// as the right-to-left override, blank-looking letters, control characters) written as a
+    /// visible marker, `⟨U+202E⟩`: a value on the page cannot display as another. Tabs and
+    /// line ends stay as they are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, b) in s.bytes().enumerate() {
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
             let rep = match b {
                 b'&' => "&amp;",
                 b'<' => "&lt;",
                 b'>' => "&gt;",
                 b'"' => "&quot;",
                 b'\'' => "&#39;",
-                _ => continue,
+                b'\t' | b'\n' | b'\r' => {
+                    i += 1;
+                    continue;
+                }
+                0..0x20 | 0x7F => {
+                    f.write_str(&s[start..i])?;
+                    write!(f, "⟨U+{b:04X}⟩")?;
+                    i += 1;
+                    start = i;
+                    continue;
+                }
+                0x80.. => {
+                    let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
+                    let len = c.len_utf8();
+                    if c.is_control() || crate::rules::invisible_name(c).is_some() {
+                        f.write_str(&s[start..i])?;
+                        write!(f, "⟨U+{:04X}⟩", c as u32)?;
+                        start = i + len;
+                    }
+                    i += len;
+                    continue;
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
             };
             f.write_str(&s[start..i])?;
             f.write_str(rep)?;
-            start = i + 1;
+            i += 1;
+            start = i;
         }
         f.write_str(&s[start..])
     }
@@ -197,7 +230,8 @@ impl HtmlSink {
             ),
             false,
         );
-        std::fs::write(path, placeholder).map_err(|e| super::io_context(path, e))?;
+        // Replaced by the page when the check ends: not worth a sync.
+        crate::fsx::write_bytes_unsynced(path, placeholder.as_bytes())?;
         let writer = ReportWriter::create(&csv_path, ReportKind::Validate)?;
         Ok(HtmlSink {
             csv: ReportSink { writer },
@@ -222,7 +256,7 @@ impl HtmlSink {
         self.csv.writer.flush()?;
         let csv_name = file_name(self.csv.writer.path());
         let html = render_validate(summary, &self.rows.items, self.rows.omitted, &csv_name);
-        std::fs::write(&self.path, html).map_err(|e| super::io_context(&self.path, e))
+        crate::fsx::write_bytes(&self.path, html.as_bytes())
     }
 }
 
@@ -1103,7 +1137,7 @@ pub fn render_import(p: &ImportPage) -> String {
 
 /// Writes the import page.
 pub fn write_import(path: &Path, page: &ImportPage) -> io::Result<()> {
-    std::fs::write(path, render_import(page)).map_err(|e| super::io_context(path, e))
+    crate::fsx::write_bytes(path, render_import(page).as_bytes())
 }
 
 fn human_duration(d: Duration) -> String {
@@ -1135,6 +1169,12 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(Esc("Zoë Müller").to_string(), "Zoë Müller");
+        // Invisible characters show: a right-to-left override cannot turn `gnp.exe` around.
+        assert_eq!(
+            Esc("ann\u{202E}gnp.exe\u{200B}\u{FEFF}x\u{7}\u{85}\u{E0041}").to_string(),
+            "ann⟨U+202E⟩gnp.exe⟨U+200B⟩⟨U+FEFF⟩x⟨U+0007⟩⟨U+0085⟩⟨U+E0041⟩"
+        );
+        assert_eq!(Esc("a\tb\nc — ü").to_string(), "a\tb\nc — ü");
         assert_eq!(Esc("").to_string(), "");
     }
 

@@ -353,6 +353,16 @@ pub fn invisible_name(c: char) -> Option<&'static str> {
         '\u{2066}'..='\u{2069}' => "bidirectional isolate",
         '\u{FEFF}' => "zero-width no-break space (byte-order mark)",
         '\u{FFF9}'..='\u{FFFB}' => "interlinear annotation character",
+        // Blank-looking letters and the rest of Unicode's format characters: each can make a
+        // name display as another.
+        '\u{034F}' => "combining grapheme joiner",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => "Hangul filler",
+        '\u{17B4}' | '\u{17B5}' => "Khmer inherent vowel",
+        '\u{2028}' => "line separator",
+        '\u{2029}' => "paragraph separator",
+        '\u{206A}'..='\u{206F}' => "deprecated format character",
+        '\u{1D173}'..='\u{1D17A}' => "musical formatting character",
+        '\u{E0001}' | '\u{E0020}'..='\u{E007F}' => "tag character",
         _ => return None,
     })
 }
@@ -398,7 +408,9 @@ pub fn describe_invisible(c: char) -> String {
 /// UTF-8 (most accented letters start with C3).
 pub(crate) fn may_have_invisible(s: &str) -> bool {
     let b = s.as_bytes();
-    memchr::memchr3(0xC2, 0xE2, 0xEF, b).is_some() || memchr::memchr2(0xD8, 0xE1, b).is_some()
+    memchr::memchr3(0xC2, 0xE2, 0xEF, b).is_some()
+        || memchr::memchr3(0xD8, 0xE1, 0xCD, b).is_some()
+        || memchr::memchr3(0xE3, 0xF0, 0xF3, b).is_some()
 }
 
 /// The first invisible character of `s` (ASCII text has none: checked first).
@@ -661,7 +673,7 @@ mod tests {
         }
 
         #[test]
-        fn rare_bytes_cover_invisible_and_garbled_text(s in "[aé\u{a0}\u{200b}\u{2060}\u{feff}\u{61c}\u{180e}ÃÂ¼‚€™ÐÑ]{0,12}") {
+        fn rare_bytes_cover_invisible_and_garbled_text(s in "[aé\u{a0}\u{200b}\u{2060}\u{feff}\u{61c}\u{180e}\u{34f}\u{3164}\u{2028}\u{e0041}\u{1d173}ÃÂ¼‚€™ÐÑ]{0,12}") {
             let (_, rare) = control_and_rare_bytes(s.as_bytes());
             if may_have_invisible(&s) || has_lead_then_continuation(&s) {
                 proptest::prop_assert!(rare, "{:?}", s);
@@ -673,6 +685,16 @@ mod tests {
             proptest::prop_assert_eq!(split3(&s, b'/'), old_split3(&s, '/'));
             proptest::prop_assert_eq!(split3(&s, b'-'), old_split3(&s, '-'));
             proptest::prop_assert_eq!(digits(&s), old_digits(&s));
+        }
+    }
+
+    #[test]
+    fn the_quick_check_sees_every_invisible_character() {
+        let all = (0..=0x10FFFFu32).filter_map(char::from_u32);
+        for c in all.filter(|&c| invisible_name(c).is_some()) {
+            let s = format!("a{c}b");
+            assert!(may_have_invisible(&s), "U+{:04X}", c as u32);
+            assert_eq!(find_invisible(&s), Some(c));
         }
     }
 

@@ -263,11 +263,9 @@ fn build_shared(config: SimConfig) -> anyhow::Result<Arc<Shared>> {
                 fresh = true;
             }
             Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&wal)
-                    .with_context(|| format!("cannot open the simulator log {}", wal.display()))?,
+                // Never through a planted link (the error names the path).
+                crate::fsx::open(&wal, crate::fsx::Open::Append { create: true })
+                    .context("cannot open the simulator log")?,
             )
         }
         None => None,

@@ -234,13 +234,11 @@ impl Store {
         Ok(store)
     }
 
-    /// Writes the state atomically: a temporary file beside it, then a rename.
+    /// Writes the state atomically, synced, never through a planted link ([`crate::fsx`]).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         let json = serde_json::to_vec(self)?;
-        std::fs::write(&tmp, json).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+        crate::fsx::write_bytes(path, &json)
+            .with_context(|| "cannot save the simulator state".to_string())?;
         Ok(())
     }
 

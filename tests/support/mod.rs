@@ -120,3 +120,24 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Starts a `--sim` state at `state` (through `qusers export`, its copy at `export`) and
+/// returns the state as written and one of its user types that is not the brand admin's.
+pub fn sim_state_and_user_type(state: &Path, export: &Path) -> (qusers::sim::Store, String) {
+    let out = qusers()
+        .args(["export", "--sim", "--sim-state"])
+        .arg(state)
+        .arg("-o")
+        .arg(export)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let store = qusers::sim::Store::load(state).expect("state");
+    let user_type = store
+        .user_types
+        .keys()
+        .find(|t| *t != "UT_BRANDADMIN")
+        .expect("a user type")
+        .clone();
+    (store, user_type)
+}
