@@ -11,7 +11,7 @@ use super::{InputRow, Outcome};
 use crate::api::{NewUser, UserUpdate};
 use crate::file::Col;
 use crate::instance::{Instance, InstanceUser};
-use crate::rules::{parse_date, parse_status, Action, Code, Problem, Status};
+use crate::rules::{damage, parse_date, parse_status, same_text, Action, Code, Problem, Status};
 use crate::validate::Verdict;
 
 /// How to build the requests.
@@ -31,6 +31,9 @@ pub struct PlanOptions {
     pub prefer: Option<Prefer>,
     /// Accounts that are never disabled, demoted or moved by accident.
     pub protect: Protect,
+    /// `--allow-damaged-text`: an update may write a value that looks like a garbled copy of
+    /// the one in Qualtrics (otherwise the row is invalid, T01).
+    pub allow_damaged_text: bool,
 }
 
 impl Default for PlanOptions {
@@ -43,6 +46,7 @@ impl Default for PlanOptions {
             base: None,
             prefer: None,
             protect: Protect::default(),
+            allow_damaged_text: false,
         }
     }
 }
@@ -242,6 +246,9 @@ pub struct Plan {
     pub blocked_by_invalid: bool,
     /// `--upsert` rows: (line, the findings it dropped, the row's verdict before).
     pub upserted: Vec<(u64, Vec<Code>, Verdict)>,
+    /// Rows the plan found would write damaged text (T01): (line, row, the problem added, the
+    /// row's verdict before).
+    pub damaged: Vec<(u64, u64, Problem, Verdict)>,
 }
 
 impl Plan {
@@ -338,6 +345,40 @@ pub fn plan(
             }
         }
     }
+    // Never write damage over a good value: an update whose text is a garbled copy of what
+    // Qualtrics has is an error for its row, decided before anything is planned (so that,
+    // without --skip-invalid, it stops the import as any invalid row does).
+    let mut damaged = Vec::new();
+    for row in &mut rows {
+        if carried.contains_key(&row.row) || row.empty || row.action != Action::Update {
+            continue;
+        }
+        let id = upserted
+            .get(&row.row)
+            .map_or(row.get(Col::UserId), String::as_str);
+        let Some(current) = instance.by_id(id) else {
+            continue;
+        };
+        let base = opts.base.as_ref().and_then(|b| b.user(id));
+        let found = damaged_fields(row, current, base);
+        if found.is_empty() {
+            continue;
+        }
+        if opts.allow_damaged_text {
+            continue;
+        }
+        let problem = Problem::new(
+            Code::DamagedText,
+            format!(
+                "{}: nothing is written over the value in Qualtrics",
+                found.join("; ")
+            ),
+        );
+        let before = row.verdict;
+        row.problems.push(problem.clone());
+        row.verdict = Verdict::Error;
+        damaged.push((row.line, row.row, problem, before));
+    }
     let any_invalid = rows
         .iter()
         .any(|r| r.verdict == Verdict::Error && !carried.contains_key(&r.row));
@@ -356,6 +397,15 @@ pub fn plan(
                             input.get(Col::UserName)
                         ));
                     }
+                    if opts.allow_damaged_text && input.action == Action::Update {
+                        let id = upsert_id.unwrap_or(input.get(Col::UserId));
+                        if let Some(current) = instance.by_id(id) {
+                            let base = opts.base.as_ref().and_then(|b| b.user(id));
+                            for d in damaged_fields(&input, current, base) {
+                                notes.push(format!("{d} (written: --allow-damaged-text)"));
+                            }
+                        }
+                    }
                     plan_row(&input, upsert_id, instance, opts, blocked, &mut notes)
                 }
             };
@@ -370,7 +420,145 @@ pub fn plan(
         rows: planned,
         blocked_by_invalid: blocked,
         upserted: dropped,
+        damaged,
     }
+}
+
+/// The fields of an update row whose new text is a garbled copy of the user's value in
+/// Qualtrics (or of the export's, when the file came with a base snapshot), each described:
+/// `lastName "KrÃ¼ger" is Krüger (the value in Qualtrics) with its UTF-8 text read as
+/// Windows-1252 and saved again`.
+fn damaged_fields(row: &InputRow, current: &InstanceUser, base: Option<&BaseUser>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (field, col, live) in fields(current) {
+        if matches!(col, Col::AccountStatus | Col::ExpirationDate) {
+            continue;
+        }
+        let file = row.get(col);
+        if file.is_empty() || same_value(col, live, file) {
+            continue;
+        }
+        let sources = [(live, "the value in Qualtrics")]
+            .into_iter()
+            .chain(base.map(|b| (base_value(b, col), "the value exported")));
+        for (good, whose) in sources {
+            if let Some(how) = damage(good, file) {
+                found.push(format!(
+                    "{field} {file:?} is a garbled copy of {good:?} ({whose}): {how}"
+                ));
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// The validation summary with the plan's T01 findings counted: the rows the plan found to
+/// write damaged text are errors now, and the problem list quotes them.
+pub fn count_damaged(summary: &mut crate::validate::FileSummary, plan: &Plan) {
+    use crate::rules::Severity;
+    use crate::validate::{RowProblemOut, RuleCount, Verdict as V};
+    if plan.damaged.is_empty() {
+        return;
+    }
+    for (line, row, problem, before) in &plan.damaged {
+        match before {
+            V::Ok => summary.ok = summary.ok.saturating_sub(1),
+            V::Warning => summary.warning = summary.warning.saturating_sub(1),
+            V::Error => summary.error = summary.error.saturating_sub(1),
+        }
+        summary.error += 1;
+        let id = problem.code.id();
+        match summary.rules.iter_mut().find(|r| r.code == id) {
+            Some(rc) => {
+                rc.rows += 1;
+                if rc.lines.len() < 5 {
+                    rc.lines.push(*line);
+                }
+            }
+            None => summary.rules.push(RuleCount {
+                code: id,
+                severity: Severity::Error,
+                title: problem.code.rule().title,
+                rows: 1,
+                lines: vec![*line],
+            }),
+        }
+        let sample = RowProblemOut {
+            line: *line,
+            row: *row,
+            code: id,
+            severity: Severity::Error,
+            message: problem.message(),
+        };
+        // Errors come first in the problem list: after the errors quoted, before the warnings.
+        let at = summary
+            .samples
+            .iter()
+            .position(|s| s.severity != Severity::Error || s.line > *line)
+            .unwrap_or(summary.samples.len());
+        summary.samples.insert(at, sample);
+    }
+    let quoted = crate::validate::SAMPLE_PROBLEMS;
+    summary.samples.truncate(quoted);
+    summary.valid = false;
+}
+
+/// `import` reads columns by name, so an export's "Division Name"/"User Type Name" columns
+/// (F12, an error for `validate`, whose files go to Qualtrics' own upload) are simply not
+/// read: the finding becomes a note in the summary.
+pub fn accept_export_layout(
+    summary: &mut crate::validate::FileSummary,
+    file_problems: &mut Vec<(Option<u64>, Problem, bool)>,
+) {
+    use crate::rules::Severity;
+    let id = Code::ExportNameColumns.id();
+    let before = summary.file_problems.len();
+    summary.file_problems.retain(|p| p.code != id);
+    file_problems.retain(|(_, p, _)| p.code != Code::ExportNameColumns);
+    if summary.file_problems.len() == before {
+        return;
+    }
+    summary.notes.push(
+        "the export's \"Division Name\"/\"User Type Name\" columns were ignored: import reads the \
+         ids (divisionId, accountType) by column name"
+            .into(),
+    );
+    summary.valid = summary.error == 0
+        && !summary
+            .file_problems
+            .iter()
+            .any(|p| p.severity == Severity::Error);
+}
+
+/// `--strict` on an import: every warning found while validating counts as an error, for the
+/// rows (their verdict), the file-level problems and the summary.
+pub fn make_strict(
+    rows: &mut [InputRow],
+    file_problems: &mut [(Option<u64>, Problem, bool)],
+    summary: &mut crate::validate::FileSummary,
+) {
+    use crate::rules::Severity;
+    for r in rows.iter_mut() {
+        if !r.problems.is_empty() {
+            r.verdict = Verdict::Error;
+        }
+    }
+    for (_, _, error) in file_problems.iter_mut() {
+        *error = true;
+    }
+    summary.error += summary.warning;
+    summary.warning = 0;
+    for p in &mut summary.file_problems {
+        p.severity = Severity::Error;
+    }
+    for r in &mut summary.rules {
+        r.severity = Severity::Error;
+    }
+    for s in &mut summary.samples {
+        s.severity = Severity::Error;
+    }
+    summary.valid = summary.error == 0 && summary.file_problems.is_empty();
 }
 
 /// The validation summary as `--upsert` leaves it: the findings upserted rows no longer have
@@ -421,7 +609,7 @@ fn upsert(row: &mut InputRow, instance: &Instance) -> Option<String> {
     if row.action != Action::Create || row.empty || !row.get(Col::UserId).is_empty() {
         return None;
     }
-    let user = instance.by_username(row.get(Col::UserName))?;
+    let user = crate::rules::user_named(instance, row.get(Col::UserName))?;
     row.problems.retain(|p| p.code != Code::UserNameTaken);
     // Update rows may leave cells empty: what only a create needs is no longer missing.
     row.problems.retain(|p| {
@@ -471,9 +659,11 @@ fn base_value(base: &BaseUser, col: Col) -> &str {
 }
 
 /// Whether two values of a field mean the same: statuses by meaning (`Enabled` is `active`),
-/// dates by day (`1/2/2027` is `01/02/2027`), everything else exactly.
+/// dates by day (`1/2/2027` is `01/02/2027`), everything else as the same text once
+/// normalized (`Krüger` with `u` + U+0308 is `Krüger`): such a row is unchanged, and nothing
+/// is sent for it.
 pub fn same_value(col: Col, a: &str, b: &str) -> bool {
-    if a == b {
+    if same_text(a, b) {
         return true;
     }
     match col {

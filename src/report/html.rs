@@ -1165,6 +1165,7 @@ mod tests {
                 lines: vec![2],
             }],
             samples: vec![],
+            notes: vec![],
             sso_brand: None,
         }
     }
