@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::plan::{ChangeClass, Plan, Planned, PlannedRow};
 use super::Outcome;
+use crate::validate::Verdict;
 
 /// Rows shown in full before the rest are listed by class.
 pub const DETAILED_ROWS: usize = 50;
@@ -84,7 +85,73 @@ fn row_line(r: &PlannedRow) -> Option<String> {
     if !r.notes.is_empty() {
         let _ = write!(text, " ({})", r.notes.join("; "));
     }
+    // A row sent despite warnings says so, with their codes (the report has the messages).
+    if r.input.verdict == Verdict::Warning {
+        let _ = write!(text, "  [warning: {}]", r.input.codes());
+    }
     Some(text)
+}
+
+/// The rows the plan sends that have warnings, counted by rule: `[("R08", 2), ("W01", 1)]`,
+/// in catalog order. A row counts once per rule.
+pub fn warnings_by_rule(plan: &Plan) -> Vec<(&'static str, usize)> {
+    let mut by: BTreeMap<crate::rules::Code, usize> = BTreeMap::new();
+    for r in &plan.rows {
+        if !matches!(r.planned, Planned::Create { .. } | Planned::Update { .. }) {
+            continue;
+        }
+        let mut codes: Vec<_> = r
+            .input
+            .problems
+            .iter()
+            .filter(|p| p.severity(false) == crate::rules::Severity::Warning)
+            .map(|p| p.code)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        for c in codes {
+            *by.entry(c).or_default() += 1;
+        }
+    }
+    by.into_iter().map(|(c, n)| (c.id(), n)).collect()
+}
+
+/// How many rows the plan sends despite warnings, and by rule: `3 rows with warnings (R08: 2,
+/// W01: 1)`; `None` when none has.
+pub fn warnings_line(plan: &Plan) -> Option<String> {
+    let rows = plan
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!(r.planned, Planned::Create { .. } | Planned::Update { .. })
+                && r.input.verdict == Verdict::Warning
+        })
+        .count();
+    if rows == 0 {
+        return None;
+    }
+    let rules: Vec<String> = warnings_by_rule(plan)
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    Some(format!(
+        "{} with warnings ({})",
+        crate::numfmt::plural(rows as u64, "row", "rows"),
+        rules.join(", ")
+    ))
+}
+
+/// The confirmation question: what will be sent where, and the rows that go despite warnings.
+pub fn confirm_question(plan: &Plan, target: &str) -> String {
+    let mut q = format!(
+        "Apply {} creates and {} updates to {target}?",
+        plan.creates(),
+        plan.updates()
+    );
+    if let Some(w) = warnings_line(plan) {
+        let _ = write!(q, " Among them {w}: the plan above marks them.");
+    }
+    q
 }
 
 /// `creates: 1, renames: 2, status changes: 3 (disables: 1), …`: the rows per class.
@@ -116,6 +183,9 @@ pub fn render(plan: &Plan, base: &str) -> String {
     );
     if !base.is_empty() {
         let _ = writeln!(s, "  {base}");
+    }
+    if let Some(w) = warnings_line(plan) {
+        let _ = writeln!(s, "  to send: {w}, marked [warning: …] below");
     }
     let mut beyond: BTreeMap<ChangeClass, Vec<String>> = BTreeMap::new();
     let mut shown = 0;

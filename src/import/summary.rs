@@ -41,6 +41,9 @@ pub struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brake: Option<String>,
     pub base: &'a str,
+    /// What import did with the file beside the rules (the export's name columns ignored).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notes: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -80,6 +83,7 @@ impl<'a> Summary<'a> {
             changes: super::preview::ClassCounts::of(&o.plan),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
+            notes: &o.validation.notes,
             undo: o.undo.as_ref().map(|p| p.display().to_string()),
             not_undoable: &o.not_undoable,
             failed: o.failed.as_ref().map(|p| p.display().to_string()),
@@ -102,6 +106,9 @@ impl<'a> Summary<'a> {
         // (When nothing was imported the validation summary above names it already.)
         if let (Some(b), false) = (self.sso_brand, o.verdict == ImportVerdict::NotImported) {
             let _ = writeln!(text, "  {}", b.describe());
+        }
+        for note in self.notes {
+            let _ = writeln!(text, "  note: {note}");
         }
         if self.dry_run {
             text.push_str(&super::preview::render(&o.plan, &o.base_note));
