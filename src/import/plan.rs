@@ -1137,10 +1137,147 @@ mod tests {
         assert_eq!(p.rows[0].user_id(), "UR_aaaaaaaaaaa");
     }
 
+    fn update_row(n: u64, id: &str, first: &str, last: &str) -> InputRow {
+        row(n, [id, "", first, last, "", "", "", "", ""])
+    }
+
+    #[test]
+    fn a_garbled_copy_of_the_live_value_is_an_error_unless_allowed() {
+        let mut inst = instance();
+        let mut ann = inst.by_id("UR_aaaaaaaaaaa").cloned().expect("ann");
+        ann.last_name = "Krüger".into();
+        inst.insert(ann);
+        let rows = vec![
+            update_row(1, "UR_aaaaaaaaaaa", "", "KrÃ¼ger"),
+            update_row(2, "UR_bbbbbbbbbbb", "Bob", ""),
+        ];
+        let p = plan(rows.clone(), &inst, &PlanOptions::default(), HashMap::new());
+        assert!(p.blocked_by_invalid, "an invalid row stops the import");
+        match &p.rows[0].planned {
+            Planned::Nothing { outcome, message } => {
+                assert_eq!(*outcome, Outcome::Invalid);
+                assert!(message.starts_with("T01"), "{message}");
+                assert!(
+                    message.contains("\"Krüger\""),
+                    "the live value is quoted: {message}"
+                );
+                assert!(message.contains("Windows-1252"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.damaged.len(), 1);
+        assert_eq!(p.damaged[0].3, Verdict::Ok);
+        // --skip-invalid: the good row goes, the garbled one does not.
+        let skip = PlanOptions {
+            skip_invalid: true,
+            ..Default::default()
+        };
+        let p = plan(rows.clone(), &inst, &skip, HashMap::new());
+        assert!(matches!(
+            p.rows[0].planned,
+            Planned::Nothing {
+                outcome: Outcome::Invalid,
+                ..
+            }
+        ));
+        assert!(matches!(p.rows[1].planned, Planned::Update { .. }));
+        // --allow-damaged-text writes it, and says so.
+        let allow = PlanOptions {
+            allow_damaged_text: true,
+            ..Default::default()
+        };
+        let p = plan(rows, &inst, &allow, HashMap::new());
+        assert!(p.damaged.is_empty());
+        match &p.rows[0].planned {
+            Planned::Update { update, .. } => {
+                assert_eq!(update.last_name.as_deref(), Some("KrÃ¼ger"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.rows[0].notes[0].contains("--allow-damaged-text"));
+    }
+
+    #[test]
+    fn a_normalization_only_difference_is_unchanged_and_a_real_edit_is_sent() {
+        let mut inst = instance();
+        let mut ann = inst.by_id("UR_aaaaaaaaaaa").cloned().expect("ann");
+        ann.first_name = "José".into();
+        ann.last_name = "Dvořák".into();
+        inst.insert(ann);
+        let nfd = update_row(1, "UR_aaaaaaaaaaa", "Jose\u{301}", "Dvor\u{30c}a\u{301}k");
+        let p = plan(vec![nfd], &inst, &PlanOptions::default(), HashMap::new());
+        assert!(
+            matches!(
+                &p.rows[0].planned,
+                Planned::Nothing {
+                    outcome: Outcome::Unchanged,
+                    ..
+                }
+            ),
+            "{:?}",
+            p.rows[0].planned
+        );
+        // Dvo?ák is damage; Dvorak, typed, is an edit.
+        let rows = vec![
+            update_row(1, "UR_aaaaaaaaaaa", "", "Dvo?ák"),
+            update_row(2, "UR_aaaaaaaaaaa", "", "Dvorak"),
+        ];
+        let skip = PlanOptions {
+            skip_invalid: true,
+            ..Default::default()
+        };
+        let p = plan(rows, &inst, &skip, HashMap::new());
+        assert!(
+            matches!(&p.rows[0].planned, Planned::Nothing { outcome: Outcome::Invalid, message } if message.contains("\"Dvořák\""))
+        );
+        assert!(
+            matches!(&p.rows[1].planned, Planned::Update { update, .. } if update.last_name.as_deref() == Some("Dvorak"))
+        );
+    }
+
+    #[test]
+    fn strict_makes_every_warning_an_error() {
+        let mut r = row(1, ["", "a@x.org", "A", "B", "a@x.org", "", "UT_x", "", ""]);
+        r.problems.push(Problem::new(Code::Whitespace, "spaces"));
+        r.verdict = Verdict::Warning;
+        let mut rows = vec![
+            r,
+            row(2, ["", "b@x.org", "A", "B", "b@x.org", "", "UT_x", "", ""]),
+        ];
+        let mut file = vec![(Some(1), Problem::new(Code::LegacyEncoding, "1252"), false)];
+        let mut summary = crate::validate::FileSummary {
+            file: "f.csv".into(),
+            valid: true,
+            bytes: 1,
+            encoding: None,
+            delimiter: None,
+            rows: 2,
+            creates: 2,
+            updates: 0,
+            ok: 1,
+            warning: 1,
+            error: 0,
+            file_problems: Vec::new(),
+            rules: Vec::new(),
+            samples: Vec::new(),
+            sso_brand: None,
+            notes: Vec::new(),
+        };
+        make_strict(&mut rows, &mut file, &mut summary);
+        assert_eq!(rows[0].verdict, Verdict::Error);
+        assert_eq!(rows[1].verdict, Verdict::Ok);
+        assert!(file[0].2);
+        assert_eq!(
+            (summary.warning, summary.error, summary.valid),
+            (0, 1, false)
+        );
+    }
+
     #[test]
     fn statuses_and_dates_compare_by_meaning() {
         assert!(same_value(Col::AccountStatus, "active", "Enabled"));
         assert!(!same_value(Col::ExpirationDate, "01/02/2027", "01/03/2027"));
         assert!(!same_value(Col::FirstName, "ann", "Ann"));
+        assert!(same_value(Col::LastName, "Krüger", "Kru\u{308}ger"));
     }
 }

@@ -252,7 +252,8 @@ impl RowSink for HtmlSink {
             // the page lists errors first, however many warnings came before them.
             let full = !self.rows.has_room() || self.kept_bytes >= EMBEDDED_BYTES;
             if full && row.verdict == Verdict::Error {
-                if let Some(at) = (self.rows.items.iter()).rposition(|r| r.verdict == Verdict::Warning)
+                if let Some(at) =
+                    (self.rows.items.iter()).rposition(|r| r.verdict == Verdict::Warning)
                 {
                     let gone = self.rows.items.remove(at);
                     self.kept_bytes -= gone.text_bytes();

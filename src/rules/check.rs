@@ -5,9 +5,9 @@ use jiff::civil::Date;
 use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
     control_and_rare_bytes, describe_invisible, email_issue, find_invisible, find_lost_text_char,
-    forbidden_symbols, format_file_date, has_control, has_lead_then_continuation,
-    is_account_type, is_division_id, is_scientific_notation, is_user_id, may_have_invisible, nfc,
-    parse_date, parse_status, two_digit_date, unmojibake, DateIssue,
+    forbidden_symbols, format_file_date, has_control, has_lead_then_continuation, is_account_type,
+    is_division_id, is_scientific_notation, is_user_id, may_have_invisible, nfc, parse_date,
+    parse_status, two_digit_date, unmojibake, DateIssue,
 };
 use super::words;
 use super::{Code, Problem};
@@ -268,7 +268,12 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                 }
                 // (C1 controls and U+FFFD start with bytes that invisible characters share.)
                 if let Some(c) = find_lost_text_char(value) {
-                    lost.push(format!("{} {} has U+{:04X}", col.name(), quoted(value), c as u32));
+                    lost.push(format!(
+                        "{} {} has U+{:04X}",
+                        col.name(),
+                        quoted(value),
+                        c as u32
+                    ));
                 }
             }
         }

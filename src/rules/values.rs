@@ -445,9 +445,7 @@ pub fn is_scientific_notation(s: &str) -> bool {
         [b'+' | b'-', d @ ..] => d,
         d => d,
     };
-    mantissa_ok
-        && (1..=3).contains(&digits.len())
-        && digits.iter().all(u8::is_ascii_digit)
+    mantissa_ok && (1..=3).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// How a value from a file is a damaged copy of a good one (the value in Qualtrics).
@@ -541,13 +539,12 @@ pub fn damage(good: &str, new: &str) -> Option<Damage> {
             }
         }
     }
-    if let Some(c) = find_lost_text_char(new).filter(|_| find_lost_text_char(good).is_none()) {
-        return Some(Damage::LostCharacters(c));
-    }
     if replaced_letters(good, new) {
         return Some(Damage::Replaced);
     }
-    None
+    find_lost_text_char(new)
+        .filter(|_| find_lost_text_char(good).is_none())
+        .map(Damage::LostCharacters)
 }
 
 /// Whether `new` is `good` with some of its letters past ASCII each replaced by one to four
@@ -880,8 +877,20 @@ mod tests {
 
     /// Realistic names, accented and not Latin, some with letters Windows-1252 lacks.
     const NAMES: [&str; 14] = [
-        "Krüger", "Müller", "Dvořák", "Светлана", "陈伟", "José María", "Łukasz Wróbel",
-        "Αλέξανδρος", "Çağlar Öztürk", "Søren Ærø", "山田太郎", "김민준", "Zoë", "Nguyễn Thị",
+        "Krüger",
+        "Müller",
+        "Dvořák",
+        "Светлана",
+        "陈伟",
+        "José María",
+        "Łukasz Wróbel",
+        "Αλέξανδρος",
+        "Çağlar Öztürk",
+        "Søren Ærø",
+        "山田太郎",
+        "김민준",
+        "Zoë",
+        "Nguyễn Thị",
     ];
 
     /// `s`'s UTF-8 read as `enc` and saved as UTF-8, `rounds` times: what Excel does to a
