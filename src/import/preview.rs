@@ -329,6 +329,46 @@ mod tests {
     }
 
     #[test]
+    fn rows_sent_with_warnings_are_marked_and_counted_by_rule() {
+        use crate::rules::{Code, Problem};
+        let mut warned = row(1, vec![ch("lastName", "Lee", "Leigh")]);
+        warned.input.problems = vec![
+            Problem::new(Code::Mojibake, "garbled"),
+            Problem::new(Code::Whitespace, "spaces"),
+        ];
+        warned.input.verdict = Verdict::Warning;
+        let mut spaced = row(2, vec![ch("firstName", "Bo", "Bob")]);
+        spaced.input.problems = vec![Problem::new(Code::Whitespace, "spaces")];
+        spaced.input.verdict = Verdict::Warning;
+        let clean = row(3, vec![ch("firstName", "Al", "Alan")]);
+        let plan = Plan {
+            rows: vec![warned, spaced, clean],
+            ..Default::default()
+        };
+        assert_eq!(warnings_by_rule(&plan), vec![("R08", 1), ("W01", 2)]);
+        let text = render(&plan, "");
+        assert!(
+            text.contains("to send: 2 rows with warnings (R08: 1, W01: 2)"),
+            "{text}"
+        );
+        assert!(text.contains("Lee → Leigh  [warning: R08 W01]"), "{text}");
+        assert!(text.contains("Bo → Bob  [warning: W01]"), "{text}");
+        assert!(!text.contains("Al → Alan  [warning"), "{text}");
+        let q = confirm_question(&plan, "the simulator");
+        assert!(
+            q.starts_with("Apply 0 creates and 3 updates to the simulator?"),
+            "{q}"
+        );
+        assert!(q.contains("2 rows with warnings (R08: 1, W01: 2)"), "{q}");
+        let quiet = Plan {
+            rows: vec![row(4, vec![ch("firstName", "Al", "Alan")])],
+            ..Default::default()
+        };
+        assert_eq!(warnings_line(&quiet), None);
+        assert!(!confirm_question(&quiet, "x").contains("warning"));
+    }
+
+    #[test]
     fn counts_per_class_and_rows_beyond_fifty_are_listed_by_class() {
         let mut rows: Vec<PlannedRow> = (1..=50)
             .map(|n| row(n, vec![ch("firstName", "Ann", "Anne")]))
