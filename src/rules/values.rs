@@ -413,9 +413,7 @@ pub fn is_lost_text_char(c: char) -> bool {
 /// The first [`is_lost_text_char`] of `s`.
 pub fn find_lost_text_char(s: &str) -> Option<char> {
     // Both start with a byte (C2, EF) that ASCII and most accented letters lack.
-    if memchr::memchr2(0xC2, 0xEF, s.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memchr2(0xC2, 0xEF, s.as_bytes())?;
     s.chars().find(|&c| is_lost_text_char(c))
 }
 
