@@ -428,6 +428,23 @@ fn strict_import_refuses_rows_with_warnings() {
     let rows = read_report(&dir.path().join("b.csv"));
     assert_eq!(rows[0]["outcome"], "invalid", "{rows:?}");
     assert!(!names(&h).contains_key("new@univ.example"));
+    let out = qusers()
+        .current_dir(dir.path())
+        .args([
+            "import",
+            "w.csv",
+            "--dry-run",
+            "--format",
+            "json",
+            "--report",
+            "c.csv",
+        ])
+        .args(["--base-url", &h.url()])
+        .env("QUALTRICS_API_TOKEN", h.token())
+        .output()
+        .expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["warningsByRule"]["W01"], 1, "{v}");
     // The HTML verdict of a dry run counts the warned rows by rule.
     let (code, out) = run(
         &h,

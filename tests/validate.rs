@@ -376,7 +376,9 @@ fn fixtures_cover_the_catalog() {
     let uncovered: Vec<&str> = qusers::rules::RULES
         .iter()
         .map(|r| r.id)
-        .filter(|id| !seen.contains(*id) && !["F06", "F07", "A08", "F17", "R09", "T01"].contains(id))
+        .filter(|id| {
+            !seen.contains(*id) && !["F06", "F07", "A08", "F17", "R09", "T01"].contains(id)
+        })
         .collect();
     assert!(uncovered.is_empty(), "no fixture breaks {uncovered:?}");
 }

@@ -37,6 +37,9 @@ pub struct Summary<'a> {
     pub transient: Option<&'a crate::api::TransientStats>,
     /// Rows to send per class of change.
     pub changes: super::preview::ClassCounts,
+    /// Rows sent (or to send) despite warnings, by rule code.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub warnings_by_rule: std::collections::BTreeMap<&'static str, usize>,
     /// Why the blast-radius brake stopped the import.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brake: Option<String>,
@@ -81,6 +84,9 @@ impl<'a> Summary<'a> {
             resume_command,
             transient: o.transient.as_ref(),
             changes: super::preview::ClassCounts::of(&o.plan),
+            warnings_by_rule: super::preview::warnings_by_rule(&o.plan)
+                .into_iter()
+                .collect(),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
             notes: &o.validation.notes,
