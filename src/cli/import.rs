@@ -188,7 +188,9 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
     }
     let mut text = String::new();
     // Problems found while validating are shown as validate shows them (warnings too).
-    let warned = o.validation.warning > 0 || !o.validation.file_problems.is_empty();
+    // (Errors too: with --skip-invalid the rows left out, T01 among them, say why here.)
+    let warned =
+        o.validation.warning + o.validation.error > 0 || !o.validation.file_problems.is_empty();
     if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || warned {
         crate::report::render_text(&mut text, &o.validation, Some(&o.report));
     }

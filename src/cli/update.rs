@@ -154,7 +154,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         serde_json::to_string_pretty(&summary)? + "\n"
     } else {
         let mut text = String::new();
-        if outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none() {
+        let problems = outcome.validation.warning + outcome.validation.error > 0;
+        if (outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none()) || problems {
             crate::report::render_text(&mut text, &outcome.validation, Some(&outcome.report));
         }
         summary.render_text(&mut text, &outcome);
