@@ -178,6 +178,21 @@ fn is_header_again(map: &ColumnMap, values: &[&str; 9]) -> bool {
         .all(|c| values[*c as usize].eq_ignore_ascii_case(c.name()))
 }
 
+/// T03 for the identifiers (`userName "2.02312E+11"`) written in scientific notation.
+fn push_scientific(scientific: &[String], out: &mut Vec<Problem>) {
+    if scientific.is_empty() {
+        return;
+    }
+    out.push(Problem::new(
+        Code::ScientificNumber,
+        format!(
+            "{} {} a number in Excel's scientific notation: Excel read the column as numbers and kept only six digits, so the original value cannot be recovered from the file",
+            scientific.join(", "),
+            if scientific.len() == 1 { "is" } else { "are" }
+        ),
+    ));
+}
+
 /// Checks one record against every row rule that needs no other row. Appends to `out`.
 pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let map = ctx.map;
@@ -322,25 +337,26 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
     }
 
-    // Excel's scientific notation in an identifier: the digits it dropped are gone.
-    let scientific: Vec<String> = [Col::UserId, Col::UserName, Col::Email]
-        .into_iter()
-        .filter(|&c| {
-            let value = values[c as usize];
-            let head = value.split_once('#').map_or(value, |(local, _)| local);
-            is_scientific_notation(head)
-        })
-        .map(|c| format!("{} {}", c.name(), quoted(values[c as usize])))
-        .collect();
-    if !scientific.is_empty() {
-        out.push(Problem::new(
-            Code::ScientificNumber,
-            format!(
-                "{} {} a number in Excel's scientific notation: Excel read the column as numbers and kept only six digits, so the original value cannot be recovered from the file",
-                scientific.join(", "),
-                if scientific.len() == 1 { "is" } else { "are" }
-            ),
-        ));
+    // Excel's scientific notation in an identifier: the digits it dropped are gone. Only a
+    // value that starts with a digit can be one (ids and addresses nearly never do).
+    let idents = [Col::UserId, Col::UserName, Col::Email];
+    let starts_with_digit = |c: Col| {
+        values[c as usize]
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_digit)
+    };
+    if idents.iter().any(|&c| starts_with_digit(c)) {
+        let scientific: Vec<String> = idents
+            .into_iter()
+            .filter(|&c| {
+                let value = values[c as usize];
+                let head = value.split_once('#').map_or(value, |(local, _)| local);
+                starts_with_digit(c) && is_scientific_notation(head)
+            })
+            .map(|c| format!("{} {}", c.name(), quoted(values[c as usize])))
+            .collect();
+        push_scientific(&scientific, out);
     }
 
     let v = |c: Col| values[c as usize];
