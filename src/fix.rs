@@ -440,8 +440,11 @@ fn fix_cell(
             // On an SSO brand a new user's username ends in #brandId (updates ignore userName).
             let brand = opts.read.sso_brand.as_deref();
             let create = trim(map.field(rec, Col::UserId)).is_empty();
+            // Never from Excel's scientific notation (2.02312E+11): its digits are lost, and
+            // the suffix would make it look valid (T03 stays for a person to fix).
+            let scientific = crate::rules::is_scientific_notation(&value);
             if let Some(with) = brand
-                .filter(|_| create)
+                .filter(|_| create && !scientific)
                 .and_then(|b| crate::rules::with_brand(&value, b))
             {
                 report.cell("SSO brand suffix", line, name, &value, &with);

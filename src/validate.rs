@@ -22,7 +22,7 @@ use crate::rules::{
 };
 
 /// How many row problems the summary quotes in full.
-const SAMPLE_PROBLEMS: usize = 20;
+pub(crate) const SAMPLE_PROBLEMS: usize = 20;
 /// How many line numbers the summary lists per rule.
 const LINES_PER_RULE: usize = 5;
 
@@ -265,6 +265,10 @@ pub struct FileSummary {
     pub samples: Vec<RowProblemOut>,
     /// The SSO brand the usernames were checked against, and how it was known.
     pub sso_brand: Option<crate::rules::SsoBrand>,
+    /// What the command did with the file beside the rules (import ignoring the export's name
+    /// columns).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 struct Tally {
@@ -274,6 +278,9 @@ struct Tally {
     dates: crate::rules::DateOrder,
     /// The worksheet, when the file is a workbook: cross-row problems name their cells too.
     sheet: Option<Arc<file::SheetData>>,
+    /// The first warnings, quoted after the errors (`summary.samples` keeps the errors): the
+    /// problem list shows errors first however many warnings come before them.
+    warning_samples: Vec<RowProblemOut>,
 }
 
 impl Tally {
@@ -295,11 +302,13 @@ impl Tally {
                 rules: Vec::new(),
                 samples: Vec::new(),
                 sso_brand: None,
+                notes: Vec::new(),
             },
             by_code: BTreeMap::new(),
             strict,
             dates: Default::default(),
             sheet: None,
+            warning_samples: Vec::new(),
         }
     }
 
@@ -348,12 +357,17 @@ impl Tally {
                     entry.1.push(row.line);
                 }
             }
-            if s.samples.len() < SAMPLE_PROBLEMS {
-                s.samples.push(RowProblemOut {
+            let severity = p.severity(self.strict);
+            let samples = match severity {
+                Severity::Error => &mut s.samples,
+                Severity::Warning => &mut self.warning_samples,
+            };
+            if samples.len() < SAMPLE_PROBLEMS {
+                samples.push(RowProblemOut {
                     line: row.line,
                     row: row.row,
                     code: p.code.id(),
-                    severity: p.severity(self.strict),
+                    severity,
                     message: p.message(),
                 });
             }
@@ -361,6 +375,9 @@ impl Tally {
     }
 
     fn finish(mut self) -> FileSummary {
+        let room = SAMPLE_PROBLEMS.saturating_sub(self.summary.samples.len());
+        self.warning_samples.truncate(room);
+        self.summary.samples.append(&mut self.warning_samples);
         self.summary.rules = self
             .by_code
             .into_iter()

@@ -62,6 +62,13 @@ pub struct Args {
     pub(super) format: Format,
     #[command(flatten)]
     safety: super::safety::ImportSafetyArgs,
+    /// Warnings count as errors (as with validate --strict): a row with a warning is not imported
+    #[arg(long)]
+    strict: bool,
+    /// Write a value even when it looks like a garbled copy of the one in Qualtrics (KrÃ¼ger for
+    /// Krüger, Dvo?ák for Dvořák); without it such a row is an error (T01)
+    #[arg(long)]
+    allow_damaged_text: bool,
     #[command(flatten)]
     read: super::ReadArgs,
     /// No progress or talk on stderr
@@ -84,7 +91,8 @@ pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow
     if !std::io::stdin().is_terminal() {
         bail!("not applying {what} without --yes (stdin is not a terminal to ask on)");
     }
-    eprint!("Apply {what}? [y/N] ");
+    let question = crate::import::preview::confirm_question(plan, &target.description);
+    eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
@@ -115,6 +123,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     args.safety.apply(&mut opts);
     let resume_report = opts.report.clone();
+    opts.strict = args.strict;
+    opts.allow_damaged_text = args.allow_damaged_text;
     let inputs: Vec<&Path> = std::iter::once(args.file.as_str())
         .chain(args.existing.as_deref())
         .map(Path::new)
@@ -187,7 +197,9 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
     }
     let mut text = String::new();
     // Problems found while validating are shown as validate shows them (warnings too).
-    let warned = o.validation.warning > 0 || !o.validation.file_problems.is_empty();
+    // (Errors too: with --skip-invalid the rows left out, T01 among them, say why here.)
+    let warned =
+        o.validation.warning + o.validation.error > 0 || !o.validation.file_problems.is_empty();
     if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || warned {
         crate::report::render_text(&mut text, &o.validation, Some(&o.report));
     }

@@ -44,6 +44,13 @@ pub struct Args {
     yes: bool,
     #[command(flatten)]
     guard: GuardArgs,
+    /// Warnings count as errors (as with validate --strict): a row with a warning is not imported
+    #[arg(long)]
+    strict: bool,
+    /// Write a value even when it looks like a garbled copy of the one in Qualtrics (KrÃ¼ger for
+    /// Krüger, Dvo?ák for Dvořák); without it such a row is an error (T01)
+    #[arg(long)]
+    allow_damaged_text: bool,
     /// The summary on stdout: text or one JSON object
     #[arg(long, value_enum, default_value_t)]
     pub(super) format: Format,
@@ -97,6 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     opts.dry_run = args.dry_run;
     opts.concurrency = usize::from(args.target.concurrency) * 2;
     args.guard.apply(&mut opts);
+    opts.strict = args.strict;
+    opts.allow_damaged_text = args.allow_damaged_text;
     let target = args.target.resolve()?;
     let progress = Bars::new(args.quiet, "reading the instance's users");
     use crate::import::Progress as _;
@@ -160,7 +169,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         serde_json::to_string_pretty(&summary)? + "\n"
     } else {
         let mut text = String::new();
-        if outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none() {
+        let problems = outcome.validation.warning + outcome.validation.error > 0;
+        if (outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none()) || problems {
             crate::report::render_text(&mut text, &outcome.validation, Some(&outcome.report));
         }
         summary.render_text(&mut text, &outcome);

@@ -181,8 +181,23 @@ fn plan_counts(o: &ImportOutcome) -> PlanCounts {
     p
 }
 
-/// The verdict in one sentence, and its look (`ok`, `warning`, `error`).
+/// The verdict in one sentence, and its look (`ok`, `warning`, `error`). Rows sent (or to be
+/// sent) despite warnings are counted by rule, and an otherwise clean run looks `warning`.
 fn verdict(o: &ImportOutcome) -> (String, &'static str) {
+    let (mut text, class) = plain_verdict(o);
+    let Some(warned) = super::preview::warnings_line(&o.plan) else {
+        return (text, class);
+    };
+    let sent = if o.verdict == ImportVerdict::Planned {
+        "to be sent"
+    } else {
+        "sent"
+    };
+    text = format!("{}; {warned} {sent}.", text.trim_end_matches('.'));
+    (text, if class == "ok" { "warning" } else { class })
+}
+
+fn plain_verdict(o: &ImportOutcome) -> (String, &'static str) {
     let c = &o.counts;
     let problems = c.invalid + c.failed + c.conflict;
     let problem_text = || {

@@ -11,7 +11,7 @@ use super::{InputRow, Outcome};
 use crate::api::{NewUser, UserUpdate};
 use crate::file::Col;
 use crate::instance::{Instance, InstanceUser};
-use crate::rules::{parse_date, parse_status, Action, Code, Problem, Status};
+use crate::rules::{damage, parse_date, parse_status, same_text, Action, Code, Problem, Status};
 use crate::validate::Verdict;
 
 /// How to build the requests.
@@ -31,6 +31,9 @@ pub struct PlanOptions {
     pub prefer: Option<Prefer>,
     /// Accounts that are never disabled, demoted or moved by accident.
     pub protect: Protect,
+    /// `--allow-damaged-text`: an update may write a value that looks like a garbled copy of
+    /// the one in Qualtrics (otherwise the row is invalid, T01).
+    pub allow_damaged_text: bool,
 }
 
 impl Default for PlanOptions {
@@ -43,6 +46,7 @@ impl Default for PlanOptions {
             base: None,
             prefer: None,
             protect: Protect::default(),
+            allow_damaged_text: false,
         }
     }
 }
@@ -242,6 +246,9 @@ pub struct Plan {
     pub blocked_by_invalid: bool,
     /// `--upsert` rows: (line, the findings it dropped, the row's verdict before).
     pub upserted: Vec<(u64, Vec<Code>, Verdict)>,
+    /// Rows the plan found would write damaged text (T01): (line, row, the problem added, the
+    /// row's verdict before).
+    pub damaged: Vec<(u64, u64, Problem, Verdict)>,
 }
 
 impl Plan {
@@ -339,6 +346,40 @@ pub fn plan(
             }
         }
     }
+    // Never write damage over a good value: an update whose text is a garbled copy of what
+    // Qualtrics has is an error for its row, decided before anything is planned (so that,
+    // without --skip-invalid, it stops the import as any invalid row does).
+    let mut damaged = Vec::new();
+    for row in &mut rows {
+        if carried.contains_key(&row.row) || row.empty || row.action != Action::Update {
+            continue;
+        }
+        let id = upserted
+            .get(&row.row)
+            .map_or(row.get(Col::UserId), String::as_str);
+        let Some(current) = instance.by_id(id) else {
+            continue;
+        };
+        let base = opts.base.as_ref().and_then(|b| b.user(id));
+        let found = damaged_fields(row, current, base);
+        if found.is_empty() {
+            continue;
+        }
+        if opts.allow_damaged_text {
+            continue;
+        }
+        let problem = Problem::new(
+            Code::DamagedText,
+            format!(
+                "{}: nothing is written over the value in Qualtrics",
+                found.join("; ")
+            ),
+        );
+        let before = row.verdict;
+        row.problems.push(problem.clone());
+        row.verdict = Verdict::Error;
+        damaged.push((row.line, row.row, problem, before));
+    }
     let any_invalid = rows
         .iter()
         .any(|r| r.verdict == Verdict::Error && !carried.contains_key(&r.row));
@@ -357,6 +398,15 @@ pub fn plan(
                             input.get(Col::UserName)
                         ));
                     }
+                    if opts.allow_damaged_text && input.action == Action::Update {
+                        let id = upsert_id.unwrap_or(input.get(Col::UserId));
+                        if let Some(current) = instance.by_id(id) {
+                            let base = opts.base.as_ref().and_then(|b| b.user(id));
+                            for d in damaged_fields(&input, current, base) {
+                                notes.push(format!("{d} (written: --allow-damaged-text)"));
+                            }
+                        }
+                    }
                     plan_row(&input, upsert_id, instance, opts, blocked, &mut notes)
                 }
             };
@@ -371,7 +421,149 @@ pub fn plan(
         rows: planned,
         blocked_by_invalid: blocked,
         upserted: dropped,
+        damaged,
     }
+}
+
+/// The fields of an update row whose new text is a garbled copy of the user's value in
+/// Qualtrics (or of the export's, when the file came with a base snapshot), each described:
+/// `lastName "KrÃ¼ger" is Krüger (the value in Qualtrics) with its UTF-8 text read as
+/// Windows-1252 and saved again`.
+fn damaged_fields(
+    row: &InputRow,
+    current: &InstanceUser,
+    base: Option<&super::base::BaseUser>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for (field, col, live) in fields(current) {
+        if matches!(col, Col::AccountStatus | Col::ExpirationDate) {
+            continue;
+        }
+        let file = row.get(col);
+        if file.is_empty() || same_value(col, live, file) {
+            continue;
+        }
+        let sources = [(live, "the value in Qualtrics")]
+            .into_iter()
+            .chain(base.and_then(|b| Some((b.value(col)?, "the value exported"))));
+        for (good, whose) in sources {
+            if let Some(how) = damage(good, file) {
+                found.push(format!(
+                    "{field} {file:?} is a garbled copy of {good:?} ({whose}): {how}"
+                ));
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// The validation summary with the plan's T01 findings counted: the rows the plan found to
+/// write damaged text are errors now, and the problem list quotes them.
+pub fn count_damaged(summary: &mut crate::validate::FileSummary, plan: &Plan) {
+    use crate::rules::Severity;
+    use crate::validate::{RowProblemOut, RuleCount, Verdict as V};
+    if plan.damaged.is_empty() {
+        return;
+    }
+    for (line, row, problem, before) in &plan.damaged {
+        match before {
+            V::Ok => summary.ok = summary.ok.saturating_sub(1),
+            V::Warning => summary.warning = summary.warning.saturating_sub(1),
+            V::Error => summary.error = summary.error.saturating_sub(1),
+        }
+        summary.error += 1;
+        let id = problem.code.id();
+        match summary.rules.iter_mut().find(|r| r.code == id) {
+            Some(rc) => {
+                rc.rows += 1;
+                if rc.lines.len() < 5 {
+                    rc.lines.push(*line);
+                }
+            }
+            None => summary.rules.push(RuleCount {
+                code: id,
+                severity: Severity::Error,
+                title: problem.code.rule().title,
+                rows: 1,
+                lines: vec![*line],
+            }),
+        }
+        let sample = RowProblemOut {
+            line: *line,
+            row: *row,
+            code: id,
+            severity: Severity::Error,
+            message: problem.message(),
+        };
+        // Errors come first in the problem list: after the errors quoted, before the warnings.
+        let at = summary
+            .samples
+            .iter()
+            .position(|s| s.severity != Severity::Error || s.line > *line)
+            .unwrap_or(summary.samples.len());
+        summary.samples.insert(at, sample);
+    }
+    let quoted = crate::validate::SAMPLE_PROBLEMS;
+    summary.samples.truncate(quoted);
+    summary.valid = false;
+}
+
+/// `import` reads columns by name, so an export's "Division Name"/"User Type Name" columns
+/// (F12, an error for `validate`, whose files go to Qualtrics' own upload) are simply not
+/// read: the finding becomes a note in the summary.
+pub fn accept_export_layout(
+    summary: &mut crate::validate::FileSummary,
+    file_problems: &mut Vec<(Option<u64>, Problem, bool)>,
+) {
+    use crate::rules::Severity;
+    let id = Code::ExportNameColumns.id();
+    let before = summary.file_problems.len();
+    summary.file_problems.retain(|p| p.code != id);
+    file_problems.retain(|(_, p, _)| p.code != Code::ExportNameColumns);
+    if summary.file_problems.len() == before {
+        return;
+    }
+    summary.notes.push(
+        "the export's \"Division Name\"/\"User Type Name\" columns were ignored: import reads the \
+         ids (divisionId, accountType) by column name"
+            .into(),
+    );
+    summary.valid = summary.error == 0
+        && !summary
+            .file_problems
+            .iter()
+            .any(|p| p.severity == Severity::Error);
+}
+
+/// `--strict` on an import: every warning found while validating counts as an error, for the
+/// rows (their verdict), the file-level problems and the summary.
+pub fn make_strict(
+    rows: &mut [InputRow],
+    file_problems: &mut [(Option<u64>, Problem, bool)],
+    summary: &mut crate::validate::FileSummary,
+) {
+    use crate::rules::Severity;
+    for r in rows.iter_mut() {
+        if !r.problems.is_empty() {
+            r.verdict = Verdict::Error;
+        }
+    }
+    for (_, _, error) in file_problems.iter_mut() {
+        *error = true;
+    }
+    summary.error += summary.warning;
+    summary.warning = 0;
+    for p in &mut summary.file_problems {
+        p.severity = Severity::Error;
+    }
+    for r in &mut summary.rules {
+        r.severity = Severity::Error;
+    }
+    for s in &mut summary.samples {
+        s.severity = Severity::Error;
+    }
+    summary.valid = summary.error == 0 && summary.file_problems.is_empty();
 }
 
 /// The validation summary as `--upsert` leaves it: the findings upserted rows no longer have
@@ -422,7 +614,7 @@ fn upsert(row: &mut InputRow, instance: &Instance) -> Option<String> {
     if row.action != Action::Create || row.empty || !row.get(Col::UserId).is_empty() {
         return None;
     }
-    let user = instance.by_username(row.get(Col::UserName))?;
+    let user = crate::rules::user_named(instance, row.get(Col::UserName))?;
     row.problems.retain(|p| p.code != Code::UserNameTaken);
     // Update rows may leave cells empty: what only a create needs is no longer missing.
     row.problems.retain(|p| {
@@ -457,9 +649,11 @@ fn fields(user: &InstanceUser) -> [(&'static str, Col, &str); 6] {
 }
 
 /// Whether two values of a field mean the same: statuses by meaning (`Enabled` is `active`),
-/// dates by day (`1/2/2027` is `01/02/2027`), everything else exactly.
+/// dates by day (`1/2/2027` is `01/02/2027`), everything else as the same text once
+/// normalized (`Krüger` with `u` + U+0308 is `Krüger`): such a row is unchanged, and nothing
+/// is sent for it.
 pub fn same_value(col: Col, a: &str, b: &str) -> bool {
-    if a == b {
+    if same_text(a, b) {
         return true;
     }
     match col {
@@ -952,10 +1146,147 @@ mod tests {
         assert_eq!(p.rows[0].user_id(), "UR_aaaaaaaaaaa");
     }
 
+    fn update_row(n: u64, id: &str, first: &str, last: &str) -> InputRow {
+        row(n, [id, "", first, last, "", "", "", "", ""])
+    }
+
+    #[test]
+    fn a_garbled_copy_of_the_live_value_is_an_error_unless_allowed() {
+        let mut inst = instance();
+        let mut ann = inst.by_id("UR_aaaaaaaaaaa").cloned().expect("ann");
+        ann.last_name = "Krüger".into();
+        inst.insert(ann);
+        let rows = vec![
+            update_row(1, "UR_aaaaaaaaaaa", "", "KrÃ¼ger"),
+            update_row(2, "UR_bbbbbbbbbbb", "Bob", ""),
+        ];
+        let p = plan(rows.clone(), &inst, &PlanOptions::default(), HashMap::new());
+        assert!(p.blocked_by_invalid, "an invalid row stops the import");
+        match &p.rows[0].planned {
+            Planned::Nothing { outcome, message } => {
+                assert_eq!(*outcome, Outcome::Invalid);
+                assert!(message.starts_with("T01"), "{message}");
+                assert!(
+                    message.contains("\"Krüger\""),
+                    "the live value is quoted: {message}"
+                );
+                assert!(message.contains("Windows-1252"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.damaged.len(), 1);
+        assert_eq!(p.damaged[0].3, Verdict::Ok);
+        // --skip-invalid: the good row goes, the garbled one does not.
+        let skip = PlanOptions {
+            skip_invalid: true,
+            ..Default::default()
+        };
+        let p = plan(rows.clone(), &inst, &skip, HashMap::new());
+        assert!(matches!(
+            p.rows[0].planned,
+            Planned::Nothing {
+                outcome: Outcome::Invalid,
+                ..
+            }
+        ));
+        assert!(matches!(p.rows[1].planned, Planned::Update { .. }));
+        // --allow-damaged-text writes it, and says so.
+        let allow = PlanOptions {
+            allow_damaged_text: true,
+            ..Default::default()
+        };
+        let p = plan(rows, &inst, &allow, HashMap::new());
+        assert!(p.damaged.is_empty());
+        match &p.rows[0].planned {
+            Planned::Update { update, .. } => {
+                assert_eq!(update.last_name.as_deref(), Some("KrÃ¼ger"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.rows[0].notes[0].contains("--allow-damaged-text"));
+    }
+
+    #[test]
+    fn a_normalization_only_difference_is_unchanged_and_a_real_edit_is_sent() {
+        let mut inst = instance();
+        let mut ann = inst.by_id("UR_aaaaaaaaaaa").cloned().expect("ann");
+        ann.first_name = "José".into();
+        ann.last_name = "Dvořák".into();
+        inst.insert(ann);
+        let nfd = update_row(1, "UR_aaaaaaaaaaa", "Jose\u{301}", "Dvor\u{30c}a\u{301}k");
+        let p = plan(vec![nfd], &inst, &PlanOptions::default(), HashMap::new());
+        assert!(
+            matches!(
+                &p.rows[0].planned,
+                Planned::Nothing {
+                    outcome: Outcome::Unchanged,
+                    ..
+                }
+            ),
+            "{:?}",
+            p.rows[0].planned
+        );
+        // Dvo?ák is damage; Dvorak, typed, is an edit.
+        let rows = vec![
+            update_row(1, "UR_aaaaaaaaaaa", "", "Dvo?ák"),
+            update_row(2, "UR_aaaaaaaaaaa", "", "Dvorak"),
+        ];
+        let skip = PlanOptions {
+            skip_invalid: true,
+            ..Default::default()
+        };
+        let p = plan(rows, &inst, &skip, HashMap::new());
+        assert!(
+            matches!(&p.rows[0].planned, Planned::Nothing { outcome: Outcome::Invalid, message } if message.contains("\"Dvořák\""))
+        );
+        assert!(
+            matches!(&p.rows[1].planned, Planned::Update { update, .. } if update.last_name.as_deref() == Some("Dvorak"))
+        );
+    }
+
+    #[test]
+    fn strict_makes_every_warning_an_error() {
+        let mut r = row(1, ["", "a@x.org", "A", "B", "a@x.org", "", "UT_x", "", ""]);
+        r.problems.push(Problem::new(Code::Whitespace, "spaces"));
+        r.verdict = Verdict::Warning;
+        let mut rows = vec![
+            r,
+            row(2, ["", "b@x.org", "A", "B", "b@x.org", "", "UT_x", "", ""]),
+        ];
+        let mut file = vec![(Some(1), Problem::new(Code::LegacyEncoding, "1252"), false)];
+        let mut summary = crate::validate::FileSummary {
+            file: "f.csv".into(),
+            valid: true,
+            bytes: 1,
+            encoding: None,
+            delimiter: None,
+            rows: 2,
+            creates: 2,
+            updates: 0,
+            ok: 1,
+            warning: 1,
+            error: 0,
+            file_problems: Vec::new(),
+            rules: Vec::new(),
+            samples: Vec::new(),
+            sso_brand: None,
+            notes: Vec::new(),
+        };
+        make_strict(&mut rows, &mut file, &mut summary);
+        assert_eq!(rows[0].verdict, Verdict::Error);
+        assert_eq!(rows[1].verdict, Verdict::Ok);
+        assert!(file[0].2);
+        assert_eq!(
+            (summary.warning, summary.error, summary.valid),
+            (0, 1, false)
+        );
+    }
+
     #[test]
     fn statuses_and_dates_compare_by_meaning() {
         assert!(same_value(Col::AccountStatus, "active", "Enabled"));
         assert!(!same_value(Col::ExpirationDate, "01/02/2027", "01/03/2027"));
         assert!(!same_value(Col::FirstName, "ann", "Ann"));
+        assert!(same_value(Col::LastName, "Krüger", "Kru\u{308}ger"));
     }
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::plan::{ChangeClass, Plan, Planned, PlannedRow};
 use super::Outcome;
+use crate::validate::Verdict;
 
 /// Rows shown in full before the rest are listed by class.
 pub const DETAILED_ROWS: usize = 50;
@@ -84,7 +85,73 @@ fn row_line(r: &PlannedRow) -> Option<String> {
     if !r.notes.is_empty() {
         let _ = write!(text, " ({})", r.notes.join("; "));
     }
+    // A row sent despite warnings says so, with their codes (the report has the messages).
+    if r.input.verdict == Verdict::Warning {
+        let _ = write!(text, "  [warning: {}]", r.input.codes());
+    }
     Some(text)
+}
+
+/// The rows the plan sends that have warnings, counted by rule: `[("R08", 2), ("W01", 1)]`,
+/// in catalog order. A row counts once per rule.
+pub fn warnings_by_rule(plan: &Plan) -> Vec<(&'static str, usize)> {
+    let mut by: BTreeMap<crate::rules::Code, usize> = BTreeMap::new();
+    for r in &plan.rows {
+        if !matches!(r.planned, Planned::Create { .. } | Planned::Update { .. }) {
+            continue;
+        }
+        let mut codes: Vec<_> = r
+            .input
+            .problems
+            .iter()
+            .filter(|p| p.severity(false) == crate::rules::Severity::Warning)
+            .map(|p| p.code)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        for c in codes {
+            *by.entry(c).or_default() += 1;
+        }
+    }
+    by.into_iter().map(|(c, n)| (c.id(), n)).collect()
+}
+
+/// How many rows the plan sends despite warnings, and by rule: `3 rows with warnings (R08: 2,
+/// W01: 1)`; `None` when none has.
+pub fn warnings_line(plan: &Plan) -> Option<String> {
+    let rows = plan
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!(r.planned, Planned::Create { .. } | Planned::Update { .. })
+                && r.input.verdict == Verdict::Warning
+        })
+        .count();
+    if rows == 0 {
+        return None;
+    }
+    let rules: Vec<String> = warnings_by_rule(plan)
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    Some(format!(
+        "{} with warnings ({})",
+        crate::numfmt::plural(rows as u64, "row", "rows"),
+        rules.join(", ")
+    ))
+}
+
+/// The confirmation question: what will be sent where, and the rows that go despite warnings.
+pub fn confirm_question(plan: &Plan, target: &str) -> String {
+    let mut q = format!(
+        "Apply {} creates and {} updates to {target}?",
+        plan.creates(),
+        plan.updates()
+    );
+    if let Some(w) = warnings_line(plan) {
+        let _ = write!(q, " Among them {w}: the plan above marks them.");
+    }
+    q
 }
 
 /// `creates: 1, renames: 2, status changes: 3 (disables: 1), …`: the rows per class.
@@ -116,6 +183,9 @@ pub fn render(plan: &Plan, base: &str) -> String {
     );
     if !base.is_empty() {
         let _ = writeln!(s, "  {base}");
+    }
+    if let Some(w) = warnings_line(plan) {
+        let _ = writeln!(s, "  to send: {w}, marked [warning: …] below");
     }
     let mut beyond: BTreeMap<ChangeClass, Vec<String>> = BTreeMap::new();
     let mut shown = 0;
@@ -256,6 +326,46 @@ mod tests {
             old: old.into(),
             new: new.into(),
         }
+    }
+
+    #[test]
+    fn rows_sent_with_warnings_are_marked_and_counted_by_rule() {
+        use crate::rules::{Code, Problem};
+        let mut warned = row(1, vec![ch("lastName", "Lee", "Leigh")]);
+        warned.input.problems = vec![
+            Problem::new(Code::Mojibake, "garbled"),
+            Problem::new(Code::Whitespace, "spaces"),
+        ];
+        warned.input.verdict = Verdict::Warning;
+        let mut spaced = row(2, vec![ch("firstName", "Bo", "Bob")]);
+        spaced.input.problems = vec![Problem::new(Code::Whitespace, "spaces")];
+        spaced.input.verdict = Verdict::Warning;
+        let clean = row(3, vec![ch("firstName", "Al", "Alan")]);
+        let plan = Plan {
+            rows: vec![warned, spaced, clean],
+            ..Default::default()
+        };
+        assert_eq!(warnings_by_rule(&plan), vec![("R08", 1), ("W01", 2)]);
+        let text = render(&plan, "");
+        assert!(
+            text.contains("to send: 2 rows with warnings (R08: 1, W01: 2)"),
+            "{text}"
+        );
+        assert!(text.contains("Lee → Leigh  [warning: R08 W01]"), "{text}");
+        assert!(text.contains("Bo → Bob  [warning: W01]"), "{text}");
+        assert!(!text.contains("Al → Alan  [warning"), "{text}");
+        let q = confirm_question(&plan, "the simulator");
+        assert!(
+            q.starts_with("Apply 0 creates and 3 updates to the simulator?"),
+            "{q}"
+        );
+        assert!(q.contains("2 rows with warnings (R08: 1, W01: 2)"), "{q}");
+        let quiet = Plan {
+            rows: vec![row(4, vec![ch("firstName", "Al", "Alan")])],
+            ..Default::default()
+        };
+        assert_eq!(warnings_line(&quiet), None);
+        assert!(!confirm_question(&quiet, "x").contains("warning"));
     }
 
     #[test]

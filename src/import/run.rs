@@ -98,7 +98,9 @@ impl ImportInput for FileInput {
 
     fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
         let opts = ValidateOptions::new(self.read.clone(), false);
-        Ok(validate_source(&self.source, &opts, Some(instance), sink)?)
+        let mut summary = validate_source(&self.source, &opts, Some(instance), sink)?;
+        super::plan::accept_export_layout(&mut summary, &mut sink.file_problems);
+        Ok(summary)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -152,6 +154,11 @@ pub struct ImportOptions {
     /// `--allow-admin-changes`: the token's own account and Brand Administrators may be
     /// disabled, re-typed or moved.
     pub allow_admin_changes: bool,
+    /// `--strict`: warnings count as errors (as `validate --strict` has it).
+    pub strict: bool,
+    /// `--allow-damaged-text`: an update may write text that looks like a garbled copy of the
+    /// value in Qualtrics.
+    pub allow_damaged_text: bool,
 }
 
 impl ImportOptions {
@@ -176,6 +183,8 @@ impl ImportOptions {
             prefer: None,
             brakes: BrakeOptions::default(),
             allow_admin_changes: false,
+            strict: false,
+            allow_damaged_text: false,
         }
     }
 
@@ -496,6 +505,13 @@ impl<'a> Importer<'a> {
         // 2. Validate with every rule, the instance's included.
         let mut collect = Collect::default();
         let mut validation = self.input.validate(&instance, &mut collect)?;
+        if opts.strict {
+            super::plan::make_strict(
+                &mut collect.rows,
+                &mut collect.file_problems,
+                &mut validation,
+            );
+        }
         let file_errors = collect.file_problems.iter().any(|(_, _, error)| *error);
 
         // 3. The journal: a resume carries what an interrupted run finished, and finishes
@@ -556,6 +572,7 @@ impl<'a> Importer<'a> {
                 self_id,
                 allow_admin_changes: opts.allow_admin_changes,
             },
+            allow_damaged_text: opts.allow_damaged_text,
         };
         let mut plan = plan(collect.rows, &instance, &plan_opts, carried);
         // An update that went out before the interruption and now finds nothing to change was
@@ -592,6 +609,7 @@ impl<'a> Importer<'a> {
             }
         }
         super::plan::forget_upserted(&mut validation, &plan);
+        super::plan::count_damaged(&mut validation, &plan);
         // The brake: checked on what this run would send.
         let brake = if file_errors || plan.blocked_by_invalid {
             None

@@ -40,10 +40,16 @@ pub struct Summary<'a> {
     pub request_kinds: Option<crate::api::RequestCounts>,
     /// Rows to send per class of change.
     pub changes: super::preview::ClassCounts,
+    /// Rows sent (or to send) despite warnings, by rule code.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub warnings_by_rule: std::collections::BTreeMap<&'static str, usize>,
     /// Why the blast-radius brake stopped the import.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brake: Option<String>,
     pub base: &'a str,
+    /// What import did with the file beside the rules (the export's name columns ignored).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notes: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -82,8 +88,12 @@ impl<'a> Summary<'a> {
             transient: o.transient.as_ref(),
             request_kinds: o.request_counts,
             changes: super::preview::ClassCounts::of(&o.plan),
+            warnings_by_rule: super::preview::warnings_by_rule(&o.plan)
+                .into_iter()
+                .collect(),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
+            notes: &o.validation.notes,
             undo: o.undo.as_ref().map(|p| p.display().to_string()),
             not_undoable: &o.not_undoable,
             failed: o.failed.as_ref().map(|p| p.display().to_string()),
@@ -106,6 +116,9 @@ impl<'a> Summary<'a> {
         // (When nothing was imported the validation summary above names it already.)
         if let (Some(b), false) = (self.sso_brand, o.verdict == ImportVerdict::NotImported) {
             let _ = writeln!(text, "  {}", b.describe());
+        }
+        for note in self.notes {
+            let _ = writeln!(text, "  note: {note}");
         }
         if self.dry_run {
             text.push_str(&super::preview::render(&o.plan, &o.base_note));

@@ -255,6 +255,10 @@ impl HtmlSink {
     pub fn finish(mut self, summary: &FileSummary) -> io::Result<()> {
         self.csv.writer.flush()?;
         let csv_name = file_name(self.csv.writer.path());
+        // Errors first, then warnings, each in the order of the file.
+        self.rows
+            .items
+            .sort_by_key(|r| u8::from(r.verdict != Verdict::Error));
         let html = render_validate(summary, &self.rows.items, self.rows.omitted, &csv_name);
         crate::fsx::write_bytes(&self.path, html.as_bytes())
     }
@@ -278,6 +282,18 @@ impl RowSink for HtmlSink {
 
     fn row(&mut self, row: &CheckedRow, encoded: Option<&[u8]>) -> io::Result<()> {
         if row.verdict != Verdict::Ok {
+            // An error row takes the place of the last warning row kept when the page is full:
+            // the page lists errors first, however many warnings came before them.
+            let full = !self.rows.has_room() || self.kept_bytes >= EMBEDDED_BYTES;
+            if full && row.verdict == Verdict::Error {
+                if let Some(at) =
+                    (self.rows.items.iter()).rposition(|r| r.verdict == Verdict::Warning)
+                {
+                    let gone = self.rows.items.remove(at);
+                    self.kept_bytes -= gone.text_bytes();
+                    self.rows.skip();
+                }
+            }
             if self.rows.has_room() && self.kept_bytes < EMBEDDED_BYTES {
                 let kept = ProblemRow::of(row);
                 self.kept_bytes += kept.text_bytes();
@@ -1205,6 +1221,7 @@ mod tests {
                 lines: vec![2],
             }],
             samples: vec![],
+            notes: vec![],
             sso_brand: None,
         }
     }

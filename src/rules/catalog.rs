@@ -197,6 +197,12 @@ rules! {
         "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
     QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
         "close the quote on its line or delete it: the lines after it were read into one cell, or, when it never closes, as rows of their own";
+    DamagedText = "T01", Row, Error, false, "an update would write a garbled copy of the value in Qualtrics (KrÃ¼ger, Dvo?ák)",
+        "keep the value Qualtrics has (empty the cell, or copy it from a fresh export); save the file as CSV UTF-8 or .xlsx; pass --allow-damaged-text only if the new text is really meant";
+    LostText = "T02", Row, Error, false, "a C1 control character (U+0080–U+009F) or U+FFFD in a value: text lost in a conversion",
+        "retype the value, or export again and save the file as CSV UTF-8 or .xlsx (a wrong encoding left this character)";
+    ScientificNumber = "T03", Row, Error, false, "a userName, userID or email in Excel's scientific notation (2.02312E+11)",
+        "Excel turned a long number into 2.02312E+11 and dropped its last digits: format the column as Text and type the values again (`qusers template -o x.xlsx` gives such a workbook)";
 }
 
 impl Code {

@@ -4,15 +4,33 @@ use jiff::civil::Date;
 
 use super::sso::{sso_username_issue, SsoIssue};
 use super::values::{
-    control_and_rare_bytes, describe_invisible, email_issue, find_invisible, forbidden_symbols,
-    format_file_date, has_control, has_lead_then_continuation, is_account_type, is_division_id,
-    is_user_id, may_have_invisible, parse_date, parse_status, two_digit_date, unmojibake,
-    DateIssue,
+    control_and_rare_bytes, describe_invisible, email_issue, find_invisible, find_lost_text_char,
+    forbidden_symbols, format_file_date, has_control, has_lead_then_continuation, is_account_type,
+    is_division_id, is_scientific_notation, is_user_id, may_have_invisible, nfc, parse_date,
+    parse_status, two_digit_date, unmojibake, DateIssue,
 };
 use super::words;
 use super::{Code, Problem};
 use crate::file::{trim, Col, ColumnMap, Record};
-use crate::instance::Instance;
+use crate::instance::{Instance, InstanceUser};
+
+/// The user of `instance` with this username, compared as usernames are: regardless of case
+/// and of Unicode normalization (`José` typed on a Mac, `e` + U+0301, is the same name).
+pub fn user_named<'a>(instance: &'a Instance, name: &str) -> Option<&'a InstanceUser> {
+    instance.by_username(name).or_else(|| {
+        if name.is_ascii() {
+            return None;
+        }
+        use unicode_normalization::UnicodeNormalization;
+        let composed = nfc(name);
+        let decomposed: String = name.nfd().collect();
+        let found = [composed.as_ref(), decomposed.as_str()]
+            .into_iter()
+            .filter(|n| *n != name)
+            .find_map(|n| instance.by_username(n));
+        found
+    })
+}
 
 /// What a row asks for: a new user (empty userID) or a change to an existing one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +178,21 @@ fn is_header_again(map: &ColumnMap, values: &[&str; 9]) -> bool {
         .all(|c| values[*c as usize].eq_ignore_ascii_case(c.name()))
 }
 
+/// T03 for the identifiers (`userName "2.02312E+11"`) written in scientific notation.
+fn push_scientific(scientific: &[String], out: &mut Vec<Problem>) {
+    if scientific.is_empty() {
+        return;
+    }
+    out.push(Problem::new(
+        Code::ScientificNumber,
+        format!(
+            "{} {} a number in Excel's scientific notation: Excel read the column as numbers and kept only six digits, so the original value cannot be recovered from the file",
+            scientific.join(", "),
+            if scientific.len() == 1 { "is" } else { "are" }
+        ),
+    ));
+}
+
 /// Checks one record against every row rule that needs no other row. Appends to `out`.
 pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let map = ctx.map;
@@ -196,6 +229,7 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let mut invisible = Vec::new();
     let mut prefixed = Vec::new();
     let mut garbled = Vec::new();
+    let mut lost = Vec::new();
     // One look at the whole record decides whether its fields need the slower checks.
     let (any_control, any_rare) = control_and_rare_bytes(all.as_bytes());
     let maybe_invisible = any_rare && may_have_invisible(all);
@@ -247,6 +281,15 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                 if let Some(c) = find_invisible(value) {
                     invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
                 }
+                // (C1 controls and U+FFFD start with bytes that invisible characters share.)
+                if let Some(c) = find_lost_text_char(value) {
+                    lost.push(format!(
+                        "{} {} has U+{:04X}",
+                        col.name(),
+                        quoted(value),
+                        c as u32
+                    ));
+                }
             }
         }
     }
@@ -257,6 +300,15 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             Code::InvisibleChar,
             format!("{} (invisible in Excel)", invisible.join(", ")),
+        ));
+    }
+    if !lost.is_empty() {
+        out.push(Problem::new(
+            Code::LostText,
+            format!(
+                "{} (no one types it: a wrong text conversion left it)",
+                lost.join(", ")
+            ),
         ));
     }
     if !garbled.is_empty() {
@@ -283,6 +335,28 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             Code::Whitespace,
             format!("spaces around {}", spaced.join(", ")),
         ));
+    }
+
+    // Excel's scientific notation in an identifier: the digits it dropped are gone. Only a
+    // value that starts with a digit can be one (ids and addresses nearly never do).
+    let idents = [Col::UserId, Col::UserName, Col::Email];
+    let starts_with_digit = |c: Col| {
+        values[c as usize]
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_digit)
+    };
+    if idents.iter().any(|&c| starts_with_digit(c)) {
+        let scientific: Vec<String> = idents
+            .into_iter()
+            .filter(|&c| {
+                let value = values[c as usize];
+                let head = value.split_once('#').map_or(value, |(local, _)| local);
+                starts_with_digit(c) && is_scientific_notation(head)
+            })
+            .map(|c| format!("{} {}", c.name(), quoted(values[c as usize])))
+            .collect();
+        push_scientific(&scientific, out);
     }
 
     let v = |c: Col| values[c as usize];
@@ -376,7 +450,7 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                     )),
                 },
             }
-            if let Some(user) = ctx.instance.and_then(|i| i.by_username(name)) {
+            if let Some(user) = ctx.instance.and_then(|i| user_named(i, name)) {
                 out.push(Problem::new(
                     Code::UserNameTaken,
                     format!("{} is the username of {}", quoted(name), user.id),
@@ -580,8 +654,9 @@ fn name_fingerprint(name: &str) -> u128 {
             return fingerprint(&buf[..b.len()]);
         }
     }
-    // Past ASCII, lowercasing is Unicode's (and may change the length).
-    fingerprint(name.to_lowercase().as_bytes())
+    // Past ASCII, lowercasing is Unicode's (and may change the length), and names that differ
+    // only in normalization (`é` as `e` + U+0301) are the same name.
+    fingerprint(nfc(&name.to_lowercase()).as_bytes())
 }
 
 /// Cross-row checks: duplicate usernames (case-insensitive) and userIDs. Holds only their
@@ -836,7 +911,7 @@ mod tests {
         ) {
             let a = format!("{a}{}", "x".repeat(long));
             for b in [b, recased(&a, &flips), a.to_uppercase(), a.to_ascii_uppercase()] {
-                let same = a.to_lowercase() == b.to_lowercase();
+                let same = nfc(&a.to_lowercase()) == nfc(&b.to_lowercase());
                 proptest::prop_assert_eq!(
                     name_fingerprint(&a) == name_fingerprint(&b),
                     same,
@@ -844,7 +919,7 @@ mod tests {
                 );
                 proptest::prop_assert_eq!(
                     name_fingerprint(&b),
-                    fingerprint(b.to_lowercase().as_bytes())
+                    fingerprint(nfc(&b.to_lowercase()).as_bytes())
                 );
             }
         }
@@ -896,6 +971,14 @@ mod tests {
         let codes: Vec<_> = out.iter().map(|p| p.code).collect();
         assert_eq!(codes, [Code::UserNameDuplicate, Code::UserIdDuplicate]);
         assert!(out[0].detail.contains("line 2") && out[1].detail.contains("line 3"));
+        // The same name in another normalization (e + U+0301 as a Mac types it) is a duplicate.
+        out.clear();
+        cross.check(5, "", "José@x.org", &mut out);
+        assert!(out.is_empty());
+        cross.check(6, "", "JOSE\u{301}@x.org", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].code, Code::UserNameDuplicate);
+        assert!(out[0].detail.contains("line 5"), "{}", out[0].detail);
     }
 }
 

@@ -9,12 +9,15 @@ pub(crate) mod words;
 
 pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
 pub use check::{
-    check_row, duplicate_problems, is_header_record, Action, CheckCtx, CrossKeys, CrossRow,
-    DateOrder, FirstLines,
+    check_row, duplicate_problems, is_header_record, user_named, Action, CheckCtx, CrossKeys,
+    CrossRow, DateOrder, FirstLines,
 };
 pub use sso::{
     detect_sso_brand, is_brand_id, sso_username_issue, strip_brand, with_brand, SsoBrand,
     SsoDetection, SsoIssue,
+};
+pub use values::{
+    damage, find_lost_text_char, is_lost_text_char, is_scientific_notation, nfc, same_text, Damage,
 };
 pub use values::{
     describe_invisible, email_issue, find_invisible, forbidden_symbols, format_file_date,

@@ -396,6 +396,203 @@ pub(crate) fn has_lead_then_continuation(s: &str) -> bool {
     })
 }
 
+/// Values as Unicode compares them: in normalization form C. `é` typed as `e` + U+0301 (as a
+/// Mac may) is the same name as the precomposed `é`. Text already in NFC (nearly all) is
+/// returned as it is, without a copy.
+pub fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(s.nfc().collect())
+    }
+}
+
+/// Whether two values are the same text once normalized ([`nfc`]).
+pub fn same_text(a: &str, b: &str) -> bool {
+    a == b || (!(a.is_ascii() && b.is_ascii()) && nfc(a) == nfc(b))
+}
+
+/// A C1 control character (U+0080–U+009F: what a Windows-1252 byte such as 0x81 or 0x9D
+/// becomes when read as Latin-1, never typed) or U+FFFD (what a decoder writes for bytes it
+/// could not read): text lost in a conversion.
+pub fn is_lost_text_char(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{9F}' | '\u{FFFD}')
+}
+
+/// The first [`is_lost_text_char`] of `s`.
+pub fn find_lost_text_char(s: &str) -> Option<char> {
+    // Both start with a byte (C2, EF) that ASCII and most accented letters lack.
+    memchr::memchr2(0xC2, 0xEF, s.as_bytes())?;
+    s.chars().find(|&c| is_lost_text_char(c))
+}
+
+/// Whether `s` is a number as Excel shows a long one in a General cell: `2.02312E+11`,
+/// `1.23457E+15`, `2,02312E+11` (a European Excel's decimal comma), `1E+15`, lower-case `e`.
+/// The digits past the sixth are gone: the value cannot be turned back into the id it was.
+pub fn is_scientific_notation(s: &str) -> bool {
+    let b = s.as_bytes();
+    // Nearly every value fails here.
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let Some(e) = b.iter().position(|&c| c == b'E' || c == b'e') else {
+        return false;
+    };
+    let (mantissa, exponent) = (&b[..e], &b[e + 1..]);
+    let int_end = mantissa
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(mantissa.len());
+    let mantissa_ok = match &mantissa[int_end..] {
+        [] => true,
+        [b'.' | b',', frac @ ..] => !frac.is_empty() && frac.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    let digits = match exponent {
+        [b'+' | b'-', d @ ..] => d,
+        d => d,
+    };
+    mantissa_ok && (1..=3).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+}
+
+/// How a value from a file is a damaged copy of a good one (the value in Qualtrics).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// The good value's UTF-8 read as a legacy encoding and saved again, `rounds` times
+    /// (`Krüger` → `KrÃ¼ger` → `KrÃƒÂ¼ger`).
+    Mojibake {
+        /// The encoding it was read as, as admins know it (`Windows-1252`).
+        encoding: &'static str,
+        rounds: u8,
+    },
+    /// C1 control characters or U+FFFD ([`is_lost_text_char`]) the good value lacks.
+    LostCharacters(char),
+    /// `?` or U+FFFD where the good value has a letter past ASCII (`Dvo?ák` for `Dvořák`): a
+    /// save in an encoding that could not hold it.
+    Replaced,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Damage::Mojibake { encoding, rounds: 1 } => {
+                write!(f, "its UTF-8 text read as {encoding} and saved again")
+            }
+            Damage::Mojibake { encoding, rounds } => write!(
+                f,
+                "its UTF-8 text read as {encoding} and saved again, {rounds} times over"
+            ),
+            Damage::LostCharacters(c) => write!(
+                f,
+                "U+{:04X}, a character that only a wrong text conversion leaves",
+                *c as u32
+            ),
+            Damage::Replaced => f.write_str(
+                "letters replaced by ? (saved in an encoding that cannot hold them, such as Excel's \"CSV (Comma delimited)\")",
+            ),
+        }
+    }
+}
+
+/// The legacy encodings a UTF-8 file gets read as: Excel's ANSI code pages of each region, Mac
+/// Roman, and the East Asian ones; with the name an admin knows.
+const MISREAD_AS: [(&encoding_rs::Encoding, &str); 15] = [
+    (encoding_rs::WINDOWS_1252, "Windows-1252"),
+    (encoding_rs::WINDOWS_1250, "Windows-1250"),
+    (encoding_rs::WINDOWS_1251, "Windows-1251"),
+    (encoding_rs::MACINTOSH, "Mac Roman"),
+    (encoding_rs::WINDOWS_1253, "Windows-1253"),
+    (encoding_rs::WINDOWS_1254, "Windows-1254"),
+    (encoding_rs::WINDOWS_1257, "Windows-1257"),
+    (encoding_rs::ISO_8859_2, "ISO-8859-2"),
+    (encoding_rs::ISO_8859_15, "ISO-8859-15"),
+    (encoding_rs::KOI8_R, "KOI8-R"),
+    (encoding_rs::IBM866, "CP866"),
+    (encoding_rs::SHIFT_JIS, "Shift_JIS"),
+    (encoding_rs::GBK, "GBK"),
+    (encoding_rs::BIG5, "Big5"),
+    (encoding_rs::EUC_KR, "EUC-KR"),
+];
+
+/// Rounds of misreading looked for: each roughly doubles the text, so more are not met.
+const MAX_ROUNDS: u8 = 5;
+
+/// Whether `new` (a value from a file, trimmed) is a damaged copy of `good` (the value in
+/// Qualtrics), and how. `None` when they are the same text ([`same_text`]) or `new` is a real
+/// edit. Pure: the plan asks it for every field an update would change.
+pub fn damage(good: &str, new: &str) -> Option<Damage> {
+    if same_text(good, new) {
+        return None;
+    }
+    let good = nfc(good);
+    let new = nfc(new);
+    let (good, new) = (good.as_ref(), new.as_ref());
+    if !good.is_ascii() {
+        for (enc, name) in MISREAD_AS {
+            let mut garbled = std::borrow::Cow::Borrowed(good);
+            for rounds in 1..=MAX_ROUNDS {
+                let (next, _) = enc.decode_without_bom_handling(garbled.as_bytes());
+                if next == garbled || next.len() > new.len() * 2 + 16 {
+                    break;
+                }
+                let next = next.into_owned();
+                if crate::file::trim(&next) == new || same_text(crate::file::trim(&next), new) {
+                    return Some(Damage::Mojibake {
+                        encoding: name,
+                        rounds,
+                    });
+                }
+                garbled = std::borrow::Cow::Owned(next);
+            }
+        }
+    }
+    if replaced_letters(good, new) {
+        return Some(Damage::Replaced);
+    }
+    find_lost_text_char(new)
+        .filter(|_| find_lost_text_char(good).is_none())
+        .map(Damage::LostCharacters)
+}
+
+/// Whether `new` is `good` with some of its letters past ASCII each replaced by one to four
+/// `?` or U+FFFD (one per character, or one per UTF-8 byte), and nothing else changed.
+fn replaced_letters(good: &str, new: &str) -> bool {
+    let is_mark = |c: char| c == '?' || c == '\u{FFFD}';
+    if good.is_ascii() || !new.chars().any(is_mark) {
+        return false;
+    }
+    let g: Vec<char> = good.chars().collect();
+    let n: Vec<char> = new.chars().collect();
+    // reach[i][j]: good[..i] can become new[..j]; `replaced` says whether some letter was.
+    // Values are short (at most a few hundred characters): a table is cheap.
+    let width = n.len() + 1;
+    let mut reach = vec![0u8; (g.len() + 1) * width];
+    const PLAIN: u8 = 1;
+    const REPLACED: u8 = 2;
+    reach[0] = PLAIN;
+    for i in 0..g.len() {
+        for j in 0..=n.len() {
+            let here = reach[i * width + j];
+            if here == 0 {
+                continue;
+            }
+            if j < n.len() && g[i] == n[j] {
+                reach[(i + 1) * width + j + 1] |= here;
+            }
+            if !g[i].is_ascii() && g[i].is_alphabetic() {
+                for k in 1..=4 {
+                    if j + k > n.len() || !is_mark(n[j + k - 1]) {
+                        break;
+                    }
+                    reach[(i + 1) * width + j + k] |= REPLACED;
+                }
+            }
+        }
+    }
+    reach[g.len() * width + n.len()] & REPLACED != 0
+}
+
 /// `U+200B zero-width space`.
 pub fn describe_invisible(c: char) -> String {
     match invisible_name(c) {
@@ -685,6 +882,178 @@ mod tests {
             proptest::prop_assert_eq!(split3(&s, b'/'), old_split3(&s, '/'));
             proptest::prop_assert_eq!(split3(&s, b'-'), old_split3(&s, '-'));
             proptest::prop_assert_eq!(digits(&s), old_digits(&s));
+        }
+    }
+
+    /// Realistic names, accented and not Latin, some with letters Windows-1252 lacks.
+    const NAMES: [&str; 14] = [
+        "Krüger",
+        "Müller",
+        "Dvořák",
+        "Светлана",
+        "陈伟",
+        "José María",
+        "Łukasz Wróbel",
+        "Αλέξανδρος",
+        "Çağlar Öztürk",
+        "Søren Ærø",
+        "山田太郎",
+        "김민준",
+        "Zoë",
+        "Nguyễn Thị",
+    ];
+
+    /// `s`'s UTF-8 read as `enc` and saved as UTF-8, `rounds` times: what Excel does to a
+    /// UTF-8 CSV opened without a BOM and saved as "CSV UTF-8".
+    fn garble(s: &str, enc: &'static encoding_rs::Encoding, rounds: usize) -> String {
+        let mut t = s.to_string();
+        for _ in 0..rounds {
+            t = enc.decode_without_bom_handling(t.as_bytes()).0.into_owned();
+        }
+        t
+    }
+
+    #[test]
+    fn damage_finds_mojibake_of_any_round_and_encoding() {
+        assert_eq!(
+            damage("Krüger", "KrÃ¼ger"),
+            Some(Damage::Mojibake {
+                encoding: "Windows-1252",
+                rounds: 1
+            })
+        );
+        assert_eq!(
+            damage("Krüger", "KrÃƒÂ¼ger"),
+            Some(Damage::Mojibake {
+                encoding: "Windows-1252",
+                rounds: 2
+            })
+        );
+        assert!(matches!(
+            damage("Müller", "MÃ¼ller"),
+            Some(Damage::Mojibake { .. })
+        ));
+        assert!(matches!(
+            damage("Светлана", "Ð¡Ð²ÐµÑ‚Ð»Ð°Ð½Ð°"),
+            Some(Damage::Mojibake { .. })
+        ));
+        for name in NAMES {
+            for (enc, label) in MISREAD_AS {
+                for rounds in 1..=3 {
+                    let bad = garble(name, enc, rounds);
+                    if same_text(&bad, name) {
+                        continue;
+                    }
+                    let found = damage(name, crate::file::trim(&bad));
+                    assert!(found.is_some(), "{name} as {label} ×{rounds}: {bad:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn damage_finds_lost_and_replaced_letters() {
+        assert_eq!(damage("Dvořák", "Dvo?ák"), Some(Damage::Replaced));
+        assert_eq!(damage("Светлана", "????????"), Some(Damage::Replaced));
+        assert_eq!(damage("陈伟", "??"), Some(Damage::Replaced));
+        assert_eq!(damage("Krüger", "Kr??ger"), Some(Damage::Replaced));
+        assert_eq!(damage("Krüger", "Kr\u{FFFD}ger"), Some(Damage::Replaced));
+        assert_eq!(
+            damage("Lee", "Le\u{9D}e"),
+            Some(Damage::LostCharacters('\u{9D}'))
+        );
+        assert_eq!(
+            damage("Łukasz", "Å\u{81}ukasz"),
+            Some(Damage::Mojibake {
+                encoding: "Windows-1252",
+                rounds: 1
+            })
+        );
+    }
+
+    #[test]
+    fn real_edits_and_normalization_are_not_damage() {
+        for (good, new) in [
+            ("Krüger", "Krueger"),
+            ("Krüger", "Kröger"),
+            ("Anne", "Ann"),
+            ("Dvořák", "Dvorak"),
+            ("Lee", "Le?"),
+            ("O'Neil", "O?Neil"),
+            ("KrÃ¼ger", "Krüger"),
+            ("Zoe", "Zoë"),
+            ("Светлана", "Светлана Петрова"),
+            ("Krüger", "Kru\u{308}ger"),
+            ("", "José"),
+        ] {
+            assert_eq!(damage(good, new), None, "{good} → {new}");
+        }
+        assert!(same_text("Kru\u{308}ger", "Krüger"));
+        assert!(!same_text("Kruger", "Krüger"));
+        assert_eq!(nfc("e\u{301}"), "é");
+        assert!(matches!(nfc("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn scientific_notation_as_excel_shows_numbers() {
+        for s in [
+            "2.02312E+11",
+            "1.23457E+15",
+            "2,02312E+11",
+            "2.02312e+11",
+            "1E+15",
+            "9.9E-05",
+            "3E5",
+        ] {
+            assert!(is_scientific_notation(s), "{s}");
+        }
+        for s in [
+            "202312345678",
+            "2.02312E+11@x.org",
+            "e1",
+            "E+11",
+            "2.E+11",
+            "2.0E+",
+            "2.0E+1234",
+            "ann@x.org",
+            "2e5a",
+            "",
+        ] {
+            assert!(!is_scientific_notation(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn lost_text_characters() {
+        assert_eq!(find_lost_text_char("Kr\u{81}ger"), Some('\u{81}'));
+        assert_eq!(find_lost_text_char("Kr\u{FFFD}ger"), Some('\u{FFFD}'));
+        assert_eq!(find_lost_text_char("Krüger \u{a0}颖"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_rounds_of_misreading_are_damage(
+            name in proptest::sample::select(NAMES.to_vec()),
+            enc in 0usize..4,
+            rounds in 1usize..=4,
+        ) {
+            let (enc, _) = MISREAD_AS[enc];
+            let bad = garble(name, enc, rounds);
+            proptest::prop_assume!(!same_text(&bad, name));
+            proptest::prop_assert!(damage(name, crate::file::trim(&bad)).is_some(), "{:?}", bad);
+        }
+
+        #[test]
+        fn edits_that_keep_every_letter_are_not_damage(
+            name in proptest::sample::select(NAMES.to_vec()),
+            extra in "[a-zA-Z -]{1,8}",
+        ) {
+            // An admin's edit: letters added to the name, its accents kept.
+            let edited = format!("{name}{extra}");
+            proptest::prop_assert_eq!(damage(name, edited.trim()), None);
+            let nfd: String = unicode_normalization::UnicodeNormalization::nfd(name).collect();
+            proptest::prop_assert_eq!(damage(name, &nfd), None);
+            proptest::prop_assert!(same_text(name, &nfd));
         }
     }
 
