@@ -112,6 +112,8 @@ enum OutCol {
 /// Rewrites `source` into `out`.
 pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<FixReport, FixError> {
     let mut report = FixReport::default();
+    // A workbook is read once, here: a damaged one is the file error every command gives.
+    let source = &source.with_sheet(&opts.read)?;
     let opened = match file::open(source, &opts.read)? {
         Opening::Refused { problem, .. } => return Err(FixError::NotFixable(problem.detail)),
         Opening::Ready(o) => o,

@@ -197,6 +197,18 @@ rules! {
         "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
     QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
         "close the quote on its line or delete it: the lines after it were read into one cell, or, when it never closes, as rows of their own";
+    SheetTooBig = "F23", File, Error, false, "a workbook larger than any user file (used area, cells, parts, a zip bomb, a huge string)",
+        "a user file has under 100,000 rows and about 10 columns: copy the users' rows into a new workbook (`qusers template -o users.xlsx`), or save the sheet as CSV UTF-8; nothing of it was read";
+    SheetEmpty = "F24", File, Error, false, "the sheet read is empty; the users are on another sheet",
+        "pass --sheet with the name of the sheet that holds the users (or move that sheet to the front)";
+    HiddenRows = "F25", File, Warning, false, "hidden rows in the sheet",
+        "hidden rows are left out unless --include-hidden is given: unhide them in Excel (select the rows around them, right-click › Unhide) to see what they hold";
+    HiddenColumns = "F26", File, Warning, false, "hidden columns in the sheet",
+        "their values were read: unhide them in Excel (right-click the column letters › Unhide) to check what is imported";
+    SheetMerged = "S04", Row, Error, false, "a merged cell: the value is only in the range's first cell",
+        "unmerge the cells (Home › Merge & Center › Unmerge Cells) and fill the value into every row that needs it";
+    SheetNumberId = "S05", Row, Error, false, "a userName, userID or email in a number cell",
+        "format the column as Text (select it, Format Cells › Text) and type or paste the ids again as they are; `qusers template -o users.xlsx` gives a workbook whose columns are Text";
 }
 
 impl Code {
@@ -223,6 +235,8 @@ impl Code {
                 Col::DivisionId
             }
             Code::StatusValue | Code::StatusSynonym => Col::AccountStatus,
+            // Named with the cell by the sheet itself (see `file::SheetData::annotate`).
+            Code::SheetNumberId | Code::SheetMerged => return None,
             Code::DateFormat
             | Code::DateImpossible
             | Code::DateIso
