@@ -59,7 +59,7 @@ pub enum CellKind {
 /// A fact about one cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CellFact {
-    /// The CSV line of the cell's row.
+    /// The line of the cell's record: its sheet row (records are numbered by sheet row).
     pub line: u64,
     /// 0-based column.
     pub col: usize,
@@ -264,7 +264,7 @@ pub const MAX_SHEET_CELLS: u64 = 2_200_000;
 fn bound_cell(row: u32, col: u32, cells: u64) -> Result<(), Refusal> {
     if row >= MAX_SHEET_ROWS || col >= MAX_SHEET_COLUMNS {
         return Err(Refusal::too_big(format!(
-            "cell {}{} holds a value: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to row {MAX_SHEET_ROWS} and column {})",
+            "cell {}{} holds a value: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to row 200,000 and column {})",
             column_letters(col as usize),
             u64::from(row) + 1,
             column_letters(MAX_SHEET_COLUMNS as usize - 1)
@@ -473,6 +473,10 @@ fn read_xlsx(input: &Input, rdr: Box<dyn ReadSeek>, choice: SheetChoice) -> Resu
         calamine::Reader::new(rdr).map_err(damaged)?;
     let sheets = book.sheets_metadata().to_vec();
     let sheet = choose(&sheets, choice.sheet)?;
+    let in_sheet = |r: Refusal| Refusal {
+        code: r.code,
+        message: format!("sheet \"{sheet}\": {}", r.message),
+    };
     let layout = {
         let rdr = input
             .open()
@@ -483,11 +487,7 @@ fn read_xlsx(input: &Input, rdr: Box<dyn ReadSeek>, choice: SheetChoice) -> Resu
                 "the sheet \"{sheet}\" is listed, but the part that holds it is missing"
             ))
         })?;
-        layout::read_layout(&mut zip, &part)?
-    };
-    let in_sheet = |r: Refusal| Refusal {
-        code: r.code,
-        message: format!("sheet \"{sheet}\": {}", r.message),
+        layout::read_layout(&mut zip, &part).map_err(in_sheet)?
     };
     let mut b = Builder::new(&layout, choice.include_hidden);
     {
@@ -615,7 +615,8 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
 struct Builder<'a> {
     layout: &'a Layout,
     include_hidden: bool,
-    w: csv::Writer<Vec<u8>>,
+    /// The CSV written so far.
+    out: Vec<u8>,
     /// Columns in every CSV row: the sheet's used width, from column A.
     width: usize,
     /// The 0-based sheet row the next CSV record stands for.
@@ -641,10 +642,7 @@ impl<'a> Builder<'a> {
         Builder {
             layout,
             include_hidden,
-            w: csv::WriterBuilder::new()
-                .flexible(true)
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(Vec::new()),
+            out: Vec::new(),
             width: layout.last_col.map_or(0, |c| c as usize + 1),
             next_row: 0,
             line: 1,
@@ -689,10 +687,10 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// A blank CSV line for each sheet row before `row`.
+    /// A blank line (which a reader skips) for each sheet row before `row`.
     fn blank_to(&mut self, row: u32) {
         while self.next_row < row {
-            self.w.write_record([""; 0]).ok();
+            self.out.push(b'\n');
             self.row_lines.push(self.line);
             self.line += 1;
             self.next_row += 1;
@@ -719,6 +717,8 @@ impl<'a> Builder<'a> {
             self.hidden_read.push(row);
         }
         let line = self.line;
+        // Records are numbered by sheet row (see `SheetData::row_lines`), facts too.
+        let record = u64::from(row) + 1;
         let mut fields = std::mem::take(&mut self.fields);
         fields.clear();
         let mut breaks = 0u64;
@@ -741,7 +741,7 @@ impl<'a> Builder<'a> {
             });
             if let Some(kind) = kind {
                 self.facts.push(CellFact {
-                    line,
+                    line: record,
                     col,
                     row: row + 1,
                     kind,
@@ -765,11 +765,14 @@ impl<'a> Builder<'a> {
         }
         // Excel writes every row up to the used width.
         fields.resize(self.width.max(fields.len()), String::new());
-        if fields.len() == 1 && fields[0].is_empty() {
-            self.w.write_record([""; 0]).ok();
-        } else {
-            self.w.write_record(&fields).ok();
+        // A row of one empty cell is an empty line, as Excel writes it.
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            push_field(&mut self.out, f);
         }
+        self.out.push(b'\n');
         self.fields = fields;
         self.row_lines.push(line);
         self.line += 1 + breaks;
@@ -842,7 +845,6 @@ impl<'a> Builder<'a> {
             ));
         }
         // Merged ranges: each row of one, but the first cell's, reads as empty cells.
-        let line_of = |row: u32, row_lines: &[u64]| row_lines.get(row as usize).copied();
         let mut merged = 0usize;
         for &(r1, c1, r2, c2) in &self.layout.merges {
             if c1 as usize >= self.width {
@@ -861,12 +863,9 @@ impl<'a> Builder<'a> {
                 if first > c2 || merged >= MAX_MERGED_FACTS {
                     continue;
                 }
-                let Some(line) = line_of(row, &self.row_lines) else {
-                    continue;
-                };
                 merged += 1;
                 self.facts.push(CellFact {
-                    line,
+                    line: u64::from(row) + 1,
                     col: first as usize,
                     row: row + 1,
                     kind: CellKind::Merged,
@@ -878,12 +877,29 @@ impl<'a> Builder<'a> {
         let row_lines = self.any_break.then(|| Arc::from(self.row_lines));
         Built {
             sheet,
-            csv: self.w.into_inner().unwrap_or_default(),
+            csv: self.out,
             row_lines,
             rows,
             facts: self.facts,
             problems,
         }
+    }
+}
+
+/// A field as Excel's CSV writes it: quoted (its quotes doubled) when it holds a comma, a
+/// quote or a line end.
+fn push_field(out: &mut Vec<u8>, f: &str) {
+    if f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for b in f.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(f.as_bytes());
     }
 }
 

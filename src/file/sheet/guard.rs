@@ -80,6 +80,7 @@ pub fn check_zip<R: Read + Seek>(rdr: &mut R, len: u64) -> Result<ZipFacts, Refu
             ))
         })?;
         let mut names = Vec::with_capacity(zip.len());
+        let mut declared = Vec::with_capacity(zip.len());
         let mut declared_total = 0u64;
         for i in 0..zip.len() {
             let part = zip.by_index_raw(i).map_err(|e| {
@@ -95,6 +96,7 @@ pub fn check_zip<R: Read + Seek>(rdr: &mut R, len: u64) -> Result<ZipFacts, Refu
                 )));
             }
             declared_total += size;
+            declared.push(size);
             names.push(name);
         }
         if declared_total > MAX_TOTAL_BYTES {
@@ -127,6 +129,13 @@ pub fn check_zip<R: Read + Seek>(rdr: &mut R, len: u64) -> Result<ZipFacts, Refu
                 };
                 size += n as u64;
                 total += n as u64;
+                if size > declared[i] {
+                    // What a zip bomb does to get past a check of the declared sizes.
+                    return Err(Refusal::too_big(format!(
+                        "its part {name} unpacks to more than the {} bytes it declares (a zip bomb, or a damaged file)",
+                        declared[i]
+                    )));
+                }
                 if size > MAX_PART_BYTES || total > MAX_TOTAL_BYTES {
                     return Err(Refusal::too_big(format!(
                         "its part {name} unpacks to more than {} (a zip bomb, or far more than any user workbook holds)",
