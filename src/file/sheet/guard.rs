@@ -227,9 +227,26 @@ struct Scanner<'a> {
     /// The last bytes seen, to find `-->`, `]]>`, `?>`.
     last: [u8; 2],
     strings: u64,
+    /// For an .ods's content.xml: where the cells with a value reach (see [`Ods`]).
+    ods: Option<Ods>,
 }
 
-const HEAD: usize = 256;
+/// An .ods repeats rows and cells by count (`table:number-rows-repeated`), and calamine
+/// builds them all into a dense range: the area that cells with a value cover is bounded
+/// here, as an .xlsx's is by its layout pass.
+#[derive(Debug, Default)]
+struct Ods {
+    /// Rows of the current table before the current row.
+    row: u64,
+    /// How often the current row repeats.
+    repeat: u64,
+    /// Columns of the current row before the next cell.
+    col: u64,
+    cells: u64,
+}
+
+/// The first bytes of a tag kept: its name and attributes, as far as a cell's go.
+const HEAD: usize = 4096;
 
 impl<'a> Scanner<'a> {
     fn new(part: &'a str) -> Self {
@@ -240,6 +257,7 @@ impl<'a> Scanner<'a> {
             head: Vec::with_capacity(HEAD),
             last: [0; 2],
             strings: 0,
+            ods: part.eq_ignore_ascii_case("content.xml").then(Ods::default),
         }
     }
 
@@ -371,6 +389,9 @@ impl<'a> Scanner<'a> {
     }
 
     fn end_tag(&mut self) -> Result<(), Refusal> {
+        if self.ods.is_some() {
+            self.ods_tag()?;
+        }
         let head = &self.head[..];
         let name_end = head
             .iter()
@@ -412,6 +433,74 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// Follows an .ods's rows and cells (see [`Ods`]).
+    fn ods_tag(&mut self) -> Result<(), Refusal> {
+        let head = &self.head[..];
+        let closing = head.first() == Some(&b'/');
+        let body = &head[usize::from(closing)..];
+        let name_end = body
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || *b == b'/')
+            .unwrap_or(body.len());
+        let name = &body[..name_end];
+        let number = |attr: &[u8]| -> u64 {
+            memchr::memmem::find(head, attr).map_or(1, |at| {
+                let digits: Vec<u8> = head[at + attr.len()..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .copied()
+                    .collect();
+                std::str::from_utf8(&digits)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(u64::MAX)
+            })
+        };
+        // A tag cut short (longer than HEAD) counts as one that holds something.
+        let closed = head.len() < HEAD && head.last() == Some(&b'/');
+        let Some(ods) = self.ods.as_mut() else {
+            return Ok(());
+        };
+        match (closing, name) {
+            (true, b"table:table-row") => ods.row = ods.row.saturating_add(ods.repeat),
+            (true, _) => {}
+            (false, b"table:table") => {
+                *ods = Ods {
+                    cells: ods.cells,
+                    ..Ods::default()
+                }
+            }
+            (false, b"table:table-row") => {
+                ods.repeat = number(b"table:number-rows-repeated=\"");
+                ods.col = 0;
+                if closed {
+                    ods.row = ods.row.saturating_add(ods.repeat);
+                }
+            }
+            (false, b"table:table-cell" | b"table:covered-table-cell") => {
+                let repeat = number(b"table:number-columns-repeated=\"");
+                let valued = !closed || memchr::memmem::find(head, b"office:value-type=").is_some();
+                if valued {
+                    let rows = ods.row.saturating_add(ods.repeat);
+                    let cols = ods.col.saturating_add(repeat);
+                    ods.cells = ods.cells.saturating_add(ods.repeat.saturating_mul(repeat));
+                    if rows > u64::from(super::MAX_SHEET_ROWS)
+                        || cols > u64::from(super::MAX_SHEET_COLUMNS)
+                        || ods.cells > super::MAX_SHEET_CELLS
+                    {
+                        return Err(Refusal::too_big(format!(
+                            "its part {} repeats cells with a value to row {rows} and column {cols} ({} values): a user file has under 100,000 rows and about 10 columns",
+                            self.part, ods.cells
+                        )));
+                    }
+                }
+                ods.col = ods.col.saturating_add(repeat);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn finish(&self) -> Result<(), Refusal> {
         Ok(())
     }
@@ -441,6 +530,28 @@ mod tests {
             let e = scan(dtd, piece).expect_err("a DTD");
             assert!(e.message.contains("DTD"), "{}", e.message);
         }
+    }
+
+    fn scan_ods(xml: &[u8]) -> Result<(), Refusal> {
+        let mut s = Scanner::new("content.xml");
+        for chunk in xml.chunks(7) {
+            s.feed(chunk)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn ods_repeats_are_bounded_where_cells_hold_values() {
+        // LibreOffice's way with the empty rest of a sheet: repeated, but empty.
+        let fine = br#"<table:table table:name="Users"><table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p></table:table-cell><table:table-cell table:number-columns-repeated="16383"/></table:table-row><table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="16384"/></table:table-row></table:table>"#;
+        assert!(scan_ods(fine).is_ok());
+        // A value repeated over the whole sheet.
+        let bomb = br#"<table:table table:name="Users"><table:table-row table:number-rows-repeated="1048576"><table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell></table:table-row></table:table>"#;
+        let e = scan_ods(bomb).expect_err("refused");
+        assert!(e.message.contains("content.xml repeats"), "{}", e.message);
+        // A value far down, after many empty rows.
+        let far = br#"<table:table><table:table-row table:number-rows-repeated="300000"><table:table-cell/></table:table-row><table:table-row><table:table-cell><text:p>x</text:p></table:table-cell></table:table-row></table:table>"#;
+        assert!(scan_ods(far).is_err());
     }
 
     #[test]
