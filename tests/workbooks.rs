@@ -14,17 +14,8 @@ use std::sync::Arc;
 use rust_xlsxwriter::{Format, Workbook};
 use support::{qusers, read_report};
 
-const HEADER: [&str; 9] = [
-    "userID",
-    "userName",
-    "firstName",
-    "lastName",
-    "email",
-    "divisionId",
-    "accountType",
-    "accountStatus",
-    "expirationDate",
-];
+/// The template columns, in order.
+use qusers::file::COLUMNS as HEADER;
 const UT: &str = "UT_4SjjZmbPphZGKDq";
 const DV: &str = "DV_0Iq7n6gGcZ3aXyK";
 
@@ -759,4 +750,27 @@ fn write_fixtures() {
         .expect("saved");
     // A far corner cell.
     far_corner(&fixtures.join("sheet_far_corner.xlsx"), 1_048_575, 16_383);
+}
+
+/// A hidden first sheet is not the default: the first sheet Excel shows is.
+#[test]
+fn the_default_sheet_is_the_first_visible_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("hidden-first.xlsx");
+    let mut wb = Workbook::new();
+    let old = wb.add_worksheet();
+    old.set_name("Old").expect("name");
+    old.write_string(0, 0, "last year's list").expect("write");
+    old.set_hidden(true);
+    let ws = wb.add_worksheet();
+    ws.set_name("Users").expect("name");
+    ws.set_active(true);
+    let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
+    write_row(ws, 0, &header);
+    write_row(ws, 1, &user("ann@x.org", "Ann"));
+    wb.save(&path).expect("saved");
+    let (exit, rows) = validate_report(dir.path(), &path, &[]);
+    assert_eq!(exit, 0, "{rows:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["userName"], "ann@x.org");
 }

@@ -794,31 +794,31 @@ impl<'a> Builder<'a> {
             s
         };
         let plural = |n: usize| if n == 1 { "" } else { "s" };
-        if !self.hidden_left_out.is_empty() {
-            let n = self.hidden_left_out.len();
+        // One message for the rows left out, one for the rows read all the same.
+        for (rows, read) in [(&self.hidden_left_out, false), (&self.hidden_read, true)] {
+            let n = rows.len();
+            if n == 0 {
+                continue;
+            }
+            let (is, was, stays, it) = if n == 1 {
+                ("is", "was", "stays", "it")
+            } else {
+                ("are", "were", "stay", "them")
+            };
+            let what = if read {
+                "read because of --include-hidden".to_string()
+            } else {
+                format!(
+                    "{was} left out (the line{} in the report {stays} blank); pass --include-hidden to read {it}",
+                    plural(n)
+                )
+            };
             problems.push(Problem::new(
                 Code::HiddenRows,
                 format!(
-                    "sheet {sheet}: row{} {} {} hidden in Excel and {} left out (its line{} in the report {} blank); pass --include-hidden to read {}",
+                    "sheet {sheet}: row{} {} {is} hidden in Excel and {what}",
                     plural(n),
-                    list(&self.hidden_left_out),
-                    if n == 1 { "is" } else { "are" },
-                    if n == 1 { "was" } else { "were" },
-                    plural(n),
-                    if n == 1 { "stays" } else { "stay" },
-                    if n == 1 { "it" } else { "them" },
-                ),
-            ));
-        }
-        if !self.hidden_read.is_empty() {
-            let n = self.hidden_read.len();
-            problems.push(Problem::new(
-                Code::HiddenRows,
-                format!(
-                    "sheet {sheet}: row{} {} {} hidden in Excel, and read because of --include-hidden",
-                    plural(n),
-                    list(&self.hidden_read),
-                    if n == 1 { "is" } else { "are" },
+                    list(rows),
                 ),
             ));
         }
