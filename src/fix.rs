@@ -112,6 +112,8 @@ enum OutCol {
 /// Rewrites `source` into `out`.
 pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<FixReport, FixError> {
     let mut report = FixReport::default();
+    // A workbook is read once, here: a damaged one is the file error every command gives.
+    let source = &source.with_sheet(&opts.read)?;
     let opened = match file::open(source, &opts.read)? {
         Opening::Refused { problem, .. } => return Err(FixError::NotFixable(problem.detail)),
         Opening::Ready(o) => o,
@@ -126,6 +128,20 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
             ));
         }
         report.file_changes.push(change);
+        // Ids Excel kept as numbers, and cells a merged range left empty: copied as read, for
+        // the admin to type again (`qusers validate` of the workbook names each cell).
+        let numbers = count(file::CellKind::Number);
+        if numbers > 0 {
+            report.not_fixed.push(format!(
+                "{numbers} userName/userID/email cell(s) are number cells, copied as Excel holds them (leading zeros and digits past 15 may be lost: S05 in `qusers validate` of the workbook)"
+            ));
+        }
+        let merged = count(file::CellKind::Merged);
+        if merged > 0 {
+            report.not_fixed.push(format!(
+                "{merged} row(s) have cells covered by a merged range, copied empty (S04 in `qusers validate` of the workbook)"
+            ));
+        }
         let flagged = count(file::CellKind::Error) + count(file::CellKind::Bool);
         if flagged > 0 {
             report.not_fixed.push(format!(

@@ -219,7 +219,7 @@ pub fn split(
         ..opts.clone()
     };
     // A workbook is split as the CSV of its worksheet (the parts are CSV).
-    let source = &source.with_sheet(opts.read.sheet.as_deref())?;
+    let source = &source.with_sheet(&opts.read)?;
     let opened = match file::open(source, &opts.read)? {
         Opening::Refused { problem, .. } => return Err(SplitError::NotSplittable(problem.detail)),
         Opening::Ready(o) => o,

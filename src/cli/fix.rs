@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }),
             sso_brand: opts.read.sso_brand.clone(),
             sheet: None,
+            include_hidden: false,
         },
         false,
     );

@@ -73,6 +73,9 @@ pub struct ReadArgs {
     /// The worksheet to read from an .xlsx/.xls/.ods workbook (default: the first)
     #[arg(long, value_name = "NAME")]
     sheet: Option<String>,
+    /// Read a workbook's hidden rows too (by default they are left out, with a warning)
+    #[arg(long)]
+    include_hidden: bool,
 }
 
 impl ReadArgs {
@@ -100,6 +103,7 @@ impl ReadArgs {
                 })
                 .transpose()?,
             sheet: self.sheet.clone(),
+            include_hidden: self.include_hidden,
         })
     }
 }
@@ -119,6 +123,9 @@ pub struct PlainReadArgs {
     /// The worksheet to read from an .xlsx/.xls/.ods workbook (default: the first)
     #[arg(long, value_name = "NAME")]
     sheet: Option<String>,
+    /// Read a workbook's hidden rows too (by default they are left out, with a warning)
+    #[arg(long)]
+    include_hidden: bool,
 }
 
 impl PlainReadArgs {
@@ -129,6 +136,7 @@ impl PlainReadArgs {
             delimiter: self.delimiter,
             sso_brand: None,
             sheet: self.sheet.clone(),
+            include_hidden: self.include_hidden,
         }
         .options()
     }
@@ -235,6 +243,9 @@ pub fn main() -> i32 {
             }
             let exit = if e.chain().any(|c| c.is::<Interrupted>()) {
                 Exit::Interrupted
+            } else if refused_workbook(&e) {
+                // The same exit as validate's F02/F23/F24 for the same workbook.
+                Exit::Invalid
             } else {
                 Exit::CouldNotRun
             };
@@ -329,6 +340,24 @@ pub fn print_error(e: &anyhow::Error) {
     if let Some(h) = hint {
         eprintln!("  hint: {h}");
     }
+}
+
+/// Whether the error is a workbook refused for what it holds (damaged, larger than any user
+/// file, an empty sheet): input that is invalid (exit 1), as `validate` says of it.
+fn refused_workbook(e: &anyhow::Error) -> bool {
+    use crate::file::FileError;
+    e.chain().any(|c| {
+        let file = c.downcast_ref::<FileError>().or_else(|| {
+            match c.downcast_ref::<crate::split::SplitError>() {
+                Some(crate::split::SplitError::File(f)) => Some(f),
+                _ => match c.downcast_ref::<crate::fix::FixError>() {
+                    Some(crate::fix::FixError::File(f)) => Some(f),
+                    _ => None,
+                },
+            }
+        });
+        matches!(file, Some(FileError::BadWorkbook { .. }))
+    })
 }
 
 fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {

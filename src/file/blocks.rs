@@ -187,6 +187,10 @@ pub struct Block {
     /// What the bytes of a [`Broken::TooLong`] line held: they are not in `bytes`, but they
     /// still decide whether the file is text and UTF-8.
     pub skipped: Skipped,
+    /// For a worksheet whose cells hold line breaks: the line each sheet row starts on.
+    /// Records are then numbered by sheet row, so that line N is row N (see
+    /// `SheetData::row_lines`).
+    pub rows: Option<std::sync::Arc<[u64]>>,
 }
 
 /// What the skipped bytes of a line too long to read held.
@@ -257,6 +261,8 @@ pub struct BlockReader {
     /// Buffers of blocks already used, given back with [`BlockReader::recycle`]: reading into
     /// memory that is already mapped costs no page faults.
     spare: Vec<Vec<u8>>,
+    /// Given to every block (see [`Block::rows`]).
+    rows: Option<std::sync::Arc<[u64]>>,
 }
 
 /// Buffers kept for reuse, at most.
@@ -282,7 +288,14 @@ impl BlockReader {
             eof: false,
             ready: std::collections::VecDeque::new(),
             spare: Vec::new(),
+            rows: None,
         }
+    }
+
+    /// Numbers records by the sheet rows that start on `rows` lines (see [`Block::rows`]).
+    pub fn with_rows(mut self, rows: Option<std::sync::Arc<[u64]>>) -> Self {
+        self.rows = rows;
+        self
     }
 
     /// Gives back a block's buffer once its records are no longer needed.
@@ -389,6 +402,7 @@ impl BlockReader {
             first_line,
             broken: None,
             skipped: Skipped::default(),
+            rows: self.rows.clone(),
         }
     }
 
@@ -409,6 +423,7 @@ impl BlockReader {
                     first_line: line,
                     broken: Some(Broken::UnclosedQuote),
                     skipped: Skipped::default(),
+                    rows: self.rows.clone(),
                 });
             }
             None => {
@@ -446,6 +461,7 @@ impl BlockReader {
                         nul,
                         not_utf8: !utf8.is_utf8(),
                     },
+                    rows: self.rows.clone(),
                 });
             }
         }

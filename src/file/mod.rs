@@ -19,7 +19,7 @@ pub use paths::ensure_outputs_distinct;
 pub(crate) use reader::csv_error;
 pub use reader::{open, open_decided, open_unchecked, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};
-pub use sheet::{is_workbook_name, read_sheet, CellFact, CellKind, SheetData};
+pub use sheet::{is_workbook_name, read_sheet, CellFact, CellKind, SheetChoice, SheetData};
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -233,9 +233,14 @@ impl Source {
         }
     }
 
-    /// A workbook (by its name, or for a stream by its first bytes) as its worksheet `sheet`
-    /// (default: the first); anything else as it is, when no sheet is asked for.
-    pub fn with_sheet(&self, sheet: Option<&str>) -> Result<Source, FileError> {
+    /// A workbook (by its name, or for a stream by its first bytes) as the worksheet `opts`
+    /// asks for (default: the first visible one); anything else as it is, when no sheet is
+    /// asked for.
+    pub fn with_sheet(&self, opts: &ReadOptions) -> Result<Source, FileError> {
+        let sheet = SheetChoice {
+            sheet: opts.sheet.as_deref(),
+            include_hidden: opts.include_hidden,
+        };
         let data = match self {
             Source::Path(p) if sheet::is_workbook_name(p) => read_sheet(Some(p), None, sheet)?,
             Source::Stdin(b) if sheet::is_workbook_bytes(b) => {
@@ -252,7 +257,7 @@ impl Source {
                 read_sheet(s.path.as_deref(), Some(Arc::new(bytes)), sheet)?
             }
             Source::Sheet(_) => return Ok(self.clone()),
-            _ => match sheet {
+            _ => match sheet.sheet {
                 None => return Ok(self.clone()),
                 Some(_) => {
                     return Err(FileError::Workbook {
@@ -393,9 +398,15 @@ pub enum FileError {
     Csv { path: String, message: String },
     #[error("{path}: {message}")]
     Workbook { path: String, message: String },
-    /// The file is named or shaped like a workbook but cannot be read as one (refused as F02).
+    /// The file is named or shaped like a workbook but cannot be read as one: damaged (F02),
+    /// larger than any user file (F23), or empty where another sheet has the users (F24).
+    /// Refused with `code`, exit 1 on every command.
     #[error("{path}: {message}")]
-    BadWorkbook { path: String, message: String },
+    BadWorkbook {
+        path: String,
+        code: crate::rules::Code,
+        message: String,
+    },
     #[error("unknown encoding `{0}`")]
     UnknownEncoding(String),
     #[error("{path} is longer than {limit} bytes, more than a stream is read")]

@@ -34,6 +34,14 @@ pub fn parse_block(block: &Block, delimiter: u8) -> RecordBuf {
 /// first byte that is not UTF-8, `None` when the block is UTF-8 throughout; fields with bytes
 /// that are not UTF-8 are replaced lossily, field by field.
 pub fn parse_block_into(block: &Block, delimiter: u8, out: &mut RecordBuf) -> Option<usize> {
+    let first_bad = parse_lines(block, delimiter, out);
+    if let Some(rows) = &block.rows {
+        out.number_by_rows(rows);
+    }
+    first_bad
+}
+
+fn parse_lines(block: &Block, delimiter: u8, out: &mut RecordBuf) -> Option<usize> {
     out.clear();
     let bytes = &block.bytes[..];
     out.reserve_text(bytes.len());
@@ -302,6 +310,7 @@ mod tests {
             first_line,
             broken,
             skipped: Default::default(),
+            rows: None,
         }
     }
 

@@ -21,8 +21,10 @@ pub struct ReadOptions {
     /// The SSO brand id (`--sso-brand`): usernames end in `#id`. Carried here so that every
     /// command that reads and checks a file sees it.
     pub sso_brand: Option<String>,
-    /// The worksheet to read from a workbook (`--sheet`; default the first).
+    /// The worksheet to read from a workbook (`--sheet`; default the first visible one).
     pub sheet: Option<String>,
+    /// `--include-hidden`: a workbook's hidden rows are read too (else left out, with F25).
+    pub include_hidden: bool,
 }
 
 /// The result of opening: either a file that cannot be read as a user file at all, or one
@@ -66,7 +68,8 @@ pub struct Opened {
 impl Opened {
     /// The body as blocks of whole records, for parallel parsing.
     pub fn into_blocks(self, target: usize) -> BlockReader {
-        BlockReader::new(self.body, self.delimiter.0, self.body_line, target)
+        let rows = self.sheet.as_ref().and_then(|s| s.row_lines.clone());
+        BlockReader::new(self.body, self.delimiter.0, self.body_line, target).with_rows(rows)
     }
 
     /// The body as a plain record reader (its line numbers count from the body's start).
@@ -95,11 +98,11 @@ pub fn open_unchecked(source: &Source, opts: &ReadOptions) -> Result<Opening, Fi
 
 fn open_scanning(source: &Source, opts: &ReadOptions, scan: Scan) -> Result<Opening, FileError> {
     // A workbook is read as the CSV of its worksheet.
-    let source = &match source.with_sheet(opts.sheet.as_deref()) {
+    let source = &match source.with_sheet(opts) {
         Ok(s) => s,
-        Err(FileError::BadWorkbook { message, .. }) => {
+        Err(FileError::BadWorkbook { message, code, .. }) => {
             return Ok(Opening::Refused {
-                problem: Problem::new(Code::NotText, message),
+                problem: Problem::new(code, message),
                 size: source.size()?,
             })
         }
@@ -117,12 +120,7 @@ pub fn open_decided(
     decoding: Decoding,
     unchecked: Unchecked,
 ) -> Result<Opening, FileError> {
-    open_text(
-        &source.with_sheet(opts.sheet.as_deref())?,
-        opts,
-        decoding,
-        unchecked,
-    )
+    open_text(&source.with_sheet(opts)?, opts, decoding, unchecked)
 }
 
 /// Opens a text source (a workbook is its worksheet's CSV by now).
@@ -149,6 +147,10 @@ fn open_text(
         Decoding::Text(e) => e,
     };
     let mut problems = Vec::new();
+    // What a worksheet's CSV does not show (hidden rows and columns).
+    if let Some(sheet) = source.sheet() {
+        problems.extend(sheet.problems.iter().cloned());
+    }
     match &encoding {
         TextEncoding::Utf16Le | TextEncoding::Utf16Be => problems.push(Problem::new(
             Code::Utf16,

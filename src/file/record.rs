@@ -100,6 +100,17 @@ impl RecordBuf {
         self.lines.clear();
     }
 
+    /// Numbers the records by sheet row: `rows[i]` is the line row `i + 1` starts on. Their
+    /// line breaks are then inside a cell, and span no line of their own.
+    pub(super) fn number_by_rows(&mut self, rows: &[u64]) {
+        for (line, span) in self.lines.iter_mut().zip(self.spans.iter_mut()) {
+            if let Ok(i) = rows.binary_search(line) {
+                *line = i as u64 + 1;
+                span.breaks = 0;
+            }
+        }
+    }
+
     /// Room for `bytes` more of text without growing.
     pub(super) fn reserve_text(&mut self, bytes: usize) {
         self.text.reserve(bytes);

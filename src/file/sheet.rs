@@ -1,15 +1,25 @@
 //! Workbooks (.xlsx, .xlsm, .xls, .xlsb, .ods) read directly: one worksheet becomes the UTF-8
 //! CSV that Excel's "Save as CSV UTF-8" would have written, so that every command reads it
 //! through its usual pipeline, plus the facts about cells that the CSV loses (a date cell, a
-//! TRUE/FALSE cell, an error such as `#N/A`). Line N of that CSV is row N of the sheet (unless a
-//! cell holds a line break), and messages name the cell as Excel does: `sheet Users, cell E7`.
+//! TRUE/FALSE cell, an error such as `#N/A`, an id typed into a number cell, a merged range)
+//! and about the sheet (hidden rows and columns). Line N of that CSV is row N of the sheet,
+//! even when a cell holds a line break (records are numbered by [`SheetData::row_lines`]),
+//! and messages name the cell as Excel does: `sheet Users, cell E7`.
+//!
+//! A workbook is bounded before anything is allocated for it ([`guard`]); an .xlsx is then
+//! streamed cell by cell, never held as a dense range of its used area.
+
+mod guard;
+mod layout;
 
 use std::io::{Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use calamine::{Data, Reader};
+use calamine::{Data, DataType, Reader};
 
+use self::guard::Refusal;
+use self::layout::Layout;
 use super::header::column_letters;
 use super::{Col, ColumnMap, FileError};
 use crate::rules::{Code, Problem};
@@ -38,12 +48,18 @@ pub enum CellKind {
     Bool,
     /// An error value such as `#N/A`, `#REF!` (a formula that failed).
     Error,
+    /// A number cell in a column of ids (userName, userID, email): Excel dropped what made
+    /// it text (leading zeros, digits past 15, the id shown as 2.02312E+11).
+    Number,
+    /// A cell covered by a merged range (the fact's text): it reads as empty, the value being
+    /// in the range's first cell only. One fact per row of the range, at its first covered cell.
+    Merged,
 }
 
 /// A fact about one cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CellFact {
-    /// The CSV line of the cell's row.
+    /// The line of the cell's record: its sheet row (records are numbered by sheet row).
     pub line: u64,
     /// 0-based column.
     pub col: usize,
@@ -63,10 +79,15 @@ pub struct SheetData {
     pub sheet: String,
     /// UTF-8, comma-delimited, `\n` line ends.
     pub csv: Vec<u8>,
-    /// The CSV line each sheet row starts on (index: 0-based row).
-    row_lines: Vec<u64>,
+    /// The CSV line each sheet row starts on (index: 0-based row), when a cell holds a line
+    /// break (else line N is row N): the reader numbers records by it.
+    pub row_lines: Option<Arc<[u64]>>,
+    /// Sheet rows in the CSV.
+    rows: u32,
     /// Sorted by line.
     facts: Vec<CellFact>,
+    /// What the CSV does not show about the sheet (hidden rows and columns): file problems.
+    pub problems: Vec<Problem>,
 }
 
 impl AsRef<[u8]> for SheetBytes {
@@ -88,12 +109,9 @@ impl SheetData {
         format!("{file} (sheet {})", self.sheet)
     }
 
-    /// The 1-based sheet row that starts on CSV `line`.
+    /// The 1-based sheet row of a record's `line` (records are numbered by sheet row).
     pub fn row_of_line(&self, line: u64) -> Option<u32> {
-        self.row_lines
-            .binary_search(&line)
-            .ok()
-            .map(|i| i as u32 + 1)
+        (line >= 1 && line <= u64::from(self.rows)).then_some(line as u32)
     }
 
     /// Excel's name of a cell: `sheet Users, cell E7`.
@@ -148,6 +166,26 @@ impl SheetData {
                         f.text
                     ),
                 ),
+                CellKind::Number => Problem::new(
+                    Code::SheetNumberId,
+                    format!(
+                        "{cell}: {} {} is a number cell, not text: Excel drops the leading zeros of a number (0012345 becomes 12345) and keeps only 15 digits of a long id (shown as 2.02312E+11), so this may not be the id that was typed",
+                        column_of(f.col),
+                        f.text
+                    ),
+                ),
+                CellKind::Merged => {
+                    let anchor = f.text.split(':').next().unwrap_or_default();
+                    Problem::new(
+                        Code::SheetMerged,
+                        format!(
+                            "{cell}: {} merged: only {anchor} holds the value, {cell_only} is empty, so this row's {} is empty",
+                            f.text,
+                            column_of(f.col),
+                            cell_only = format_args!("{}{}", column_letters(f.col), f.row),
+                        ),
+                    )
+                }
             });
         }
         self.name_cells(line, map, out);
@@ -163,58 +201,221 @@ impl SheetData {
             if p.detail.starts_with("sheet ") {
                 continue;
             }
-            let place = p
-                .code
-                .column()
-                .and_then(|c| map.pos[c as usize])
-                .map_or_else(|| sheet_row.clone(), |i| self.cell_name(i, row));
+            let cols: Vec<usize> = match p.code.column() {
+                Some(c) => map.pos[c as usize].into_iter().collect(),
+                // A rule about several columns names the ones this problem is about.
+                None => columns_named(&p.detail)
+                    .into_iter()
+                    .filter_map(|c| map.pos[c as usize])
+                    .collect(),
+            };
+            let place = match cols.as_slice() {
+                [] => sheet_row.clone(),
+                [i] => self.cell_name(*i, row),
+                many => format!(
+                    "sheet {}, cells {}",
+                    self.sheet,
+                    many.iter()
+                        .map(|i| format!("{}{row}", column_letters(*i)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             p.detail = format!("{place}: {}", p.detail);
         }
     }
 }
 
-/// Reads worksheet `sheet` (default: the first) of the workbook at `path` or in `bytes`.
+/// The template columns a message names (outside its quoted values), in the order named.
+fn columns_named(detail: &str) -> Vec<Col> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut word = String::new();
+    let end_word = |word: &mut String, out: &mut Vec<Col>| {
+        if let Some(c) = Col::ALL.iter().find(|c| c.name() == word.as_str()) {
+            if !out.contains(c) {
+                out.push(*c);
+            }
+        }
+        word.clear();
+    };
+    for ch in detail.chars() {
+        if ch == '"' {
+            quoted = !quoted;
+            end_word(&mut word, &mut out);
+        } else if !quoted && ch.is_ascii_alphanumeric() {
+            word.push(ch);
+        } else {
+            end_word(&mut word, &mut out);
+        }
+    }
+    end_word(&mut word, &mut out);
+    out
+}
+
+/// The most rows a sheet may reach (a user file has under 100,000).
+pub const MAX_SHEET_ROWS: u32 = 200_000;
+/// The most columns (a user file has 9 to 11): column BL.
+pub const MAX_SHEET_COLUMNS: u32 = 64;
+/// The most cells that hold a value: 100,000 rows of 11 columns, and twice that.
+pub const MAX_SHEET_CELLS: u64 = 2_200_000;
+
+/// Refuses a cell beyond any user file: far down, far right, or one too many.
+fn bound_cell(row: u32, col: u32, cells: u64) -> Result<(), Refusal> {
+    if row >= MAX_SHEET_ROWS || col >= MAX_SHEET_COLUMNS {
+        return Err(Refusal::too_big(format!(
+            "cell {}{} holds a value: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to row 200,000 and column {})",
+            column_letters(col as usize),
+            u64::from(row) + 1,
+            column_letters(MAX_SHEET_COLUMNS as usize - 1)
+        )));
+    }
+    if cells > MAX_SHEET_CELLS {
+        return Err(Refusal::too_big(format!(
+            "it holds more than {MAX_SHEET_CELLS} values, more than 100,000 rows of a user file can"
+        )));
+    }
+    Ok(())
+}
+
+/// Which worksheet to read, and how.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SheetChoice<'a> {
+    /// `--sheet` (default: the first visible worksheet).
+    pub sheet: Option<&'a str>,
+    /// `--include-hidden`: hidden rows are read too.
+    pub include_hidden: bool,
+}
+
+/// Where a workbook's bytes are; opened afresh by each reader of it.
+enum Input {
+    Path(PathBuf),
+    Bytes(Arc<Vec<u8>>),
+}
+
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+impl Input {
+    fn open(&self) -> std::io::Result<Box<dyn ReadSeek>> {
+        Ok(match self {
+            Input::Path(p) => Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                std::fs::File::open(p)?,
+            )),
+            Input::Bytes(b) => Box::new(Cursor::new(SharedBytes(b.clone()))),
+        })
+    }
+}
+
+/// Reads a worksheet (`choice`) of the workbook at `path` or in `bytes`: bounded first (see
+/// [`guard`]), then streamed cell by cell into the CSV. A workbook that is damaged or larger
+/// than any user file is [`FileError::BadWorkbook`] (refused, exit 1 on every command); a
+/// sheet asked for that the workbook does not have is [`FileError::Workbook`] (exit 2).
 pub fn read_sheet(
     path: Option<&Path>,
     bytes: Option<Arc<Vec<u8>>>,
-    sheet: Option<&str>,
+    choice: SheetChoice,
 ) -> Result<SheetData, FileError> {
     let name = path.map_or("<stdin>".to_string(), |p| p.display().to_string());
-    let err = |message: String| FileError::Workbook {
-        path: name.clone(),
-        message,
+    let input = match (path, bytes) {
+        (_, Some(b)) => Input::Bytes(b),
+        (Some(p), None) => Input::Path(p.to_path_buf()),
+        (None, None) => {
+            return Err(FileError::Workbook {
+                path: name,
+                message: "nothing to read".into(),
+            })
+        }
     };
-    let bad = |message: String| FileError::BadWorkbook {
+    let refuse = |r: Refusal| FileError::BadWorkbook {
         path: name.clone(),
-        message,
+        code: r.code,
+        message: r.message,
     };
-    let (sheet_name, range) = match (path, bytes) {
-        (_, Some(b)) => load(
-            calamine::open_workbook_auto_from_rs(Cursor::new(SharedBytes(b)))
-                .map_err(|e| bad(format!("not a workbook that can be read ({e})")))?,
-            sheet,
-        ),
-        (Some(p), None) => load(
-            calamine::open_workbook_auto(p).map_err(|e| match e {
-                calamine::Error::Io(source) => FileError::Io {
-                    path: name.clone(),
-                    source,
-                },
-                e => bad(format!("not a workbook that can be read ({e})")),
-            })?,
-            sheet,
-        ),
-        (None, None) => return Err(err("nothing to read".into())),
-    }
-    .map_err(err)?;
-    let (csv, row_lines, facts) = to_csv(&range);
-    Ok(SheetData {
-        path: path.map(Path::to_path_buf),
-        sheet: sheet_name,
+    let io = |source: std::io::Error| FileError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut rdr = input.open().map_err(io)?;
+    let len = rdr.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+    rdr.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    let mut head = [0u8; 4];
+    let n = super::read_some(&mut rdr, &mut head).map_err(io)?;
+    rdr.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    let read = if head[..n].starts_with(b"PK\x03\x04") || head[..n].starts_with(b"PK\x05\x06") {
+        let facts = guard::check_zip(&mut rdr, len).map_err(refuse)?;
+        let xlsx = facts
+            .names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("xl/workbook.xml"));
+        if xlsx {
+            read_xlsx(&input, rdr, choice)
+        } else {
+            read_dense(&input, choice)
+        }
+    } else if head[..n].starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        if len > guard::MAX_WORKBOOK_BYTES {
+            return Err(refuse(Refusal::too_big(format!(
+                "the workbook has {len} bytes; a workbook of Qualtrics users is a few MB (at most {} bytes are read)",
+                guard::MAX_WORKBOOK_BYTES
+            ))));
+        }
+        read_dense(&input, choice)
+    } else {
+        Err(Failure::Refused(Refusal::damaged(
+            "not a workbook that can be read: it does not start like one (an .xlsx or .ods is a zip file, an .xls an OLE file); was it renamed from another format?".into(),
+        )))
+    };
+    let built = match read {
+        Ok(b) => b,
+        Err(Failure::Refused(r)) => return Err(refuse(r)),
+        Err(Failure::NoSuchSheet(message)) => {
+            return Err(FileError::Workbook {
+                path: name,
+                message,
+            })
+        }
+    };
+    let Built {
+        sheet,
         csv,
         row_lines,
+        rows,
         facts,
+        problems,
+    } = built;
+    Ok(SheetData {
+        path: path.map(Path::to_path_buf),
+        sheet,
+        csv,
+        row_lines,
+        rows,
+        facts,
+        problems,
     })
+}
+
+/// Why a sheet was not read.
+enum Failure {
+    Refused(Refusal),
+    NoSuchSheet(String),
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
+/// A sheet read.
+struct Built {
+    sheet: String,
+    csv: Vec<u8>,
+    row_lines: Option<Arc<[u64]>>,
+    rows: u32,
+    facts: Vec<CellFact>,
+    problems: Vec<Problem>,
 }
 
 #[derive(Clone)]
@@ -226,37 +427,484 @@ impl AsRef<[u8]> for SharedBytes {
     }
 }
 
-fn load<RS: Read + Seek>(
-    mut book: calamine::Sheets<RS>,
-    wanted: Option<&str>,
-) -> Result<(String, calamine::Range<Data>), String> {
-    let names = book.sheet_names();
-    let name = match wanted {
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| "the workbook has no worksheet".to_string())?,
-        Some(w) => names
+/// The worksheet `wanted` names (exactly, or in another case), or the first visible one.
+fn choose(sheets: &[calamine::Sheet], wanted: Option<&str>) -> Result<String, Failure> {
+    let worksheets: Vec<&calamine::Sheet> = sheets
+        .iter()
+        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
+        .collect();
+    match wanted {
+        None => worksheets
             .iter()
-            .find(|n| *n == w)
-            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(w)))
-            .cloned()
+            .find(|s| s.visible == calamine::SheetVisible::Visible)
+            .or_else(|| worksheets.first())
+            .map(|s| s.name.clone())
             .ok_or_else(|| {
-                format!(
+                Failure::Refused(Refusal::damaged("the workbook has no worksheet".into()))
+            }),
+        Some(w) => sheets
+            .iter()
+            .find(|s| s.name == w)
+            .or_else(|| sheets.iter().find(|s| s.name.eq_ignore_ascii_case(w)))
+            .map(|s| s.name.clone())
+            .ok_or_else(|| {
+                Failure::NoSuchSheet(format!(
                     "it has no sheet named \"{w}\"; its sheets: {}",
-                    names
+                    sheets
                         .iter()
-                        .map(|n| format!("\"{n}\""))
+                        .map(|s| format!("\"{}\"", s.name))
                         .collect::<Vec<_>>()
                         .join(", ")
-                )
-            })?,
-    };
-    let range = book
-        .worksheet_range(&name)
-        .map_err(|e| format!("cannot read the sheet \"{name}\": {e}"))?;
-    Ok((name, range))
+                ))
+            }),
+    }
 }
+
+fn damaged(e: impl std::fmt::Display) -> Failure {
+    Failure::Refused(Refusal::damaged(format!(
+        "not a workbook that can be read ({e})"
+    )))
+}
+
+/// An .xlsx, streamed: calamine's cell reader over the sheet's XML, the layout from a pass of
+/// our own (see [`layout`]).
+fn read_xlsx(input: &Input, rdr: Box<dyn ReadSeek>, choice: SheetChoice) -> Result<Built, Failure> {
+    let mut book: calamine::Xlsx<Box<dyn ReadSeek>> =
+        calamine::Reader::new(rdr).map_err(damaged)?;
+    let sheets = book.sheets_metadata().to_vec();
+    let sheet = choose(&sheets, choice.sheet)?;
+    let in_sheet = |r: Refusal| Refusal {
+        code: r.code,
+        message: format!("sheet \"{sheet}\": {}", r.message),
+    };
+    let layout = {
+        let rdr = input
+            .open()
+            .map_err(|e| Refusal::damaged(format!("the workbook cannot be read ({e})")))?;
+        let mut zip = zip::ZipArchive::new(rdr).map_err(damaged)?;
+        let part = layout::sheet_part(&mut zip, &sheet).ok_or_else(|| {
+            Refusal::damaged(format!(
+                "the sheet \"{sheet}\" is listed, but the part that holds it is missing"
+            ))
+        })?;
+        layout::read_layout(&mut zip, &part).map_err(in_sheet)?
+    };
+    let mut b = Builder::new(&layout, choice.include_hidden);
+    {
+        let mut cells = book
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
+        let mut count = 0u64;
+        while let Some(cell) = cells
+            .next_cell()
+            .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?
+        {
+            let (row, col) = cell.get_position();
+            let value = Data::from(cell.get_value().clone());
+            if value == Data::Empty {
+                continue;
+            }
+            count += 1;
+            bound_cell(row, col, count).map_err(in_sheet)?;
+            b.cell(row, col, value).map_err(in_sheet)?;
+        }
+    }
+    let built = b.finish(sheet.clone());
+    if built.rows == 0 {
+        return Err(empty_sheet(&sheet, &sheets, choice.sheet, |other| {
+            let Ok(mut cells) = book.worksheet_cells_reader(other) else {
+                return false;
+            };
+            while let Ok(Some(c)) = cells.next_cell() {
+                if !c.get_value().is_empty() {
+                    return true;
+                }
+            }
+            false
+        }));
+    }
+    Ok(built)
+}
+
+/// The refusal of an empty sheet: it names the sheets that hold data, and `--sheet`.
+fn empty_sheet(
+    sheet: &str,
+    sheets: &[calamine::Sheet],
+    wanted: Option<&str>,
+    mut has_data: impl FnMut(&str) -> bool,
+) -> Failure {
+    let others: Vec<String> = sheets
+        .iter()
+        .filter(|s| s.typ == calamine::SheetType::WorkSheet && s.name != sheet)
+        .map(|s| s.name.clone())
+        .filter(|n| has_data(n))
+        .collect();
+    let which = if wanted.is_some() {
+        "the sheet asked for"
+    } else {
+        "the first sheet"
+    };
+    match others.first() {
+        Some(first) => Failure::Refused(Refusal {
+            code: Code::SheetEmpty,
+            message: format!(
+                "sheet \"{sheet}\" ({which}) is empty; the users look to be on sheet {}: pass --sheet \"{first}\"",
+                others
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        None => Failure::Refused(Refusal {
+            code: Code::EmptyFile,
+            message: format!("sheet \"{sheet}\" ({which}) is empty, and so is every other sheet"),
+        }),
+    }
+}
+
+/// An .xls, .xlsb or .ods: calamine reads these only whole. They were bounded by size (and
+/// a zip's by its parts) before; the range is checked before it is turned into CSV.
+fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
+    // calamine wants a reader it can clone: the bytes (bounded above) in memory.
+    let bytes = match input {
+        Input::Bytes(b) => b.clone(),
+        Input::Path(p) => Arc::new(
+            std::fs::read(p)
+                .map_err(|e| Refusal::damaged(format!("the workbook cannot be read ({e})")))?,
+        ),
+    };
+    let mut book =
+        calamine::open_workbook_auto_from_rs(Cursor::new(SharedBytes(bytes))).map_err(damaged)?;
+    let sheets = book.sheets_metadata().to_vec();
+    let sheet = choose(&sheets, choice.sheet)?;
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
+    let layout = Layout::default();
+    let mut b = Builder::new(&layout, choice.include_hidden);
+    let in_sheet = |r: Refusal| Refusal {
+        code: r.code,
+        message: format!("sheet \"{sheet}\": {}", r.message),
+    };
+    let mut count = 0u64;
+    for (row, col, value) in range.used_cells() {
+        if *value == Data::Empty {
+            continue;
+        }
+        count += 1;
+        let (row, col) = (
+            range.start().map_or(0, |s| s.0) + row as u32,
+            range.start().map_or(0, |s| s.1) + col as u32,
+        );
+        bound_cell(row, col, count).map_err(in_sheet)?;
+        b.cell(row, col, value.clone()).map_err(in_sheet)?;
+    }
+    drop(range);
+    let built = b.finish(sheet.clone());
+    if built.rows == 0 {
+        return Err(empty_sheet(&sheet, &sheets, choice.sheet, |other| {
+            book.worksheet_range(other)
+                .is_ok_and(|r| r.used_cells().any(|(_, _, c)| *c != Data::Empty))
+        }));
+    }
+    Ok(built)
+}
+
+/// Turns cells, row by row in sheet order, into the CSV Excel would save.
+struct Builder<'a> {
+    layout: &'a Layout,
+    include_hidden: bool,
+    /// The CSV written so far.
+    out: Vec<u8>,
+    /// Columns in every CSV row: the sheet's used width, from column A.
+    width: usize,
+    /// The 0-based sheet row the next CSV record stands for.
+    next_row: u32,
+    /// The CSV line the next record starts on.
+    line: u64,
+    row_lines: Vec<u64>,
+    any_break: bool,
+    /// The row being gathered.
+    row: Option<u32>,
+    cells: Vec<(u32, Data)>,
+    header: Option<u32>,
+    /// Columns whose values are ids (userName, userID, email): a number there is reported.
+    id_cols: Vec<usize>,
+    facts: Vec<CellFact>,
+    hidden_left_out: Vec<u32>,
+    hidden_read: Vec<u32>,
+    fields: Vec<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(layout: &'a Layout, include_hidden: bool) -> Self {
+        Builder {
+            layout,
+            include_hidden,
+            out: Vec::new(),
+            width: layout.last_col.map_or(0, |c| c as usize + 1),
+            next_row: 0,
+            line: 1,
+            row_lines: Vec::new(),
+            any_break: false,
+            row: None,
+            cells: Vec::new(),
+            header: None,
+            id_cols: Vec::new(),
+            facts: Vec::new(),
+            hidden_left_out: Vec::new(),
+            hidden_read: Vec::new(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn cell(&mut self, row: u32, col: u32, value: Data) -> Result<(), Refusal> {
+        if self.row != Some(row) {
+            if self.row.is_some_and(|r| row < r) {
+                return Err(Refusal::damaged(format!(
+                    "its cells are out of order (row {} after row {})",
+                    u64::from(row) + 1,
+                    u64::from(self.row.unwrap_or(0)) + 1
+                )));
+            }
+            self.flush();
+            self.row = Some(row);
+        }
+        if let Data::String(s) = &value {
+            if s.len() > crate::file::MAX_RECORD_BYTES {
+                return Err(Refusal::too_big(format!(
+                    "cell {}{} holds {} bytes of text, more than the {} a record of a user file may have",
+                    column_letters(col as usize),
+                    u64::from(row) + 1,
+                    s.len(),
+                    crate::file::MAX_RECORD_BYTES
+                )));
+            }
+        }
+        self.width = self.width.max(col as usize + 1);
+        self.cells.push((col, value));
+        Ok(())
+    }
+
+    /// A blank line (which a reader skips) for each sheet row before `row`.
+    fn blank_to(&mut self, row: u32) {
+        while self.next_row < row {
+            self.out.push(b'\n');
+            self.row_lines.push(self.line);
+            self.line += 1;
+            self.next_row += 1;
+        }
+    }
+
+    /// Writes the gathered row.
+    fn flush(&mut self) {
+        let Some(row) = self.row.take() else {
+            return;
+        };
+        self.blank_to(row);
+        let mut cells = std::mem::take(&mut self.cells);
+        cells.sort_by_key(|(c, _)| *c);
+        let header = *self.header.get_or_insert(row);
+        let hidden = row != header && self.layout.hidden_rows.binary_search(&row).is_ok();
+        if hidden && !self.include_hidden {
+            // Left out, its line kept blank: every later row keeps its number.
+            self.hidden_left_out.push(row);
+            self.blank_to(row + 1);
+            return;
+        }
+        if hidden {
+            self.hidden_read.push(row);
+        }
+        let line = self.line;
+        // Records are numbered by sheet row (see `SheetData::row_lines`), facts too.
+        let record = u64::from(row) + 1;
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.clear();
+        let mut breaks = 0u64;
+        for (col, value) in cells.drain(..) {
+            let col = col as usize;
+            fields.resize(col, String::new());
+            let (text, kind) = cell_text(&value);
+            // One line-end convention, as a CSV reader would see it.
+            let text = if text.contains('\r') {
+                text.replace("\r\n", "\n").replace('\r', "\n")
+            } else {
+                text
+            };
+            breaks += memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64;
+            let kind = kind.or_else(|| {
+                (row != header
+                    && self.id_cols.contains(&col)
+                    && matches!(value, Data::Int(_) | Data::Float(_)))
+                .then_some(CellKind::Number)
+            });
+            if let Some(kind) = kind {
+                self.facts.push(CellFact {
+                    line: record,
+                    col,
+                    row: row + 1,
+                    kind,
+                    text: text.clone(),
+                });
+            }
+            fields.push(text);
+        }
+        if row == header {
+            self.id_cols = fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    let f = f.trim();
+                    [Col::UserName, Col::UserId, Col::Email]
+                        .iter()
+                        .any(|c| c.name().eq_ignore_ascii_case(f))
+                })
+                .map(|(i, _)| i)
+                .collect();
+        }
+        // Excel writes every row up to the used width.
+        fields.resize(self.width.max(fields.len()), String::new());
+        // A row of one empty cell is an empty line, as Excel writes it.
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            push_field(&mut self.out, f);
+        }
+        self.out.push(b'\n');
+        self.fields = fields;
+        self.row_lines.push(line);
+        self.line += 1 + breaks;
+        self.any_break |= breaks > 0;
+        self.next_row = row + 1;
+    }
+
+    fn finish(mut self, sheet: String) -> Built {
+        self.flush();
+        let rows = self.next_row;
+        let mut problems = Vec::new();
+        let list = |rows: &[u32]| -> String {
+            let shown: Vec<String> = rows.iter().take(10).map(|r| (r + 1).to_string()).collect();
+            let more = rows.len().saturating_sub(10);
+            let mut s = shown.join(", ");
+            if more > 0 {
+                s.push_str(&format!(" and {more} more"));
+            }
+            s
+        };
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        // One message for the rows left out, one for the rows read all the same.
+        for (rows, read) in [(&self.hidden_left_out, false), (&self.hidden_read, true)] {
+            let n = rows.len();
+            if n == 0 {
+                continue;
+            }
+            let (is, was, stays, it) = if n == 1 {
+                ("is", "was", "stays", "it")
+            } else {
+                ("are", "were", "stay", "them")
+            };
+            let what = if read {
+                "read because of --include-hidden".to_string()
+            } else {
+                format!(
+                    "{was} left out (the line{} in the report {stays} blank); pass --include-hidden to read {it}",
+                    plural(n)
+                )
+            };
+            problems.push(Problem::new(
+                Code::HiddenRows,
+                format!(
+                    "sheet {sheet}: row{} {} {is} hidden in Excel and {what}",
+                    plural(n),
+                    list(rows),
+                ),
+            ));
+        }
+        let hidden_cols: Vec<String> = (0..self.width as u32)
+            .filter(|c| {
+                self.layout
+                    .hidden_cols
+                    .iter()
+                    .any(|(a, b)| (*a..=*b).contains(c))
+            })
+            .map(|c| column_letters(c as usize))
+            .collect();
+        if !hidden_cols.is_empty() {
+            let n = hidden_cols.len();
+            problems.push(Problem::new(
+                Code::HiddenColumns,
+                format!(
+                    "sheet {sheet}: column{} {} {} hidden in Excel; {} values were read as the sheet holds them",
+                    plural(n),
+                    hidden_cols.join(", "),
+                    if n == 1 { "is" } else { "are" },
+                    if n == 1 { "its" } else { "their" },
+                ),
+            ));
+        }
+        // Merged ranges: each row of one, but the first cell's, reads as empty cells.
+        let mut merged = 0usize;
+        for &(r1, c1, r2, c2) in &self.layout.merges {
+            if c1 as usize >= self.width {
+                continue;
+            }
+            let c2 = c2.min(self.width as u32 - 1);
+            let range = format!(
+                "{}{}:{}{}",
+                column_letters(c1 as usize),
+                r1 + 1,
+                column_letters(c2 as usize),
+                r2 + 1
+            );
+            for row in r1..=r2.min(rows.saturating_sub(1)) {
+                let first = if row == r1 { c1 + 1 } else { c1 };
+                if first > c2 || merged >= MAX_MERGED_FACTS {
+                    continue;
+                }
+                merged += 1;
+                self.facts.push(CellFact {
+                    line: u64::from(row) + 1,
+                    col: first as usize,
+                    row: row + 1,
+                    kind: CellKind::Merged,
+                    text: range.clone(),
+                });
+            }
+        }
+        self.facts.sort_by_key(|f| (f.line, f.col));
+        let row_lines = self.any_break.then(|| Arc::from(self.row_lines));
+        Built {
+            sheet,
+            csv: self.out,
+            row_lines,
+            rows,
+            facts: self.facts,
+            problems,
+        }
+    }
+}
+
+/// A field as Excel's CSV writes it: quoted (its quotes doubled) when it holds a comma, a
+/// quote or a line end.
+fn push_field(out: &mut Vec<u8>, f: &str) {
+    if f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for b in f.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(f.as_bytes());
+    }
+}
+
+/// No sheet needs more merged-cell facts than its rows.
+const MAX_MERGED_FACTS: usize = MAX_SHEET_ROWS as usize;
 
 /// The text Excel's "Save as CSV UTF-8" writes for a cell (US settings), and what it hides.
 fn cell_text(cell: &Data) -> (String, Option<CellKind>) {
@@ -307,67 +955,6 @@ fn number_text(f: f64) -> String {
     } else {
         s
     }
-}
-
-/// The CSV of a range: every row from the sheet's row 1 (rows above the used range as blank
-/// lines, which readers skip), every column from A.
-fn to_csv(range: &calamine::Range<Data>) -> (Vec<u8>, Vec<u64>, Vec<CellFact>) {
-    let mut row_lines = Vec::new();
-    let mut facts = Vec::new();
-    let mut out = Vec::new();
-    let Some((start_row, start_col)) = range.start() else {
-        return (out, row_lines, facts);
-    };
-    let mut line = 1u64;
-    for _ in 0..start_row {
-        row_lines.push(line);
-        out.push(b'\n');
-        line += 1;
-    }
-    let width = start_col as usize + range.width();
-    let mut w = csv::WriterBuilder::new()
-        .flexible(true)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let mut fields: Vec<String> = Vec::with_capacity(width);
-    for (i, cells) in range.rows().enumerate() {
-        let row = start_row + i as u32 + 1;
-        fields.clear();
-        fields.resize(start_col as usize, String::new());
-        for (j, cell) in cells.iter().enumerate() {
-            let (text, kind) = cell_text(cell);
-            // One line-end convention, so that lines are counted as the reader counts them.
-            let text = if text.contains('\r') {
-                text.replace("\r\n", "\n").replace('\r', "\n")
-            } else {
-                text
-            };
-            if let Some(kind) = kind {
-                facts.push(CellFact {
-                    line,
-                    col: start_col as usize + j,
-                    row,
-                    kind,
-                    text: text.clone(),
-                });
-            }
-            fields.push(text);
-        }
-        // Excel writes trailing empty cells of a row as delimiters up to the used width.
-        if fields.len() == 1 && fields[0].is_empty() {
-            // A one-column empty row: csv would write `""`; Excel writes an empty line.
-            w.write_record([""; 0]).ok();
-        } else {
-            w.write_record(&fields).ok();
-        }
-        row_lines.push(line);
-        line += 1 + fields
-            .iter()
-            .map(|f| memchr::memchr_iter(b'\n', f.as_bytes()).count())
-            .sum::<usize>() as u64;
-    }
-    out.extend_from_slice(&w.into_inner().unwrap_or_default());
-    (out, row_lines, facts)
 }
 
 #[cfg(test)]

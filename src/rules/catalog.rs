@@ -203,6 +203,18 @@ rules! {
         "retype the value, or export again and save the file as CSV UTF-8 or .xlsx (a wrong encoding left this character)";
     ScientificNumber = "T03", Row, Error, false, "a userName, userID or email in Excel's scientific notation (2.02312E+11)",
         "Excel turned a long number into 2.02312E+11 and dropped its last digits: format the column as Text and type the values again (`qusers template -o x.xlsx` gives such a workbook)";
+    SheetTooBig = "F23", File, Error, false, "a workbook larger than any user file (used area, cells, parts, a zip bomb, a huge string)",
+        "a user file has under 100,000 rows and about 10 columns: copy the users' rows into a new workbook (`qusers template -o users.xlsx`), or save the sheet as CSV UTF-8; nothing of it was read";
+    SheetEmpty = "F24", File, Error, false, "the sheet read is empty; the users are on another sheet",
+        "pass --sheet with the name of the sheet that holds the users (or move that sheet to the front)";
+    HiddenRows = "F25", File, Warning, false, "hidden rows in the sheet",
+        "hidden rows are left out unless --include-hidden is given: unhide them in Excel (select the rows around them, right-click › Unhide) to see what they hold";
+    HiddenColumns = "F26", File, Warning, false, "hidden columns in the sheet",
+        "their values were read: unhide them in Excel (right-click the column letters › Unhide) to check what is imported";
+    SheetMerged = "S04", Row, Error, false, "a merged cell: the value is only in the range's first cell",
+        "unmerge the cells (Home › Merge & Center › Unmerge Cells) and fill the value into every row that needs it";
+    SheetNumberId = "S05", Row, Error, false, "a userName, userID or email in a number cell",
+        "format the column as Text (select it, Format Cells › Text) and type or paste the ids again as they are; `qusers template -o users.xlsx` gives a workbook whose columns are Text";
 }
 
 impl Code {
@@ -229,6 +241,8 @@ impl Code {
                 Col::DivisionId
             }
             Code::StatusValue | Code::StatusSynonym => Col::AccountStatus,
+            // Named with the cell by the sheet itself (see `file::SheetData::annotate`).
+            Code::SheetNumberId | Code::SheetMerged => return None,
             Code::DateFormat
             | Code::DateImpossible
             | Code::DateIso
