@@ -721,7 +721,7 @@ mod tests {
             } else {
                 Action::Update
             },
-            fields: f.map(String::from),
+            fields: f.into(),
             problems: Vec::new(),
             verdict: Verdict::Ok,
             empty: false,

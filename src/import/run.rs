@@ -23,7 +23,7 @@ use super::journal::{
 };
 use super::plan::{plan, Plan, PlanOptions, Planned, Prefer, Protect};
 use super::undo;
-use super::{Collect, Outcome};
+use super::{Collect, Outcome, RefusedRows, REFUSED};
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
@@ -330,6 +330,8 @@ pub struct Prepared {
     /// File-level problems: (line, problem, counts as an error).
     file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
     file_errors: bool,
+    /// The rows of a file refused at the file level, not held in memory (not in the plan).
+    refused: Option<RefusedRows>,
     journal: Option<Journal>,
     /// Held until the import ends: one import at a time per report.
     lock: ImportLock,
@@ -479,10 +481,15 @@ impl<'a> Importer<'a> {
                 .context("cannot check the divisions the file uses")?;
         }
 
-        // 2. Validate with every rule, the instance's included.
-        let mut collect = Collect::default();
+        // 2. Validate with every rule, the instance's included. The rows of a file refused at
+        // the file level are not held (a resume holds them: the journal's rows are matched).
+        let mut collect = match found {
+            Some(_) => Collect::holding_all(),
+            None => Collect::default(),
+        };
         let mut validation = self.input.validate(&instance, &mut collect)?;
-        let file_errors = collect.file_problems.iter().any(|(_, _, error)| *error);
+        let file_errors = collect.refused();
+        let refused = collect.take_refused();
 
         // 3. The journal: a resume carries what an interrupted run finished, and finishes
         // what it left half done.
@@ -543,7 +550,7 @@ impl<'a> Importer<'a> {
                 if !matches!(r.planned, Planned::Carried(_)) {
                     r.planned = Planned::Nothing {
                         outcome: Outcome::Skipped,
-                        message: "not imported: the file has file-level errors".into(),
+                        message: REFUSED.into(),
                     };
                 }
             }
@@ -563,6 +570,7 @@ impl<'a> Importer<'a> {
             validation,
             file_problems: collect.file_problems,
             file_errors,
+            refused,
             journal,
             lock,
             target,
@@ -605,6 +613,7 @@ impl Prepared {
             validation,
             file_problems,
             file_errors,
+            refused,
             mut journal,
             lock,
             target,
@@ -621,7 +630,7 @@ impl Prepared {
         let stopped_early = file_errors || plan.blocked_by_invalid || brake.is_some();
         let journal_path = Journal::path_for(&opts.report);
 
-        let mut report = LiveReport::create(&opts.report, &plan, file_problems)?;
+        let mut report = LiveReport::create(&opts.report, &plan, file_problems, refused)?;
         // Every real run's undo, written row by row as rows finish (a resume continues it).
         let mut undo_file = match opts.dry_run {
             true => None,
@@ -736,7 +745,13 @@ impl Prepared {
             j.remove().context("cannot remove the finished journal")?;
         }
         drop(lock);
-        let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
+        let left = leave_undo_and_failed(
+            &opts.report,
+            &plan,
+            &report.results,
+            report.refused.as_mut(),
+            undo_file,
+        )?;
         let results = std::mem::take(&mut report.results);
 
         let verdict = if interrupted {
@@ -790,6 +805,7 @@ fn leave_undo_and_failed(
     report: &Path,
     plan: &Plan,
     results: &[Option<RowResult>],
+    mut refused: Option<&mut RefusedRows>,
     undo_file: Option<undo::UndoWriter>,
 ) -> anyhow::Result<Left> {
     let done = || {
@@ -804,12 +820,31 @@ fn leave_undo_and_failed(
     };
     let failed_rows = undo::failed_rows(plan, done());
     let failed_path = undo::path_beside(report, "failed");
-    let failed = if failed_rows.is_empty() {
+    let refused_failed = refused.as_ref().map_or(0, |r| r.not_empty());
+    let failed = if failed_rows.is_empty() && refused_failed == 0 {
         // A file left by an earlier run with this report no longer says anything true.
         let _ = std::fs::remove_file(&failed_path);
         None
     } else {
-        undo::write_template(&failed_path, &failed_rows)?;
+        // The rows of a refused file (every one but the empty) are read back one at a time.
+        let mut read_error = None;
+        let refused_rows = match refused.as_deref_mut() {
+            Some(r) => Some(r.iter()?),
+            None => None,
+        };
+        let refused_rows = refused_rows.into_iter().flatten().filter_map(|r| match r {
+            Ok(r) => (!r.empty).then(|| r.fields.to_strings()),
+            Err(e) => {
+                read_error.get_or_insert(e);
+                None
+            }
+        });
+        undo::write_template(&failed_path, failed_rows.into_iter().chain(refused_rows))?;
+        if let Some(e) = read_error {
+            // Not a file to retry with: rows are missing from it.
+            let _ = std::fs::remove_file(&failed_path);
+            return Err(e).context("cannot read back the rows of the refused file");
+        }
         Some(failed_path)
     };
     Ok(Left {
@@ -957,6 +992,8 @@ struct LiveReport<'p> {
     writer: ReportWriter,
     plan: &'p Plan,
     file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
+    /// The rows of a refused file, reported after the file-level problems (all skipped).
+    refused: Option<RefusedRows>,
     results: Vec<Option<RowResult>>,
     counts: Counts,
 }
@@ -966,16 +1003,24 @@ impl<'p> LiveReport<'p> {
         path: &Path,
         plan: &'p Plan,
         file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
+        mut refused: Option<RefusedRows>,
     ) -> anyhow::Result<Self> {
         let mut writer =
             ReportWriter::create(path, ReportKind::Import).context("cannot create the report")?;
         write_file_problems(&mut writer, &file_problems)?;
+        let mut counts = Counts::default();
+        if let Some(rows) = &mut refused {
+            write_refused(&mut writer, rows)?;
+            counts.skipped += rows.len();
+            writer.flush()?;
+        }
         Ok(LiveReport {
             writer,
             plan,
             file_problems,
+            refused,
             results: vec![None; plan.rows.len()],
-            counts: Counts::default(),
+            counts,
         })
     }
 
@@ -1007,6 +1052,9 @@ impl<'p> LiveReport<'p> {
         let mut w = ReportWriter::create(&tmp, ReportKind::Import)
             .with_context(|| format!("cannot write the report beside {}", path.display()))?;
         write_file_problems(&mut w, &self.file_problems)?;
+        if let Some(rows) = &mut self.refused {
+            write_refused(&mut w, rows)?;
+        }
         for (i, r) in self.results.iter().enumerate() {
             if let Some(r) = r {
                 write_row(&mut w, self.plan, i, r)?;
@@ -1033,6 +1081,26 @@ fn write_file_problems(
             outcome: if *error { "invalid" } else { "warning" },
             codes: p.code.id(),
             message: &p.message(),
+            ..Default::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// The rows of a refused file as the report shows them: skipped, with their own findings.
+fn write_refused(writer: &mut ReportWriter, rows: &mut RefusedRows) -> std::io::Result<()> {
+    use crate::file::Col;
+    for r in rows.iter()? {
+        let r = r?;
+        writer.write(&ReportRow {
+            line: Some(r.line),
+            row: Some(r.row),
+            user_id: r.fields.get(Col::UserId),
+            user_name: r.fields.get(Col::UserName),
+            action: r.action.as_str(),
+            outcome: Outcome::Skipped.as_str(),
+            codes: &r.codes,
+            message: &r.report_message(),
             ..Default::default()
         })?;
     }

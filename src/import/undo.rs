@@ -222,14 +222,18 @@ pub fn failed_rows<'r>(
                 Outcome::Skipped => !row.input.empty,
                 _ => false,
             };
-            retry.then(|| row.input.fields.clone())
+            retry.then(|| row.input.fields.to_strings())
         })
         .collect()
 }
 
 /// Writes a template file (header and rows), atomically. Cells are written as they are: a file
 /// meant for import gets no spreadsheet guard.
-pub fn write_template(path: &Path, rows: &[TemplateRow]) -> std::io::Result<()> {
+pub fn write_template<R, F>(path: &Path, rows: impl IntoIterator<Item = R>) -> std::io::Result<()>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -286,7 +290,7 @@ mod tests {
             line: row + 1,
             row,
             action: Action::Update,
-            fields,
+            fields: fields.into(),
             problems: Vec::new(),
             verdict: Verdict::Ok,
             empty: false,
