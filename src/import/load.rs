@@ -23,6 +23,7 @@ pub const REFUSED: &str = "not imported: the file has file-level errors";
 
 /// A [`RowSink`] that keeps every row and every file-level problem; the rows of a file refused
 /// at the file level are kept in a [`RefusedRows`] file instead of memory.
+#[derive(Default)]
 pub struct Collect {
     /// The rows held, in input order (none once the file is refused, unless `hold_all`).
     pub rows: Vec<InputRow>,
@@ -43,18 +44,6 @@ struct Mark {
     file_problems: usize,
     /// Refused rows written by then (and where they end), when the file was refused by then.
     refused: Option<(u64, u64, u64)>,
-}
-
-impl Default for Collect {
-    fn default() -> Self {
-        Collect {
-            rows: Vec::new(),
-            file_problems: Vec::new(),
-            refused: None,
-            hold_all: false,
-            marked: Mark::default(),
-        }
-    }
 }
 
 impl Collect {

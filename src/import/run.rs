@@ -646,7 +646,7 @@ impl Prepared {
                     if let Some(u) = &mut undo_file {
                         u.add(row, &result, &instance)?;
                     }
-                    report.done(i, result)?
+                    report.record(i, result)?
                 }
                 None if opts.dry_run || stopped_early => {
                     let result = RowResult {
@@ -659,11 +659,12 @@ impl Prepared {
                         },
                         ..RowResult::default()
                     };
-                    report.done(i, finalize(row, result))?
+                    report.record(i, finalize(row, result))?
                 }
                 None => todo.push(i),
             }
         }
+        report.writer.flush()?;
         let mut interrupted = false;
         let mut outage = false;
         let mut cancelled = false;
@@ -805,7 +806,7 @@ fn leave_undo_and_failed(
     report: &Path,
     plan: &Plan,
     results: &[Option<RowResult>],
-    mut refused: Option<&mut RefusedRows>,
+    refused: Option<&mut RefusedRows>,
     undo_file: Option<undo::UndoWriter>,
 ) -> anyhow::Result<Left> {
     let done = || {
@@ -828,7 +829,7 @@ fn leave_undo_and_failed(
     } else {
         // The rows of a refused file (every one but the empty) are read back one at a time.
         let mut read_error = None;
-        let refused_rows = match refused.as_deref_mut() {
+        let refused_rows = match refused {
             Some(r) => Some(r.iter()?),
             None => None,
         };
@@ -1025,10 +1026,17 @@ impl<'p> LiveReport<'p> {
     }
 
     fn done(&mut self, index: usize, result: RowResult) -> std::io::Result<()> {
+        self.record(index, result)?;
+        self.writer.flush()
+    }
+
+    /// [`LiveReport::done`] without the flush: for rows that finish without a request, all
+    /// at once before any is sent (a write to the file per row cost more than the plan).
+    fn record(&mut self, index: usize, result: RowResult) -> std::io::Result<()> {
         self.counts.add(result.outcome);
         write_row(&mut self.writer, self.plan, index, &result)?;
         self.results[index] = Some(result);
-        self.writer.flush()
+        Ok(())
     }
 
     /// Rewrites the report in input order (a new file renamed over it, so a crash leaves
