@@ -171,3 +171,37 @@ fn a_file_at_the_row_limit_is_planned_row_by_row() {
         );
     }
 }
+
+#[test]
+fn a_refused_file_read_again_in_another_encoding_reports_each_row_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("latin1.csv");
+    // No userName column: refused on opening. A byte that is not UTF-8 a megabyte into the
+    // file (past the first blocks, whose rows were written aside already) makes the whole file
+    // be read again as Windows-1252: those rows are forgotten, not reported twice.
+    let header = HEADER.replace("userName,", "");
+    let rows = 30_000u64;
+    let mut bytes = format!("{header}\n").into_bytes();
+    for i in 1..=rows {
+        let first: &[u8] = if i == 20_000 { b"Ren\xe9" } else { b"Ann" };
+        bytes.extend_from_slice(b",");
+        bytes.extend_from_slice(first);
+        bytes.extend_from_slice(format!(",Lee,u{i}@x.org,,{TYPE},active,\n").as_bytes());
+    }
+    std::fs::write(&file, bytes).expect("write");
+    let report = dir.path().join("r.csv");
+    let out = dry_run(dir.path(), &file, &report);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    let report = read_report(&report);
+    let data: Vec<_> = report.iter().filter(|r| !r["row"].is_empty()).collect();
+    assert_eq!(data.len() as u64, rows);
+    for (i, r) in data.iter().enumerate() {
+        assert_eq!(r["row"], (i as u64 + 1).to_string(), "{r:?}");
+        assert_eq!(r["outcome"], "skipped", "{r:?}");
+    }
+    let failed = read_report(&dir.path().join("r.failed.csv"));
+    assert_eq!(failed.len() as u64, rows);
+    assert_eq!(failed[19_999]["firstName"], "René");
+    assert_eq!(failed[19_999]["email"], "u20000@x.org");
+}
