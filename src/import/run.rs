@@ -840,7 +840,8 @@ fn leave_undo_and_failed(
                 None
             }
         });
-        undo::write_template(&failed_path, failed_rows.into_iter().chain(refused_rows))?;
+        let plan_rows = failed_rows.into_iter().map(super::Fields::to_strings);
+        undo::write_template(&failed_path, plan_rows.chain(refused_rows))?;
         if let Some(e) = read_error {
             // Not a file to retry with: rows are missing from it.
             let _ = std::fs::remove_file(&failed_path);

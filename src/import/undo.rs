@@ -206,11 +206,12 @@ impl UndoWriter {
 }
 
 /// The rows of a run that did not succeed (invalid, failed, conflict, or skipped for a reason
-/// other than being empty or unchanged), as the input had them.
+/// other than being empty or unchanged), as the input had them (the plan's own: a copy of
+/// every row of a large file cost more than its plan).
 pub fn failed_rows<'r>(
-    plan: &Plan,
+    plan: &'r Plan,
     results: impl IntoIterator<Item = (usize, &'r RowResult)>,
-) -> Vec<TemplateRow> {
+) -> Vec<&'r crate::import::Fields> {
     let mut results: Vec<(usize, &RowResult)> = results.into_iter().collect();
     results.sort_by_key(|(i, _)| *i);
     results
@@ -222,7 +223,7 @@ pub fn failed_rows<'r>(
                 Outcome::Skipped => !row.input.empty,
                 _ => false,
             };
-            retry.then(|| row.input.fields.to_strings())
+            retry.then_some(&row.input.fields)
         })
         .collect()
 }
@@ -409,7 +410,8 @@ mod tests {
         let failed = failed_rows(&plan, [(0, &a), (1, &b), (2, &c)]);
         assert_eq!(failed.len(), 1);
         assert_eq!(
-            failed[0][1], "=x@y.org",
+            failed[0].get(crate::file::Col::UserName),
+            "=x@y.org",
             "no spreadsheet guard in a file to import"
         );
     }
