@@ -55,11 +55,6 @@ impl Fields {
     pub fn to_strings(&self) -> [String; 9] {
         Col::ALL.map(|c| self.get(c).to_string())
     }
-
-    /// Bytes this row's fields take on the heap.
-    pub fn heap_bytes(&self) -> usize {
-        self.text.len()
-    }
 }
 
 impl<S: AsRef<str>> From<[S; 9]> for Fields {
