@@ -119,7 +119,8 @@ pub fn finalize(row: &PlannedRow, result: RowResult) -> RowResult {
 /// [`finalize`] for a row not planned yet.
 pub fn finalize_input(input: &super::InputRow, mut result: RowResult) -> RowResult {
     let validation = input.message();
-    if result.outcome != Outcome::Invalid && !validation.is_empty() {
+    // An invalid row's own message, when it has one, already says what is wrong with it.
+    if (result.outcome != Outcome::Invalid || result.message.is_empty()) && !validation.is_empty() {
         if !result.message.is_empty() {
             result.message.push_str("; ");
         }

@@ -6,9 +6,11 @@ mod apply;
 pub mod base;
 pub mod brakes;
 mod journal;
+mod load;
 mod page;
 mod plan;
 pub mod preview;
+mod rows;
 mod run;
 mod summary;
 #[cfg(test)]
@@ -24,22 +26,22 @@ pub use journal::{
     content_hash, ImportLock, Journal, JournalEntry, JournalError, JournalTarget, Resumed,
     RowResult,
 };
+pub use load::{Collect, RefusedRow, RefusedRows, REFUSED};
 pub use page::import_page;
 pub use plan::{
     describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
     PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
 };
+pub use rows::Fields;
 pub use run::{
     default_report, parse_duration, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome,
     ImportVerdict, Importer, InstanceFrom, NoProgress, Prepared, Progress,
 };
 pub use summary::{render_plan, resume_command, Summary};
 
-use std::io;
-
 use crate::file::Col;
 use crate::rules::{Action, Problem};
-use crate::validate::{join_codes, join_messages, CheckedRow, RowSink, Verdict};
+use crate::validate::{join_codes, join_messages, Verdict};
 
 /// What happened to a row (the report's `outcome`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,7 +84,8 @@ pub struct InputRow {
     pub line: u64,
     pub row: u64,
     pub action: Action,
-    pub fields: [String; 9],
+    /// The nine template fields, in one allocation.
+    pub fields: Fields,
     pub problems: Vec<Problem>,
     pub verdict: Verdict,
     pub empty: bool,
@@ -90,7 +93,7 @@ pub struct InputRow {
 
 impl InputRow {
     pub fn get(&self, col: Col) -> &str {
-        &self.fields[col as usize]
+        self.fields.get(col)
     }
 
     pub fn codes(&self) -> String {
@@ -99,47 +102,5 @@ impl InputRow {
 
     pub fn message(&self) -> String {
         join_messages(&self.problems)
-    }
-}
-
-/// A [`RowSink`] that keeps every row and every file-level problem.
-#[derive(Default)]
-pub struct Collect {
-    pub rows: Vec<InputRow>,
-    /// (line, problem, counts as an error)
-    pub file_problems: Vec<(Option<u64>, Problem, bool)>,
-    /// How many of each were kept at [`RowSink::mark`].
-    marked: (usize, usize),
-}
-
-impl RowSink for Collect {
-    fn file_problem(&mut self, line: Option<u64>, p: &Problem, strict: bool) -> io::Result<()> {
-        let error = p.severity(strict) == crate::rules::Severity::Error;
-        self.file_problems.push((line, p.clone(), error));
-        Ok(())
-    }
-
-    fn row(&mut self, row: &CheckedRow, _: Option<&[u8]>) -> io::Result<()> {
-        self.rows.push(InputRow {
-            line: row.line,
-            row: row.row,
-            action: row.action,
-            fields: std::array::from_fn(|i| row.field(Col::ALL[i]).to_string()),
-            problems: row.problems.to_vec(),
-            verdict: row.verdict,
-            empty: row.is_empty_row(),
-        });
-        Ok(())
-    }
-
-    fn mark(&mut self) -> io::Result<bool> {
-        self.marked = (self.rows.len(), self.file_problems.len());
-        Ok(true)
-    }
-
-    fn rewind(&mut self) -> io::Result<()> {
-        self.rows.truncate(self.marked.0);
-        self.file_problems.truncate(self.marked.1);
-        Ok(())
     }
 }

@@ -294,17 +294,19 @@ fn nothing(outcome: Outcome, message: impl Into<String>) -> Planned {
     }
 }
 
-/// A strong random password from the OS: letters, digits and a symbol, 24 characters.
+/// A strong random password: letters, digits and a symbol, 24 characters. From a CSPRNG
+/// (ChaCha12) seeded from the OS for this password alone: one system call, where asking the OS
+/// for every character took some 70 a create row (seconds for a large file's plan).
 fn random_password() -> String {
-    use rand::rngs::OsRng;
-    use rand::{Rng, TryRngCore};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
     const SETS: [&[u8]; 4] = [
         b"ABCDEFGHJKLMNPQRSTUVWXYZ",
         b"abcdefghijkmnopqrstuvwxyz",
         b"23456789",
         b"-_.#@+",
     ];
-    let mut rng = OsRng.unwrap_err();
+    let mut rng = StdRng::from_os_rng();
     let mut pw: Vec<u8> = (0..24)
         .map(|i| {
             let set = SETS[if i < 4 { i } else { rng.random_range(0..3) }];
@@ -571,8 +573,13 @@ pub fn make_strict(
 /// count as the updates they became.
 pub fn forget_upserted(summary: &mut crate::validate::FileSummary, plan: &Plan) {
     use crate::validate::Verdict as V;
+    // Rows by line, once: looking each upserted row up in the plan would be quadratic.
+    let by_line: HashMap<u64, &PlannedRow> = match plan.upserted.is_empty() {
+        true => HashMap::new(),
+        false => plan.rows.iter().map(|r| (r.input.line, r)).collect(),
+    };
     for (line, gone, before) in &plan.upserted {
-        let Some(row) = plan.rows.iter().find(|r| r.input.line == *line) else {
+        let Some(row) = by_line.get(line) else {
             continue;
         };
         fn count(s: &mut crate::validate::FileSummary, v: V) -> &mut u64 {
@@ -681,7 +688,9 @@ fn plan_row(
         return nothing(Outcome::Skipped, "an empty row");
     }
     if row.verdict == Verdict::Error {
-        return nothing(Outcome::Invalid, row.message());
+        // The message is the row's findings, which the result gets from the row (see
+        // `finalize`): a copy here would hold every invalid row's messages twice.
+        return nothing(Outcome::Invalid, String::new());
     }
     if blocked {
         return nothing(
@@ -920,7 +929,7 @@ mod tests {
             } else {
                 Action::Update
             },
-            fields: f.map(String::from),
+            fields: f.into(),
             problems: Vec::new(),
             verdict: Verdict::Ok,
             empty: false,

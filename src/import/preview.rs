@@ -306,7 +306,7 @@ mod tests {
                 line: n + 1,
                 row: n,
                 action: Action::Update,
-                fields,
+                fields: fields.into(),
                 problems: Vec::new(),
                 verdict: Verdict::Ok,
                 empty: false,

@@ -23,7 +23,7 @@ use super::journal::{
 };
 use super::plan::{plan, Plan, PlanOptions, Planned, Prefer, Protect};
 use super::undo;
-use super::{Collect, Outcome};
+use super::{Collect, Outcome, RefusedRows, REFUSED};
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
@@ -347,6 +347,8 @@ pub struct Prepared {
     /// File-level problems: (line, problem, counts as an error).
     file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
     file_errors: bool,
+    /// The rows of a file refused at the file level, not held in memory (not in the plan).
+    refused: Option<RefusedRows>,
     journal: Option<Journal>,
     /// Held until the import ends: one import at a time per report.
     lock: ImportLock,
@@ -502,8 +504,12 @@ impl<'a> Importer<'a> {
                 .context("cannot check the divisions the file uses")?;
         }
 
-        // 2. Validate with every rule, the instance's included.
-        let mut collect = Collect::default();
+        // 2. Validate with every rule, the instance's included. The rows of a file refused at
+        // the file level are not held (a resume holds them: the journal's rows are matched).
+        let mut collect = match found {
+            Some(_) => Collect::holding_all(),
+            None => Collect::default(),
+        };
         let mut validation = self.input.validate(&instance, &mut collect)?;
         if opts.strict {
             super::plan::make_strict(
@@ -512,7 +518,8 @@ impl<'a> Importer<'a> {
                 &mut validation,
             );
         }
-        let file_errors = collect.file_problems.iter().any(|(_, _, error)| *error);
+        let file_errors = collect.refused();
+        let refused = collect.take_refused();
 
         // 3. The journal: a resume carries what an interrupted run finished, and finishes
         // what it left half done.
@@ -603,7 +610,7 @@ impl<'a> Importer<'a> {
                 if !matches!(r.planned, Planned::Carried(_)) {
                     r.planned = Planned::Nothing {
                         outcome: Outcome::Skipped,
-                        message: "not imported: the file has file-level errors".into(),
+                        message: REFUSED.into(),
                     };
                 }
             }
@@ -625,6 +632,7 @@ impl<'a> Importer<'a> {
             validation,
             file_problems: collect.file_problems,
             file_errors,
+            refused,
             journal,
             lock,
             target,
@@ -667,6 +675,7 @@ impl Prepared {
             validation,
             file_problems,
             file_errors,
+            refused,
             mut journal,
             lock,
             target,
@@ -684,7 +693,7 @@ impl Prepared {
         let stopped_early = file_errors || plan.blocked_by_invalid || brake.is_some();
         let journal_path = Journal::path_for(&opts.report);
 
-        let mut report = LiveReport::create(&opts.report, &plan, file_problems)?;
+        let mut report = LiveReport::create(&opts.report, &plan, file_problems, refused)?;
         // Every real run's undo, written row by row as rows finish (a resume continues it).
         let mut undo_file = match opts.dry_run {
             true => None,
@@ -701,7 +710,7 @@ impl Prepared {
                     if let Some(u) = &mut undo_file {
                         u.add(row, &result, &instance)?;
                     }
-                    report.done(i, result)?
+                    report.record(i, result)?
                 }
                 None if opts.dry_run || stopped_early => {
                     let result = RowResult {
@@ -714,11 +723,12 @@ impl Prepared {
                         },
                         ..RowResult::default()
                     };
-                    report.done(i, finalize(row, result))?
+                    report.record(i, finalize(row, result))?
                 }
                 None => todo.push(i),
             }
         }
+        report.writer.flush()?;
         let mut interrupted = false;
         let mut outage = false;
         let mut cancelled = false;
@@ -837,7 +847,13 @@ impl Prepared {
             _ => {}
         }
         drop(lock);
-        let left = leave_undo_and_failed(&opts.report, &plan, &report.results, undo_file)?;
+        let left = leave_undo_and_failed(
+            &opts.report,
+            &plan,
+            &report.results,
+            report.refused.as_mut(),
+            undo_file,
+        )?;
         let results = std::mem::take(&mut report.results);
 
         let verdict = if interrupted {
@@ -892,6 +908,7 @@ fn leave_undo_and_failed(
     report: &Path,
     plan: &Plan,
     results: &[Option<RowResult>],
+    refused: Option<&mut RefusedRows>,
     undo_file: Option<(PathBuf, usize, Vec<String>)>,
 ) -> anyhow::Result<Left> {
     let done = || {
@@ -906,12 +923,32 @@ fn leave_undo_and_failed(
     };
     let failed_rows = undo::failed_rows(plan, done());
     let failed_path = undo::path_beside(report, "failed");
-    let failed = if failed_rows.is_empty() {
+    let refused_failed = refused.as_ref().map_or(0, |r| r.not_empty());
+    let failed = if failed_rows.is_empty() && refused_failed == 0 {
         // A file left by an earlier run with this report no longer says anything true.
         let _ = std::fs::remove_file(&failed_path);
         None
     } else {
-        undo::write_template(&failed_path, &failed_rows)?;
+        // The rows of a refused file (every one but the empty) are read back one at a time.
+        let mut read_error = None;
+        let refused_rows = match refused {
+            Some(r) => Some(r.iter()?),
+            None => None,
+        };
+        let refused_rows = refused_rows.into_iter().flatten().filter_map(|r| match r {
+            Ok(r) => (!r.empty).then(|| r.fields.to_strings()),
+            Err(e) => {
+                read_error.get_or_insert(e);
+                None
+            }
+        });
+        let plan_rows = failed_rows.into_iter().map(super::Fields::to_strings);
+        undo::write_template(&failed_path, plan_rows.chain(refused_rows))?;
+        if let Some(e) = read_error {
+            // Not a file to retry with: rows are missing from it.
+            let _ = std::fs::remove_file(&failed_path);
+            return Err(e).context("cannot read back the rows of the refused file");
+        }
         Some(failed_path)
     };
     Ok(Left {
@@ -1106,6 +1143,8 @@ struct LiveReport<'p> {
     writer: ReportWriter,
     plan: &'p Plan,
     file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
+    /// The rows of a refused file, reported after the file-level problems (all skipped).
+    refused: Option<RefusedRows>,
     results: Vec<Option<RowResult>>,
     counts: Counts,
 }
@@ -1115,24 +1154,39 @@ impl<'p> LiveReport<'p> {
         path: &Path,
         plan: &'p Plan,
         file_problems: Vec<(Option<u64>, crate::rules::Problem, bool)>,
+        mut refused: Option<RefusedRows>,
     ) -> anyhow::Result<Self> {
         let mut writer =
             ReportWriter::create(path, ReportKind::Import).context("cannot create the report")?;
         write_file_problems(&mut writer, &file_problems)?;
+        let mut counts = Counts::default();
+        if let Some(rows) = &mut refused {
+            write_refused(&mut writer, rows)?;
+            counts.skipped += rows.len();
+            writer.flush()?;
+        }
         Ok(LiveReport {
             writer,
             plan,
             file_problems,
+            refused,
             results: vec![None; plan.rows.len()],
-            counts: Counts::default(),
+            counts,
         })
     }
 
     fn done(&mut self, index: usize, result: RowResult) -> std::io::Result<()> {
+        self.record(index, result)?;
+        self.writer.flush()
+    }
+
+    /// [`LiveReport::done`] without the flush: for rows that finish without a request, all
+    /// at once before any is sent (a write to the file per row cost more than the plan).
+    fn record(&mut self, index: usize, result: RowResult) -> std::io::Result<()> {
         self.counts.add(result.outcome);
         write_row(&mut self.writer, self.plan, index, &result)?;
         self.results[index] = Some(result);
-        self.writer.flush()
+        Ok(())
     }
 
     /// Rewrites the report in input order (a new file renamed over it, so a crash leaves
@@ -1163,6 +1217,9 @@ impl<'p> LiveReport<'p> {
         let written = (|| {
             let mut w = ReportWriter::create(&tmp, ReportKind::Import)?;
             write_file_problems(&mut w, &self.file_problems)?;
+            if let Some(rows) = &mut self.refused {
+                write_refused(&mut w, rows)?;
+            }
             for (i, r) in self.results.iter().enumerate() {
                 if let Some(r) = r {
                     write_row(&mut w, self.plan, i, r)?;
@@ -1191,6 +1248,26 @@ fn write_file_problems(
             outcome: if *error { "invalid" } else { "warning" },
             codes: p.code.id(),
             message: &p.message(),
+            ..Default::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// The rows of a refused file as the report shows them: skipped, with their own findings.
+fn write_refused(writer: &mut ReportWriter, rows: &mut RefusedRows) -> std::io::Result<()> {
+    use crate::file::Col;
+    for r in rows.iter()? {
+        let r = r?;
+        writer.write(&ReportRow {
+            line: Some(r.line),
+            row: Some(r.row),
+            user_id: r.fields.get(Col::UserId),
+            user_name: r.fields.get(Col::UserName),
+            action: r.action.as_str(),
+            outcome: Outcome::Skipped.as_str(),
+            codes: &r.codes,
+            message: &r.report_message(),
             ..Default::default()
         })?;
     }

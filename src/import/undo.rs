@@ -273,11 +273,12 @@ impl UndoWriter {
 }
 
 /// The rows of a run that did not succeed (invalid, failed, conflict, or skipped for a reason
-/// other than being empty or unchanged), as the input had them.
+/// other than being empty or unchanged), as the input had them (the plan's own: a copy of
+/// every row of a large file cost more than its plan).
 pub fn failed_rows<'r>(
-    plan: &Plan,
+    plan: &'r Plan,
     results: impl IntoIterator<Item = (usize, &'r RowResult)>,
-) -> Vec<TemplateRow> {
+) -> Vec<&'r crate::import::Fields> {
     let mut results: Vec<(usize, &RowResult)> = results.into_iter().collect();
     results.sort_by_key(|(i, _)| *i);
     results
@@ -289,14 +290,18 @@ pub fn failed_rows<'r>(
                 Outcome::Skipped => !row.input.empty,
                 _ => false,
             };
-            retry.then(|| row.input.fields.clone())
+            retry.then_some(&row.input.fields)
         })
         .collect()
 }
 
 /// Writes a template file (header and rows), atomically. Cells are written as they are: a file
 /// meant for import gets no spreadsheet guard.
-pub fn write_template(path: &Path, rows: &[TemplateRow]) -> std::io::Result<()> {
+pub fn write_template<R, F>(path: &Path, rows: impl IntoIterator<Item = R>) -> std::io::Result<()>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
     crate::fsx::write_atomic(path, |out| {
         let mut w = csv::WriterBuilder::new().from_writer(out);
         w.write_record(COLUMNS)?;
@@ -338,7 +343,7 @@ mod tests {
             line: row + 1,
             row,
             action: Action::Update,
-            fields,
+            fields: fields.into(),
             problems: Vec::new(),
             verdict: Verdict::Ok,
             empty: false,
@@ -457,7 +462,8 @@ mod tests {
         let failed = failed_rows(&plan, [(0, &a), (1, &b), (2, &c)]);
         assert_eq!(failed.len(), 1);
         assert_eq!(
-            failed[0][1], "=x@y.org",
+            failed[0].get(crate::file::Col::UserName),
+            "=x@y.org",
             "no spreadsheet guard in a file to import"
         );
     }
