@@ -383,10 +383,7 @@ impl Tally {
 /// Where a file-level problem found when opening sits.
 fn opening_line(code: Code, opened: &Opened) -> Option<u64> {
     match code {
-        Code::LegacyEncoding => match opened.encoding {
-            file::TextEncoding::Windows1252 { first_line } => Some(first_line),
-            _ => None,
-        },
+        Code::LegacyEncoding => opened.encoding.first_line(),
         Code::SepLine => Some(1),
         Code::WrongDelimiter
         | Code::MissingColumn
@@ -456,6 +453,7 @@ fn check_block(
             Some(b) => out.push(broken_problem(*b, records.line(i))),
             None => {
                 check_row(rec, ctx, &mut out);
+                legacy_fields(records, i, ctx.map, &mut out);
                 quote_across_lines(rec, records.line(i), &mut out);
                 if let Some(sheet) = ctx.sheet {
                     sheet.annotate(records.line(i), ctx.map, &mut out);
@@ -500,6 +498,30 @@ fn broken_problem(broken: Broken, line: u64) -> Problem {
                 file::MAX_RECORD_BYTES
             ),
         ),
+    }
+}
+
+/// The fields of a mixed file's record that were not UTF-8 and were decoded from the file's
+/// legacy encoding: each is named, with its column and what it reads (F19).
+fn legacy_fields(records: &RecordBuf, i: usize, map: &ColumnMap, out: &mut Vec<Problem>) {
+    let rec = records.get(i);
+    for f in records.legacy_fields(i) {
+        let column = file::COLUMNS
+            .iter()
+            .zip(map.pos)
+            .find(|(_, p)| *p == Some(f))
+            .map_or_else(
+                || format!("column {}", file::column_letters(f)),
+                |(n, _)| (*n).to_string(),
+            );
+        out.push(Problem::new(
+            Code::LegacyField,
+            format!(
+                "line {}, {column}: \"{}\" was not UTF-8 like the rest of the file and was read in the legacy encoding the summary names (F04)",
+                records.line(i),
+                rec.get(f).unwrap_or("")
+            ),
+        ));
     }
 }
 

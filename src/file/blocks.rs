@@ -187,6 +187,9 @@ pub struct Block {
     /// What the bytes of a [`Broken::TooLong`] line held: they are not in `bytes`, but they
     /// still decide whether the file is text and UTF-8.
     pub skipped: Skipped,
+    /// The encoding of the fields that are not UTF-8, in a file that is UTF-8 but for some
+    /// fields (see `TextEncoding::Mixed`); `None`: such fields are replaced lossily.
+    pub legacy: Option<&'static encoding_rs::Encoding>,
 }
 
 /// What the skipped bytes of a line too long to read held.
@@ -257,6 +260,8 @@ pub struct BlockReader {
     /// Buffers of blocks already used, given back with [`BlockReader::recycle`]: reading into
     /// memory that is already mapped costs no page faults.
     spare: Vec<Vec<u8>>,
+    /// Handed to every block (see [`Block::legacy`]).
+    legacy: Option<&'static encoding_rs::Encoding>,
 }
 
 /// Buffers kept for reuse, at most.
@@ -282,7 +287,14 @@ impl BlockReader {
             eof: false,
             ready: std::collections::VecDeque::new(),
             spare: Vec::new(),
+            legacy: None,
         }
+    }
+
+    /// Blocks of a file that is UTF-8 but for some fields, which are in `legacy`.
+    pub fn with_legacy(mut self, legacy: Option<&'static encoding_rs::Encoding>) -> Self {
+        self.legacy = legacy;
+        self
     }
 
     /// Gives back a block's buffer once its records are no longer needed.
@@ -389,6 +401,7 @@ impl BlockReader {
             first_line,
             broken: None,
             skipped: Skipped::default(),
+            legacy: self.legacy,
         }
     }
 
@@ -409,6 +422,7 @@ impl BlockReader {
                     first_line: line,
                     broken: Some(Broken::UnclosedQuote),
                     skipped: Skipped::default(),
+                    legacy: self.legacy,
                 });
             }
             None => {
@@ -446,6 +460,7 @@ impl BlockReader {
                         nul,
                         not_utf8: !utf8.is_utf8(),
                     },
+                    legacy: self.legacy,
                 });
             }
         }

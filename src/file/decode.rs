@@ -1,9 +1,13 @@
 //! Which encoding a file is in, and a reader that yields it as UTF-8.
 //!
-//! Rules (SPEC "Reading a file"): UTF-8 with or without BOM is read as is; UTF-16 with a BOM is
-//! decoded with a warning; bytes that are not UTF-8 and carry no BOM are read as Windows-1252
-//! with a warning naming the first line affected; NUL bytes or mostly control bytes mean the
-//! file is not text. `--encoding` overrides the guess.
+//! Rules (SPEC "Reading a file"): UTF-8 with or without BOM is read as is; UTF-16 with a BOM,
+//! or without one but with a NUL in every other byte, is decoded with a warning; NUL bytes
+//! elsewhere or mostly control bytes mean the file is not text. `--encoding` overrides all.
+//!
+//! A file that is not UTF-8 goes to [`detect`] (in `detect.rs`): chardetng proposes, and the
+//! names decoded each way decide whether the proposal can be trusted. A file the detector is
+//! not sure of is refused with the likely encodings (F18), never read on a guess; a file that is
+//! UTF-8 but for some fields keeps its UTF-8 and has only those fields decoded (F19).
 
 use std::io::{self, Read};
 
@@ -11,6 +15,9 @@ use encoding_rs::Encoding;
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
 use super::{Block, FileError, Source};
+
+pub mod detect;
+pub use detect::detect;
 
 /// How many leading bytes decide "is this text at all".
 const SNIFF_BYTES: usize = 8192;
@@ -22,8 +29,19 @@ pub enum TextEncoding {
     Utf8Bom,
     Utf16Le,
     Utf16Be,
-    /// Not valid UTF-8; `first_line` is the first physical line with a byte that is not.
-    Windows1252 {
+    /// UTF-16 without a byte-order mark, told by its NUL bytes (every other byte of Latin text).
+    Utf16LeNoBom,
+    Utf16BeNoBom,
+    /// Not valid UTF-8, and detected with confidence as this legacy encoding; `first_line` is
+    /// the first physical line with a byte that is not UTF-8.
+    Legacy {
+        encoding: &'static Encoding,
+        first_line: u64,
+    },
+    /// UTF-8 but for some fields (Excel saved one typed name in the machine's code page):
+    /// those fields are decoded as `legacy`, the rest is read as UTF-8.
+    Mixed {
+        legacy: &'static Encoding,
         first_line: u64,
     },
     /// Given with `--encoding`.
@@ -38,17 +56,43 @@ impl TextEncoding {
             TextEncoding::Utf8Bom => "UTF-8 with BOM".into(),
             TextEncoding::Utf16Le => "UTF-16 LE with BOM".into(),
             TextEncoding::Utf16Be => "UTF-16 BE with BOM".into(),
-            TextEncoding::Windows1252 { .. } => "Windows-1252 (not UTF-8)".into(),
+            TextEncoding::Utf16LeNoBom => "UTF-16 LE without BOM".into(),
+            TextEncoding::Utf16BeNoBom => "UTF-16 BE without BOM".into(),
+            TextEncoding::Legacy { encoding, .. } => {
+                format!("{} (not UTF-8, detected)", detect::describe(encoding))
+            }
+            TextEncoding::Mixed { legacy, .. } => {
+                format!("UTF-8, with some fields in {}", detect::describe(legacy))
+            }
             TextEncoding::Forced(e) => format!("{} (--encoding)", e.name()),
+        }
+    }
+
+    /// The legacy encoding of a mixed file's fields that are not UTF-8.
+    pub fn mixed_legacy(&self) -> Option<&'static Encoding> {
+        match self {
+            TextEncoding::Mixed { legacy, .. } => Some(legacy),
+            _ => None,
+        }
+    }
+
+    /// The first line with a byte that is not UTF-8, for a legacy or mixed file.
+    pub fn first_line(&self) -> Option<u64> {
+        match self {
+            TextEncoding::Legacy { first_line, .. } | TextEncoding::Mixed { first_line, .. } => {
+                Some(*first_line)
+            }
+            _ => None,
         }
     }
 
     fn decoder(&self) -> Option<&'static Encoding> {
         match self {
-            TextEncoding::Utf8 | TextEncoding::Utf8Bom => None,
-            TextEncoding::Utf16Le => Some(encoding_rs::UTF_16LE),
-            TextEncoding::Utf16Be => Some(encoding_rs::UTF_16BE),
-            TextEncoding::Windows1252 { .. } => Some(encoding_rs::WINDOWS_1252),
+            // A mixed file is read as bytes: its parser decodes field by field.
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom | TextEncoding::Mixed { .. } => None,
+            TextEncoding::Utf16Le | TextEncoding::Utf16LeNoBom => Some(encoding_rs::UTF_16LE),
+            TextEncoding::Utf16Be | TextEncoding::Utf16BeNoBom => Some(encoding_rs::UTF_16BE),
+            TextEncoding::Legacy { encoding, .. } => Some(encoding),
             TextEncoding::Forced(e) => Some(e),
         }
     }
@@ -61,12 +105,71 @@ pub enum Decoding {
     /// Not a text file; the reason says what it looks like instead.
     NotText(String),
     Text(TextEncoding),
+    /// Not UTF-8 from this physical line on: what it is instead is for [`detect`] to say.
+    NotUtf8 {
+        first_line: u64,
+    },
+    /// Not UTF-8, and no encoding is sure enough to read it in: the message names the likely
+    /// ones (F18).
+    Unsure(String),
 }
 
-/// Resolves an `--encoding` label.
+/// Resolves an `--encoding` label: a WHATWG label (`windows-1250`, `shift_jis`, `utf-16le`)
+/// or a name admins know from Python, iconv or Excel (`cp1250`, `mac_roman`, `sjis`, `latin2`).
 pub fn encoding_for_label(label: &str) -> Result<&'static Encoding, FileError> {
-    Encoding::for_label(label.trim().as_bytes())
-        .ok_or_else(|| FileError::UnknownEncoding(label.into()))
+    let norm = label.trim().to_ascii_lowercase();
+    if let Some(e) = Encoding::for_label(norm.as_bytes()) {
+        return Ok(e);
+    }
+    // Python and iconv spell with `_` or without separators where WHATWG has `-`.
+    let squeezed: String = norm
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .collect();
+    let alias = match squeezed.as_str() {
+        "macroman" | "macintosh" | "mac" | "xmacroman" => Some(encoding_rs::MACINTOSH),
+        "shiftjis" | "sjis" | "cp932" | "ms932" | "windows31j" | "mskanji" => {
+            Some(encoding_rs::SHIFT_JIS)
+        }
+        "cp936" | "ms936" | "gb2312" | "gbk" | "euccn" => Some(encoding_rs::GBK),
+        "gb18030" => Some(encoding_rs::GB18030),
+        "cp949" | "ms949" | "uhc" | "euckr" => Some(encoding_rs::EUC_KR),
+        "cp950" | "ms950" | "big5" | "big5hkscs" => Some(encoding_rs::BIG5),
+        "eucjp" => Some(encoding_rs::EUC_JP),
+        "cp874" | "windows874" | "tis620" => Some(encoding_rs::WINDOWS_874),
+        "utf16le" | "utf16" => Some(encoding_rs::UTF_16LE),
+        "utf16be" => Some(encoding_rs::UTF_16BE),
+        "utf8" | "utf8sig" => Some(encoding_rs::UTF_8),
+        "koi8r" => Some(encoding_rs::KOI8_R),
+        "koi8u" => Some(encoding_rs::KOI8_U),
+        s => s
+            .strip_prefix("cp")
+            .or_else(|| s.strip_prefix("windows"))
+            .filter(|n| n.len() == 4 && n.starts_with("125"))
+            .and_then(|n| Encoding::for_label(format!("windows-{n}").as_bytes()))
+            .or_else(|| {
+                // latin1…latin10, iso8859N, iso88591…
+                let n = s
+                    .strip_prefix("latin")
+                    .map(|n| match n {
+                        "1" => "1",
+                        "2" => "2",
+                        "3" => "3",
+                        "4" => "4",
+                        "5" => "9",
+                        "6" => "10",
+                        "7" => "13",
+                        "8" => "14",
+                        "9" => "15",
+                        "10" => "16",
+                        _ => "",
+                    })
+                    .map(str::to_string)
+                    .or_else(|| s.strip_prefix("iso8859").map(str::to_string))?;
+                Encoding::for_label(format!("iso-8859-{n}").as_bytes())
+            }),
+    };
+    alias.ok_or_else(|| FileError::UnknownEncoding(label.into()))
 }
 
 /// How much of a file [`sniff`] reads.
@@ -85,7 +188,8 @@ pub enum Scan {
 pub struct Unchecked {
     /// A NUL byte anywhere means the file is not text.
     pub nul: bool,
-    /// A byte that is not UTF-8 means the file is Windows-1252, from that byte's line on.
+    /// A byte that is not UTF-8 means the file is in another encoding (which [`detect`]
+    /// finds), from that byte's line on.
     pub utf8: bool,
 }
 
@@ -111,11 +215,9 @@ impl Unchecked {
         }
         self.verdict_given(&block.bytes, block.first_line, first_bad)
             .or_else(|| {
-                (self.utf8 && skipped.not_utf8).then_some(Decoding::Text(
-                    TextEncoding::Windows1252 {
-                        first_line: block.first_line,
-                    },
-                ))
+                (self.utf8 && skipped.not_utf8).then_some(Decoding::NotUtf8 {
+                    first_line: block.first_line,
+                })
             })
     }
 
@@ -135,9 +237,9 @@ impl Unchecked {
             }
         }
         match first_bad {
-            Some(at) if self.utf8 => Some(Decoding::Text(TextEncoding::Windows1252 {
+            Some(at) if self.utf8 => Some(Decoding::NotUtf8 {
                 first_line: line_of(at),
-            })),
+            }),
             _ => None,
         }
     }
@@ -183,8 +285,15 @@ pub fn sniff(
     } else if head.starts_with(&[0xFE, 0xFF]) {
         return Ok((Decoding::Text(TextEncoding::Utf16Be), checked));
     } else {
-        if let Some(why) = not_text(&head) {
-            return Ok((Decoding::NotText(why), checked));
+        match not_text(&head) {
+            Some(NotText::Utf16 { big_endian: false }) => {
+                return Ok((Decoding::Text(TextEncoding::Utf16LeNoBom), checked))
+            }
+            Some(NotText::Utf16 { big_endian: true }) => {
+                return Ok((Decoding::Text(TextEncoding::Utf16BeNoBom), checked))
+            }
+            Some(NotText::Why(why)) => return Ok((Decoding::NotText(why), checked)),
+            None => {}
         }
         None
     };
@@ -233,9 +342,10 @@ pub fn sniff(
             }
             let encoding = match (known, first_bad) {
                 (Some(known), _) => known,
-                (None, Some(bad)) => TextEncoding::Windows1252 {
-                    first_line: line_of_offset(source, bad)?,
-                },
+                (None, Some(bad)) => {
+                    let first_line = line_of_offset(source, bad)?;
+                    return Ok((detect::detect(source, first_line)?, checked));
+                }
                 (None, None) => TextEncoding::Utf8,
             };
             return Ok((Decoding::Text(encoding), checked));
@@ -335,40 +445,82 @@ impl<R: Read> Read for LineEnds<R> {
     }
 }
 
+/// What leading bytes without a BOM are, when they are not UTF-8-or-legacy text.
+#[derive(Debug, PartialEq, Eq)]
+enum NotText {
+    /// UTF-16 without a byte-order mark.
+    Utf16 { big_endian: bool },
+    /// Not text; why.
+    Why(String),
+}
+
 /// Why these leading bytes are not text, if they are not.
-fn not_text(head: &[u8]) -> Option<String> {
+fn not_text(head: &[u8]) -> Option<NotText> {
+    let why = |s: &str| Some(NotText::Why(s.into()));
     if head.starts_with(b"PK\x03\x04") {
-        return Some("it is an Excel workbook (.xlsx) or another zip archive".into());
+        return why("it is an Excel workbook (.xlsx) or another zip archive");
     }
     if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        return Some("it is an Excel 97-2003 workbook (.xls)".into());
+        return why("it is an Excel 97-2003 workbook (.xls)");
     }
     if head.starts_with(b"%PDF") {
-        return Some("it is a PDF document".into());
+        return why("it is a PDF document");
     }
     let nuls = head.iter().filter(|&&b| b == 0).count();
     if nuls * 10 > head.len() * 9 {
-        return Some("it is nothing but NUL bytes (a disk image, /dev/zero?)".into());
+        return why("it is nothing but NUL bytes (a disk image, /dev/zero?)");
     }
     if nuls > 0 {
-        let odd_nuls = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        let even_nuls = nuls - odd_nuls;
-        if odd_nuls * 3 > head.len() || even_nuls * 3 > head.len() {
-            return Some(
-                "it looks like UTF-16 text without a byte-order mark, which cannot be read safely"
-                    .into(),
-            );
+        if let Some(big_endian) = utf16_without_bom(head) {
+            return Some(NotText::Utf16 { big_endian });
         }
-        return Some("it contains NUL bytes, which no text file has".into());
+        return why("it contains NUL bytes, which no text file has");
     }
     let control = head
         .iter()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C))
         .count();
     if control * 10 > head.len() {
-        return Some("most of its first bytes are not text".into());
+        return why("most of its first bytes are not text");
     }
     None
+}
+
+/// Whether bytes without a BOM are UTF-16, and which way round: text in UTF-16 (Latin at least:
+/// headers are ASCII) has a NUL in most high bytes and none in the low ones, and decodes
+/// without an error. `Some(true)` is big-endian.
+fn utf16_without_bom(head: &[u8]) -> Option<bool> {
+    let pairs = head.len() / 2;
+    if pairs < 4 {
+        return None;
+    }
+    let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
+    let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    // The header alone (ASCII) is a NUL in every high byte; names in other scripts have none.
+    let big_endian = if odd * 3 > pairs && even * 50 < pairs {
+        false
+    } else if even * 3 > pairs && odd * 50 < pairs {
+        true
+    } else {
+        return None;
+    };
+    let enc = if big_endian {
+        encoding_rs::UTF_16BE
+    } else {
+        encoding_rs::UTF_16LE
+    };
+    // The head may cut a surrogate pair or a code unit: judge whole pairs only, and let a
+    // cut pair at the end pass.
+    let whole = &head[..pairs * 2];
+    let (text, _) = enc.decode_without_bom_handling(whole);
+    let bad = text.matches('\u{fffd}').count();
+    let controls = text
+        .chars()
+        .filter(|&c| {
+            (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || ('\u{80}'..'\u{a0}').contains(&c)
+        })
+        .count();
+    (bad <= 1 && controls == 0).then_some(big_endian)
 }
 
 /// The 1-based physical line of a byte offset, counting line ends as the reader does (`\r\n`,
@@ -403,8 +555,13 @@ fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
 }
 
 /// A few words of physical line `line` around its first byte that is not ASCII, decoded as
-/// Windows-1252: what the admin can compare with what the file should say.
-pub fn line_sample(source: &Source, line: u64) -> Result<String, FileError> {
+/// `encoding` (field by field, UTF-8 fields as UTF-8: a mixed file's line can hold both):
+/// what the admin can compare with what the file should say.
+pub fn line_sample(
+    source: &Source,
+    line: u64,
+    encoding: &'static Encoding,
+) -> Result<String, FileError> {
     let io_err = |e| FileError::Io {
         path: source.name(),
         source: e,
@@ -435,7 +592,16 @@ pub fn line_sample(source: &Source, line: u64) -> Result<String, FileError> {
             }
         }
     }
-    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&text);
+    let mut decoded = String::new();
+    for (i, piece) in text.split(|&b| b == b',').enumerate() {
+        if i > 0 {
+            decoded.push(',');
+        }
+        match std::str::from_utf8(piece) {
+            Ok(s) => decoded.push_str(s),
+            Err(_) => decoded.push_str(&encoding.decode_without_bom_handling(piece).0),
+        }
+    }
     let chars: Vec<char> = decoded.chars().collect();
     let first = chars.iter().position(|c| !c.is_ascii()).unwrap_or(0);
     let from = first.saturating_sub(20);
@@ -489,15 +655,24 @@ mod tests {
             sniff_bytes(b"\xFE\xFF\0a"),
             Decoding::Text(TextEncoding::Utf16Be)
         );
-        assert_eq!(
+        // é is é in every Western and Central European code page.
+        assert!(matches!(
             sniff_bytes(b"h\nx\nJos\xE9\n"),
-            Decoding::Text(TextEncoding::Windows1252 { first_line: 3 })
-        );
+            Decoding::Text(TextEncoding::Legacy { first_line: 3, .. })
+        ));
         assert!(matches!(
             sniff_bytes(b"PK\x03\x04zzz"),
             Decoding::NotText(_)
         ));
-        assert!(matches!(sniff_bytes(b"a\0b\0c\0d\0"), Decoding::NotText(_)));
+        assert_eq!(
+            sniff_bytes(b"a\0b\0c\0d\0"),
+            Decoding::Text(TextEncoding::Utf16LeNoBom)
+        );
+        assert_eq!(
+            sniff_bytes(b"\0a\0b\0c\0d"),
+            Decoding::Text(TextEncoding::Utf16BeNoBom)
+        );
+        assert!(matches!(sniff_bytes(b"ab\0cd\0ef"), Decoding::NotText(_)));
     }
 
     /// Hands out one byte per read, the worst case for state kept across reads.
@@ -540,9 +715,6 @@ mod tests {
         data.extend_from_slice("ü\n".as_bytes());
         assert_eq!(sniff_bytes(&data), Decoding::Text(TextEncoding::Utf8));
         data.push(0xC3); // truncated at the end
-        assert!(matches!(
-            sniff_bytes(&data),
-            Decoding::Text(TextEncoding::Windows1252 { first_line: 2 })
-        ));
+        assert!(matches!(sniff_bytes(&data), Decoding::Unsure(_)));
     }
 }

@@ -423,7 +423,7 @@ impl FileError {
                     .into(),
             ),
             FileError::UnknownEncoding(_) => Some(
-                "use a WHATWG label such as utf-8, utf-16le, utf-16be, windows-1252, iso-8859-1"
+                "use a name such as utf-8, utf-16le, cp1250 … cp1258 (windows-1250 …), latin1, latin2, mac_roman, shift_jis, gbk, big5, euc-kr"
                     .into(),
             ),
             _ => None,

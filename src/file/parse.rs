@@ -57,6 +57,7 @@ pub fn parse_block_into(block: &Block, delimiter: u8, out: &mut RecordBuf) -> Op
             let mut lossy = Lossy {
                 bytes,
                 field: Vec::new(),
+                legacy: block.legacy,
             };
             parse(block, delimiter, quoting, &mut lossy, out);
             Some(e.valid_up_to())
@@ -102,10 +103,12 @@ impl Fields for Utf8<'_> {
 }
 
 /// The block is not UTF-8: each field is gathered whole, then replaced lossily where it needs
-/// it (a field can be UTF-8 where its bytes in the block are not: `"\xc3"\xa9` is `é`).
+/// it (a field can be UTF-8 where its bytes in the block are not: `"\xc3"\xa9` is `é`), or,
+/// in a file that is UTF-8 but for some fields, decoded from their legacy encoding and marked.
 struct Lossy<'a> {
     bytes: &'a [u8],
     field: Vec<u8>,
+    legacy: Option<&'static encoding_rs::Encoding>,
 }
 
 impl Fields for Lossy<'_> {
@@ -114,7 +117,14 @@ impl Fields for Lossy<'_> {
     }
 
     fn end_field(&mut self, w: &mut RecordWriter) {
-        w.push_lossy(&self.field);
+        match (std::str::from_utf8(&self.field), self.legacy) {
+            (Ok(text), _) => w.push_str(text),
+            (Err(_), Some(legacy)) => {
+                w.push_str(&legacy.decode_without_bom_handling(&self.field).0);
+                w.mark_legacy();
+            }
+            (Err(_), None) => w.push_lossy(&self.field),
+        }
         self.field.clear();
         w.end_field();
     }
@@ -302,6 +312,7 @@ mod tests {
             first_line,
             broken,
             skipped: Default::default(),
+            legacy: None,
         }
     }
 

@@ -67,6 +67,7 @@ impl Opened {
     /// The body as blocks of whole records, for parallel parsing.
     pub fn into_blocks(self, target: usize) -> BlockReader {
         BlockReader::new(self.body, self.delimiter.0, self.body_line, target)
+            .with_legacy(self.encoding.mixed_legacy())
     }
 
     /// The body as a plain record reader (its line numbers count from the body's start).
@@ -133,6 +134,12 @@ fn open_text(
     unchecked: Unchecked,
 ) -> Result<Opening, FileError> {
     let size = source.size()?;
+    // Bytes that are not UTF-8 were found as the head or the body was read: which encoding
+    // they are in is decided now, over the whole file.
+    let decoding = match decoding {
+        Decoding::NotUtf8 { first_line } => super::decode::detect(source, first_line)?,
+        d => d,
+    };
     let encoding = match decoding {
         Decoding::Empty => {
             return Ok(Opening::Refused {
@@ -146,19 +153,50 @@ fn open_text(
                 size,
             })
         }
+        Decoding::Unsure(why) => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(Code::EncodingUnsure, why),
+                size,
+            })
+        }
+        // `detect` decides; were it ever to leave it open, the file is refused, not guessed.
+        Decoding::NotUtf8 { first_line } => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(
+                    Code::EncodingUnsure,
+                    format!("line {first_line} has a byte that is not UTF-8; pass the file's encoding with --encoding"),
+                ),
+                size,
+            })
+        }
         Decoding::Text(e) => e,
     };
     let mut problems = Vec::new();
     match &encoding {
-        TextEncoding::Utf16Le | TextEncoding::Utf16Be => problems.push(Problem::new(
+        TextEncoding::Utf16Le
+        | TextEncoding::Utf16Be
+        | TextEncoding::Utf16LeNoBom
+        | TextEncoding::Utf16BeNoBom => problems.push(Problem::new(
             Code::Utf16,
             format!("the file is {}; it was decoded", encoding.describe()),
         )),
-        TextEncoding::Windows1252 { first_line } => problems.push(Problem::new(
+        TextEncoding::Legacy {
+            encoding: enc,
+            first_line,
+        } => problems.push(Problem::new(
             Code::LegacyEncoding,
             format!(
-                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252, and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
-                super::decode::line_sample(source, *first_line)?
+                "line {first_line} has the first byte that is not UTF-8; the file was read as {} (the names read the same in no other likely encoding, or too many read right in this one), and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
+                super::decode::detect::describe(enc),
+                super::decode::line_sample(source, *first_line, enc)?
+            ),
+        )),
+        TextEncoding::Mixed { legacy, first_line } => problems.push(Problem::new(
+            Code::LegacyEncoding,
+            format!(
+                "the file is UTF-8 but for some fields, the first on line {first_line} (Excel saved values typed since in the computer's code page): those fields were read as {}, each is named (F19), and the rest stays as it is; there it reads \"{}\"",
+                super::decode::detect::describe(legacy),
+                super::decode::line_sample(source, *first_line, legacy)?
             ),
         )),
         _ => {}

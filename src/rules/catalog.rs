@@ -79,8 +79,8 @@ rules! {
         "open it in Excel and use File › Save As › CSV UTF-8 (Comma delimited)";
     Utf16 = "F03", File, Warning, true, "UTF-16 text (Excel \"Unicode text\"), Qualtrics wants UTF-8",
         "save as CSV UTF-8, or run `qusers fix` to re-encode";
-    LegacyEncoding = "F04", File, Warning, true, "not UTF-8: read as Windows-1252",
-        "check the text this message quotes from that line (é, ü, ñ): if it looks wrong pass --encoding; then save as CSV UTF-8 or run `qusers fix`";
+    LegacyEncoding = "F04", File, Warning, true, "not UTF-8: read in the legacy encoding detected",
+        "check the text this message quotes from that line (é, ü, ñ, 山田): if it looks wrong pass --encoding; then save as CSV UTF-8 or run `qusers fix`";
     WrongDelimiter = "F05", File, Error, true, "the file uses another delimiter",
         "save as CSV UTF-8 (Comma delimited), or run `qusers fix`, or pass --delimiter";
     TooLarge = "F06", File, Error, false, "the file is 20 MB or larger",
@@ -193,6 +193,10 @@ rules! {
         "delete the first line (sep=…), or run `qusers fix`: Qualtrics would read it as the header";
     HeaderTooLong = "F17", File, Error, false, "the header is longer than 1 MiB",
         "this is not a user file, or its first line is broken: start from `qusers template`";
+    EncodingUnsure = "F18", File, Error, false, "not UTF-8, and the encoding cannot be told for sure",
+        "pass the right encoding with --encoding (the message names the likely ones and how names read in each), or save the file from Excel as CSV UTF-8";
+    LegacyField = "F19", Row, Warning, true, "a field not in UTF-8 like the rest of the file",
+        "Excel saved this value in the computer's code page: check it reads right, then save the file as CSV UTF-8 or run `qusers fix`";
     RecordTooLong = "R09", Row, Error, false, "a line longer than 1 MiB",
         "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
     QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
