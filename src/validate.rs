@@ -526,7 +526,10 @@ fn legacy_fields(records: &RecordBuf, i: usize, map: &ColumnMap, out: &mut Vec<P
 }
 
 /// A quoted value with line breaks: the lines after the first were read into one cell, and
-/// the row says which (no line vanishes from the report).
+/// the row says which (no line vanishes from the report). A well-formed multi-line cell is a
+/// line break inside a field (R02), not a quote problem: R10 is for a quote that never closes
+/// (see [`broken_problem`]). R02 from the row checks gets the lines; a line break in a column
+/// no check looks at gets an R02 of its own.
 fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
     // Counted by the parser as it read the record.
     let breaks = rec.breaks();
@@ -537,12 +540,16 @@ fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
         } else {
             format!("lines {}–{last} were", line + 1)
         };
-        out.push(Problem::new(
-            Code::QuoteAcrossLines,
-            format!(
-                "a quote opens on line {line} and closes only on line {last}: {lines} read into one cell of this row"
-            ),
-        ));
+        let detail = format!(
+            "a quote opens on line {line} and closes only on line {last}: {lines} read into one cell of this row"
+        );
+        match out.iter_mut().find(|p| p.code == Code::ControlChar) {
+            Some(p) => {
+                p.detail.push_str("; ");
+                p.detail.push_str(&detail);
+            }
+            None => out.push(Problem::new(Code::ControlChar, detail)),
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! UTF-8 but for some fields keeps its UTF-8 and has only those fields decoded (F19).
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use encoding_rs::Encoding;
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -354,14 +356,16 @@ pub fn sniff(
     }
 }
 
-/// A reader yielding UTF-8 without BOM, with `\n` line ends (see [`LineEnds`]).
+/// A reader yielding UTF-8 without BOM, with `\n` line ends (see [`LineEnds`]), and the cell
+/// through which the caller names the delimiter once it knows it.
 pub fn decoded_reader(
     source: &Source,
     encoding: &TextEncoding,
-) -> Result<Box<dyn Read + Send>, FileError> {
-    Ok(Box::new(LineEnds::new(undecorated_reader(
-        source, encoding,
-    )?)))
+) -> Result<(Box<dyn Read + Send>, Arc<AtomicU8>), FileError> {
+    let delimiter = Arc::new(AtomicU8::new(0));
+    let reader =
+        LineEnds::new(undecorated_reader(source, encoding)?).with_delimiter(delimiter.clone());
+    Ok((Box::new(reader), delimiter))
 }
 
 fn undecorated_reader(
@@ -390,58 +394,147 @@ fn undecorated_reader(
     }
 }
 
-/// Turns `\r\n` and lone `\r` into `\n`. The csv parser counts physical lines by `\n` and,
-/// after a record ending in `\r\n`, counts its `\n` only once the next record has started,
-/// which puts every line number of an Excel (CRLF) file one short. One line end, one `\n`.
+/// Turns `\r\n` and lone `\r` that end lines into `\n`. The csv parser counts physical lines
+/// by `\n` and, after a record ending in `\r\n`, counts its `\n` only once the next record has
+/// started, which puts every line number of an Excel (CRLF) file one short. One line end, one
+/// `\n`. A `\r\n` inside a quoted cell is the cell's own text and stays as the file had it (a
+/// lone `\r` there becomes `\n`: it still ends a physical line, which the parser counts).
+///
+/// Quotes are followed as the parser follows them (see `blocks`): a `"` opens a quoted field
+/// only at a field start, after the delimiter (while it is not known yet, after any of
+/// `, ; tab |`) or a line end.
 pub struct LineEnds<R> {
     inner: R,
-    after_cr: bool,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    quote: Quote,
+    /// The last byte outside quotes (`\n` at the start).
+    prev: u8,
+    /// The delimiter, 0 while unknown.
+    delimiter: Arc<AtomicU8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    Unquoted,
+    Quoted,
+    /// Just read a `"` inside quotes: `""` goes on quoted, anything else closes the quotes.
+    QuoteInQuoted,
 }
 
 impl<R: Read> LineEnds<R> {
     pub fn new(inner: R) -> Self {
         LineEnds {
             inner,
-            after_cr: false,
+            buf: vec![0; 1 << 18],
+            pos: 0,
+            len: 0,
+            eof: false,
+            quote: Quote::Unquoted,
+            prev: b'\n',
+            delimiter: Arc::new(AtomicU8::new(0)),
         }
+    }
+
+    /// Follows quotes with the delimiter this cell names (0: not known yet).
+    pub fn with_delimiter(mut self, delimiter: Arc<AtomicU8>) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    fn field_start(&self, before: u8) -> bool {
+        match self.delimiter.load(Ordering::Relaxed) {
+            0 => matches!(before, b'\n' | b',' | b';' | b'\t' | b'|'),
+            d => before == b'\n' || before == d,
+        }
+    }
+
+    /// Reads more behind the bytes not handed out yet (moved to the front).
+    fn fill(&mut self) -> io::Result<()> {
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.len -= self.pos;
+        self.pos = 0;
+        let n = super::read_some(&mut self.inner, &mut self.buf[self.len..])?;
+        if n == 0 {
+            self.eof = true;
+        }
+        self.len += n;
+        Ok(())
     }
 }
 
 impl<R: Read> Read for LineEnds<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let n = self.inner.read(buf)?;
-            if n == 0 {
-                return Ok(0);
-            }
-            let mut r = 0;
-            if self.after_cr {
-                self.after_cr = false;
-                if buf[0] == b'\n' {
-                    r = 1;
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let mut w = 0;
+        while w < out.len() {
+            // A `\r` needs the byte after it: read on when it is the last one held.
+            let short = self.pos == self.len
+                || (self.buf[self.len - 1] == b'\r' && self.pos + 1 == self.len);
+            if short && !self.eof {
+                if w > 0 {
+                    break;
                 }
+                self.fill()?;
+                continue;
             }
-            let mut w = 0;
-            while let Some(i) = memchr::memchr(b'\r', &buf[r..n]).map(|i| i + r) {
-                buf.copy_within(r..i, w);
-                w += i - r;
-                buf[w] = b'\n';
+            if self.pos == self.len {
+                break;
+            }
+            let avail = &self.buf[self.pos..self.len];
+            // Plain bytes up to the next `\r` or `"`, in one copy.
+            let k = memchr::memchr2(b'\r', b'"', avail)
+                .unwrap_or(avail.len())
+                .min(out.len() - w);
+            if k > 0 {
+                out[w..w + k].copy_from_slice(&avail[..k]);
+                match self.quote {
+                    Quote::Quoted => {}
+                    // The byte after a closing quote is outside again.
+                    Quote::Unquoted | Quote::QuoteInQuoted => {
+                        self.quote = Quote::Unquoted;
+                        self.prev = avail[k - 1];
+                    }
+                }
+                self.pos += k;
+                w += k;
+                continue;
+            }
+            let b = avail[0];
+            if b == b'"' {
+                self.quote = match self.quote {
+                    Quote::Unquoted if self.field_start(self.prev) => Quote::Quoted,
+                    Quote::Unquoted => {
+                        self.prev = b'"';
+                        Quote::Unquoted
+                    }
+                    Quote::Quoted => Quote::QuoteInQuoted,
+                    Quote::QuoteInQuoted => Quote::Quoted,
+                };
+                out[w] = b'"';
                 w += 1;
-                if i + 1 < n {
-                    r = if buf[i + 1] == b'\n' { i + 2 } else { i + 1 };
-                } else {
-                    self.after_cr = true;
-                    r = n;
-                }
+                self.pos += 1;
+                continue;
             }
-            if r != w {
-                buf.copy_within(r..n, w);
+            // A `\r`.
+            let lf_next = avail.get(1) == Some(&b'\n');
+            if self.quote == Quote::Quoted && lf_next {
+                // The cell's own CRLF: the `\r` now, the `\n` as a plain byte next.
+                out[w] = b'\r';
+                w += 1;
+                self.pos += 1;
+                continue;
             }
-            w += n - r;
-            if w > 0 {
-                return Ok(w);
+            out[w] = b'\n';
+            w += 1;
+            self.pos += if lf_next { 2 } else { 1 };
+            if self.quote != Quote::Quoted {
+                self.quote = Quote::Unquoted;
+                self.prev = b'\n';
             }
         }
+        Ok(w)
     }
 }
 
@@ -705,6 +798,25 @@ mod tests {
             .read_to_end(&mut out)
             .expect("read");
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn crlf_inside_quotes_is_kept() {
+        let input = b"a,\"x\r\ny\"\r\nb,\"p\rq\"\"\r\n\"\r\n5'11\",\"z\r\nw\"\r\n";
+        let want = b"a,\"x\r\ny\"\nb,\"p\nq\"\"\r\n\"\n5'11\",\"z\r\nw\"\n".to_vec();
+        for one_byte in [false, true] {
+            let mut out = Vec::new();
+            if one_byte {
+                LineEnds::new(OneByte(input)).read_to_end(&mut out)
+            } else {
+                LineEnds::new(&input[..]).read_to_end(&mut out)
+            }
+            .expect("read");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&want)
+            );
+        }
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn open_text(
         } => problems.push(Problem::new(
             Code::LegacyEncoding,
             format!(
-                "line {first_line} has the first byte that is not UTF-8; the file was read as {} (the names read the same in no other likely encoding, or too many read right in this one), and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
+                "line {first_line} has the first byte that is not UTF-8; the file was read as {}, detected from the names in it, and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
                 super::decode::detect::describe(enc),
                 super::decode::line_sample(source, *first_line, enc)?
             ),
@@ -210,7 +210,7 @@ fn open_text(
         ));
     }
 
-    let mut decoded = decoded_reader(source, &encoding)?;
+    let (mut decoded, delimiter_cell) = decoded_reader(source, &encoding)?;
     // Decoders may hand out the first bytes in small pieces: gather the first line before
     // judging the delimiter, then put it back in front of the stream.
     let mut head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
@@ -257,6 +257,8 @@ fn open_text(
         }
         None => expected,
     };
+    // From here on the line-end reader follows quotes with the delimiter itself.
+    delimiter_cell.store(delimiter.0, std::sync::atomic::Ordering::Relaxed);
     let found_header =
         find_header(&mut head, &mut decoded, delimiter.0).map_err(|e| FileError::Io {
             path: source.name(),

@@ -199,8 +199,8 @@ rules! {
         "Excel saved this value in the computer's code page: check it reads right, then save the file as CSV UTF-8 or run `qusers fix`";
     RecordTooLong = "R09", Row, Error, false, "a line longer than 1 MiB",
         "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
-    QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
-        "close the quote on its line or delete it: the lines after it were read into one cell, or, when it never closes, as rows of their own";
+    QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and never closes",
+        "close the quote or delete it: the line was read with its quotes as characters, and the lines after it as rows of their own";
 }
 
 impl Code {
@@ -293,7 +293,10 @@ mod tests {
             assert_eq!(rule.code.id(), rule.id);
             assert!(seen.insert(rule.id), "duplicate code {}", rule.id);
             let family = &rule.id[..1];
-            assert_eq!(rule.scope == Scope::File, family == "F", "{}", rule.id);
+            // F19 is the one row rule of the F family: it names a field of a file whose
+            // encoding is mixed (the file's encoding is F-family business).
+            let file_family = family == "F" && rule.id != "F19";
+            assert_eq!(rule.scope == Scope::File, file_family, "{}", rule.id);
         }
     }
 }

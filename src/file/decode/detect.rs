@@ -21,7 +21,7 @@ use super::{Decoding, TextEncoding};
 
 /// Bytes of fields that are not UTF-8 fed to the detector, at most: a few thousand names,
 /// more than enough evidence, and a bound on the time a huge file costs.
-const SAMPLE_BYTES: usize = 256 << 10;
+const SAMPLE_BYTES: usize = 64 << 10;
 
 /// Names (words with a character that is not ASCII) the detector must have seen before its
 /// choice among plausible readings is trusted. Below that, a few names are too little for a
