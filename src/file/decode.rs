@@ -418,10 +418,10 @@ pub struct LineEnds<R> {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Quote {
-    Unquoted,
-    Quoted,
+    Outside,
+    Inside,
     /// Just read a `"` inside quotes: `""` goes on quoted, anything else closes the quotes.
-    QuoteInQuoted,
+    InsideAfterMark,
 }
 
 impl<R: Read> LineEnds<R> {
@@ -432,7 +432,7 @@ impl<R: Read> LineEnds<R> {
             pos: 0,
             len: 0,
             eof: false,
-            quote: Quote::Unquoted,
+            quote: Quote::Outside,
             prev: b'\n',
             delimiter: Arc::new(AtomicU8::new(0)),
         }
@@ -490,10 +490,10 @@ impl<R: Read> Read for LineEnds<R> {
             if k > 0 {
                 out[w..w + k].copy_from_slice(&avail[..k]);
                 match self.quote {
-                    Quote::Quoted => {}
+                    Quote::Inside => {}
                     // The byte after a closing quote is outside again.
-                    Quote::Unquoted | Quote::QuoteInQuoted => {
-                        self.quote = Quote::Unquoted;
+                    Quote::Outside | Quote::InsideAfterMark => {
+                        self.quote = Quote::Outside;
                         self.prev = avail[k - 1];
                     }
                 }
@@ -504,13 +504,13 @@ impl<R: Read> Read for LineEnds<R> {
             let b = avail[0];
             if b == b'"' {
                 self.quote = match self.quote {
-                    Quote::Unquoted if self.field_start(self.prev) => Quote::Quoted,
-                    Quote::Unquoted => {
+                    Quote::Outside if self.field_start(self.prev) => Quote::Inside,
+                    Quote::Outside => {
                         self.prev = b'"';
-                        Quote::Unquoted
+                        Quote::Outside
                     }
-                    Quote::Quoted => Quote::QuoteInQuoted,
-                    Quote::QuoteInQuoted => Quote::Quoted,
+                    Quote::Inside => Quote::InsideAfterMark,
+                    Quote::InsideAfterMark => Quote::Inside,
                 };
                 out[w] = b'"';
                 w += 1;
@@ -519,7 +519,7 @@ impl<R: Read> Read for LineEnds<R> {
             }
             // A `\r`.
             let lf_next = avail.get(1) == Some(&b'\n');
-            if self.quote == Quote::Quoted && lf_next {
+            if self.quote == Quote::Inside && lf_next {
                 // The cell's own CRLF: the `\r` now, the `\n` as a plain byte next.
                 out[w] = b'\r';
                 w += 1;
@@ -529,8 +529,8 @@ impl<R: Read> Read for LineEnds<R> {
             out[w] = b'\n';
             w += 1;
             self.pos += if lf_next { 2 } else { 1 };
-            if self.quote != Quote::Quoted {
-                self.quote = Quote::Unquoted;
+            if self.quote != Quote::Inside {
+                self.quote = Quote::Outside;
                 self.prev = b'\n';
             }
         }

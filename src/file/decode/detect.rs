@@ -547,7 +547,8 @@ fn plausible_word(word: &str) -> bool {
         let all = word.chars().count();
         all >= 3 && (all - ascii) > ascii
     };
-    !(lower && inner_capital) && !latin_accented
+    let odd_capital = lower && inner_capital;
+    !odd_capital && !latin_accented
 }
 
 #[cfg(test)]
