@@ -400,6 +400,23 @@ fn utf16_without_bom_reads_exactly() {
     }
 }
 
+/// UTF-16 without a BOM through stdin (a stream, copied as it is read): all of it is read.
+#[test]
+fn utf16_without_bom_from_stdin_is_read_whole() {
+    let written = lines(KOREAN, 30);
+    let text: String = written.iter().map(|l| format!("{l}\n")).collect();
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let out = qusers()
+        .args(["validate", "-", "--format", "json"])
+        .write_stdin(bytes)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["files"][0]["rows"], 30);
+    assert_eq!(v["files"][0]["encoding"], "UTF-16 LE without BOM");
+}
+
 /// Small files with one or two names beyond ASCII, the hard case: read right when every
 /// likely encoding gives the same names, refused (never guessed) when they differ.
 #[test]

@@ -582,7 +582,7 @@ fn not_text(head: &[u8]) -> Option<NotText> {
 /// Whether bytes without a BOM are UTF-16, and which way round: text in UTF-16 (Latin at least:
 /// headers are ASCII) has a NUL in most high bytes and none in the low ones, and decodes
 /// without an error. `Some(true)` is big-endian.
-fn utf16_without_bom(head: &[u8]) -> Option<bool> {
+pub(crate) fn utf16_without_bom(head: &[u8]) -> Option<bool> {
     let pairs = head.len() / 2;
     if pairs < 4 {
         return None;
