@@ -144,12 +144,16 @@ impl Sample {
             for i in memchr::memchr2_iter(b'\n', b'\r', chunk) {
                 line.extend_from_slice(&chunk[from..i]);
                 from = i + 1;
-                let was_cr = std::mem::replace(&mut after_cr, chunk[i] == b'\r');
+                let was_cr = if i == 0 {
+                    after_cr
+                } else {
+                    chunk[i - 1] == b'\r'
+                };
                 if chunk[i] == b'\n' {
                     sample.lf += 1;
                     if was_cr {
                         // The `\n` of a `\r\n`: the line ended at the `\r`.
-                        sample.cr_alone -= 1;
+                        sample.cr_alone = sample.cr_alone.saturating_sub(1);
                         continue;
                     }
                 } else {
@@ -159,9 +163,7 @@ impl Sample {
                 line.clear();
                 number += 1;
             }
-            if from < n {
-                after_cr = false;
-            }
+            after_cr = chunk[n - 1] == b'\r';
             line.extend_from_slice(&chunk[from..]);
             // A line that never ends: judge what there is (its first bytes are evidence).
             if line.len() > 1 << 16 {
