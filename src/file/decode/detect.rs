@@ -57,6 +57,10 @@ const CANDIDATES: &[&Encoding] = &[
     encoding_rs::WINDOWS_874,
 ];
 
+/// Encodings in the list that spreadsheets do not save in (Unix ones): offered when unsure,
+/// never chosen on the detector's word.
+const NEVER_CHOSEN: &[&Encoding] = &[encoding_rs::EUC_JP, encoding_rs::KOI8_R];
+
 /// A name for summaries: the encoding and what saves in it.
 pub fn describe(e: &'static Encoding) -> String {
     let what = match e.name() {
@@ -323,13 +327,15 @@ fn choose(
     // Every plausible reading gives the same names (Müller is the same in every Western and
     // Central European code page): which one it "is" does not matter.
     if plausible.iter().all(|r| r.texts == first.texts) {
-        return Some(
+        let eligible = || {
             plausible
                 .iter()
-                .find(|r| guesses.contains(&r.encoding))
-                .unwrap_or(first)
-                .encoding,
-        );
+                .filter(|r| !NEVER_CHOSEN.contains(&r.encoding))
+        };
+        return eligible()
+            .find(|r| guesses.contains(&r.encoding))
+            .or_else(|| eligible().next())
+            .map(|r| r.encoding);
     }
     let fewest = plausible.iter().map(|r| r.implausible).min()?;
     let words = first.words;
@@ -338,6 +344,9 @@ fn choose(
     // reading of the pieces apart comes first; run together (see `decide`) only when that
     // reading is no plausible one.
     let backed = |g: &'static Encoding| {
+        if NEVER_CHOSEN.contains(&g) {
+            return None;
+        }
         let r = plausible.iter().find(|r| r.encoding == g)?;
         let texts = r.texts.as_deref()?;
         let differing = plausible
@@ -509,6 +518,7 @@ fn plausible_word(word: &str) -> bool {
     let mut first_script = None;
     let mut lower = false;
     let mut inner_capital = false;
+    let mut han = 0;
     for (i, c) in word.chars().enumerate() {
         // A combining mark after a letter of its script (NFD accents, Thai vowels and tones).
         let thai_mark = ('\u{e31}'..='\u{e4e}').contains(&c)
@@ -536,6 +546,12 @@ fn plausible_word(word: &str) -> bool {
             Some(f) if f != s => return false,
             _ => {}
         }
+        if s == Script::Cjk {
+            if !common_han(c) {
+                return false;
+            }
+            han += usize::from(!('\u{3040}'..='\u{30ff}').contains(&c));
+        }
         if c.is_lowercase() {
             lower = true;
         } else if c.is_uppercase() && i > 0 && !c.is_ascii() {
@@ -550,7 +566,41 @@ fn plausible_word(word: &str) -> bool {
         all >= 3 && (all - ascii) > ascii
     };
     let odd_capital = lower && inner_capital;
+    // Han names are short: a family name of one or two characters, a given name of one to
+    // three (長谷川健太郎 written without a space is six). Longer runs are another script's
+    // bytes read as Han (Светлана in EUC-KR read as Big5).
+    if han > 6 {
+        return false;
+    }
     !odd_capital && !latin_accented
+}
+
+/// Whether a CJK character is kana, or a Han character among the most used of Chinese,
+/// Taiwanese or Japanese (the first level of GB 2312, Big5 or JIS X 0208): a name of rare
+/// characters only is what a double-byte encoding gives for another's bytes (`処剅刾` is
+/// Cyrillic in Shift_JIS read as GBK).
+fn common_han(c: char) -> bool {
+    let han = matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF);
+    if !han {
+        return true;
+    }
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<char, bool>> =
+            Default::default();
+    }
+    SEEN.with(|seen| {
+        *seen.borrow_mut().entry(c).or_insert_with(|| {
+            let mut buf = [0u8; 4];
+            let text = c.encode_utf8(&mut buf);
+            let first_level = |enc: &'static Encoding, lead: std::ops::RangeInclusive<u8>| {
+                let (bytes, _, unmappable) = enc.encode(text);
+                !unmappable && bytes.len() == 2 && lead.contains(&bytes[0])
+            };
+            first_level(encoding_rs::GBK, 0xB0..=0xD7)
+                || first_level(encoding_rs::BIG5, 0xA4..=0xC6)
+                || first_level(encoding_rs::SHIFT_JIS, 0x88..=0x98)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -619,6 +669,77 @@ mod tests {
         };
         assert!(msg.contains("cp1250") && msg.contains("cp1252"), "{msg}");
         assert!(msg.contains("Dvořák") && msg.contains("Dvoøák"), "{msg}");
+    }
+
+    /// Every name set in every encoding that holds it, from one row to many: the decision is
+    /// the names written, or a refusal. Never other names.
+    #[test]
+    fn no_size_and_no_encoding_gives_wrong_names() {
+        let sets: &[&[&str]] = &[
+            &[
+                "Müller,Jürgen",
+                "Søren,Ångström",
+                "Núñez,Inés",
+                "Gonçalves,João",
+                "Weiß,Zoë",
+            ],
+            &[
+                "Kołodziej,Łukasz",
+                "Dvořák,Jiří",
+                "Šťastný,Vojtěch",
+                "Kővári,Péter",
+                "Wójcik,Małgorzata",
+            ],
+            &["Иванова,Светлана", "Петров,Дмитрий", "Смирнова,Ольга"],
+            &["Παπαδόπουλος,Γιώργος", "Νικολάου,Ελένη"],
+            &["Şahin,Mehmet", "Yılmaz,Ayşe", "Öztürk,Emre", "Doğan,Barış"],
+            &["山田,太郎", "佐藤,花子", "伊藤,さくら"],
+            &["陈,伟", "王,芳", "张,伟"],
+            &["陳,志明", "林,淑芬", "黃,建宏"],
+            &["김,민준", "이,서연", "박,지훈"],
+        ];
+        let mut wrong = Vec::new();
+        for set in sets {
+            for enc in CANDIDATES {
+                for rows in [1usize, 2, 3, 5, 8, 13, 30, 80] {
+                    let mut s = Sample::default();
+                    let mut lines = Vec::new();
+                    let mut fits = true;
+                    for i in 0..rows {
+                        let line = format!(
+                            ",u{i}@x.edu,{},u{i}@x.edu,,UT_4,active,",
+                            set[i % set.len()]
+                        );
+                        let (bytes, _, unmappable) = enc.encode(&line);
+                        let bytes = bytes.into_owned();
+                        fits &= !unmappable;
+                        s.line(i as u64 + 2, &bytes);
+                        lines.push((line, bytes));
+                    }
+                    if !fits || s.bad.is_empty() {
+                        continue;
+                    }
+                    let read_as = match decide(&s, 2) {
+                        Decoding::Text(TextEncoding::Legacy { encoding, .. }) => encoding,
+                        Decoding::Text(TextEncoding::Mixed { legacy, .. }) => legacy,
+                        _ => continue,
+                    };
+                    for (line, bytes) in &lines {
+                        let (text, _) = read_as.decode_without_bom_handling(bytes);
+                        if text != *line {
+                            wrong.push(format!(
+                                "{} rows of {} read as {}: {text}",
+                                rows,
+                                enc.name(),
+                                read_as.name()
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]
