@@ -384,12 +384,17 @@ fn undecorated_reader(
             }
             Ok(rdr)
         }
+        // Read in large pieces: the default 8 KiB costs a call per 8 KiB of a big file.
         Some(enc) => Ok(Box::new(
             DecodeReaderBytesBuilder::new()
                 .encoding(Some(enc))
                 .bom_override(true)
                 .strip_bom(true)
-                .build(rdr),
+                .build_with_buffer(rdr, vec![0u8; 1 << 16])
+                .map_err(|e| FileError::Io {
+                    path: source.name(),
+                    source: e,
+                })?,
         )),
     }
 }

@@ -19,9 +19,10 @@ use encoding_rs::Encoding;
 use super::super::{FileError, Source};
 use super::{Decoding, TextEncoding};
 
-/// Bytes of fields that are not UTF-8 fed to the detector, at most: a few thousand names,
-/// more than enough evidence, and a bound on the time a huge file costs.
-const SAMPLE_BYTES: usize = 64 << 10;
+/// Bytes of fields that are not UTF-8 fed to the detector, at most: a thousand names or more,
+/// enough evidence, and a bound on the time a huge file costs (the sample is read, then
+/// decoded in every candidate encoding).
+const SAMPLE_BYTES: usize = 16 << 10;
 
 /// Names (words with a character that is not ASCII) the detector must have seen before its
 /// choice among plausible readings is trusted. Below that, a few names are too little for a
@@ -241,6 +242,11 @@ impl Reading {
                         implausible += usize::from(!plausible_word(w));
                     }
                     texts.push(text.into_owned());
+                    // Past saving (see `plausible`): the rest is not read. `texts` then
+                    // covers the first pieces only.
+                    if implausible >= 3 {
+                        break;
+                    }
                 }
             }
         }
@@ -410,7 +416,7 @@ fn unsure_message(
     let differs = |i: usize| {
         let texts: Vec<&str> = likely
             .iter()
-            .filter_map(|r| r.texts.as_ref().map(|t| t[i].as_str()))
+            .filter_map(|r| r.texts.as_ref().and_then(|t| t.get(i)).map(String::as_str))
             .collect();
         texts.windows(2).any(|w| w[0] != w[1])
     };
