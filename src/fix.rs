@@ -51,6 +51,9 @@ pub struct FixReport {
     pub rows: u64,
     /// Rows with no value at all, left out.
     pub empty_rows_dropped: u64,
+    /// Input lines whose record is not in the copy because it could not be read (a line
+    /// longer than a record may be): the copy is incomplete, and `fix` says so with exit 1.
+    pub lost_lines: Vec<u64>,
 }
 
 /// How many cell changes are kept in full.
@@ -298,6 +301,7 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         match block.broken {
             Some(file::Broken::TooLong { bytes }) => {
                 report.rows += 1;
+                report.lost_lines.push(block.first_line);
                 report.not_fixed.push(format!(
                     "line {} is {bytes} bytes long, more than a record may be: it is not in the copy",
                     block.first_line

@@ -400,10 +400,7 @@ impl Tally {
 /// Where a file-level problem found when opening sits.
 fn opening_line(code: Code, opened: &Opened) -> Option<u64> {
     match code {
-        Code::LegacyEncoding => match opened.encoding {
-            file::TextEncoding::Windows1252 { first_line } => Some(first_line),
-            _ => None,
-        },
+        Code::LegacyEncoding => opened.encoding.first_line(),
         Code::SepLine => Some(1),
         Code::WrongDelimiter
         | Code::MissingColumn
@@ -473,6 +470,7 @@ fn check_block(
             Some(b) => out.push(broken_problem(*b, records.line(i))),
             None => {
                 check_row(rec, ctx, &mut out);
+                legacy_fields(records, i, ctx.map, &mut out);
                 quote_across_lines(rec, records.line(i), &mut out);
                 if let Some(sheet) = ctx.sheet {
                     sheet.annotate(records.line(i), ctx.map, &mut out);
@@ -520,8 +518,35 @@ fn broken_problem(broken: Broken, line: u64) -> Problem {
     }
 }
 
+/// The fields of a mixed file's record that were not UTF-8 and were decoded from the file's
+/// legacy encoding: each is named, with its column and what it reads (F19).
+fn legacy_fields(records: &RecordBuf, i: usize, map: &ColumnMap, out: &mut Vec<Problem>) {
+    let rec = records.get(i);
+    for f in records.legacy_fields(i) {
+        let column = file::COLUMNS
+            .iter()
+            .zip(map.pos)
+            .find(|(_, p)| *p == Some(f))
+            .map_or_else(
+                || format!("column {}", file::column_letters(f)),
+                |(n, _)| (*n).to_string(),
+            );
+        out.push(Problem::new(
+            Code::LegacyField,
+            format!(
+                "line {}, {column}: \"{}\" was not UTF-8 like the rest of the file and was read in the legacy encoding the summary names (F04)",
+                records.line(i),
+                rec.get(f).unwrap_or("")
+            ),
+        ));
+    }
+}
+
 /// A quoted value with line breaks: the lines after the first were read into one cell, and
-/// the row says which (no line vanishes from the report).
+/// the row says which (no line vanishes from the report). A well-formed multi-line cell is a
+/// line break inside a field (R02), not a quote problem: R10 is for a quote that never closes
+/// (see [`broken_problem`]). R02 from the row checks gets the lines; a line break in a column
+/// no check looks at gets an R02 of its own.
 fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
     // Counted by the parser as it read the record.
     let breaks = rec.breaks();
@@ -532,12 +557,16 @@ fn quote_across_lines(rec: Record, line: u64, out: &mut Vec<Problem>) {
         } else {
             format!("lines {}–{last} were", line + 1)
         };
-        out.push(Problem::new(
-            Code::QuoteAcrossLines,
-            format!(
-                "a quote opens on line {line} and closes only on line {last}: {lines} read into one cell of this row"
-            ),
-        ));
+        let detail = format!(
+            "a quote opens on line {line} and closes only on line {last}: {lines} read into one cell of this row"
+        );
+        match out.iter_mut().find(|p| p.code == Code::ControlChar) {
+            Some(p) => {
+                p.detail.push_str("; ");
+                p.detail.push_str(&detail);
+            }
+            None => out.push(Problem::new(Code::ControlChar, detail)),
+        }
     }
 }
 

@@ -75,6 +75,7 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("fixable_cells.csv", &["A05", "D03", "D06", "W01"], true),
     ("every_row_rule.csv", &["A05", "D03", "D06", "W01"], false),
     ("sep_line_excel.csv", &["F16"], true),
+    ("mixed_encoding.csv", &["F04", "F19"], true),
 ];
 
 #[test]

@@ -150,7 +150,7 @@ fn multi_line_record_keeps_physical_lines() {
         rows,
         vec![
             row("2", "1", "ok", ""),
-            row("3", "2", "error", "R02 R10"),
+            row("3", "2", "error", "R02"),
             row("5", "3", "ok", ""),
             row("6", "4", "error", "U03")
         ]

@@ -117,6 +117,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             for n in &report.not_fixed {
                 let _ = writeln!(s, "  not fixed: {n}");
             }
+            if !report.lost_lines.is_empty() {
+                let lines: Vec<String> = report.lost_lines.iter().map(u64::to_string).collect();
+                let _ = writeln!(
+                    s,
+                    "the copy lacks input line(s) {}: they could not be read (see above); mend them in the input and run fix again",
+                    lines.join(", ")
+                );
+            }
             match &summary {
                 None => {
                     let _ = writeln!(
@@ -180,9 +188,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         Output::stdout(&text)?;
     }
-    Ok(if summary.as_ref().is_none_or(|s| s.valid) {
-        Exit::Ok
-    } else {
-        Exit::Invalid
-    })
+    // A copy without every input record is no fixed file, whatever it validates as.
+    Ok(
+        if report.lost_lines.is_empty() && summary.as_ref().is_none_or(|s| s.valid) {
+            Exit::Ok
+        } else {
+            Exit::Invalid
+        },
+    )
 }

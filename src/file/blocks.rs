@@ -191,6 +191,9 @@ pub struct Block {
     /// Records are then numbered by sheet row, so that line N is row N (see
     /// `SheetData::row_lines`).
     pub rows: Option<std::sync::Arc<[u64]>>,
+    /// The encoding of the fields that are not UTF-8, in a file that is UTF-8 but for some
+    /// fields (see `TextEncoding::Mixed`); `None`: such fields are replaced lossily.
+    pub legacy: Option<&'static encoding_rs::Encoding>,
 }
 
 /// What the skipped bytes of a line too long to read held.
@@ -263,6 +266,8 @@ pub struct BlockReader {
     spare: Vec<Vec<u8>>,
     /// Given to every block (see [`Block::rows`]).
     rows: Option<std::sync::Arc<[u64]>>,
+    /// Handed to every block (see [`Block::legacy`]).
+    legacy: Option<&'static encoding_rs::Encoding>,
 }
 
 /// Buffers kept for reuse, at most.
@@ -289,12 +294,19 @@ impl BlockReader {
             ready: std::collections::VecDeque::new(),
             spare: Vec::new(),
             rows: None,
+            legacy: None,
         }
     }
 
     /// Numbers records by the sheet rows that start on `rows` lines (see [`Block::rows`]).
     pub fn with_rows(mut self, rows: Option<std::sync::Arc<[u64]>>) -> Self {
         self.rows = rows;
+        self
+    }
+
+    /// Blocks of a file that is UTF-8 but for some fields, which are in `legacy`.
+    pub fn with_legacy(mut self, legacy: Option<&'static encoding_rs::Encoding>) -> Self {
+        self.legacy = legacy;
         self
     }
 
@@ -403,6 +415,7 @@ impl BlockReader {
             broken: None,
             skipped: Skipped::default(),
             rows: self.rows.clone(),
+            legacy: self.legacy,
         }
     }
 
@@ -424,6 +437,7 @@ impl BlockReader {
                     broken: Some(Broken::UnclosedQuote),
                     skipped: Skipped::default(),
                     rows: self.rows.clone(),
+                    legacy: self.legacy,
                 });
             }
             None => {
@@ -462,6 +476,7 @@ impl BlockReader {
                         not_utf8: !utf8.is_utf8(),
                     },
                     rows: self.rows.clone(),
+                    legacy: self.legacy,
                 });
             }
         }

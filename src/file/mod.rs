@@ -191,6 +191,7 @@ impl Source {
         let mut buf = vec![0u8; 1 << 16];
         let mut len = 0u64;
         let mut start: Vec<u8> = Vec::with_capacity(2);
+        let mut utf16_no_bom = false;
         loop {
             let n = read_some(rdr, &mut buf).map_err(io_err)?;
             if n == 0 {
@@ -201,7 +202,11 @@ impl Source {
             if start.len() < 2 {
                 start.extend(chunk.iter().take(2 - start.len()));
             }
-            let utf16 = start == [0xFF, 0xFE] || start == [0xFE, 0xFF];
+            // … or without one, by its NUL in every other byte (as sniffing tells it).
+            if len == 0 {
+                utf16_no_bom = decode::utf16_without_bom(chunk).is_some();
+            }
+            let utf16 = start == [0xFF, 0xFE] || start == [0xFE, 0xFF] || utf16_no_bom;
             file.write_all(chunk).map_err(io_err)?;
             len += n as u64;
             // Not text: nothing after the first NUL matters (sniffing says why); stop reading.
@@ -434,7 +439,7 @@ impl FileError {
                     .into(),
             ),
             FileError::UnknownEncoding(_) => Some(
-                "use a WHATWG label such as utf-8, utf-16le, utf-16be, windows-1252, iso-8859-1"
+                "use a name such as utf-8, utf-16le, cp1250 … cp1258 (windows-1250 …), latin1, latin2, mac_roman, shift_jis, gbk, big5, euc-kr"
                     .into(),
             ),
             _ => None,

@@ -65,6 +65,7 @@ fn parse_lines(block: &Block, delimiter: u8, out: &mut RecordBuf) -> Option<usiz
             let mut lossy = Lossy {
                 bytes,
                 field: Vec::new(),
+                legacy: block.legacy,
             };
             parse(block, delimiter, quoting, &mut lossy, out);
             Some(e.valid_up_to())
@@ -110,10 +111,12 @@ impl Fields for Utf8<'_> {
 }
 
 /// The block is not UTF-8: each field is gathered whole, then replaced lossily where it needs
-/// it (a field can be UTF-8 where its bytes in the block are not: `"\xc3"\xa9` is `é`).
+/// it (a field can be UTF-8 where its bytes in the block are not: `"\xc3"\xa9` is `é`), or,
+/// in a file that is UTF-8 but for some fields, decoded from their legacy encoding and marked.
 struct Lossy<'a> {
     bytes: &'a [u8],
     field: Vec<u8>,
+    legacy: Option<&'static encoding_rs::Encoding>,
 }
 
 impl Fields for Lossy<'_> {
@@ -122,7 +125,14 @@ impl Fields for Lossy<'_> {
     }
 
     fn end_field(&mut self, w: &mut RecordWriter) {
-        w.push_lossy(&self.field);
+        match (std::str::from_utf8(&self.field), self.legacy) {
+            (Ok(text), _) => w.push_str(text),
+            (Err(_), Some(legacy)) => {
+                w.push_str(&legacy.decode_without_bom_handling(&self.field).0);
+                w.mark_legacy();
+            }
+            (Err(_), None) => w.push_lossy(&self.field),
+        }
         self.field.clear();
         w.end_field();
     }
@@ -311,6 +321,7 @@ mod tests {
             broken,
             skipped: Default::default(),
             rows: None,
+            legacy: None,
         }
     }
 

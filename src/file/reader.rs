@@ -69,7 +69,9 @@ impl Opened {
     /// The body as blocks of whole records, for parallel parsing.
     pub fn into_blocks(self, target: usize) -> BlockReader {
         let rows = self.sheet.as_ref().and_then(|s| s.row_lines.clone());
-        BlockReader::new(self.body, self.delimiter.0, self.body_line, target).with_rows(rows)
+        BlockReader::new(self.body, self.delimiter.0, self.body_line, target)
+            .with_rows(rows)
+            .with_legacy(self.encoding.mixed_legacy())
     }
 
     /// The body as a plain record reader (its line numbers count from the body's start).
@@ -131,6 +133,12 @@ fn open_text(
     unchecked: Unchecked,
 ) -> Result<Opening, FileError> {
     let size = source.size()?;
+    // Bytes that are not UTF-8 were found as the head or the body was read: which encoding
+    // they are in is decided now, over the whole file.
+    let decoding = match decoding {
+        Decoding::NotUtf8 { first_line } => super::decode::detect(source, first_line)?,
+        d => d,
+    };
     let encoding = match decoding {
         Decoding::Empty => {
             return Ok(Opening::Refused {
@@ -144,6 +152,22 @@ fn open_text(
                 size,
             })
         }
+        Decoding::Unsure(why) => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(Code::EncodingUnsure, why),
+                size,
+            })
+        }
+        // `detect` decides; were it ever to leave it open, the file is refused, not guessed.
+        Decoding::NotUtf8 { first_line } => {
+            return Ok(Opening::Refused {
+                problem: Problem::new(
+                    Code::EncodingUnsure,
+                    format!("line {first_line} has a byte that is not UTF-8; pass the file's encoding with --encoding"),
+                ),
+                size,
+            })
+        }
         Decoding::Text(e) => e,
     };
     let mut problems = Vec::new();
@@ -152,15 +176,30 @@ fn open_text(
         problems.extend(sheet.problems.iter().cloned());
     }
     match &encoding {
-        TextEncoding::Utf16Le | TextEncoding::Utf16Be => problems.push(Problem::new(
+        TextEncoding::Utf16Le
+        | TextEncoding::Utf16Be
+        | TextEncoding::Utf16LeNoBom
+        | TextEncoding::Utf16BeNoBom => problems.push(Problem::new(
             Code::Utf16,
             format!("the file is {}; it was decoded", encoding.describe()),
         )),
-        TextEncoding::Windows1252 { first_line } => problems.push(Problem::new(
+        TextEncoding::Legacy {
+            encoding: enc,
+            first_line,
+        } => problems.push(Problem::new(
             Code::LegacyEncoding,
             format!(
-                "line {first_line} has the first byte that is not UTF-8; the file was read as Windows-1252, and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
-                super::decode::line_sample(source, *first_line)?
+                "line {first_line} has the first byte that is not UTF-8; the file was read as {}, detected from the names in it, and there it reads \"{}\" (if that looks wrong, pass --encoding with the right one)",
+                super::decode::detect::describe(enc),
+                super::decode::line_sample(source, *first_line, enc)?
+            ),
+        )),
+        TextEncoding::Mixed { legacy, first_line } => problems.push(Problem::new(
+            Code::LegacyEncoding,
+            format!(
+                "the file is UTF-8 but for some fields, the first on line {first_line} (Excel saved values typed since in the computer's code page): those fields were read as {}, each is named (F19), and the rest stays as it is; there it reads \"{}\"",
+                super::decode::detect::describe(legacy),
+                super::decode::line_sample(source, *first_line, legacy)?
             ),
         )),
         _ => {}
@@ -174,7 +213,7 @@ fn open_text(
         ));
     }
 
-    let mut decoded = decoded_reader(source, &encoding)?;
+    let (mut decoded, delimiter_cell) = decoded_reader(source, &encoding)?;
     // Decoders may hand out the first bytes in small pieces: gather the first line before
     // judging the delimiter, then put it back in front of the stream.
     let mut head = read_first_line(&mut decoded).map_err(|e| FileError::Io {
@@ -221,6 +260,8 @@ fn open_text(
         }
         None => expected,
     };
+    // From here on the line-end reader follows quotes with the delimiter itself.
+    delimiter_cell.store(delimiter.0, std::sync::atomic::Ordering::Relaxed);
     let found_header =
         find_header(&mut head, &mut decoded, delimiter.0).map_err(|e| FileError::Io {
             path: source.name(),

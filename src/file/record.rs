@@ -63,6 +63,9 @@ pub struct RecordBuf {
     ends: Vec<u32>,
     spans: Vec<Span>,
     lines: Vec<u64>,
+    /// (record, field) of each field decoded from a mixed file's legacy encoding (rare: most
+    /// blocks have none), in order.
+    legacy: Vec<(u32, u32)>,
 }
 
 impl RecordBuf {
@@ -77,6 +80,7 @@ impl RecordBuf {
             ends: Vec::with_capacity(bytes / 16),
             spans: Vec::with_capacity(bytes / 128),
             lines: Vec::with_capacity(bytes / 128),
+            legacy: Vec::new(),
         }
     }
 
@@ -98,6 +102,18 @@ impl RecordBuf {
         self.ends.clear();
         self.spans.clear();
         self.lines.clear();
+        self.legacy.clear();
+    }
+
+    /// The fields of record `i` that were decoded from a mixed file's legacy encoding
+    /// (indexes into the record), in order.
+    pub fn legacy_fields(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let i = i as u32;
+        let from = self.legacy.partition_point(|&(r, _)| r < i);
+        self.legacy[from..]
+            .iter()
+            .take_while(move |&&(r, _)| r == i)
+            .map(|&(_, f)| f as usize)
     }
 
     /// Numbers the records by sheet row: `rows[i]` is the line row `i + 1` starts on. Their
@@ -199,6 +215,13 @@ impl RecordWriter<'_> {
     /// Appends a whole field's bytes, replacing what is not UTF-8 (as `from_utf8_lossy`).
     pub(super) fn push_lossy(&mut self, bytes: &[u8]) {
         self.buf.text.push_str(&String::from_utf8_lossy(bytes));
+    }
+
+    /// Marks the field being written as decoded from a legacy encoding.
+    pub(super) fn mark_legacy(&mut self) {
+        let record = self.buf.spans.len() as u32;
+        let field = (self.buf.ends.len() - self.ends_start) as u32;
+        self.buf.legacy.push((record, field));
     }
 
     /// Ends the field being written.
