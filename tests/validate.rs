@@ -376,6 +376,8 @@ fn fixtures_cover_the_catalog() {
         .iter()
         .map(|r| r.id)
         .filter(|id| !seen.contains(*id) && !["F06", "F07", "A08", "F17", "R09"].contains(id))
+        // M rules are the sync map's (tests/sync.rs).
+        .filter(|id| !id.starts_with('M'))
         .collect();
     assert!(uncovered.is_empty(), "no fixture breaks {uncovered:?}");
 }

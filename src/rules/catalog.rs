@@ -197,6 +197,16 @@ rules! {
         "no user's values are this long: look at the line (a quote that never closes?); it was skipped";
     QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and does not close on it",
         "close the quote on its line or delete it: the lines after it were read into one cell, or, when it never closes, as rows of their own";
+    MapUnknownColumn = "M01", File, Error, false, "the sync map names a column the roster does not have",
+        "correct the column name in MAP.toml (names are matched exactly, then ignoring case and spaces), or run `qusers sync --init-map ROSTER` to see the roster's columns";
+    MapValueMissing = "M02", Row, Error, false, "a roster value missing from the map's table, and the table has no default",
+        "add the value to the table in MAP.toml, or give the table a `default`";
+    MapEmptyUserName = "M03", Row, Error, false, "the roster column the userName is made from is empty",
+        "fill the column in the roster's source system: without a username the row cannot be matched";
+    MapBadDate = "M04", Row, Error, false, "a roster date the map's format cannot read",
+        "correct the date in the roster, or the `format` in MAP.toml (strftime codes, e.g. %Y-%m-%d)";
+    MapBadFile = "M05", File, Error, false, "the sync map cannot be used",
+        "correct MAP.toml as the message says (fields are the template columns but userID and accountStatus)";
 }
 
 impl Code {
@@ -289,7 +299,9 @@ mod tests {
             assert_eq!(rule.code.id(), rule.id);
             assert!(seen.insert(rule.id), "duplicate code {}", rule.id);
             let family = &rule.id[..1];
-            assert_eq!(rule.scope == Scope::File, family == "F", "{}", rule.id);
+            // The sync map's file-level findings are M rules.
+            let file_level = family == "F" || ["M01", "M05"].contains(&rule.id);
+            assert_eq!(rule.scope == Scope::File, file_level, "{}", rule.id);
         }
     }
 }
