@@ -138,7 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 bail!("{out} exists: --init-map does not overwrite a map");
             }
             std::fs::write(out, text).with_context(|| format!("cannot write {out}"))?;
-            eprintln!("wrote {out}: check it, then run qusers sync {} --map {out} --dry-run", args.roster);
+            eprintln!(
+                "wrote {out}: check it, then run qusers sync {} --map {out} --dry-run",
+                args.roster
+            );
         }
         return Ok(Exit::Ok);
     }
@@ -148,7 +151,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let map = match &args.map {
         Some(p) => Some((
             p.display().to_string(),
-            std::fs::read_to_string(p).with_context(|| format!("cannot read the map {}", p.display()))?,
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the map {}", p.display()))?,
         )),
         None => None,
     };
@@ -265,7 +269,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 
 /// SMTP credentials: QUSERS_SMTP_USER, and QUSERS_SMTP_PASSWORD or --smtp-password-file.
 fn smtp_credentials(args: &Args) -> anyhow::Result<Option<(String, String)>> {
-    let user = std::env::var("QUSERS_SMTP_USER").ok().filter(|u| !u.trim().is_empty());
+    let user = std::env::var("QUSERS_SMTP_USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
     let password = match &args.smtp_password_file {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -290,7 +296,11 @@ fn history(dir: &std::path::Path, format: Format) -> anyhow::Result<Exit> {
         Output::stdout(&(serde_json::to_string_pretty(&state.runs)? + "\n"))?;
         return Ok(Exit::Ok);
     }
-    let mut text = format!("sync history in {} ({} runs)\n", dir.display(), state.runs.len());
+    let mut text = format!(
+        "sync history in {} ({} runs)\n",
+        dir.display(),
+        state.runs.len()
+    );
     for r in &state.runs {
         let c = &r.counts;
         text.push_str(&format!(
@@ -302,8 +312,14 @@ fn history(dir: &std::path::Path, format: Format) -> anyhow::Result<Exit> {
         }
     }
     let retired = state.users.values().filter(|u| u.retired.is_some()).count();
-    let missing = state.users.values().filter(|u| u.missing_since.is_some()).count();
-    text.push_str(&format!("users retired by this sync: {retired}; missing now: {missing}\n"));
+    let missing = state
+        .users
+        .values()
+        .filter(|u| u.missing_since.is_some())
+        .count();
+    text.push_str(&format!(
+        "users retired by this sync: {retired}; missing now: {missing}\n"
+    ));
     Output::stdout(&text)?;
     Ok(Exit::Ok)
 }

@@ -53,7 +53,12 @@ pub struct ConnArgs {
     #[arg(long, value_name = "PATH", help_heading = "Target")]
     pub client_secret_file: Option<PathBuf>,
     /// OAuth scopes to ask for (space-separated), e.g. "manage:all" (`--scope` outside sync)
-    #[arg(long = "oauth-scope", alias = "scope", value_name = "SCOPES", help_heading = "Target")]
+    #[arg(
+        long = "oauth-scope",
+        alias = "scope",
+        value_name = "SCOPES",
+        help_heading = "Target"
+    )]
     pub oauth_scope: Option<String>,
 }
 

@@ -92,7 +92,9 @@ mod tests {
         Roster {
             name: "r.csv".into(),
             header: vec!["NetID".into()],
-            records: (0..rows).map(|i| (i as u64 + 2, vec![format!("u{i}")])).collect(),
+            records: (0..rows)
+                .map(|i| (i as u64 + 2, vec![format!("u{i}")]))
+                .collect(),
             modified: Some(1_800_000_000),
             ..Roster::default()
         }

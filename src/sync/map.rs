@@ -299,7 +299,9 @@ fn template(
         let mut cols = Vec::new();
         for name in inner.split('|').map(str::trim) {
             if name.is_empty() {
-                return Err(bad(format!("{field} = \"{t}\": an empty column name in {{}}")));
+                return Err(bad(format!(
+                    "{field} = \"{t}\": an empty column name in {{}}"
+                )));
             }
             cols.push(column(field, name)?);
         }
@@ -346,14 +348,29 @@ pub fn init_map(roster: &Roster) -> String {
     let user = find(&["userName", "username", "user name", "login"]).map(q);
     let email = find(&["email", "e-mail", "email address", "mail"]);
     let user = user.or_else(|| {
-        let id = find(&["NetID", "net id", "uid", "login id", "user id", "sAMAccountName"]);
-        id.map(|c| format!("\"{{{c}}}@EXAMPLE.EDU\"  # your domain (SSO brands: \"{{{c}}}#BRANDID\")"))
+        let id = find(&[
+            "NetID",
+            "net id",
+            "uid",
+            "login id",
+            "user id",
+            "sAMAccountName",
+        ]);
+        id.map(|c| {
+            format!("\"{{{c}}}@EXAMPLE.EDU\"  # your domain (SSO brands: \"{{{c}}}#BRANDID\")")
+        })
     });
     let user = user.or_else(|| email.clone().map(q));
     line("userName", user, "\"{NetID}@example.edu\"");
     let first = match (
         find(&["preferred name", "preferred first name", "nickname"]),
-        find(&["firstName", "first name", "given name", "givenName", "forename"]),
+        find(&[
+            "firstName",
+            "first name",
+            "given name",
+            "givenName",
+            "forename",
+        ]),
     ) {
         (Some(p), Some(f)) => Some(format!("\"{{{p}|{f}}}\"")),
         (p, f) => p.or(f).map(q),
@@ -392,14 +409,29 @@ pub fn init_map(roster: &Roster) -> String {
     );
     line(
         "divisionId",
-        find(&["divisionId", "department", "division", "dept", "faculty", "school"])
-            .map(|c| table(c, "DV")),
+        find(&[
+            "divisionId",
+            "department",
+            "division",
+            "dept",
+            "faculty",
+            "school",
+        ])
+        .map(|c| table(c, "DV")),
         "{ column = \"Department\", values = { Biology = \"DV_…\" } }",
     );
     line(
         "expirationDate",
-        find(&["expirationDate", "expiration date", "end date", "graduation", "expiry"])
-            .map(|c| format!("{{ column = \"{c}\", format = \"%Y-%m-%d\" }}  # the roster's date format")),
+        find(&[
+            "expirationDate",
+            "expiration date",
+            "end date",
+            "graduation",
+            "expiry",
+        ])
+        .map(|c| {
+            format!("{{ column = \"{c}\", format = \"%Y-%m-%d\" }}  # the roster's date format")
+        }),
         "{ column = \"End Date\", format = \"%Y-%m-%d\" }",
     );
     out
@@ -412,9 +444,16 @@ mod tests {
     fn roster() -> Roster {
         Roster {
             name: "students.csv".into(),
-            header: ["NetID", "Preferred Name", "First Name", "Last Name", "Role", "Graduation"]
-                .map(String::from)
-                .to_vec(),
+            header: [
+                "NetID",
+                "Preferred Name",
+                "First Name",
+                "Last Name",
+                "Role",
+                "Graduation",
+            ]
+            .map(String::from)
+            .to_vec(),
             ..Roster::default()
         }
     }
@@ -458,20 +497,34 @@ divisionId = { column = "Role", values = { Staff = "DV_staff" } }
         assert!(p[1].detail.contains("\"Graduation\""));
         assert!(p[2].detail.contains("\"Dean\"") && p[2].detail.contains("\"Role\""));
 
-        let e = Map::parse("map.toml", "[fields]\nuserName = \"{Net ID2}@x.org\"\n", &roster())
-            .expect_err("unknown column");
+        let e = Map::parse(
+            "map.toml",
+            "[fields]\nuserName = \"{Net ID2}@x.org\"\n",
+            &roster(),
+        )
+        .expect_err("unknown column");
         assert_eq!(e.code, Code::MapUnknownColumn);
         assert!(e.detail.contains("Net ID2"), "{}", e.detail);
-        let e = Map::parse("map.toml", "[fields]\naccountStatus = \"{Role}\"\n", &roster())
-            .expect_err("status is the sync's");
+        let e = Map::parse(
+            "map.toml",
+            "[fields]\naccountStatus = \"{Role}\"\n",
+            &roster(),
+        )
+        .expect_err("status is the sync's");
         assert_eq!(e.code, Code::MapBadFile);
     }
 
     #[test]
     fn the_starting_map_guesses_the_obvious_columns_and_parses() {
         let text = init_map(&roster());
-        assert!(text.contains("userName = \"{NetID}@EXAMPLE.EDU\""), "{text}");
-        assert!(text.contains("firstName = \"{Preferred Name|First Name}\""), "{text}");
+        assert!(
+            text.contains("userName = \"{NetID}@EXAMPLE.EDU\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("firstName = \"{Preferred Name|First Name}\""),
+            "{text}"
+        );
         assert!(text.contains("column = \"Graduation\""), "{text}");
         Map::parse("init.toml", &text, &roster()).expect("the starting map is a map");
     }

@@ -192,7 +192,11 @@ impl SyncInput<'_> {
                     let id = u.id.clone();
                     if let Some(why) = self.scope.protected(u) {
                         purpose = Purpose::OutOfScope(why.into());
-                    } else if !self.scope.matches(&u.username, &u.division_id, managed_rule || managed(&id)) {
+                    } else if !self.scope.matches(
+                        &u.username,
+                        &u.division_id,
+                        managed_rule || managed(&id),
+                    ) {
                         purpose = Purpose::OutOfScope(format!(
                             "{} is outside --scope {}: not touched",
                             u.username,
@@ -202,8 +206,11 @@ impl SyncInput<'_> {
                         d.seen.insert(id.clone());
                         fields[Col::UserId as usize] = id.clone();
                         if u.status == "disabled" {
-                            let by_sync = self.state.users.get(&id).and_then(|s| s.retired.as_ref());
-                            if by_sync.is_some_and(|r| r.how == "disabled") || self.opts.reenable_all {
+                            let by_sync =
+                                self.state.users.get(&id).and_then(|s| s.retired.as_ref());
+                            if by_sync.is_some_and(|r| r.how == "disabled")
+                                || self.opts.reenable_all
+                            {
                                 fields[Col::AccountStatus as usize] = "active".into();
                                 purpose = Purpose::Reenable(match by_sync {
                                     Some(r) => format!("back in the roster: re-enabled (the sync disabled it on {})", r.on),
@@ -278,8 +285,8 @@ impl SyncInput<'_> {
             if done {
                 continue;
             }
-            let days = (self.opts.today - since.parse().unwrap_or(self.opts.today))
-                .get_days() as i64;
+            let days =
+                (self.opts.today - since.parse().unwrap_or(self.opts.today)).get_days() as i64;
             let (due, progress) = match self.opts.grace {
                 Grace::Runs(n) => (runs >= n, format!("run {runs} of the --grace {n}")),
                 Grace::Days(n) => (days >= n, format!("day {days} of the --grace {n}d")),
@@ -288,7 +295,9 @@ impl SyncInput<'_> {
             fields[Col::UserId as usize] = u.id.clone();
             fields[Col::UserName as usize] = u.username.clone();
             let purpose = if !due {
-                Purpose::Missing(format!("missing from the roster since {since} ({progress}): nothing sent"))
+                Purpose::Missing(format!(
+                    "missing from the roster since {since} ({progress}): nothing sent"
+                ))
             } else if unnamed {
                 Purpose::Missing(format!(
                     "missing from the roster since {since}, past the grace period, but not retired: some roster rows have no userName, and this user may be one of them"
@@ -517,7 +526,9 @@ pub async fn run(
         if journal.exists() {
             std::fs::remove_file(&journal)
                 .with_context(|| format!("cannot remove {}", journal.display()))?;
-            progress.note("the last sync was interrupted: running again against the instance as it is now");
+            progress.note(
+                "the last sync was interrupted: running again against the instance as it is now",
+            );
         }
     }
     let importer = Importer::new(&input, Some(client.clone()), InstanceFrom::Api, iopts);
@@ -593,12 +604,10 @@ pub async fn run(
         let purpose = decided.purpose.get(&r.input.row);
         let ok = matches!(res.outcome, Outcome::Updated | Outcome::Created);
         match purpose {
-            Some(Purpose::Retire(_)) if res.outcome == Outcome::Updated => {
-                match opts.deprovision {
-                    Deprovision::Expire => counts.expired += 1,
-                    _ => counts.disabled += 1,
-                }
-            }
+            Some(Purpose::Retire(_)) if res.outcome == Outcome::Updated => match opts.deprovision {
+                Deprovision::Expire => counts.expired += 1,
+                _ => counts.disabled += 1,
+            },
             Some(Purpose::Reenable(_)) if res.outcome == Outcome::Updated => counts.reenabled += 1,
             _ if res.outcome == Outcome::Updated => counts.updated += 1,
             _ => {}
@@ -715,7 +724,9 @@ fn write_held_report(report: &std::path::Path, why: &[String]) -> anyhow::Result
     for reason in why {
         w.write(&crate::report::ReportRow {
             outcome: "held",
-            message: &format!("held, nothing sent: {reason} (--accept-roster takes it as it is, once)"),
+            message: &format!(
+                "held, nothing sent: {reason} (--accept-roster takes it as it is, once)"
+            ),
             ..Default::default()
         })?;
     }
@@ -792,7 +803,11 @@ fn summary_json(
 }
 
 /// Sends the webhook and the mail when asked to (by default only for an eventful run).
-async fn notify_all(opts: &SyncOptions, summary: &serde_json::Value, eventful: bool) -> Vec<String> {
+async fn notify_all(
+    opts: &SyncOptions,
+    summary: &serde_json::Value,
+    eventful: bool,
+) -> Vec<String> {
     let mut errors = Vec::new();
     if !(eventful || opts.notify_always) {
         return errors;

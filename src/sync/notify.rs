@@ -29,7 +29,8 @@ fn is_loopback(host: &str) -> bool {
 
 /// Posts `summary` (a JSON object with a `text` field) to the webhook `url`.
 pub async fn webhook(url: &str, summary: &serde_json::Value) -> anyhow::Result<()> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("--notify {url:?} is not a URL"))?;
+    let parsed =
+        reqwest::Url::parse(url).with_context(|| format!("--notify {url:?} is not a URL"))?;
     check_url(&parsed)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -59,9 +60,10 @@ pub struct Mail {
 
 impl Mail {
     fn host_port(&self) -> anyhow::Result<(String, u16)> {
-        let rest = self.server.strip_prefix("smtp://").with_context(|| {
-            format!("--smtp {:?}: give smtp://HOST:PORT", self.server)
-        })?;
+        let rest = self
+            .server
+            .strip_prefix("smtp://")
+            .with_context(|| format!("--smtp {:?}: give smtp://HOST:PORT", self.server))?;
         let rest = rest.trim_end_matches('/');
         match rest.rsplit_once(':') {
             Some((h, p)) if !h.is_empty() => Ok((
@@ -78,14 +80,20 @@ impl Mail {
 /// Sends one message with `subject` and `body`.
 pub async fn mail(m: &Mail, subject: &str, body: &str) -> anyhow::Result<()> {
     let (host, port) = m.host_port()?;
-    let tcp = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect((host.as_str(), port)))
-        .await
-        .context("the mail server did not answer in 30 s")?
-        .with_context(|| format!("cannot connect to the mail server {host}:{port}"))?;
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(30),
+        TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .context("the mail server did not answer in 30 s")?
+    .with_context(|| format!("cannot connect to the mail server {host}:{port}"))?;
     let mut s = Smtp::new(tcp);
     s.expect(220).await?;
     let ehlo = s.command("EHLO qusers", 250).await?;
-    if ehlo.lines().any(|l| l.to_ascii_uppercase().contains("STARTTLS")) {
+    if ehlo
+        .lines()
+        .any(|l| l.to_ascii_uppercase().contains("STARTTLS"))
+    {
         s.command("STARTTLS", 220).await?;
         let tcp = s.into_inner();
         let tls = starttls(tcp, &host).await?;
@@ -211,7 +219,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
         self.write(&format!("{cmd}\r\n")).await?;
         // The command itself is not in the error: AUTH carries the password.
         let verb = cmd.split(' ').next().unwrap_or(cmd);
-        self.expect(code).await.with_context(|| format!("SMTP {verb}"))
+        self.expect(code)
+            .await
+            .with_context(|| format!("SMTP {verb}"))
     }
 }
 
@@ -219,7 +229,11 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -241,6 +255,8 @@ mod tests {
         assert_eq!(base64(b"\0u\0p"), "AHUAcA==");
         assert_eq!(base64(b"abc"), "YWJj");
         assert!(check_url(&reqwest::Url::parse("http://127.0.0.1:9/x").expect("url")).is_ok());
-        assert!(check_url(&reqwest::Url::parse("http://hooks.example.com/x").expect("url")).is_err());
+        assert!(
+            check_url(&reqwest::Url::parse("http://hooks.example.com/x").expect("url")).is_err()
+        );
     }
 }

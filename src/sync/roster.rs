@@ -138,7 +138,9 @@ pub fn read(source: &Source, opts: &ReadOptions) -> anyhow::Result<Roster> {
 fn cut_off(last: &str, columns: usize, delimiter: u8) -> Option<String> {
     // A closed quoted field has an even number of quote characters; an unclosed one, odd.
     if last.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
-        return Some("its last record opens a quote that never closes (the file ends inside a field)".into());
+        return Some(
+            "its last record opens a quote that never closes (the file ends inside a field)".into(),
+        );
     }
     let ends_with_break = last.ends_with('\n') || last.ends_with('\r');
     let fields = last

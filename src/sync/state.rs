@@ -75,7 +75,11 @@ pub struct RunCounts {
 impl RunCounts {
     /// Something was changed, failed or refused: what a notification is sent for by default.
     pub fn eventful(&self) -> bool {
-        self.created + self.updated + self.disabled + self.expired + self.reenabled
+        self.created
+            + self.updated
+            + self.disabled
+            + self.expired
+            + self.reenabled
             + self.invalid
             + self.failed
             + self.missing
