@@ -171,6 +171,8 @@ impl Map {
             };
             rules.push((col, rule));
         }
+        // Problems come in the template's column order.
+        rules.sort_by_key(|(c, _)| *c as usize);
         if !rules.iter().any(|(c, _)| *c == Col::UserName) {
             return Err(bad(
                 "[fields] has no userName: the roster's users are matched by it".into(),
@@ -492,10 +494,10 @@ divisionId = { column = "Role", values = { Staff = "DV_staff" } }
         let m = Map::parse("map.toml", MAP, &roster()).expect("parses");
         let (_, p) = m.apply(7, &row(["", "", "Ann", "Lee", "Dean", "30/06/2027"]));
         let codes: Vec<&str> = p.iter().map(|p| p.code.id()).collect();
-        assert_eq!(codes, ["M03", "M04", "M02"]);
+        assert_eq!(codes, ["M03", "M02", "M04"]);
         assert!(p[0].detail.contains("line 7") && p[0].detail.contains("NetID"));
-        assert!(p[1].detail.contains("\"Graduation\""));
-        assert!(p[2].detail.contains("\"Dean\"") && p[2].detail.contains("\"Role\""));
+        assert!(p[1].detail.contains("\"Dean\"") && p[1].detail.contains("\"Role\""));
+        assert!(p[2].detail.contains("\"Graduation\""));
 
         let e = Map::parse(
             "map.toml",

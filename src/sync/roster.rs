@@ -99,6 +99,7 @@ pub fn read(source: &Source, opts: &ReadOptions) -> anyhow::Result<Roster> {
         .from_reader(text.as_bytes());
     let mut records = Vec::new();
     let mut last_start = 0usize;
+    let (mut counted_to, mut counted_lines) = (0usize, 0u64);
     let mut rec = csv::StringRecord::new();
     loop {
         let pos = reader.position().clone();
@@ -112,7 +113,15 @@ pub fn read(source: &Source, opts: &ReadOptions) -> anyhow::Result<Roster> {
             continue;
         }
         last_start = start.byte() as usize;
-        let line = body_line + start.line() - 1;
+        // The csv reader's start can be the blank lines it skipped before the record.
+        while text.as_bytes().get(last_start) == Some(&b'\n') {
+            last_start += 1;
+        }
+        // Physical lines counted from the bytes (the body's line ends are `\n`).
+        counted_lines +=
+            memchr::memchr_iter(b'\n', &text.as_bytes()[counted_to..last_start]).count() as u64;
+        counted_to = last_start;
+        let line = body_line + counted_lines;
         records.push((line, rec.iter().map(|f| f.trim().to_string()).collect()));
     }
     let empty = header.iter().all(|h| h.is_empty()) && records.is_empty();
