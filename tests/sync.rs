@@ -476,7 +476,7 @@ fn a_run_killed_mid_apply_and_run_again_leaves_no_duplicate_and_no_row_lost() {
     let _ = child.wait();
     let partial = univ(&users(&sc.sim)).len();
     assert!(
-        partial >= 100 && partial < 400,
+        (100..400).contains(&partial),
         "killed mid-apply: {partial} created"
     );
 

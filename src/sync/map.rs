@@ -281,11 +281,14 @@ impl Map {
     }
 }
 
+/// Finds a roster column for a field: (index, name), or the M01 problem.
+type ColumnOf<'a> = dyn Fn(&str, &str) -> Result<(usize, String), Problem> + 'a;
+
 /// Parses a template: `{A}` or `{A|B}` placeholders in literal text.
 fn template(
     t: &str,
     field: &str,
-    column: &dyn Fn(&str, &str) -> Result<(usize, String), Problem>,
+    column: &ColumnOf<'_>,
     bad: &dyn Fn(String) -> Problem,
 ) -> Result<Vec<Piece>, Problem> {
     let mut pieces = Vec::new();
