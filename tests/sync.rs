@@ -517,3 +517,120 @@ fn a_run_killed_mid_apply_and_run_again_leaves_no_duplicate_and_no_row_lost() {
         .count();
     assert_eq!(managed, 400);
 }
+
+#[test]
+fn a_division_administrators_token_syncs_only_its_division() {
+    const DIV_TOKEN: &str = "division-admin-token-0123456789";
+    let probe = sim::spawn(SimConfig::default()).expect("sim");
+    let (home, other) = probe.with_store(|s| {
+        let mut d = s.divisions.keys().cloned();
+        (d.next().expect("a division"), d.next().expect("another"))
+    });
+    drop(probe);
+    // The same seed makes the same divisions.
+    let sim = sim::spawn(SimConfig {
+        token: TOKEN.into(),
+        demo_users: 40,
+        division_admin: Some((DIV_TOKEN.into(), home.clone())),
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let student_type = sim.with_store(|s| {
+        s.user_types
+            .iter()
+            .find(|(_, n)| n.as_str() == "Student")
+            .map(|(i, _)| i.clone())
+            .expect("type")
+    });
+    let dir = tempfile::tempdir().expect("dir");
+    // Ten @univ.edu users of another division, made with the brand admin's token: the division
+    // administrator cannot see them, so they are never missing.
+    let others = dir.path().join("others.csv");
+    support::write_user_file(
+        &others,
+        &(0..10)
+            .map(|i| format!(",o{i}@univ.edu,O,Ther{i},o{i}@univ.edu,{other},{student_type},,"))
+            .collect::<Vec<_>>(),
+    );
+    let out = qusers()
+        .arg("import")
+        .arg(&others)
+        .arg("--report")
+        .arg(dir.path().join("others.report.csv"))
+        .args(["--yes", "--base-url", &sim.url()])
+        .env("QUALTRICS_API_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::write(
+        dir.path().join("map.toml"),
+        format!(
+            "[fields]\nuserName = \"{{NetID}}@univ.edu\"\nfirstName = \"{{First Name}}\"\nlastName = \"{{Last Name}}\"\nemail = \"{{NetID}}@univ.edu\"\naccountType = {{ column = \"Role\", values = {{ Student = \"{student_type}\" }} }}\ndivisionId = \"{home}\"\n"
+        ),
+    )
+    .expect("map");
+    let roster = dir.path().join("roster.csv");
+    let sync = |day: &str| {
+        let out = qusers()
+            .arg("sync")
+            .arg(&roster)
+            .arg("--map")
+            .arg(dir.path().join("map.toml"))
+            .args(["--scope", "username:*@univ.edu", "--grace", "2", "--yes"])
+            .arg("--report")
+            .arg(dir.path().join(format!("{day}.csv")))
+            .args(["--base-url", &sim.url()])
+            .env("QUALTRICS_API_TOKEN", DIV_TOKEN)
+            .env("QUSERS_TODAY", day)
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        support::read_report(&dir.path().join(format!("{day}.csv")))
+    };
+    let outside = |h: &SimHandle| {
+        users(h)
+            .into_iter()
+            .filter(|(_, u)| u.division_id.as_deref() != Some(home.as_str()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let before = outside(&sim);
+    let mut rows = students(0..50);
+    write_roster(&roster, &rows);
+    let report = sync("2027-03-01");
+    assert_eq!(outcomes(&report).get("created"), Some(&50));
+    let now = univ(&users(&sim));
+    assert!(now
+        .iter()
+        .filter(|(k, _)| k.starts_with('s'))
+        .all(|(_, u)| u.division_id.as_deref() == Some(home.as_str())));
+    rows.truncate(45);
+    write_roster(&roster, &rows);
+    let report = sync("2027-03-02");
+    assert_eq!(
+        outcomes(&report).get("missing"),
+        Some(&5),
+        "only its own 5 are missing"
+    );
+    assert!(report.iter().all(|r| !r["userName"].starts_with("o")));
+    sync("2027-03-03");
+    let now = univ(&users(&sim));
+    let disabled: Vec<&String> = now
+        .iter()
+        .filter(|(_, u)| status(u) == "disabled")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(disabled.len(), 5, "{disabled:?}");
+    assert!(disabled.iter().all(|k| k.starts_with("s004")));
+    assert_eq!(outside(&sim), before, "no user of another division touched");
+}

@@ -109,6 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         oauth_clients: args.oauth_client.clone(),
         oauth_token_ttl: Duration::from_secs(args.oauth_token_ttl),
         sso_brand: args.sso_brand.clone(),
+        division_admin: None,
     };
     let prepared = sim::prepare(config)?;
     let rt = runtime()?;

@@ -50,6 +50,9 @@ pub struct SimConfig {
     pub oauth_token_ttl: Duration,
     /// An SSO brand: usernames end in `#ID` (demo users too), and need not be emails.
     pub sso_brand: Option<String>,
+    /// A division administrator's token and its division (`DV_…`): it lists, reads and
+    /// changes only that division's users, and creates users in it.
+    pub division_admin: Option<(String, String)>,
 }
 
 impl SimConfig {
@@ -81,6 +84,7 @@ impl Default for SimConfig {
             oauth_clients: Vec::new(),
             oauth_token_ttl: Duration::from_secs(3600),
             sso_brand: None,
+            division_admin: None,
         }
     }
 }
