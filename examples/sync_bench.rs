@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             mail: None,
             notify_always: false,
             target: "bench".into(),
+            seats: None,
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

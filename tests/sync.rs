@@ -634,3 +634,31 @@ fn a_division_administrators_token_syncs_only_its_division() {
     assert!(disabled.iter().all(|k| k.starts_with("s004")));
     assert_eq!(outside(&sim), before, "no user of another division touched");
 }
+
+#[test]
+fn seats_show_active_users_before_and_after_and_list_candidates_without_changing_them() {
+    let sc = Scenario::new(Duration::ZERO);
+    let before = users(&sc.sim);
+    let active = before.values().filter(|u| status(u) == "active").count() as u64;
+    write_roster(&sc.roster(), &students(0..20));
+    let seats = (active + 12).to_string();
+    let (code, out, err) = sc.sync(
+        "2027-04-01",
+        &["--dry-run", "--format", "json", "--seats", &seats],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let s = &v["seats"];
+    assert_eq!(s["activeBefore"], active);
+    assert_eq!(s["activeAfter"], active + 20);
+    let candidates = s["candidates"].as_array().expect("candidates");
+    assert_eq!(candidates.len(), 8, "as many as over: {s}");
+    assert!(candidates
+        .iter()
+        .all(|c| before.contains_key(&c["userName"].as_str().unwrap_or("").to_lowercase())));
+    assert_eq!(
+        users(&sc.sim),
+        before,
+        "a dry run, and seats never change anyone"
+    );
+}

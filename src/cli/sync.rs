@@ -90,6 +90,10 @@ pub struct Args {
     /// Notify after every run, not only when something changed, failed or was held
     #[arg(long)]
     notify_always: bool,
+    /// The licence's seats: the plan shows active users before and after against N and, when
+    /// over, lists the users longest without a login (listed, never changed)
+    #[arg(long, value_name = "N")]
+    seats: Option<u64>,
     /// Create users without a password (SSO brands)
     #[arg(long)]
     no_password: bool,
@@ -206,6 +210,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         mail,
         notify_always: args.notify_always,
         target: target.description.clone(),
+        seats: args.seats,
     };
     let rt = runtime()?;
     if target.sim.is_none() {
@@ -234,6 +239,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         if let Some(o) = &outcome.import {
             v["import"] = serde_json::to_value(Summary::new(o, &target.description, None))?;
         }
+        if let Some(s) = &outcome.seats {
+            v["seats"] = serde_json::to_value(s)?;
+        }
         v["exitCode"] = outcome.exit_code().into();
         serde_json::to_string_pretty(&v)? + "\n"
     } else {
@@ -247,6 +255,33 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         if let Some(o) = &outcome.import {
             Summary::new(o, &target.description, None).render_text(&mut text, o);
+        }
+        if let Some(s) = &outcome.seats {
+            text.push_str(&format!(
+                "seats: {} active before, {} after, of {} seats{}\n",
+                s.active_before,
+                s.active_after,
+                s.seats,
+                if s.active_after > s.seats {
+                    format!(" — {} over", s.active_after - s.seats)
+                } else {
+                    String::new()
+                }
+            ));
+            if !s.candidates.is_empty() {
+                text.push_str("  longest without a login (candidates, nothing changed):\n");
+                for c in &s.candidates {
+                    text.push_str(&format!(
+                        "    {}  {}  {}\n",
+                        c.user_name,
+                        c.user_id,
+                        c.last_login_date.as_deref().unwrap_or("never logged in")
+                    ));
+                }
+            }
+            for u in &s.unread {
+                text.push_str(&format!("  not read: {u}\n"));
+            }
         }
         text.push_str(&format!(
             "{}\n  state: {}\n",

@@ -118,6 +118,33 @@ pub struct SyncOptions {
     pub notify_always: bool,
     /// How to name the target in notifications.
     pub target: String,
+    /// `--seats N`: the licence's seats, to compare active users with.
+    pub seats: Option<u64>,
+}
+
+/// Active users against `--seats`, and who has gone longest without a login when over.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Seats {
+    pub seats: u64,
+    pub active_before: u64,
+    pub active_after: u64,
+    /// Listed, never changed: the users longest without a login (never first), as many as
+    /// the plan is over.
+    pub candidates: Vec<SeatCandidate>,
+    /// Detail reads that failed (the candidates are from the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
+}
+
+/// A user who could free a seat.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatCandidate {
+    pub user_id: String,
+    pub user_name: String,
+    /// `None`: never logged in.
+    pub last_login_date: Option<String>,
 }
 
 /// What a row of the sync's input is for.
@@ -146,8 +173,11 @@ struct Decided {
     missing: HashMap<String, (String, String, u64)>,
     /// Unconfirmed retirements the instance shows done.
     confirmed: Vec<String>,
-    /// Roster rows whose user the sync re-enables: row → id.
+    /// Notes for the report's message, by row.
     notes: HashMap<u64, String>,
+    /// Active users of the instance (id, username, may be a candidate: not a protected
+    /// account), for `--seats`.
+    active: Vec<(String, String, bool)>,
 }
 
 /// The roster as import's input.
@@ -249,6 +279,20 @@ impl SyncInput<'_> {
                 problems,
                 purpose,
             });
+        }
+        if self.opts.seats.is_some() {
+            d.active = instance
+                .users()
+                .iter()
+                .filter(|u| u.status != "disabled")
+                .map(|u| {
+                    (
+                        u.id.clone(),
+                        u.username.clone(),
+                        self.scope.protected(u).is_none(),
+                    )
+                })
+                .collect();
         }
         // The leavers: users in scope the roster does not name.
         let today = self.opts.today.to_string();
@@ -418,6 +462,8 @@ pub struct SyncOutcome {
     pub summary: serde_json::Value,
     /// Notifications that could not be sent.
     pub notify_errors: Vec<String>,
+    /// `--seats`: active users before and after, and the candidates when over.
+    pub seats: Option<Seats>,
 }
 
 impl SyncOutcome {
@@ -483,6 +529,7 @@ pub async fn run(
             state_dir: dir.path().to_path_buf(),
             summary,
             notify_errors,
+            seats: None,
         });
     }
 
@@ -556,6 +603,10 @@ pub async fn run(
         }
     }
     let dry_run = opts.import.dry_run;
+    let seats = match opts.seats {
+        Some(n) => Some(seats(n, &prepared, &decided, opts.deprovision, &client, progress).await),
+        None => None,
+    };
     if prepared.sends_anything() {
         confirm(&prepared)?;
     }
@@ -688,7 +739,10 @@ pub async fn run(
         state.record(record.clone());
         dir.save(&state)?;
     }
-    let summary = summary_json(&opts, &record, &dir, Some(&outcome.report));
+    let mut summary = summary_json(&opts, &record, &dir, Some(&outcome.report));
+    if let Some(s) = &seats {
+        summary["seats"] = serde_json::to_value(s).unwrap_or_default();
+    }
     let eventful = counts.eventful() || !outcome.success();
     let notify_errors = if dry_run {
         Vec::new()
@@ -703,7 +757,86 @@ pub async fn run(
         state_dir: dir.path().to_path_buf(),
         summary,
         notify_errors,
+        seats,
     })
+}
+
+/// Active users before and after the plan against `n` seats; when over, the users longest
+/// without a login (detail reads, `GET /users/{id}`), listed and never changed.
+async fn seats(
+    n: u64,
+    prepared: &Prepared,
+    d: &Decided,
+    deprovision: Deprovision,
+    client: &Client,
+    progress: &dyn Progress,
+) -> Seats {
+    use futures_util::StreamExt;
+    let before = d.active.len() as u64;
+    let mut leaving = HashSet::new();
+    let mut after = before;
+    for r in &prepared.plan.rows {
+        match (&r.planned, d.purpose.get(&r.input.row)) {
+            (Planned::Create { disable: false, .. }, _) => after += 1,
+            (Planned::Update { .. }, Some(Purpose::Reenable(_))) => after += 1,
+            (Planned::Update { id, .. }, Some(Purpose::Retire(_)))
+                if deprovision == Deprovision::Disable =>
+            {
+                after = after.saturating_sub(1);
+                leaving.insert(id.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut out = Seats {
+        seats: n,
+        active_before: before,
+        active_after: after,
+        ..Seats::default()
+    };
+    if after <= n {
+        return out;
+    }
+    progress.note(&format!(
+        "{after} active users after this run, {} over --seats {n}: reading when each last logged in",
+        after - n
+    ));
+    let reads = d
+        .active
+        .iter()
+        .filter(|(id, _, candidate)| *candidate && !leaving.contains(id))
+        .map(|(id, name, _)| async move { (id, name, client.get_user(id).await) });
+    let got: Vec<_> = futures_util::stream::iter(reads)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut read = Vec::new();
+    for (id, name, answer) in got {
+        match answer {
+            Ok(u) => read.push(SeatCandidate {
+                user_id: id.clone(),
+                user_name: name.clone(),
+                last_login_date: u.last_login_date.filter(|d| !d.is_empty()),
+            }),
+            Err(e) => out.unread.push(format!("{name}: {e}")),
+        }
+    }
+    // Never logged in first, then the oldest login (ISO timestamps sort as text).
+    read.sort_by(|a, b| {
+        (
+            a.last_login_date.is_some(),
+            &a.last_login_date,
+            &a.user_name,
+        )
+            .cmp(&(
+                b.last_login_date.is_some(),
+                &b.last_login_date,
+                &b.user_name,
+            ))
+    });
+    read.truncate((after - n) as usize);
+    out.candidates = read;
+    out
 }
 
 /// Counts each missing user once for this run; users back in the roster start afresh.
