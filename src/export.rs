@@ -64,6 +64,20 @@ pub struct ExportOptions {
     /// Leave out "Division Name" and "User Type Name": a file `import` takes as it is.
     pub for_update: bool,
     pub filter: ExportFilter,
+    /// `--inactive-since`: only users whose last login (a detail read, `GET /users/{id}`) is
+    /// before this day, or who never logged in.
+    pub inactive_before: Option<jiff::civil::Date>,
+}
+
+/// Whether a `lastLoginDate` (ISO 8601) is before `day`; never logged in counts as before.
+pub fn login_before(last_login: Option<&str>, day: jiff::civil::Date) -> bool {
+    match last_login.map(str::trim).filter(|s| !s.is_empty()) {
+        None => true,
+        Some(s) => s
+            .get(..10)
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+            .is_none_or(|d| d < day),
+    }
 }
 
 /// What an export did.
@@ -189,6 +203,12 @@ pub async fn export<W: Write>(
                     }
                 }
                 if !name.trim().eq_ignore_ascii_case(wanted.trim()) {
+                    continue;
+                }
+            }
+            if let Some(day) = opts.inactive_before {
+                let detail = client.get_user(&u.id).await?;
+                if !login_before(detail.last_login_date.as_deref(), day) {
                     continue;
                 }
             }

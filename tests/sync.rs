@@ -662,3 +662,57 @@ fn seats_show_active_users_before_and_after_and_list_candidates_without_changing
         "a dry run, and seats never change anyone"
     );
 }
+
+#[test]
+fn export_inactive_since_selects_users_without_a_recent_login() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("sim.json");
+    let config = || SimConfig {
+        token: TOKEN.into(),
+        demo_users: 10,
+        state: Some(state.clone()),
+        ..SimConfig::default()
+    };
+    sim::spawn(config()).expect("sim").stop().expect("saved");
+    // Three recent logins and one old one, written into the simulator's state.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+    let users = json["users"].as_array_mut().expect("users");
+    let mut recent = Vec::new();
+    for (i, u) in users.iter_mut().skip(1).take(4).enumerate() {
+        let when = if i < 3 {
+            "2027-01-20T10:00:00Z"
+        } else {
+            "2025-06-01T10:00:00Z"
+        };
+        u["lastLoginDate"] = when.into();
+        if i < 3 {
+            recent.push(u["username"].as_str().expect("name").to_string());
+        }
+    }
+    std::fs::write(&state, serde_json::to_vec(&json).expect("json")).expect("write");
+    let h = sim::spawn(config()).expect("sim");
+    let out = qusers()
+        .args([
+            "export",
+            "--for-update",
+            "--inactive-since",
+            "365d",
+            "--base-url",
+            &h.url(),
+        ])
+        .env("QUALTRICS_API_TOKEN", TOKEN)
+        .env("QUSERS_TODAY", "2027-02-01")
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 11 - 3, "{csv}");
+    assert!(recent.iter().all(|r| !csv.contains(r.as_str())), "{csv}");
+}
