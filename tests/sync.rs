@@ -716,3 +716,47 @@ fn export_inactive_since_selects_users_without_a_recent_login() {
     assert_eq!(rows.len(), 11 - 3, "{csv}");
     assert!(recent.iter().all(|r| !csv.contains(r.as_str())), "{csv}");
 }
+
+#[test]
+fn mapping_errors_name_the_roster_line_and_column() {
+    let sc = Scenario::new(Duration::ZERO);
+    let mut rows = students(0..5);
+    rows[2].role = "Dean";
+    write_roster(&sc.roster(), &rows);
+    // A value missing from a table without a default: that row is invalid, the others go in.
+    let (code, out, err) = sc.sync("2027-05-01", &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let report = sc.report("2027-05-01");
+    let bad = report
+        .iter()
+        .find(|r| r["outcome"] == "invalid")
+        .expect("an invalid row");
+    assert_eq!(bad["line"], "4");
+    assert!(bad["codes"].contains("M02"), "{bad:?}");
+    assert!(
+        bad["message"].contains("line 4")
+            && bad["message"].contains("\"Role\"")
+            && bad["message"].contains("Dean"),
+        "{bad:?}"
+    );
+    assert_eq!(univ(&users(&sc.sim)).len(), 4);
+    assert!(!univ(&users(&sc.sim)).contains_key("s0002@univ.edu"));
+
+    // A column the roster does not have: the file is refused, nothing sent.
+    let map = sc.dir.path().join("map.toml");
+    let text = std::fs::read_to_string(&map)
+        .expect("map")
+        .replace("{Last Name}", "{Surname}");
+    std::fs::write(&map, text).expect("map");
+    let before = users(&sc.sim);
+    let (code, out, err) = sc.sync("2027-05-02", &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let report = sc.report("2027-05-02");
+    assert!(
+        report
+            .iter()
+            .any(|r| r["codes"] == "M01" && r["message"].contains("Surname")),
+        "{report:?}"
+    );
+    assert_eq!(users(&sc.sim), before);
+}
