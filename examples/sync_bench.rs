@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let roster = dir.path().join("roster.csv");
     // The roster: every demo user (the admin aside), in a roster's own columns.
-    let people: Vec<(String, String, String)> = sim.with_store(|s| {
+    let people: Vec<(String, String, String, String)> = sim.with_store(|s| {
         s.users
             .iter()
             .filter(|u| u.user_type.as_deref() != Some("UT_BRANDADMIN"))
@@ -33,21 +33,32 @@ fn main() -> anyhow::Result<()> {
                     u.username.clone(),
                     u.first_name.clone().unwrap_or_default(),
                     u.last_name.clone().unwrap_or_default(),
+                    u.user_type.clone().unwrap_or_default(),
                 )
             })
             .collect()
     });
-    let write = |rows: &[(String, String, String)]| -> anyhow::Result<()> {
+    let write = |rows: &[(String, String, String, String)]| -> anyhow::Result<()> {
         let mut w = csv::Writer::from_path(&roster)?;
-        w.write_record(["Login", "First", "Last"])?;
+        w.write_record(["Login", "First", "Last", "Type"])?;
         for r in rows {
-            w.write_record([&r.0, &r.1, &r.2])?;
+            w.write_record([&r.0, &r.1, &r.2, &r.3])?;
         }
         w.flush()?;
         Ok(())
     };
     write(&people)?;
-    let map = "[fields]\nuserName = \"{Login}\"\nfirstName = \"{First}\"\nlastName = \"{Last}\"\n";
+    let student = sim.with_store(|s| {
+        s.user_types
+            .iter()
+            .find(|(_, n)| n.as_str() == "Student")
+            .map(|(i, _)| i.clone())
+            .unwrap_or_default()
+    });
+    let map = format!(
+        "[fields]\nuserName = \"{{Login}}\"\nemail = \"{{Login}}\"\nfirstName = \"{{First}}\"\nlastName = \"{{Last}}\"\naccountType = \"{{Type}}\"\n"
+    );
+    let map = map.as_str();
     let client = Client::new(
         BaseUrl::parse(&sim.url())?,
         Token::new(sim.token())?,
@@ -111,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             format!("joiner{i}@bench.example"),
             "New".into(),
             format!("Joiner{i}"),
+            student.clone(),
         ));
     }
     write(&day2)?;
