@@ -70,6 +70,20 @@ pub struct ExportOptions {
     /// no expiration dates: the column is left empty, and the base snapshot says it is
     /// unknown).
     pub no_details: bool,
+    /// `--inactive-since`: only users whose last login (a detail read, `GET /users/{id}`) is
+    /// before this day, or who never logged in.
+    pub inactive_before: Option<jiff::civil::Date>,
+}
+
+/// Whether a `lastLoginDate` (ISO 8601) is before `day`; never logged in counts as before.
+pub fn login_before(last_login: Option<&str>, day: jiff::civil::Date) -> bool {
+    match last_login.map(str::trim).filter(|s| !s.is_empty()) {
+        None => true,
+        Some(s) => s
+            .get(..10)
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+            .is_none_or(|d| d < day),
+    }
 }
 
 /// What an export did.
@@ -192,11 +206,21 @@ pub async fn export<W: Write>(
                     continue;
                 }
             }
-            let detail = (!opts.no_details).then(|| {
-                let client = client.clone();
-                let id = u.id.clone();
-                tokio::spawn(async move { client.get_user(&id).await })
-            });
+            let detail = match opts.inactive_before {
+                // The record read for the login date is the one written.
+                Some(day) => {
+                    let detail = client.get_user(&u.id).await?;
+                    if !login_before(detail.last_login_date.as_deref(), day) {
+                        continue;
+                    }
+                    (!opts.no_details).then(|| tokio::spawn(async move { Ok(detail) }))
+                }
+                None => (!opts.no_details).then(|| {
+                    let client = client.clone();
+                    let id = u.id.clone();
+                    tokio::spawn(async move { client.get_user(&id).await })
+                }),
+            };
             queue.push_back(Queued { listed: u, detail });
             while queue.len() >= depth {
                 let q = queue.pop_front().expect("the queue is full");

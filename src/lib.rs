@@ -18,4 +18,5 @@ pub mod report;
 pub mod rules;
 pub mod sim;
 pub mod split;
+pub mod sync;
 pub mod validate;

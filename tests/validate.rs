@@ -379,6 +379,8 @@ fn fixtures_cover_the_catalog() {
         .filter(|id| {
             !seen.contains(*id) && !["F06", "F07", "A08", "F17", "R09", "T01"].contains(id)
         })
+        // M rules are the sync map's (tests/sync.rs).
+        .filter(|id| !id.starts_with('M'))
         .collect();
     assert!(uncovered.is_empty(), "no fixture breaks {uncovered:?}");
 }

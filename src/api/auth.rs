@@ -165,9 +165,9 @@ pub(crate) fn scope_hint(call: &str) -> String {
         "this resource"
     };
     if read {
-        format!("the OAuth client lacks a scope that reads {what} (e.g. read:{what}, or manage:all); choose its scopes in Account Settings › Qualtrics IDs › OAuth Client Manager, or pass --scope")
+        format!("the OAuth client lacks a scope that reads {what} (e.g. read:{what}, or manage:all); choose its scopes in Account Settings › Qualtrics IDs › OAuth Client Manager, or pass --oauth-scope")
     } else {
-        format!("the OAuth client lacks a scope that writes {what} (Qualtrics publishes no narrower name than manage:all); choose its scopes in Account Settings › Qualtrics IDs › OAuth Client Manager, or pass --scope")
+        format!("the OAuth client lacks a scope that writes {what} (Qualtrics publishes no narrower name than manage:all); choose its scopes in Account Settings › Qualtrics IDs › OAuth Client Manager, or pass --oauth-scope")
     }
 }
 

@@ -1042,7 +1042,7 @@ impl Client {
             if matches!(status, 400 | 401 | 403) {
                 e.kind = ErrorKind::RejectedToken;
                 e.message = format!(
-                    "the OAuth client was refused ({}): check QUALTRICS_CLIENT_ID, the secret and --scope (Account Settings › Qualtrics IDs › OAuth Client Manager)",
+                    "the OAuth client was refused ({}): check QUALTRICS_CLIENT_ID, the secret and --oauth-scope (Account Settings › Qualtrics IDs › OAuth Client Manager)",
                     e.message
                 );
             }

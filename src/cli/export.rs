@@ -30,6 +30,10 @@ pub struct Args {
     no_details: bool,
     #[command(flatten)]
     filters: FilterArgs,
+    /// Only users who have not logged in for this long (e.g. 365d), or never: one detail read
+    /// per selected user
+    #[arg(long, value_name = "Nd", value_parser = crate::sync::parse_days)]
+    inactive_since: Option<i64>,
     /// No progress or talk on stderr
     #[arg(short, long)]
     quiet: bool,
@@ -73,6 +77,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         for_update: args.for_update,
         filter: args.filters.filter(),
         no_details: args.no_details,
+        inactive_before: match args.inactive_since {
+            Some(days) => Some(crate::sync::today()? - jiff::Span::new().days(days)),
+            None => None,
+        },
     };
     let to_file = args.output.clone().filter(|p| p.as_os_str() != "-");
     let bar = if args.quiet || !std::io::stderr().is_terminal() {

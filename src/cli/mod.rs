@@ -11,6 +11,7 @@ mod rules;
 mod safety;
 mod sim;
 mod split;
+mod sync;
 pub mod target;
 mod template;
 mod update;
@@ -51,6 +52,9 @@ pub enum Command {
     Whoami(whoami::Args),
     /// Find or create a partner platform's integration user, with API access and a token file
     IntegrationUser(integration_user::Args),
+    /// Keep the users a roster owns in step with it: create, update, retire leavers after a
+    /// grace period; unattended
+    Sync(sync::Args),
     /// Serve the Qualtrics-compatible simulator on loopback
     Sim(sim::Args),
 }
@@ -159,6 +163,8 @@ pub enum Exit {
     Invalid = 1,
     /// The command could not run.
     CouldNotRun = 2,
+    /// `sync`: a safety check held the run; nothing was sent.
+    Held = 3,
     /// Stopped by Ctrl-C (SIGINT) or SIGTERM: 128 + SIGINT, as shells report it.
     Interrupted = 130,
 }
@@ -182,6 +188,7 @@ impl Command {
             Command::Whoami(a) => a.format,
             Command::IntegrationUser(a) => a.format,
             Command::Update(a) => a.format,
+            Command::Sync(a) => a.format,
             Command::Sim(_) => Format::Text,
         }
     }
@@ -326,6 +333,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Template(args) => template::run(args),
         Command::Whoami(args) => whoami::run(args),
         Command::IntegrationUser(args) => integration_user::run(args),
+        Command::Sync(args) => sync::run(args),
         Command::Sim(args) => sim::run(args),
     }
 }

@@ -119,6 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         oauth_token_ttl: Duration::from_secs(args.oauth_token_ttl),
         sso_brand: args.sso_brand.clone(),
         read_timeout: args.read_timeout,
+        division_admin: None,
     };
     let prepared = sim::prepare(config)?;
     let rt = runtime()?;

@@ -52,9 +52,14 @@ pub struct ConnArgs {
     /// used with QUALTRICS_CLIENT_ID
     #[arg(long, value_name = "PATH", help_heading = "Target")]
     pub client_secret_file: Option<PathBuf>,
-    /// OAuth scopes to ask for (space-separated), e.g. "manage:all"
-    #[arg(long, value_name = "SCOPES", help_heading = "Target")]
-    pub scope: Option<String>,
+    /// OAuth scopes to ask for (space-separated), e.g. "manage:all" (`--scope` outside sync)
+    #[arg(
+        long = "oauth-scope",
+        alias = "scope",
+        value_name = "SCOPES",
+        help_heading = "Target"
+    )]
+    pub oauth_scope: Option<String>,
 }
 
 /// The target flags of the bulk commands (`import`, `export`): the connection, the request
@@ -91,9 +96,9 @@ fn oauth_client(args: &ConnArgs) -> anyhow::Result<Option<OAuthClient>> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     let Some(client_id) = id else {
-        if args.client_secret_file.is_some() || args.scope.is_some() {
+        if args.client_secret_file.is_some() || args.oauth_scope.is_some() {
             bail!(
-                "--client-secret-file and --scope need QUALTRICS_CLIENT_ID (the OAuth client's id)"
+                "--client-secret-file and --oauth-scope need QUALTRICS_CLIENT_ID (the OAuth client's id)"
             );
         }
         return Ok(None);
@@ -110,7 +115,7 @@ fn oauth_client(args: &ConnArgs) -> anyhow::Result<Option<OAuthClient>> {
     Ok(Some(OAuthClient {
         client_id,
         secret,
-        scope: args.scope.clone().filter(|s| !s.trim().is_empty()),
+        scope: args.oauth_scope.clone().filter(|s| !s.trim().is_empty()),
     }))
 }
 

@@ -232,6 +232,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 Exit::Invalid => "invalid",
                 Exit::CouldNotRun => "could-not-run",
                 Exit::Interrupted => "interrupted",
+                Exit::Held => "held",
             };
             let mut json = serde_json::json!({
                 "verdict": verdict,

@@ -56,6 +56,9 @@ pub enum Outcome {
     Planned,
     /// Changed both in the file and in Qualtrics since the export: nothing sent.
     Conflict,
+    /// `qusers sync`: a user in scope absent from the roster, within its grace period (or
+    /// past it with `--deprovision report`): nothing sent.
+    Missing,
 }
 
 impl Outcome {
@@ -69,6 +72,7 @@ impl Outcome {
             Outcome::Skipped => "skipped",
             Outcome::Planned => "planned",
             Outcome::Conflict => "conflict",
+            Outcome::Missing => "missing",
         }
     }
 

@@ -224,6 +224,13 @@ pub struct Counts {
     pub planned: u64,
     /// Changed both in the file and in Qualtrics since the export (nothing sent).
     pub conflict: u64,
+    /// `qusers sync`: users absent from the roster, nothing sent (absent from import's JSON).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missing: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -237,6 +244,7 @@ impl Counts {
             Outcome::Skipped => self.skipped += 1,
             Outcome::Planned => self.planned += 1,
             Outcome::Conflict => self.conflict += 1,
+            Outcome::Missing => self.missing += 1,
         }
     }
 }

@@ -219,6 +219,16 @@ rules! {
         "format the column as Text (select it, Format Cells › Text) and type or paste the ids again as they are; `qusers template -o users.xlsx` gives a workbook whose columns are Text";
     QuoteAcrossLines = "R10", Row, Error, false, "a quote opens on this line and never closes",
         "close the quote or delete it: the line was read with its quotes as characters, and the lines after it as rows of their own";
+    MapUnknownColumn = "M01", File, Error, false, "the sync map names a column the roster does not have",
+        "correct the column name in MAP.toml (names are matched exactly, then ignoring case and spaces), or run `qusers sync --init-map ROSTER` to see the roster's columns";
+    MapValueMissing = "M02", Row, Error, false, "a roster value missing from the map's table, and the table has no default",
+        "add the value to the table in MAP.toml, or give the table a `default`";
+    MapEmptyUserName = "M03", Row, Error, false, "the roster column the userName is made from is empty",
+        "fill the column in the roster's source system: without a username the row cannot be matched";
+    MapBadDate = "M04", Row, Error, false, "a roster date the map's format cannot read",
+        "correct the date in the roster, or the `format` in MAP.toml (strftime codes, e.g. %Y-%m-%d)";
+    MapBadFile = "M05", File, Error, false, "the sync map cannot be used",
+        "correct MAP.toml as the message says (fields are the template columns but userID and accountStatus)";
 }
 
 impl Code {
@@ -314,9 +324,10 @@ mod tests {
             assert!(seen.insert(rule.id), "duplicate code {}", rule.id);
             let family = &rule.id[..1];
             // F19 is the one row rule of the F family: it names a field of a file whose
-            // encoding is mixed (the file's encoding is F-family business).
-            let file_family = family == "F" && rule.id != "F19";
-            assert_eq!(rule.scope == Scope::File, file_family, "{}", rule.id);
+            // encoding is mixed (the file's encoding is F-family business). The sync map's
+            // file-level findings are M rules.
+            let file_level = (family == "F" && rule.id != "F19") || ["M01", "M05"].contains(&rule.id);
+            assert_eq!(rule.scope == Scope::File, file_level, "{}", rule.id);
         }
     }
 }

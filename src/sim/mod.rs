@@ -57,6 +57,9 @@ pub struct SimConfig {
     /// request is cut off after it (its connection closed, or a 408), so that slow clients
     /// cannot hold the simulator's connections and file descriptors. Zero: no timeout.
     pub read_timeout: Duration,
+    /// A division administrator's token and its division (`DV_…`): it lists, reads and
+    /// changes only that division's users, and creates users in it.
+    pub division_admin: Option<(String, String)>,
 }
 
 /// The default [`SimConfig::read_timeout`].
@@ -93,6 +96,7 @@ impl Default for SimConfig {
             sso_brand: None,
             rich_list: false,
             read_timeout: READ_TIMEOUT,
+            division_admin: None,
         }
     }
 }

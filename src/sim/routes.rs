@@ -352,6 +352,15 @@ async fn answer(shared: Arc<Shared>, req: Request, next: Next) -> Response {
         }
         Some(t) if t == shared.config.token => true,
         Some(t) if Some(t) == shared.config.non_admin_token.as_deref() => false,
+        Some(t)
+            if shared
+                .config
+                .division_admin
+                .as_ref()
+                .is_some_and(|(d, _)| d == t) =>
+        {
+            true
+        }
         Some(_) => {
             return error(
                 &shared,
@@ -687,6 +696,17 @@ async fn precise_sleep(d: std::time::Duration) {
     }
 }
 
+/// The division of a division administrator's request, if it is one.
+fn division_of<'a>(shared: &'a Shared, headers: &HeaderMap) -> Option<&'a str> {
+    let token = headers.get("x-api-token").and_then(|v| v.to_str().ok())?;
+    shared
+        .config
+        .division_admin
+        .as_ref()
+        .filter(|(t, _)| t == token)
+        .map(|(_, d)| d.as_str())
+}
+
 async fn whoami(State(shared): S, headers: HeaderMap) -> Response {
     let non_admin = headers
         .get("x-api-token")
@@ -696,6 +716,21 @@ async fn whoami(State(shared): S, headers: HeaderMap) -> Response {
     let Some(admin) = store.admin() else {
         return not_found_response(&shared);
     };
+    if division_of(&shared, &headers).is_some() {
+        let value = json!({
+            "userId": "UR_00000000divadmin",
+            "userName": "division-admin@qusers-sim.example",
+            "firstName": "Division",
+            "lastName": "Admin",
+            "email": "division-admin@qusers-sim.example",
+            "brandId": store.brand_id,
+            "accountType": "UT_DIVISIONADMIN",
+            "language": "EN",
+            "datacenter": shared.config.datacenter(),
+        });
+        drop(store);
+        return ok(&shared, value);
+    }
     let value = json!({
         "userId": if non_admin { "UR_0000000000nonadm" } else { admin.id.as_str() },
         "userName": if non_admin { "researcher@qusers-sim.example" } else { admin.username.as_str() },
@@ -730,8 +765,27 @@ async fn list_users(
     };
     // The filter matches loosely (a substring, any case): clients check what comes back.
     let filter = q.get("username").map(|u| u.to_lowercase());
+    let division = division_of(&shared, &headers);
     let store = shared.lock_store();
     let (page, total): (Vec<&ApiUser>, usize) = match &filter {
+        // A division administrator sees its division's users only.
+        _ if division.is_some() => {
+            let matching: Vec<&ApiUser> = store
+                .users
+                .iter()
+                .filter(|u| u.division_id.as_deref() == division)
+                .filter(|u| {
+                    filter
+                        .as_ref()
+                        .is_none_or(|f| u.username.to_lowercase().contains(f.as_str()))
+                })
+                .collect();
+            let total = matching.len();
+            (
+                matching.into_iter().skip(offset).take(PAGE_SIZE).collect(),
+                total,
+            )
+        }
         // Without a filter a page is a slice: paging 100,000 users stays linear.
         None => (
             store.users.iter().skip(offset).take(PAGE_SIZE).collect(),
@@ -850,11 +904,16 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
-async fn get_user(State(shared): S, Path(id): Path<String>) -> Response {
+async fn get_user(State(shared): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    // A division administrator's token reads only its division's users.
+    let division = division_of(&shared, &headers);
     let (user, permissions) = {
         let store = shared.lock_store();
         (
-            store.get(&id).map(|u| full_record(u, &store.brand_id)),
+            store
+                .get(&id)
+                .filter(|u| division.is_none() || u.division_id.as_deref() == division)
+                .map(|u| full_record(u, &store.brand_id)),
             permissions_json(&store, &id),
         )
     };
@@ -925,8 +984,8 @@ fn field_problem(shared: &Shared, body: &Value) -> Option<String> {
     None
 }
 
-async fn create_user(State(shared): S, body: Bytes) -> Response {
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+async fn create_user(State(shared): S, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(mut body) = serde_json::from_slice::<Value>(&body) else {
         return error(
             &shared,
             StatusCode::BAD_REQUEST,
@@ -934,6 +993,21 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
             "Invalid request body.",
         );
     };
+    // A division administrator creates users in its own division only.
+    if let Some(d) = division_of(&shared, &headers) {
+        match str_field(&body, "divisionId") {
+            None | Some("") => body["divisionId"] = json!(d),
+            Some(other) if other != d => {
+                return error(
+                    &shared,
+                    StatusCode::FORBIDDEN,
+                    "AC_1",
+                    "You do not have permission to access this resource.",
+                )
+            }
+            Some(_) => {}
+        }
+    }
     for required in ["username", "firstName", "lastName", "email", "userType"] {
         if str_field(&body, required).is_none_or(str::is_empty) {
             return error(
@@ -1008,7 +1082,12 @@ async fn create_user(State(shared): S, body: Bytes) -> Response {
     ok(&shared, json!({"id": id}))
 }
 
-async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> Response {
+async fn update_user(
+    State(shared): S,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(
             &shared,
@@ -1017,7 +1096,12 @@ async fn update_user(State(shared): S, Path(id): Path<String>, body: Bytes) -> R
             "Invalid request body.",
         );
     };
-    if shared.lock_store().get(&id).is_none() {
+    let division = division_of(&shared, &headers);
+    let visible = shared
+        .lock_store()
+        .get(&id)
+        .is_some_and(|u| division.is_none() || u.division_id.as_deref() == division);
+    if !visible {
         return not_found_response(&shared);
     }
     if let Some(problem) = field_problem(&shared, &body) {
