@@ -55,9 +55,7 @@ fn main() -> anyhow::Result<()> {
             .map(|(i, _)| i.clone())
             .unwrap_or_default()
     });
-    let map = format!(
-        "[fields]\nuserName = \"{{Login}}\"\nemail = \"{{Login}}\"\nfirstName = \"{{First}}\"\nlastName = \"{{Last}}\"\naccountType = \"{{Type}}\"\n"
-    );
+    let map = "[fields]\nuserName = \"{Login}\"\nemail = \"{Login}\"\nfirstName = \"{First}\"\nlastName = \"{Last}\"\naccountType = \"{Type}\"\n".to_string();
     let map = map.as_str();
     let client = Client::new(
         BaseUrl::parse(&sim.url())?,

@@ -381,6 +381,9 @@ fn counts_and_rates_have_thousands_separators_and_one_decimal() {
             &h.url(),
             "--report",
             s(&report),
+            // Past the polite default ceiling (35/s): the formatting, not the pace, is tested.
+            "--max-rps",
+            "5000",
         ],
         &[("QUALTRICS_API_TOKEN", h.token())],
     );
@@ -403,7 +406,15 @@ fn counts_and_rates_have_thousands_separators_and_one_decimal() {
 
     let e = dir.path().join("e.csv");
     let (code, _, err) = run(
-        &["export", "--base-url", &h.url(), "-o", s(&e)],
+        &[
+            "export",
+            "--base-url",
+            &h.url(),
+            "-o",
+            s(&e),
+            "--max-rps",
+            "5000",
+        ],
         &[("QUALTRICS_API_TOKEN", h.token())],
     );
     assert_eq!(code, Some(0), "{err}");

@@ -674,19 +674,20 @@ fn export_inactive_since_selects_users_without_a_recent_login() {
         ..SimConfig::default()
     };
     sim::spawn(config()).expect("sim").stop().expect("saved");
-    // Three recent logins and one old one, written into the simulator's state.
+    // Three recent logins, every other user's old (or none), written into the simulator's
+    // state over the logins it seeds.
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
     let users = json["users"].as_array_mut().expect("users");
     let mut recent = Vec::new();
-    for (i, u) in users.iter_mut().skip(1).take(4).enumerate() {
-        let when = if i < 3 {
-            "2027-01-20T10:00:00Z"
-        } else {
-            "2025-06-01T10:00:00Z"
+    for (i, u) in users.iter_mut().enumerate() {
+        let when = match i {
+            1..=3 => "2027-01-20T10:00:00Z".into(),
+            4 => serde_json::Value::Null,
+            _ => "2025-06-01T10:00:00Z".into(),
         };
-        u["lastLoginDate"] = when.into();
-        if i < 3 {
+        u["lastLoginDate"] = when;
+        if (1..=3).contains(&i) {
             recent.push(u["username"].as_str().expect("name").to_string());
         }
     }

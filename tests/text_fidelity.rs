@@ -334,19 +334,25 @@ fn csv_ansi_with_question_marks_writes_only_the_admins_edit() {
     }
     assert!(!garbled.contains(&"anna.krueger@univ.example"));
 
-    let (code, out) = run(
-        &h,
-        dir.path(),
-        &[
-            "import",
-            "ansi.csv",
-            "--yes",
-            "--skip-invalid",
-            "--report",
-            "r.csv",
-        ],
-    );
+    let mut args = vec![
+        "import",
+        "ansi.csv",
+        "--yes",
+        "--skip-invalid",
+        "--report",
+        "r.csv",
+    ];
+    let (code, out) = run(&h, dir.path(), &args);
     assert_eq!(code, 1, "invalid rows: {out}");
+    if out.contains("F18") {
+        // Too few names to tell Windows-1252 from its neighbours for sure: the file is refused
+        // whole, naming the label to pass; nothing changed.
+        assert!(out.contains("--encoding cp1252"), "{out}");
+        assert_eq!(names(&h), before, "a refused file changes nothing");
+        args.extend(["--encoding", "cp1252"]);
+        let (code, out) = run(&h, dir.path(), &args);
+        assert_eq!(code, 1, "invalid rows: {out}");
+    }
     assert_report(
         &dir.path().join("r.csv"),
         &garbled,

@@ -188,13 +188,6 @@ impl Client {
         self.inner.retries.load(Ordering::Relaxed)
     }
 
-    /// Requests sent so far by kind (retries included): `(list pages, single-record reads,
-    /// writes)`; other calls (whoami, divisions, tokens) are in none of them.
-    pub fn requests_by_kind(&self) -> (u64, u64, u64) {
-        let c = self.inner.kinds.get();
-        (c.list_pages, c.detail_reads, c.writes)
-    }
-
     /// The ceiling that applies, for a summary: `"35 requests/s (2,100 a minute, 70 % of the
     /// brand's 3,000/min; --max-rps changes it)"`, or what `--max-rps` set.
     pub fn ceiling_description(&self) -> String {
@@ -321,7 +314,6 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         t.requests = self.requests_sent();
-        (t.list_pages, t.record_reads, t.writes) = self.requests_by_kind();
         t.ceiling = self.ceiling_description();
         t.paging_notes = self.paging_notes();
         t.rate_5xx = if t.requests == 0 {
@@ -427,7 +419,7 @@ impl Client {
         url: String,
         burst: bool,
     ) -> Result<(Vec<ApiUser>, Option<String>), ApiError> {
-                let page: Answer<Page<ApiUser>> = self
+        let page: Answer<Page<ApiUser>> = self
             .call_with(Method::GET, url, "GET /users", None::<&()>, burst)
             .await?;
         for u in &page.value.elements {
@@ -605,7 +597,7 @@ impl Client {
         let call = format!("GET /users/{id}");
         self.check_user_id(id, &call)?;
         let url = self.inner.base.join(&format!("users/{id}"));
-                let user: ApiUser = self.call(Method::GET, url, &call, None::<&()>).await?.value;
+        let user: ApiUser = self.call(Method::GET, url, &call, None::<&()>).await?.value;
         if user.id != id {
             return Err(ApiError::new(
                 ErrorKind::Protocol,
@@ -638,7 +630,7 @@ impl Client {
                 ..user.clone()
             })
         };
-                let a: Answer<CreatedId> = match self
+        let a: Answer<CreatedId> = match self
             .call(Method::POST, url, "POST /users", Some(body.as_ref()))
             .await
         {
@@ -715,7 +707,7 @@ impl Client {
         let call = format!("PUT /users/{id}");
         self.check_user_id(id, &call)?;
         let url = self.inner.base.join(&format!("users/{id}"));
-                let a: Answer<Option<serde_json::Value>> =
+        let a: Answer<Option<serde_json::Value>> =
             self.call_opt(Method::PUT, url, &call, Some(update)).await?;
         Ok(Answer {
             value: (),
@@ -731,7 +723,7 @@ impl Client {
         let call = format!("GET /users/{id}");
         self.check_user_id(id, &call)?;
         let url = self.inner.base.join(&format!("users/{id}"));
-                let v: serde_json::Value = self.call(Method::GET, url, &call, None::<&()>).await?.value;
+        let v: serde_json::Value = self.call(Method::GET, url, &call, None::<&()>).await?.value;
         Ok(AccessApi::from_permission(v.pointer(
             "/permissions/controlPanel/accountPermissions/accessApi",
         )))
@@ -742,7 +734,7 @@ impl Client {
         let call = format!("PUT /users/{id}");
         self.check_user_id(id, &call)?;
         let url = self.inner.base.join(&format!("users/{id}"));
-                let body = serde_json::json!({"permissions": {"controlPanel": {"accountPermissions": {
+        let body = serde_json::json!({"permissions": {"controlPanel": {"accountPermissions": {
             "accessApi": {"state": "on"}
         }}}});
         self.call_opt::<serde_json::Value, _>(Method::PUT, url, &call, Some(&body))

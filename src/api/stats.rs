@@ -27,11 +27,6 @@ pub struct TransientStats {
     pub failing_request_ids: Vec<String>,
     /// `meta.error.instanceId` of some failed requests.
     pub instance_ids: Vec<String>,
-    /// Requests by kind (retries included): listing pages, single-record reads
-    /// (`GET /users/{id}`), writes (creates and updates).
-    pub list_pages: u64,
-    pub record_reads: u64,
-    pub writes: u64,
     /// The request ceiling that applied, in words (see `Client::ceiling_description`).
     pub ceiling: String,
     /// Listings that fell back to following `nextPage` one by one, and why.
@@ -92,13 +87,6 @@ impl TransientStats {
                 let _ = write!(s, " (instance ids {})", self.instance_ids.join(", "));
             }
         }
-        let _ = write!(
-            s,
-            "\n  requests: {} list pages, {} record reads, {} writes",
-            crate::numfmt::count(self.list_pages),
-            crate::numfmt::count(self.record_reads),
-            crate::numfmt::count(self.writes)
-        );
         if !self.ceiling.is_empty() {
             let _ = write!(s, "\n  request ceiling: {}", self.ceiling);
         }

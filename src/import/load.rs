@@ -91,7 +91,10 @@ impl Collect {
 
 impl RowSink for Collect {
     fn file_problem(&mut self, line: Option<u64>, p: &Problem, strict: bool) -> io::Result<()> {
-        let error = p.severity(strict) == Severity::Error;
+        // The export's name columns (F12) refuse a file meant for Qualtrics' own upload, not an
+        // import, which reads columns by name (`accept_export_layout` drops them afterwards).
+        let error = p.severity(strict) == Severity::Error
+            && p.code != crate::rules::Code::ExportNameColumns;
         self.file_problems.push((line, p.clone(), error));
         if error {
             self.refuse()?;

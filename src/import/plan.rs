@@ -1172,8 +1172,10 @@ mod tests {
         let p = plan(rows.clone(), &inst, &PlanOptions::default(), HashMap::new());
         assert!(p.blocked_by_invalid, "an invalid row stops the import");
         match &p.rows[0].planned {
-            Planned::Nothing { outcome, message } => {
+            Planned::Nothing { outcome, .. } => {
                 assert_eq!(*outcome, Outcome::Invalid);
+                // The report's message is the row's findings.
+                let message = p.rows[0].input.message();
                 assert!(message.starts_with("T01"), "{message}");
                 assert!(
                     message.contains("\"Krüger\""),
@@ -1246,7 +1248,15 @@ mod tests {
         };
         let p = plan(rows, &inst, &skip, HashMap::new());
         assert!(
-            matches!(&p.rows[0].planned, Planned::Nothing { outcome: Outcome::Invalid, message } if message.contains("\"Dvořák\""))
+            matches!(
+                &p.rows[0].planned,
+                Planned::Nothing {
+                    outcome: Outcome::Invalid,
+                    ..
+                }
+            ) && p.rows[0].input.message().contains("\"Dvořák\""),
+            "{}",
+            p.rows[0].input.message()
         );
         assert!(
             matches!(&p.rows[1].planned, Planned::Update { update, .. } if update.last_name.as_deref() == Some("Dvorak"))

@@ -326,7 +326,8 @@ mod tests {
             // F19 is the one row rule of the F family: it names a field of a file whose
             // encoding is mixed (the file's encoding is F-family business). The sync map's
             // file-level findings are M rules.
-            let file_level = (family == "F" && rule.id != "F19") || ["M01", "M05"].contains(&rule.id);
+            let file_level =
+                (family == "F" && rule.id != "F19") || ["M01", "M05"].contains(&rule.id);
             assert_eq!(rule.scope == Scope::File, file_level, "{}", rule.id);
         }
     }

@@ -5,7 +5,7 @@
 //! `state.json`, replaced atomically; `lock` keeps a second sync out while one runs.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -172,13 +172,16 @@ impl StateDir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the state folder {}", dir.display()))?;
         let path = dir.join("lock");
-        let mut lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        // Never through a planted link, and never anything but a regular file (a victim file
+        // is not overwritten with "pid N").
+        let mut lock = crate::fsx::open(&path, crate::fsx::Open::ReadWrite)
             .with_context(|| format!("cannot open the lock {}", path.display()))?;
+        if !lock.metadata().is_ok_and(|m| m.is_file()) {
+            anyhow::bail!(
+                "the lock {} is not a regular file: remove it, or give another --state",
+                path.display()
+            );
+        }
         if !lock
             .try_lock_exclusive()
             .with_context(|| format!("cannot lock {}", path.display()))?
@@ -218,7 +221,7 @@ impl StateDir {
         state.version = VERSION;
         let mut text = serde_json::to_vec_pretty(&state)?;
         text.push(b'\n');
-        write_atomically(&self.file(), &text)
+        crate::fsx::write_bytes(&self.file(), &text)
             .with_context(|| format!("cannot write the sync state {}", self.file().display()))
     }
 }
@@ -256,24 +259,6 @@ pub fn read(dir: &Path) -> anyhow::Result<State> {
         }),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder: written, fsynced,
-/// renamed over `path`, and the folder fsynced, so that a crash leaves the old file or the
-/// new one, never half of one.
-// The `safe` lane is building one shared atomic-write helper; this private one is swapped for
-// it at merge.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -479,6 +479,17 @@ fn separator(c: char) -> bool {
                 | '\u{00b7}'
                 | '\u{30fb}'
                 | '\u{00b4}'
+                // Punctuation of running text (the export's own "Admin › User Types"), which
+                // Excel's code pages share: a separator, not a sign of a wrong reading.
+                | '\u{2039}'
+                | '\u{203a}'
+                | '\u{00ab}'
+                | '\u{00bb}'
+                | '\u{2026}'
+                | '\u{2022}'
+                | '\u{201c}'
+                | '\u{201d}'
+                | '\u{201e}'
         )
 }
 
