@@ -4,7 +4,7 @@
 //! separators and one decimal. Also `fix` dropping Excel's `sep=` line, and import naming the
 //! SSO brand it detected.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! 400. `whoami` names the host and flag to use and exits non-zero; import and export refuse
 //! (exit 2) unless `--allow-proxied`. And what whoami prints for a partner integration.
 
-mod support;
+use crate::support;
 
 use qusers::sim::{self, SimConfig};
 use support::{qusers, SimProcess};

@@ -3,7 +3,7 @@
 //! names written, or is refused with F18 naming the likely encodings and their `--encoding`
 //! labels. None passes with wrong names.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `qusers export` against the simulator: filters, layout, round trip through validate and
 //! import, and no file left behind on failure.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

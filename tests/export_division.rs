@@ -1,7 +1,7 @@
 //! `export --division NAME`: a division's name resolves to its id through the divisions the
 //! instance's users are in; an unknown name says which ids exist.
 
-mod support;
+use crate::support;
 
 use qusers::sim::{self, SimConfig};
 use support::qusers;

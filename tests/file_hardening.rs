@@ -2,7 +2,7 @@
 //! outputs that are the input, outputs that are devices, pipes, NUL bytes, Mac line ends,
 //! split parts in the way.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

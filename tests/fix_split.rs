@@ -2,7 +2,7 @@
 //! in validate, fix is idempotent and never touches its input; split's parts are within the
 //! limits and hold the input's data rows byte for byte.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! answers, paging loops, echoed secrets, a whoami without a user id. Each server is a tiny
 //! loopback HTTP/1.1 server written here, one request per connection.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

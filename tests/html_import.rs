@@ -4,9 +4,8 @@
 //! the page in headless Chromium (`/usr/bin/chromium` or `QUSERS_CHROMIUM`; skipped loudly
 //! without one, except under `CI=true`).
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{chromium, dump_dom, text_of};
 use qusers::sim::{self, SimConfig, SimHandle};

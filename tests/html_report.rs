@@ -5,9 +5,8 @@
 //! `QUSERS_CHROMIUM=/path/to/chrome`. Without one the browser tests skip loudly, except under
 //! `CI=true`, where they fail.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{chromium, dump_dom, text_of};
 use std::path::PathBuf;

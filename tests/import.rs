@@ -1,7 +1,7 @@
 //! `qusers import` end to end against the simulator: the report's rows, the requests the API
 //! received, and the state the instance ends in.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! through the library against the in-process simulator, with a small loopback proxy in
 //! front of it where a test needs the server to misbehave on cue.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 //! (What these cost in memory is measured by `examples/import_memory.rs` and in the README,
 //! not asserted here.)
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! token file has mode 0600 and the token is never printed; an existing token is not
 //! regenerated without --regenerate; --dry-run changes nothing.
 
-mod support;
+use crate::support;
 
 use qusers::sim::{self, SimConfig, SimHandle};
 use support::qusers;

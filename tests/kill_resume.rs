@@ -10,7 +10,7 @@
 //! CI runs 300 rows and 5 kills (at least 3 must land); the full soak (2,000 rows, 25 kills)
 //! is `#[ignore]`d: `cargo test --release --test kill_resume -- --ignored --nocapture`.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! empty unnamed columns, a repeated header, status words of other languages, dates that fix
 //! must not break, errors listed before warnings, Excel's text prefix, over-long values.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

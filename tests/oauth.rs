@@ -2,7 +2,7 @@
 //! access token is refreshed when it expires mid-import without a failed row, a 403 says which
 //! kind of scope is missing, and neither the secret nor an access token is ever shown.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

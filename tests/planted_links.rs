@@ -5,7 +5,7 @@
 //! victim keeps its bytes, a dangling link's target is never created, and the command either
 //! refuses with an error naming the path or writes a new regular file in place of the link.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -2,7 +2,7 @@
 //! input record; a well-formed multi-line cell is R02 (a line break in a field), R10 only a
 //! quote that never closes; a CRLF inside a quoted cell stays as the file had it.
 
-mod support;
+use crate::support;
 
 use support::{qusers, HEADER};
 

@@ -3,7 +3,7 @@
 //! `examples/throttle_rate.rs` (figures in the notes), not asserted here: these tests check
 //! that the work is done, no row fails, and the controller ends where it should.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,9 +4,8 @@
 //! server ids checked before use. Servers that must misbehave in one precise way are tiny
 //! loopback servers started here; the rest runs against the simulator.
 
-#[path = "support/loopback.rs"]
-mod loopback;
-mod support;
+use crate::loopback;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;

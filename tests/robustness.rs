@@ -1,7 +1,7 @@
 //! Arbitrary bytes and mutations of a valid file never panic: in-process through the library
 //! (many cases), and through the binary (a few), which always exits 0, 1 or 2.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! accounts, the three-way merge with an export's base snapshot, undo, the failed-rows file,
 //! upsert and the report's `changes` column.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `qusers sim --state` acknowledges a write only once it is durable: SIGKILLed right after
 //! acknowledged creates and updates, it comes back with every one of them.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Workbooks read directly (issue 12 item 1): a sheet written by rust_xlsxwriter validates with
 //! the same rows and verdicts as the CSV Excel would save from it, and messages name the cells.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! simulator seeded with `#univ` usernames, the brand given or detected, and `fix` appending
 //! the suffix to new users.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

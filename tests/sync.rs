@@ -4,7 +4,7 @@
 //! disabled them, the truncated-roster guard (exit 3, nothing sent, the webhook and the mail
 //! told why), and a run killed mid-apply then run again.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

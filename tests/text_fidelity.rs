@@ -4,7 +4,7 @@
 //! notation and the characters a wrong conversion leaves are errors; the problem list puts
 //! errors first. Against the in-process simulator (its end state is what is checked).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

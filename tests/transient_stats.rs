@@ -1,7 +1,7 @@
 //! Transient-error accounting in the summaries: retries by class, the 5xx rate, and above 4 %
 //! the advice to contact Qualtrics support with a few request ids.
 
-mod support;
+use crate::support;
 
 use qusers::sim::{self, SimConfig};
 use support::qusers;

@@ -1,7 +1,7 @@
 //! `qusers update` against the simulator: exactly the selected users change, through the
 //! brake, and its undo file takes the change back.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

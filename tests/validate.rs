@@ -1,6 +1,6 @@
 //! `qusers validate` on every fixture: exit code and the exact report rows.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -1,6 +1,6 @@
 //! `qusers sim` and `qusers whoami` as an admin runs them, and the token never shown.
 
-mod support;
+use crate::support;
 
 use support::{qusers, SimProcess};
 

@@ -5,7 +5,7 @@
 //! hidden rows and columns, ids in number cells and an empty first sheet are reported, each
 //! naming its cell; and qusers' own export workbook imports back with nothing to write.
 
-mod support;
+use crate::support;
 
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
