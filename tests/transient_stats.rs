@@ -35,8 +35,14 @@ fn export_counts_retries_and_asks_for_support_above_four_percent() {
     let t = &v["transient"];
     let failed = h.stats().failed;
     assert!(failed > 0);
-    assert_eq!(t["retries5xx"], failed, "{v}");
-    assert_eq!(t["answers5xx"], failed);
+    // Every 5xx the client read was retried; the server may also have failed a read-ahead
+    // page past the end that the listing no longer waited for.
+    let answers = t["answers5xx"].as_u64().expect("answers5xx");
+    assert_eq!(t["retries5xx"], answers, "{v}");
+    assert!(
+        answers > 0 && answers <= failed,
+        "{v} ({failed} failed on the server)"
+    );
     assert!(t["rate5xx"].as_f64().expect("rate") > 0.04, "{v}");
     let ids = t["failingRequestIds"].as_array().expect("ids");
     assert!(!ids.is_empty() && ids.len() <= 5, "{v}");
