@@ -266,7 +266,78 @@ fn crafted(dir: &Path) -> Vec<(PathBuf, &'static str, &'static str)> {
         "F02",
         "xl/worksheets/sheet1.xml",
     );
+    // .xls (BIFF8 in an OLE compound file): calamine sizes a sheet by its DIMENSIONS record
+    // and its farthest cell, so both are bounded before it opens the file.
+    let dims = |r1: u32, c1: u16| {
+        let mut d = Vec::new();
+        d.extend(0u32.to_le_bytes());
+        d.extend(r1.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        d.extend(c1.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        biff(0x0200, &d)
+    };
+    let number = |row: u16, col: u16| {
+        let mut d = Vec::new();
+        d.extend(row.to_le_bytes());
+        d.extend(col.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        d.extend(1.0f64.to_le_bytes());
+        biff(0x0203, &d)
+    };
+    put(
+        "declared-corner.xls",
+        xls(&[dims(65_536, 256), number(0, 0)]),
+        "F23",
+        "declares 65536 rows by 256 columns",
+    );
+    put(
+        "far-corner.xls",
+        xls(&[dims(1, 1), number(0, 0), number(65_535, 255)]),
+        "F23",
+        "cell IV65536",
+    );
+    put(
+        "wide-span.xls",
+        xls(&[dims(1, 1), number(0, 0), number(65_535, 40)]),
+        "F23",
+        "span 65536 rows by 41 columns",
+    );
     out
+}
+
+/// A BIFF record: its type, its length, its data.
+fn biff(typ: u16, data: &[u8]) -> Vec<u8> {
+    let mut r = typ.to_le_bytes().to_vec();
+    r.extend(u16::try_from(data.len()).expect("short").to_le_bytes());
+    r.extend(data);
+    r
+}
+
+/// An .xls: an OLE compound file whose `Workbook` stream holds the globals' BOF and EOF, then
+/// one sheet's BOF, `records` and EOF.
+fn xls(records: &[Vec<u8>]) -> Vec<u8> {
+    use std::io::Write;
+    let bof = |kind: u16| {
+        let mut d = vec![0x00, 0x06];
+        d.extend(kind.to_le_bytes());
+        d.extend([0u8; 12]);
+        biff(0x0809, &d)
+    };
+    let mut stream = bof(0x0005);
+    stream.extend(biff(0x000A, &[]));
+    stream.extend(bof(0x0010));
+    for r in records {
+        stream.extend(r);
+    }
+    stream.extend(biff(0x000A, &[]));
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).expect("cfb");
+    file.create_stream("/Workbook")
+        .expect("stream")
+        .write_all(&stream)
+        .expect("written");
+    file.flush().expect("flushed");
+    file.into_inner().into_inner()
 }
 
 /// Every crafted workbook is refused by validate, fix, split and import alike: exit 1, the

@@ -574,6 +574,9 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
                 .map_err(|e| Refusal::damaged(format!("the workbook cannot be read ({e})")))?,
         ),
     };
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        guard::check_biff(&bytes)?;
+    }
     let mut book =
         calamine::open_workbook_auto_from_rs(Cursor::new(SharedBytes(bytes))).map_err(damaged)?;
     let sheets = book.sheets_metadata().to_vec();

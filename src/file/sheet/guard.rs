@@ -506,6 +506,105 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// An .xls (an OLE compound file holding a BIFF `Workbook` or `Book` stream): calamine builds
+/// every sheet's dense range when it opens one, reserving what the sheet's DIMENSIONS record
+/// declares and filling the area up to its farthest cell. Both are read here first, record by
+/// record, so that a sheet whose area could not be a user file is refused before calamine
+/// allocates it (a 2 KB file with a cell at IV65536 would cost half a gigabyte).
+pub fn check_biff(bytes: &[u8]) -> Result<(), Refusal> {
+    let damaged =
+        |e: std::io::Error| Refusal::damaged(format!("the workbook cannot be read ({e})"));
+    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(damaged)?;
+    // Without either stream calamine says what is missing.
+    let Some(name) = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|n| file.is_stream(n))
+    else {
+        return Ok(());
+    };
+    let mut stream = Vec::new();
+    file.open_stream(name)
+        .and_then(|mut s| s.read_to_end(&mut stream))
+        .map_err(damaged)?;
+    scan_biff(&stream)
+}
+
+/// The records of a BIFF stream: each a type and a length (two little-endian u16), then data.
+fn scan_biff(stream: &[u8]) -> Result<(), Refusal> {
+    let mut pos = 0;
+    let mut cells = 0u64;
+    // The area the cells of the current sheet span: (min row, max row, min col, max col).
+    let mut area: Option<(u32, u32, u32, u32)> = None;
+    while pos + 4 <= stream.len() {
+        let typ = u16::from_le_bytes([stream[pos], stream[pos + 1]]);
+        let len = usize::from(u16::from_le_bytes([stream[pos + 2], stream[pos + 3]]));
+        let end = (pos + 4 + len).min(stream.len());
+        let data = &stream[pos + 4..end];
+        pos = end;
+        let u16_at = |i: usize| {
+            data.get(i..i + 2)
+                .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+        };
+        let u32_at = |i: usize| {
+            data.get(i..i + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let cell = match typ {
+            // BOF: a new sheet (or the globals) starts.
+            0x0809 | 0x0409 | 0x0209 | 0x0009 => {
+                area = None;
+                None
+            }
+            // DIMENSIONS: BIFF8 rows as u32 (first, last + 1), then columns as u16; BIFF5 all u16.
+            0x0200 => {
+                let (rows, last_col, cols) = if data.len() >= 14 {
+                    let (r0, r1) = (u32_at(0).unwrap_or(0), u32_at(4).unwrap_or(0));
+                    let (c0, c1) = (u16_at(8).unwrap_or(0), u16_at(10).unwrap_or(0));
+                    (r1.saturating_sub(r0), c1, c1.saturating_sub(c0))
+                } else {
+                    let (r0, r1) = (u16_at(0).unwrap_or(0), u16_at(2).unwrap_or(0));
+                    let (c0, c1) = (u16_at(4).unwrap_or(0), u16_at(6).unwrap_or(0));
+                    (r1.saturating_sub(r0), c1, c1.saturating_sub(c0))
+                };
+                if last_col > super::MAX_SHEET_COLUMNS
+                    || u64::from(rows) * u64::from(cols) > super::MAX_SHEET_CELLS
+                {
+                    return Err(Refusal::too_big(format!(
+                        "a sheet declares {rows} rows by {cols} columns: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to column {} and {} cells)",
+                        super::column_letters(super::MAX_SHEET_COLUMNS as usize - 1),
+                        super::MAX_SHEET_CELLS
+                    )));
+                }
+                None
+            }
+            // Cells: row, then column.
+            0x0006 | 0x00FD | 0x0201 | 0x0203 | 0x0204 | 0x0205 | 0x027E => {
+                u16_at(0).zip(u16_at(2))
+            }
+            // MULRK and MULBLANK: row, first column, …, last column.
+            0x00BD | 0x00BE => u16_at(0).zip(data.len().checked_sub(2).and_then(u16_at)),
+            _ => None,
+        };
+        if let Some((row, col)) = cell {
+            cells += 1;
+            super::bound_cell(row, col, cells)?;
+            let (r0, r1, c0, c1) = area.unwrap_or((row, row, col, col));
+            let a = (r0.min(row), r1.max(row), c0.min(col), c1.max(col));
+            // calamine fills the whole area between the first and the farthest cell.
+            let span = u64::from(a.1 - a.0 + 1) * u64::from(a.3 - a.2 + 1);
+            if span > super::MAX_SHEET_CELLS {
+                return Err(Refusal::too_big(format!(
+                    "a sheet's cells span {} rows by {} columns, more cells than 100,000 rows of a user file can hold",
+                    a.1 - a.0 + 1,
+                    a.3 - a.2 + 1
+                )));
+            }
+            area = Some(a);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
