@@ -75,14 +75,12 @@ pub struct ExportOptions {
     pub inactive_before: Option<jiff::civil::Date>,
 }
 
-/// Whether a `lastLoginDate` (ISO 8601) is before `day`; never logged in counts as before.
+/// Whether a `lastLoginDate` (any form the API reader takes, its UTC day) is before `day`;
+/// never logged in counts as before.
 pub fn login_before(last_login: Option<&str>, day: jiff::civil::Date) -> bool {
     match last_login.map(str::trim).filter(|s| !s.is_empty()) {
         None => true,
-        Some(s) => s
-            .get(..10)
-            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
-            .is_none_or(|d| d < day),
+        Some(s) => crate::api::read_date(s).is_none_or(|d| d < day),
     }
 }
 

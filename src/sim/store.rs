@@ -419,10 +419,7 @@ fn demo_last_login(n: usize) -> Option<String> {
 pub fn api_timestamp(s: &str) -> Option<String> {
     let t = match s.parse::<jiff::Timestamp>() {
         Ok(t) => t,
-        Err(_) => s
-            .get(..10)?
-            .parse::<jiff::civil::Date>()
-            .ok()?
+        Err(_) => crate::api::read_date(s)?
             .to_zoned(jiff::tz::TimeZone::UTC)
             .ok()?
             .timestamp(),
