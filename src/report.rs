@@ -1,7 +1,5 @@
 //! Per-row reports (CSV or JSONL, chosen by extension) written as the work proceeds; `.html`
-//! pages for people are in [`html`].
-
-pub mod html;
+//! pages for people are rendered by [`crate::present::html`] from rows collected here.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -16,6 +14,18 @@ use crate::file::Col;
 use crate::numfmt::plural;
 use crate::rules::{Problem, Severity};
 use crate::validate::{CheckedRow, FileSummary, RowEncoder, RowSink};
+
+/// `.html`/`.htm` reports are pages.
+pub fn is_html_path(path: &Path) -> bool {
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    lower.ends_with(".html") || lower.ends_with(".htm")
+}
+
+/// The CSV report with every row that goes with a page: `staff.html` → `staff.rows.csv` (not
+/// `staff.csv`, which is likely the very file being checked).
+pub fn companion_csv(path: &Path) -> PathBuf {
+    path.with_extension("rows.csv")
+}
 
 /// The columns of a validate report, in order.
 pub const VALIDATE_COLUMNS: [&str; 8] = [

@@ -221,7 +221,7 @@ fn a_large_file_embeds_the_first_rows_and_points_to_the_csv() {
     let mut text = String::from(
         "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n",
     );
-    let n = qusers::report::html::EMBEDDED_ROWS + 250;
+    let n = qusers::present::html::EMBEDDED_ROWS + 250;
     for i in 0..n {
         // Every row lacks an email: one error each.
         text.push_str(&format!(
@@ -241,7 +241,7 @@ fn a_large_file_embeds_the_first_rows_and_points_to_the_csv() {
     let html = std::fs::read_to_string(&page).expect("page");
     assert_eq!(
         html.matches("<tr class=\"error\"").count(),
-        qusers::report::html::EMBEDDED_ROWS
+        qusers::present::html::EMBEDDED_ROWS
     );
     assert!(html.contains("The first 1,000 of 1,250 rows with problems"));
     assert!(html.contains(
@@ -277,7 +277,7 @@ fn the_report_never_overwrites_the_input() {
 /// its plan, failure details and resume command show, and its toggle picks the failed rows.
 #[test]
 fn the_import_page_shows_failures_and_its_toggle_picks_them() {
-    use qusers::report::html::{render_import, FieldChange, ImportPage, ImportRow, PlanCounts};
+    use qusers::present::html::{render_import, FieldChange, ImportPage, ImportRow, PlanCounts};
     let Some(chrome) = chromium() else { return };
     let row = |line: u64, name: &str, outcome: &str| ImportRow {
         line: Some(line),

@@ -6,7 +6,8 @@ use anyhow::Context;
 
 use super::{Exit, Format, Output};
 use crate::file::Source;
-use crate::report::html::{self, HtmlSink};
+use crate::present::html::HtmlSink;
+use crate::report::{companion_csv, is_html_path};
 use crate::report::{ReportKind, ReportSink, ReportWriter};
 use crate::validate::{validate_source, ValidateOptions};
 
@@ -74,8 +75,8 @@ fn report_paths(report: &Path, files: &[String]) -> Vec<PathBuf> {
                 let path = PathBuf::from(format!("{}.{tag}.{ext}", base.display()));
                 // A page comes with its rows file: neither may be another file's.
                 let mut names = vec![path.clone()];
-                if html::is_html_path(&path) {
-                    names.push(html::companion_csv(&path));
+                if is_html_path(&path) {
+                    names.push(companion_csv(&path));
                 }
                 if names.iter().all(|p| !taken.contains(p)) {
                     taken.extend(names);
@@ -162,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
         };
         let result = match &args.report {
-            Some(report) if html::is_html_path(report) => {
+            Some(report) if is_html_path(report) => {
                 let path = report_paths[index].clone();
                 let mut sink = HtmlSink::create(&path, source.path())
                     .with_context(|| "cannot create the report".to_string())?;

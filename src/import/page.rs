@@ -12,7 +12,7 @@ use super::plan::{Planned, PlannedRow};
 use super::run::{ImportOutcome, ImportVerdict};
 use super::{Outcome, RowResult};
 use crate::numfmt::plural;
-use crate::report::html::{
+use crate::present::html::{
     write_import, Capped, FieldChange, ImportPage, ImportRow, PlanCounts, EMBEDDED_ROWS,
 };
 use crate::rules::Severity;
@@ -373,7 +373,7 @@ mod tests {
     use super::*;
     use crate::import::tests::{client, run_import, user_type, write};
     use crate::import::ImportOptions;
-    use crate::report::html::render_import;
+    use crate::present::html::render_import;
     use crate::sim::{self, SimConfig};
 
     #[test]

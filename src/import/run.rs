@@ -27,7 +27,7 @@ use super::{Collect, Outcome, RefusedRows, REFUSED};
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
-use crate::report::html::{companion_csv, is_html_path};
+use crate::report::{companion_csv, is_html_path};
 use crate::report::{ReportKind, ReportRow, ReportWriter};
 use crate::rules::Action;
 use crate::validate::{validate_source, FileSummary, ValidateOptions, Verdict};

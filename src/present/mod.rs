@@ -1,0 +1,9 @@
+//! The presentation layer: the one room that turns facts into words for a person or a program.
+//! Workflows below return typed facts (summaries, plans, outcomes); this layer renders them as
+//! terminal text, JSON and self-contained HTML, and it alone writes to stdout and stderr.
+//!
+//! - [`console`]: the two standard streams, written without panicking on a closed pipe.
+//! - [`html`]: the validate and import pages.
+
+pub mod console;
+pub mod html;
