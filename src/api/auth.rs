@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::settings::{checked_secret, read_secret_file, Token};
+use super::endpoint::{checked_secret, read_secret_file, Token};
 
 /// The secret of an OAuth client.
 #[derive(Clone, PartialEq, Eq)]

@@ -8,7 +8,6 @@ mod parse;
 mod paths;
 mod reader;
 mod record;
-mod sheet;
 pub mod workbook;
 
 pub use blocks::{Block, BlockReader, BoundaryScanner, Broken, Skipped, MAX_RECORD_BYTES};
@@ -19,7 +18,7 @@ pub use paths::ensure_outputs_distinct;
 pub(crate) use reader::csv_error;
 pub use reader::{open, open_decided, open_unchecked, Opened, Opening, ReadOptions};
 pub use record::{Record, RecordBuf};
-pub use sheet::{is_workbook_name, read_sheet, CellFact, CellKind, SheetChoice, SheetData};
+pub use workbook::{is_workbook_name, read_sheet, CellFact, CellKind, SheetChoice, SheetData};
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -194,8 +193,8 @@ impl Source {
             include_hidden: opts.include_hidden,
         };
         let data = match self {
-            Source::Path(p) if sheet::is_workbook_name(p) => read_sheet(Some(p), None, sheet)?,
-            Source::Stdin(b) if sheet::is_workbook_bytes(b) => {
+            Source::Path(p) if workbook::is_workbook_name(p) => read_sheet(Some(p), None, sheet)?,
+            Source::Stdin(b) if workbook::is_workbook_bytes(b) => {
                 read_sheet(None, Some(b.clone()), sheet)?
             }
             Source::Spooled(s) if s.starts_like_workbook() => {
@@ -255,7 +254,7 @@ impl Source {
                 spool: s.clone(),
                 pos: 0,
             })),
-            Source::Sheet(s) => Ok(Box::new(io::Cursor::new(sheet::SheetBytes(s.clone())))),
+            Source::Sheet(s) => Ok(Box::new(io::Cursor::new(workbook::SheetBytes(s.clone())))),
         }
     }
 
@@ -301,7 +300,7 @@ impl Spool {
     fn starts_like_workbook(&self) -> bool {
         let mut head = [0u8; 4];
         let n = read_at(&self.file, &mut head, 0).unwrap_or(0);
-        sheet::is_workbook_bytes(&head[..n])
+        workbook::is_workbook_bytes(&head[..n])
     }
 }
 

@@ -9,8 +9,7 @@
 //! A workbook is bounded before anything is allocated for it ([`guard`]); an .xlsx is then
 //! streamed cell by cell, never held as a dense range of its used area.
 
-mod guard;
-mod layout;
+use super::{guard, layout};
 
 use std::io::{Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -20,8 +19,8 @@ use calamine::{Data, DataType, Reader};
 
 use self::guard::Refusal;
 use self::layout::Layout;
-use super::header::column_letters;
-use super::{Col, ColumnMap, FileError};
+use crate::file::header::column_letters;
+use crate::file::{Col, ColumnMap, FileError};
 use crate::rules::{Code, Problem};
 
 /// File name endings read as workbooks.
@@ -261,7 +260,7 @@ pub const MAX_SHEET_COLUMNS: u32 = 64;
 pub const MAX_SHEET_CELLS: u64 = 2_200_000;
 
 /// Refuses a cell beyond any user file: far down, far right, or one too many.
-fn bound_cell(row: u32, col: u32, cells: u64) -> Result<(), Refusal> {
+pub(super) fn bound_cell(row: u32, col: u32, cells: u64) -> Result<(), Refusal> {
     if row >= MAX_SHEET_ROWS || col >= MAX_SHEET_COLUMNS {
         return Err(Refusal::too_big(format!(
             "cell {}{} holds a value: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to row 200,000 and column {})",
@@ -341,7 +340,7 @@ pub fn read_sheet(
     let len = rdr.seek(std::io::SeekFrom::End(0)).map_err(io)?;
     rdr.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
     let mut head = [0u8; 4];
-    let n = super::read_some(&mut rdr, &mut head).map_err(io)?;
+    let n = crate::file::read_some(&mut rdr, &mut head).map_err(io)?;
     rdr.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
     let read = if head[..n].starts_with(b"PK\x03\x04") || head[..n].starts_with(b"PK\x05\x06") {
         let facts = guard::check_zip(&mut rdr, len).map_err(refuse)?;

@@ -226,7 +226,7 @@ pub fn read_layout<R: Read + Seek>(
                                 }
                             }
                             // Bounded here, before anything holds the cells.
-                            super::bound_cell(r, c, layout.cells)?;
+                            super::read::bound_cell(r, c, layout.cells)?;
                         }
                     }
                 }

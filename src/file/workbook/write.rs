@@ -1,14 +1,14 @@
 //! Workbooks that Excel cannot mangle: every column of the user sheet is formatted as Text (so
 //! Excel keeps `03/04/2027`, ids, leading zeros and `+tag` usernames as typed), the header row is
 //! frozen, accountStatus offers a list (`active`, `disabled`), and a second sheet holds the rules.
-//! Written by `template -o users.xlsx` and `export -o users.xlsx`; read back by [`super::sheet`].
+//! Written by `template -o users.xlsx` and `export -o users.xlsx`; read back by [`super::read`].
 
 use std::io::Write;
 use std::path::Path;
 
 use rust_xlsxwriter::{DataValidation, Format, Workbook, XlsxError};
 
-use super::{Col, COLUMNS};
+use crate::file::{Col, COLUMNS};
 use crate::rules::{Scope, RULES};
 
 /// The sheet that holds the users.

@@ -1,0 +1,16 @@
+//! Workbooks (.xlsx, .xlsm, .xls, .xlsb, .ods): [`read`] turns one worksheet into the CSV a
+//! user file would be, after [`guard`] has bounded the workbook before anything is allocated
+//! for it ([`layout`] reads an .xlsx sheet's hidden rows, columns and merged cells); [`write`]
+//! writes the workbooks qusers gives out (`template -o`, `export -o`).
+
+mod guard;
+mod layout;
+mod read;
+pub mod write;
+
+pub(crate) use read::SheetBytes;
+pub use read::{
+    is_workbook_bytes, is_workbook_name, read_sheet, CellFact, CellKind, SheetChoice, SheetData,
+    MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS,
+};
+pub use write::{csv_to_workbook, template_workbook, writes_workbook, RULES_SHEET, USERS_SHEET};
