@@ -9,6 +9,7 @@ use crate::api::{ApiError, Client, UserFilter};
 use crate::file::{
     self, Col, ColumnMap, FileError, Opening, ReadOptions, Record, RecordBuf, Source,
 };
+use crate::rules::{InstanceFacts, UserFacts};
 
 /// Which of a user's file columns a source actually carried. The API's user list carries eight
 /// fields and not the expiration date (which only `GET /users/{id}` gives): a column the source
@@ -306,6 +307,38 @@ impl Instance {
     /// Replaces a user with its full record (`GET /users/{id}`).
     pub fn set_detail(&mut self, user: crate::api::ApiUser) {
         self.insert(InstanceUser::from_detail(user));
+    }
+}
+
+impl InstanceUser {
+    fn facts(&self) -> UserFacts<'_> {
+        UserFacts {
+            id: &self.id,
+            username: &self.username,
+            email: &self.email,
+        }
+    }
+}
+
+/// What the row checks ask of an instance, answered from its users.
+impl InstanceFacts for Instance {
+    fn user_by_id(&self, id: &str) -> Option<UserFacts<'_>> {
+        self.by_id(id).map(InstanceUser::facts)
+    }
+    fn user_by_name(&self, name: &str) -> Option<UserFacts<'_>> {
+        self.by_username(name).map(InstanceUser::facts)
+    }
+    fn knows_user_type(&self, id: &str) -> Option<bool> {
+        Instance::knows_user_type(self, id)
+    }
+    fn knows_division(&self, id: &str) -> Option<bool> {
+        Instance::knows_division(self, id)
+    }
+    fn division_confirmed_missing(&self, id: &str) -> bool {
+        Instance::division_confirmed_missing(self, id)
+    }
+    fn usernames(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        Box::new(self.users.iter().map(|u| u.username.as_str()))
     }
 }
 

@@ -20,5 +20,6 @@ pub mod rules;
 pub mod sim;
 pub mod split;
 pub mod sync;
+pub mod text;
 pub mod validate;
 pub mod vocab;

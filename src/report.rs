@@ -423,8 +423,8 @@ fn encode_row(encoder: &ReportEncoder, row: &CheckedRow, out: &mut Vec<u8>) {
     };
     encoder.encode(
         &ReportRow {
-            line: Some(row.line),
-            row: Some(row.row),
+            line: Some(row.at.line),
+            row: Some(row.at.row),
             user_id: row.field(Col::UserId),
             user_name: row.field(Col::UserName),
             action: row.action.as_str(),

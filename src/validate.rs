@@ -17,9 +17,12 @@ use crate::file::{
 };
 use crate::instance::Instance;
 use crate::rules::{
-    check_row, duplicate_problems, Action, CheckCtx, Code, CrossKeys, CrossRow, FirstLines,
-    Problem, Severity,
+    check_row, duplicate_problems, CheckCtx, Code, CrossKeys, CrossRow, FirstLines, Problem,
+    Severity,
 };
+/// Re-exported where the sinks found it before it moved to the ground floor.
+pub use crate::vocab::row::Verdict;
+use crate::vocab::row::{Action, RowRef};
 
 /// How many row problems the summary quotes in full.
 pub(crate) const SAMPLE_PROBLEMS: usize = 20;
@@ -71,40 +74,9 @@ fn local_today() -> Date {
     now.to_zoned(jiff::tz::TimeZone::system()).date()
 }
 
-/// A row's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Ok,
-    Warning,
-    Error,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Ok => "ok",
-            Verdict::Warning => "warning",
-            Verdict::Error => "error",
-        }
-    }
-
-    fn of(problems: &[Problem], strict: bool) -> Verdict {
-        problems
-            .iter()
-            .map(|p| match p.severity(strict) {
-                Severity::Error => Verdict::Error,
-                Severity::Warning => Verdict::Warning,
-            })
-            .max_by_key(|v| *v as u8)
-            .unwrap_or(Verdict::Ok)
-    }
-}
-
 /// One data record after every check, as a sink sees it.
 pub struct CheckedRow<'a> {
-    pub line: u64,
-    pub row: u64,
+    pub at: RowRef,
     pub record: Record<'a>,
     pub map: &'a ColumnMap,
     pub action: Action,
@@ -333,7 +305,8 @@ impl Tally {
     }
 
     fn row(&mut self, row: &CheckedRow) {
-        self.dates.observe(row.line, row.field(Col::ExpirationDate));
+        self.dates
+            .observe(row.at.line, row.field(Col::ExpirationDate));
         let s = &mut self.summary;
         s.rows += 1;
         match row.action {
@@ -351,10 +324,10 @@ impl Tally {
         for p in row.problems {
             let entry = self.by_code.entry(p.code).or_default();
             // A rule counts once per row even when it broke twice there.
-            if entry.1.last() != Some(&row.line) {
+            if entry.1.last() != Some(&row.at.line) {
                 entry.0 += 1;
                 if entry.1.len() < LINES_PER_RULE {
-                    entry.1.push(row.line);
+                    entry.1.push(row.at.line);
                 }
             }
             let severity = p.severity(self.strict);
@@ -364,8 +337,8 @@ impl Tally {
             };
             if samples.len() < SAMPLE_PROBLEMS {
                 samples.push(RowProblemOut {
-                    line: row.line,
-                    row: row.row,
+                    line: row.at.line,
+                    row: row.at.row,
                     code: p.code.id(),
                     severity,
                     message: p.message(),
@@ -483,11 +456,13 @@ fn check_block(
         ));
         if let Some(encode) = encoder {
             let row = CheckedRow {
-                line: records.line(i),
-                row: first_row + i as u64,
+                at: RowRef {
+                    line: records.line(i),
+                    row: first_row + i as u64,
+                },
                 record: rec,
                 map: ctx.map,
-                action: Action::of(ctx.map, rec),
+                action: Action::of_user_id(trim(ctx.map.field(rec, Col::UserId))),
                 verdict: Verdict::of(&out, strict),
                 problems: &out,
             };
@@ -712,11 +687,13 @@ fn consume(
                 &block.encoded[start..block.ends[i]]
             });
             let checked = CheckedRow {
-                line,
-                row: tally.summary.rows + 1,
+                at: RowRef {
+                    line,
+                    row: tally.summary.rows + 1,
+                },
                 record: rec,
                 map,
-                action: Action::of(map, rec),
+                action: Action::of_user_id(trim(map.field(rec, Col::UserId))),
                 verdict: Verdict::of(problems, opts.strict),
                 problems,
             };
@@ -817,6 +794,7 @@ fn validate_opened(
     let header_is_data = opened.header.header_is_data;
     let delimiter = opened.delimiter.0;
     let sheet = opened.sheet.clone();
+    let instance = instance.map(|i| i as &dyn crate::rules::InstanceFacts);
     let sso = crate::rules::SsoBrand::resolve(opts.read.sso_brand.as_deref(), instance);
     let ctx = CheckCtx {
         map: &map,

@@ -5,7 +5,8 @@
 //! same run (the reading that loses nothing).
 
 use super::{Col, Record, COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
-use crate::rules::{describe_invisible, find_invisible, invisible_name, Code, Problem};
+use crate::text::{describe_invisible, find_invisible, invisible_name};
+use crate::vocab::rule::{Code, Problem};
 
 /// Where each template column sits in the file's records.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -355,7 +355,7 @@ pub enum FileError {
     #[error("{path}: {message}")]
     BadWorkbook {
         path: String,
-        code: crate::rules::Code,
+        code: crate::vocab::rule::Code,
         message: String,
     },
     #[error("unknown encoding `{0}`")]

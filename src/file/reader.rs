@@ -11,7 +11,7 @@ use super::blocks::{BlockReader, BoundaryScanner};
 use super::decode::{decoded_reader, sniff, Decoding, Scan, TextEncoding, Unchecked};
 use super::header::{analyze_header, HeaderAnalysis};
 use super::{Delimiter, FileError, Source, MAX_BYTES};
-use crate::rules::{Code, Problem};
+use crate::vocab::rule::{Code, Problem};
 
 /// How to read a file, when the caller knows better than the sniffing.
 #[derive(Clone, Debug, Default)]

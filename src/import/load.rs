@@ -107,8 +107,8 @@ impl RowSink for Collect {
         if let Some(spool) = &mut self.refused {
             let fields = Fields::new(&Col::ALL.map(|c| row.field(c)));
             return spool.push(
-                row.line,
-                row.row,
+                row.at.line,
+                row.at.row,
                 row.action,
                 empty,
                 &fields,
@@ -117,8 +117,8 @@ impl RowSink for Collect {
             );
         }
         self.rows.push(InputRow {
-            line: row.line,
-            row: row.row,
+            line: row.at.line,
+            row: row.at.row,
             action: row.action,
             fields: Fields::new(&Col::ALL.map(|c| row.field(c))),
             problems: row.problems.to_vec(),

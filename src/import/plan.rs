@@ -640,7 +640,7 @@ fn upsert(row: &mut InputRow, instance: &Instance) -> Option<String> {
         .max_by_key(|v| *v as u8)
         .unwrap_or(Verdict::Ok);
     row.action = Action::Update;
-    Some(user.id.clone())
+    Some(user.id.to_string())
 }
 
 /// The update fields in file order: (name, column, the instance's value).

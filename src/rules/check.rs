@@ -10,14 +10,17 @@ use super::values::{
     parse_status, two_digit_date, unmojibake, DateIssue,
 };
 use super::words;
-use super::{Code, Problem};
+use super::{Code, InstanceFacts, Problem, UserFacts};
 use crate::file::{trim, Col, ColumnMap, Record};
-use crate::instance::{Instance, InstanceUser};
+use crate::vocab::row::Action;
 
 /// The user of `instance` with this username, compared as usernames are: regardless of case
 /// and of Unicode normalization (`José` typed on a Mac, `e` + U+0301, is the same name).
-pub fn user_named<'a>(instance: &'a Instance, name: &str) -> Option<&'a InstanceUser> {
-    instance.by_username(name).or_else(|| {
+pub fn user_named<'a>(
+    instance: &'a (impl InstanceFacts + ?Sized),
+    name: &str,
+) -> Option<UserFacts<'a>> {
+    instance.user_by_name(name).or_else(|| {
         if name.is_ascii() {
             return None;
         }
@@ -27,40 +30,15 @@ pub fn user_named<'a>(instance: &'a Instance, name: &str) -> Option<&'a Instance
         let found = [composed.as_ref(), decomposed.as_str()]
             .into_iter()
             .filter(|n| *n != name)
-            .find_map(|n| instance.by_username(n));
+            .find_map(|n| instance.user_by_name(n));
         found
     })
-}
-
-/// What a row asks for: a new user (empty userID) or a change to an existing one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Update,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-        }
-    }
-
-    /// The action of a record.
-    pub fn of(map: &ColumnMap, rec: Record) -> Action {
-        if trim(map.field(rec, Col::UserId)).is_empty() {
-            Action::Create
-        } else {
-            Action::Update
-        }
-    }
 }
 
 /// What the row checks need besides the row.
 pub struct CheckCtx<'a> {
     pub map: &'a ColumnMap,
-    pub instance: Option<&'a Instance>,
+    pub instance: Option<&'a dyn InstanceFacts>,
     pub today: Date,
     /// The SSO brand id: usernames end in `#id` and need not be email-shaped.
     pub sso_brand: Option<&'a str>,
@@ -377,30 +355,30 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
                 format!("userID {}", quoted(id)),
             ));
         } else if let Some(inst) = ctx.instance {
-            match inst.by_id(id) {
+            match inst.user_by_id(id) {
                 None => out.push(Problem::new(
                     Code::UserIdUnknown,
                     format!("no user of the instance has the id {id}"),
                 )),
                 Some(user) => {
-                    if !name.is_empty() && !name.eq_ignore_ascii_case(&user.username) {
+                    if !name.is_empty() && !name.eq_ignore_ascii_case(user.username) {
                         out.push(Problem::new(
                             Code::UpdateUserName,
                             format!(
                                 "userName {} differs from the instance's {}",
                                 quoted(name),
-                                quoted(&user.username)
+                                quoted(user.username)
                             ),
                         ));
                     }
                     let email = v(Col::Email);
-                    if !email.is_empty() && !email.eq_ignore_ascii_case(&user.email) {
+                    if !email.is_empty() && !email.eq_ignore_ascii_case(user.email) {
                         out.push(Problem::new(
                             Code::UpdateEmail,
                             format!(
                                 "email {} differs from the instance's {}",
                                 quoted(email),
-                                quoted(&user.email)
+                                quoted(user.email)
                             ),
                         ));
                     }

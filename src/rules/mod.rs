@@ -1,17 +1,21 @@
-//! The validation rules: the catalog ([`catalog`]) and the checks that apply it to one row
-//! ([`check`]) and across rows ([`CrossRow`]).
+//! The validation rules: the checks that apply the rule catalog (which lives on the ground
+//! floor, [`crate::vocab::rule`]) to one row ([`check`]) and across rows ([`CrossRow`]), and
+//! what they need to know of an instance ([`InstanceFacts`]).
 
-pub mod catalog;
 mod check;
+mod facts;
 mod sso;
 mod values;
 pub(crate) mod words;
 
-pub use catalog::{Code, Problem, Rule, Scope, Severity, RULES};
+/// The catalog's words, re-exported for the rooms that name them through `rules`.
+pub use crate::vocab::row::Action;
+pub use crate::vocab::rule::{Code, Problem, Rule, Scope, Severity, RULES};
 pub use check::{
-    check_row, duplicate_problems, is_header_record, user_named, Action, CheckCtx, CrossKeys,
-    CrossRow, DateOrder, FirstLines,
+    check_row, duplicate_problems, is_header_record, user_named, CheckCtx, CrossKeys, CrossRow,
+    DateOrder, FirstLines,
 };
+pub use facts::{InstanceFacts, UserFacts};
 pub use sso::{
     detect_sso_brand, is_brand_id, sso_username_issue, strip_brand, with_brand, SsoBrand,
     SsoDetection, SsoIssue,

@@ -88,14 +88,14 @@ impl SsoBrand {
     /// The brand of a run: the one given, else the one the instance's usernames show.
     pub fn resolve(
         given: Option<&str>,
-        instance: Option<&crate::instance::Instance>,
+        instance: Option<&dyn super::InstanceFacts>,
     ) -> Option<Self> {
         match given {
             Some(id) => Some(SsoBrand {
                 id: id.to_string(),
                 detected: None,
             }),
-            None => detect_sso_brand(instance?.users().iter().map(|u| u.username.as_str())),
+            None => detect_sso_brand(instance?.usernames()),
         }
     }
 

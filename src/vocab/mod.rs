@@ -5,6 +5,13 @@
 //!
 //! Nothing here does work: no I/O, no parsing of files, no requests. A module belongs here only
 //! when two rooms above would otherwise each define it or import it from one another.
+//!
+//! - [`rule`]: the rule catalog ([`Code`](rule::Code), severities, hints) and a [`Problem`](rule::Problem).
+//! - [`row`]: where a row is ([`RowRef`](row::RowRef)), what it asks ([`Action`](row::Action)), its
+//!   [`Verdict`](row::Verdict).
+
+pub mod row;
+pub mod rule;
 
 /// The template columns, in the only order Qualtrics accepts.
 pub const COLUMNS: [&str; 9] = [

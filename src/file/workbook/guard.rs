@@ -13,7 +13,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::file::MAX_RECORD_BYTES;
-use crate::rules::Code;
+use crate::vocab::rule::Code;
 
 /// A workbook of more bytes than this is refused: a 99,998-row user workbook is about 5 MB.
 pub const MAX_WORKBOOK_BYTES: u64 = 64_000_000;

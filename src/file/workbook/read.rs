@@ -21,7 +21,7 @@ use self::guard::Refusal;
 use self::layout::Layout;
 use crate::file::header::column_letters;
 use crate::file::{Col, ColumnMap, FileError};
-use crate::rules::{Code, Problem};
+use crate::vocab::rule::{Code, Problem};
 
 /// File name endings read as workbooks.
 const WORKBOOK_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xlsb", "xls", "ods"];
@@ -929,7 +929,7 @@ fn cell_text(cell: &Data) -> (String, Option<CellKind>) {
             .get(..10)
             .and_then(|d| d.parse::<jiff::civil::Date>().ok())
         {
-            Some(d) => (crate::rules::format_file_date(d), Some(CellKind::Date)),
+            Some(d) => (crate::text::format_file_date(d), Some(CellKind::Date)),
             None => (s.clone(), None),
         },
         Data::DurationIso(s) => (s.clone(), None),

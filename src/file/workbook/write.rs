@@ -9,7 +9,7 @@ use std::path::Path;
 use rust_xlsxwriter::{DataValidation, Format, Workbook, XlsxError};
 
 use crate::file::{Col, COLUMNS};
-use crate::rules::{Scope, RULES};
+use crate::vocab::rule::{Scope, RULES};
 
 /// The sheet that holds the users.
 pub const USERS_SHEET: &str = "Users";

@@ -25,7 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::file::{Col, MAX_BYTES, MAX_ROWS};
 use crate::report::{companion_csv, ReportKind, ReportSink, ReportWriter};
 use crate::rules::{Problem, Severity, RULES};
-use crate::validate::{CheckedRow, FileSummary, RowEncoder, RowSink, Verdict};
+use crate::validate::{CheckedRow, FileSummary, RowEncoder, RowSink};
+use crate::vocab::row::{RowRef, Verdict};
 
 /// Problem rows embedded in a page; the rest are counted and left to the CSV report.
 pub const EMBEDDED_ROWS: usize = 1000;
@@ -80,7 +81,7 @@ impl fmt::Display for Esc<'_> {
                 0x80.. => {
                     let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
                     let len = c.len_utf8();
-                    if c.is_control() || crate::rules::invisible_name(c).is_some() {
+                    if c.is_control() || crate::text::invisible_name(c).is_some() {
                         f.write_str(&s[start..i])?;
                         write!(f, "⟨U+{:04X}⟩", c as u32)?;
                         start = i + len;
@@ -141,8 +142,7 @@ impl<T> Capped<T> {
 /// A validate row with problems, as the page shows it.
 #[derive(Clone, Debug)]
 pub struct ProblemRow {
-    pub line: u64,
-    pub row: u64,
+    pub at: RowRef,
     pub user_id: String,
     pub user_name: String,
     pub verdict: Verdict,
@@ -169,8 +169,7 @@ fn clip(s: &str, max: usize) -> String {
 impl ProblemRow {
     pub fn of(row: &CheckedRow) -> ProblemRow {
         ProblemRow {
-            line: row.line,
-            row: row.row,
+            at: row.at,
             user_id: clip(row.field(Col::UserId), CELL_CHARS),
             user_name: clip(row.field(Col::UserName), CELL_CHARS),
             verdict: row.verdict,
@@ -757,8 +756,8 @@ pub fn render_validate(
             let _ = writeln!(
                 b,
                 "<tr class=\"{sev}\" data-group=\"{sev}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                r.line,
-                r.row,
+                r.at.line,
+                r.at.row,
                 Esc(&r.user_name),
                 sev_badge(sev),
                 Esc(&r.codes),
@@ -896,8 +895,10 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, p)| ProblemRow {
-                line: i as u64 + 2,
-                row: i as u64 + 1,
+                at: RowRef {
+                    line: i as u64 + 2,
+                    row: i as u64 + 1,
+                },
                 user_id: p.to_string(),
                 user_name: p.to_string(),
                 verdict: Verdict::Error,

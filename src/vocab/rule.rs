@@ -1,9 +1,14 @@
-//! The rule catalog: every check qusers makes, with its stable code, severity and fix hint.
+//! The rule catalog: every check qusers makes, with its stable code, severity and fix hint,
+//! and a [`Problem`] (one broken rule at one place). Pure data: the file reader, the checks,
+//! the reports and the importer all name a rule by its [`Code`], and the checks themselves live
+//! in `rules`.
 //!
 //! Codes are part of the contract (reports, scripts and the README refer to them): once
 //! released, a code keeps its meaning. New rules get new codes.
 
 use serde::Serialize;
+
+use super::Col;
 
 /// How bad a broken rule is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -233,8 +238,7 @@ rules! {
 
 impl Code {
     /// The one template column a row rule is about, when there is one.
-    pub fn column(self) -> Option<crate::file::Col> {
-        use crate::file::Col;
+    pub fn column(self) -> Option<Col> {
         Some(match self {
             Code::UserNameMissing
             | Code::UserNameShape
