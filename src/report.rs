@@ -1,7 +1,6 @@
 //! Per-row reports (CSV or JSONL, chosen by extension) written as the work proceeds; `.html`
 //! pages for people are rendered by [`crate::present::html`] from rows collected here.
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -11,9 +10,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::file::Col;
-use crate::numfmt::plural;
-use crate::rules::{Problem, Severity};
-use crate::validate::{CheckedRow, FileSummary, RowEncoder, RowSink};
+use crate::rules::Problem;
+use crate::validate::{CheckedRow, RowEncoder, RowSink};
 
 /// `.html`/`.htm` reports are pages.
 pub fn is_html_path(path: &Path) -> bool {
@@ -435,103 +433,6 @@ fn encode_row(encoder: &ReportEncoder, row: &CheckedRow, out: &mut Vec<u8>) {
         },
         out,
     );
-}
-
-/// The human summary of one file.
-pub fn render_text(s: &mut String, f: &FileSummary, report: Option<&Path>) {
-    let has_warnings = f.warning > 0
-        || f.file_problems
-            .iter()
-            .any(|p| p.severity == Severity::Warning);
-    let verdict = if !f.valid {
-        "INVALID: fix the errors below, then validate again"
-    } else if has_warnings {
-        "valid, with warnings"
-    } else {
-        "valid"
-    };
-    let _ = writeln!(s, "{}: {verdict}", f.file);
-    match (&f.encoding, &f.delimiter) {
-        (Some(enc), Some(delim)) => {
-            let _ = writeln!(
-                s,
-                "  read as {enc}, {delim}-delimited: {} ({} create, {} update), {}",
-                plural(f.rows, "data row", "data rows"),
-                crate::numfmt::count(f.creates),
-                crate::numfmt::count(f.updates),
-                plural(f.bytes, "byte", "bytes"),
-            );
-        }
-        _ => {
-            let _ = writeln!(s, "  not read: {}", plural(f.bytes, "byte", "bytes"));
-        }
-    }
-    if let Some(b) = &f.sso_brand {
-        let _ = writeln!(s, "  {}", b.describe());
-    }
-    if f.rows > 0 {
-        let _ = writeln!(
-            s,
-            "  rows: {} ok, {} with warnings, {} with errors",
-            crate::numfmt::count(f.ok),
-            crate::numfmt::count(f.warning),
-            crate::numfmt::count(f.error)
-        );
-    }
-    // Errors first, then warnings (each in the order found).
-    let by_severity = |sev: Severity| -> u8 { u8::from(sev == Severity::Warning) };
-    let mut file_problems: Vec<_> = f.file_problems.iter().collect();
-    file_problems.sort_by_key(|p| by_severity(p.severity));
-    let mut rules: Vec<_> = f.rules.iter().collect();
-    rules.sort_by_key(|r| by_severity(r.severity));
-    if !file_problems.is_empty() {
-        let _ = writeln!(s, "  file problems:");
-        for p in file_problems {
-            let at = p.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            let _ = writeln!(s, "    {}{at}: {}", p.severity.as_str(), p.message);
-        }
-    }
-    if !rules.is_empty() {
-        let _ = writeln!(s, "  rules broken:");
-        for r in rules {
-            let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
-            let more = if r.rows > r.lines.len() as u64 {
-                ", …"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                s,
-                "    {} {:<7} {:>6}  {} (line{} {}{more})",
-                r.code,
-                r.severity.as_str(),
-                plural(r.rows, "row", "rows"),
-                r.title,
-                if r.lines.len() > 1 { "s" } else { "" },
-                lines.join(", "),
-            );
-        }
-    }
-    if !f.samples.is_empty() {
-        let total: u64 = f.rules.iter().map(|r| r.rows).sum();
-        let _ = writeln!(s, "  problems, first {}:", f.samples.len());
-        for p in &f.samples {
-            let _ = writeln!(
-                s,
-                "    line {} (row {}) {}: {}",
-                p.line,
-                p.row,
-                p.severity.as_str(),
-                p.message
-            );
-        }
-        if total > f.samples.len() as u64 && report.is_none() {
-            let _ = writeln!(s, "  every problem of every row: add --report report.csv");
-        }
-    }
-    if let Some(r) = report {
-        let _ = writeln!(s, "  report: {}", r.display());
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! `qusers fix`: a repaired copy of a user file, and what could not be repaired.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::{write_atomically, Exit, Format, Output};
 use crate::file::{Delimiter, ReadOptions, Source};
 use crate::fix::{fix, FixOptions};
+use crate::present::console;
+use crate::present::fix::{render_text, FixJson};
+use crate::present::sorted_json;
 use crate::validate::{validate_source, NullSink, ValidateOptions};
 
 #[derive(Debug, clap::Args)]
@@ -77,105 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
 
     let text = match args.format {
-        Format::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({
-                "input": source.name(),
-                "output": args.output.display().to_string(),
-                "changes": report,
-                "remaining": summary,
-            }))? + "\n"
-        }
-        Format::Text => {
-            let mut s = String::new();
-            let _ = writeln!(
-                s,
-                "{} → {}: {} rows, {} cells changed",
-                source.name(),
-                args.output.display(),
-                crate::numfmt::count(report.rows),
-                crate::numfmt::count(report.total_cell_changes())
-            );
-            for c in &report.file_changes {
-                let _ = writeln!(s, "  {c}");
-            }
-            const SHOWN: usize = 30;
-            for c in report.cell_changes.iter().take(SHOWN) {
-                let _ = writeln!(
-                    s,
-                    "  line {}, {}: \"{}\" → \"{}\"",
-                    c.line, c.column, c.before, c.after
-                );
-            }
-            if report.total_cell_changes() > SHOWN as u64 {
-                let counts: Vec<String> = report
-                    .counts
-                    .iter()
-                    .map(|(k, n)| format!("{n} {k}"))
-                    .collect();
-                let _ = writeln!(s, "  … in all: {}", counts.join(", "));
-            }
-            for n in &report.not_fixed {
-                let _ = writeln!(s, "  not fixed: {n}");
-            }
-            if !report.lost_lines.is_empty() {
-                let lines: Vec<String> = report.lost_lines.iter().map(u64::to_string).collect();
-                let _ = writeln!(
-                    s,
-                    "the copy lacks input line(s) {}: they could not be read (see above); mend them in the input and run fix again",
-                    lines.join(", ")
-                );
-            }
-            match &summary {
-                None => {
-                    let _ = writeln!(
-                        s,
-                        "the copy went to {}, which cannot be read back: save it to a file and run `qusers validate` on it",
-                        args.output.display()
-                    );
-                }
-                Some(summary) if summary.valid => {
-                    let _ = writeln!(
-                        s,
-                        "the copy validates{}",
-                        if summary.warning > 0 {
-                            " (with warnings)"
-                        } else {
-                            ""
-                        }
-                    );
-                }
-                Some(summary) => {
-                    let _ = writeln!(
-                        s,
-                        "still to fix by hand (`qusers validate {}` shows every line):",
-                        args.output.display()
-                    );
-                    for p in summary
-                        .file_problems
-                        .iter()
-                        .filter(|p| p.severity == crate::rules::Severity::Error)
-                    {
-                        let _ = writeln!(s, "  {}", p.message);
-                    }
-                    for r in summary
-                        .rules
-                        .iter()
-                        .filter(|r| r.severity == crate::rules::Severity::Error)
-                    {
-                        let lines: Vec<String> = r.lines.iter().map(u64::to_string).collect();
-                        let _ = writeln!(
-                            s,
-                            "  {} {} ({} rows: lines {})",
-                            r.code,
-                            r.title,
-                            r.rows,
-                            lines.join(", ")
-                        );
-                    }
-                }
-            }
-            s
-        }
+        Format::Json => sorted_json(&FixJson {
+            input: &source.name(),
+            output: args.output.display().to_string(),
+            changes: &report,
+            remaining: summary.as_ref(),
+        })?,
+        Format::Text => render_text(&source.name(), &args.output, &report, summary.as_ref()),
     };
     let on_stdout = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
         .iter()
@@ -183,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if on_stdout {
         // The copy is on stdout: the summary goes beside it, on stderr.
         if !args.quiet || args.format == Format::Json {
-            eprint!("{text}");
+            console::err(&text);
         }
     } else {
         Output::stdout(&text)?;

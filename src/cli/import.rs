@@ -201,7 +201,7 @@ fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String
     let warned =
         o.validation.warning + o.validation.error > 0 || !o.validation.file_problems.is_empty();
     if (o.verdict == ImportVerdict::NotImported && o.brake.is_none()) || warned {
-        crate::report::render_text(&mut text, &o.validation, Some(&o.report));
+        crate::present::validate::render_text(&mut text, &o.validation, Some(&o.report));
     }
     summary.render_text(&mut text, o);
     if let Some(page) = page {

@@ -1,11 +1,11 @@
 //! `qusers split`: parts within Qualtrics' limits (or smaller ones), each with the header.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::{Exit, Format, Output};
 use crate::file::Source;
-use crate::numfmt::count;
+use crate::present::sorted_json;
+use crate::present::split::{render_text, SplitJson};
 use crate::split::{split, SplitOptions, MAX_PART_BYTES, MAX_PART_ROWS};
 
 #[derive(Debug, clap::Args)]
@@ -41,37 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let parts = split(&source, &args.out_dir, &opts)?;
     let text = match args.format {
-        Format::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({
-                "input": source.name(),
-                "parts": parts,
-            }))? + "\n"
-        }
-        Format::Text => {
-            let mut s = String::new();
-            let rows: u64 = parts.iter().map(|p| p.rows).sum();
-            let _ = writeln!(
-                s,
-                "{}: {} data rows in {} part{}",
-                source.name(),
-                count(rows),
-                parts.len(),
-                if parts.len() == 1 { "" } else { "s" }
-            );
-            for p in &parts {
-                let _ = writeln!(
-                    s,
-                    "  {}  {} rows  {} bytes",
-                    p.path.display(),
-                    count(p.rows),
-                    count(p.bytes)
-                );
-            }
-            if parts.is_empty() {
-                s.push_str("  nothing to split: the file has no data rows\n");
-            }
-            s
-        }
+        Format::Json => sorted_json(&SplitJson {
+            input: &source.name(),
+            parts: &parts,
+        })?,
+        Format::Text => render_text(&source.name(), &parts),
     };
     Output::stdout(&text)?;
     Ok(Exit::Ok)

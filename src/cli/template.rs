@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use super::{Exit, Format, Output};
 use crate::file::{Delimiter, COLUMNS};
+use crate::present::catalog::{template_written, TemplateJson};
+use crate::present::{console, sorted_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,22 +61,27 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let output = to_file.map_or("stdout".to_string(), |p| p.display().to_string());
     match args.format {
         Format::Json => {
-            let json = serde_json::to_string_pretty(&serde_json::json!({
-                "output": output,
-                "workbook": workbook,
-                "delimiter": if workbook { None } else if tsv { Some("tab") } else { Some("comma") },
-                "columns": COLUMNS,
-            }))?;
+            let json = sorted_json(&TemplateJson {
+                output: &output,
+                workbook,
+                delimiter: if workbook {
+                    None
+                } else if tsv {
+                    Some("tab")
+                } else {
+                    Some("comma")
+                },
+                columns: &COLUMNS,
+            })?;
             if to_file.is_some() {
-                Output::stdout(&(json + "\n"))?;
+                Output::stdout(&json)?;
             } else {
-                eprintln!("{json}");
+                console::err(&json);
             }
         }
-        Format::Text if to_file.is_some() && !args.quiet => eprintln!(
-            "wrote the template{} to {output}",
-            if workbook { " workbook" } else { "" }
-        ),
+        Format::Text if to_file.is_some() && !args.quiet => {
+            console::err_line(&template_written(&output, workbook))
+        }
         Format::Text => {}
     }
     Ok(Exit::Ok)

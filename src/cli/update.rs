@@ -171,7 +171,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let mut text = String::new();
         let problems = outcome.validation.warning + outcome.validation.error > 0;
         if (outcome.verdict == ImportVerdict::NotImported && outcome.brake.is_none()) || problems {
-            crate::report::render_text(&mut text, &outcome.validation, Some(&outcome.report));
+            crate::present::validate::render_text(
+                &mut text,
+                &outcome.validation,
+                Some(&outcome.report),
+            );
         }
         summary.render_text(&mut text, &outcome);
         if let Some(page) = page {

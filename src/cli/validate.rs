@@ -6,7 +6,9 @@ use anyhow::Context;
 
 use super::{Exit, Format, Output};
 use crate::file::Source;
+use crate::present::console;
 use crate::present::html::HtmlSink;
+use crate::present::validate::{render_summaries, ValidateJson};
 use crate::report::{companion_csv, is_html_path};
 use crate::report::{ReportKind, ReportSink, ReportWriter};
 use crate::validate::{validate_source, ValidateOptions};
@@ -121,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let instance = if args.check_instance {
         let target = args.target.resolve()?;
         if !args.quiet {
-            eprintln!("target: {}", target.description);
+            console::err_line(&format!("target: {}", target.description));
         }
         let rt = super::target::runtime()?;
         let mut inst = rt.block_on(super::instance::fetch_instance(&target.client, args.quiet))?;
@@ -174,7 +176,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                         .with_context(|| "cannot write the report".to_string())?;
                 }
                 if !args.quiet {
-                    eprintln!("every row of {}: {}", source.name(), rows.display());
+                    console::err_line(&format!(
+                        "every row of {}: {}",
+                        source.name(),
+                        rows.display()
+                    ));
                 }
                 reports.push(Some(path));
                 r
@@ -215,49 +221,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     }
     let text = match args.format {
-        Format::Json => {
-            let files: Vec<serde_json::Value> = summaries
-                .iter()
-                .zip(&reports)
-                .map(|(s, r)| {
-                    let mut v = serde_json::to_value(s).unwrap_or_default();
-                    v["report"] = r
-                        .as_ref()
-                        .map(|p| serde_json::Value::from(p.display().to_string()))
-                        .unwrap_or_default();
-                    v
-                })
-                .collect();
-            let verdict = match exit {
-                Exit::Ok => "valid",
-                Exit::Invalid => "invalid",
-                Exit::CouldNotRun => "could-not-run",
-                Exit::Interrupted => "interrupted",
-                Exit::Held => "held",
-            };
-            let mut json = serde_json::json!({
-                "verdict": verdict,
-                "strict": args.strict,
-                "files": files,
-                "exitCode": exit as i32,
-            });
-            if let Some(first) = errors.first() {
-                // The first file that could not be checked, as every command's error; all of
-                // them under "errors".
-                for key in ["error", "causes", "hint"] {
-                    json[key] = first[key].clone();
-                }
-                json["errors"] = serde_json::Value::from(errors);
-            }
-            serde_json::to_string_pretty(&json)? + "\n"
-        }
-        Format::Text => {
-            let mut s = String::new();
-            for (summary, report) in summaries.iter().zip(&reports) {
-                crate::report::render_text(&mut s, summary, report.as_deref());
-            }
-            s
-        }
+        Format::Json => crate::present::sorted_json(&ValidateJson::new(
+            exit as i32,
+            args.strict,
+            &summaries,
+            &reports,
+            &errors,
+        ))?,
+        Format::Text => render_summaries(&summaries, &reports),
     };
     Output::stdout(&text)?;
     if let Some(sim) = checked.and_then(|t| t.sim) {
