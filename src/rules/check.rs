@@ -171,7 +171,30 @@ fn push_scientific(scientific: &[String], out: &mut Vec<Problem>) {
     ));
 }
 
-/// Checks one record against every row rule that needs no other row. Appends to `out`.
+/// One record's values as the column checks see them.
+struct Row<'a> {
+    /// Each column's field as read (empty when the file lacks the column).
+    texts: [&'a str; 9],
+    /// The same, trimmed once.
+    values: [&'a str; 9],
+    map: &'a ColumnMap,
+    action: Action,
+}
+
+impl<'a> Row<'a> {
+    fn value(&self, col: Col) -> &'a str {
+        self.values[col as usize]
+    }
+
+    /// The file has the column.
+    fn has(&self, col: Col) -> bool {
+        self.map.pos[col as usize].is_some()
+    }
+}
+
+/// Checks one record against every row rule that needs no other row. Appends to `out`, in
+/// the order the report shows: the row's shape, what any value may have wrong, then each
+/// column's own rules.
 pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     let map = ctx.map;
     let all = rec.text();
@@ -180,17 +203,7 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         out.push(Problem::new(Code::EmptyRow, "every field is empty"));
         return;
     }
-    if rec.len() != map.width {
-        out.push(Problem::new(
-            Code::FieldCount,
-            format!(
-                "the row has {} field{}, the header has {}",
-                rec.len(),
-                if rec.len() == 1 { "" } else { "s" },
-                map.width
-            ),
-        ));
-    }
+    check_field_count(rec.len(), map.width, out);
     let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
     // Each column's value as the rules see it, trimmed once.
     let values: [&str; 9] = std::array::from_fn(|i| trim_value(texts[i]));
@@ -201,29 +214,52 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         ));
         return;
     }
-    // Each list allocates only when it gets something, which few rows give.
-    let mut controls = Vec::new();
-    let mut spaced = Vec::new();
-    let mut invisible = Vec::new();
-    let mut prefixed = Vec::new();
-    let mut garbled = Vec::new();
-    let mut lost = Vec::new();
-    // One look at the whole record decides whether its fields need the slower checks.
-    let (any_control, any_rare) = control_and_rare_bytes(all.as_bytes());
-    let maybe_invisible = any_rare && may_have_invisible(all);
-    let maybe_garbled = any_rare && has_lead_then_continuation(all);
+    let row = Row {
+        texts,
+        values,
+        map,
+        action: Action::of_user_id(values[Col::UserId as usize]),
+    };
+
+    // What any value may have wrong.
+    check_lengths(&row, out);
+    check_characters(&row, all, out);
+    check_text_prefix(&row, out);
+    check_spaces(&row, out);
+    check_scientific(&row, out);
+
+    // Each column's own rules.
+    check_user_id(&row, ctx.instance, out);
+    let name_shape = check_user_name(&row, ctx, out);
+    check_names(&row, out);
+    check_email(&row, name_shape, out);
+    check_account_type(&row, ctx.instance, out);
+    check_division(row.value(Col::DivisionId), ctx.instance, out);
+    check_status(row.value(Col::AccountStatus), out);
+    check_expiration(row.value(Col::ExpirationDate), ctx.today, out);
+}
+
+/// R01: a record with more or fewer fields than the header.
+fn check_field_count(len: usize, width: usize, out: &mut Vec<Problem>) {
+    if len != width {
+        out.push(Problem::new(
+            Code::FieldCount,
+            format!(
+                "the row has {} field{}, the header has {}",
+                len,
+                if len == 1 { "" } else { "s" },
+                width
+            ),
+        ));
+    }
+}
+
+/// R07: a name, username or email longer than Qualtrics holds, one problem a column.
+fn check_lengths(row: &Row, out: &mut Vec<Problem>) {
     for col in Col::ALL {
-        let text = texts[col as usize];
-        let value = values[col as usize];
-        if value.len() != text.len() {
-            spaced.push(col.name());
-        }
-        if col.takes_no_apostrophe() && value.starts_with('\'') {
-            prefixed.push(format!("{} {}", col.name(), quoted(value)));
-        }
         // Bytes first: a value of at most 255 bytes has at most 255 characters.
-        if col.has_length_limit() && text.len() > MAX_CHARS {
-            let n = value.chars().count();
+        if col.has_length_limit() && row.texts[col as usize].len() > MAX_CHARS {
+            let n = row.value(col).chars().count();
             if n > MAX_CHARS {
                 out.push(Problem::new(
                     Code::TooLong,
@@ -235,39 +271,53 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             }
         }
     }
-    // The rarer checks, in a loop of their own that most records skip.
-    if any_control || maybe_garbled || maybe_invisible {
-        for col in Col::ALL {
-            let text = texts[col as usize];
-            let value = values[col as usize];
-            if any_control && has_control(text.as_bytes()) {
-                if let Some(c) = text.chars().find(|c| c.is_control()) {
-                    controls.push(format!("{} has {}", col.name(), describe_control(c)));
-                }
+}
+
+/// R02, R04, T02 and R08: control characters, invisible characters, characters a wrong
+/// conversion left, and garbled accents. One look at the whole record (`all`) decides whether
+/// its fields need these slower checks; most records skip them.
+fn check_characters(row: &Row, all: &str, out: &mut Vec<Problem>) {
+    let (any_control, any_rare) = control_and_rare_bytes(all.as_bytes());
+    let maybe_invisible = any_rare && may_have_invisible(all);
+    let maybe_garbled = any_rare && has_lead_then_continuation(all);
+    if !(any_control || maybe_garbled || maybe_invisible) {
+        return;
+    }
+    // Each list allocates only when it gets something, which few rows give.
+    let mut controls = Vec::new();
+    let mut invisible = Vec::new();
+    let mut garbled = Vec::new();
+    let mut lost = Vec::new();
+    for col in Col::ALL {
+        let text = row.texts[col as usize];
+        let value = row.value(col);
+        if any_control && has_control(text.as_bytes()) {
+            if let Some(c) = text.chars().find(|c| c.is_control()) {
+                controls.push(format!("{} has {}", col.name(), describe_control(c)));
             }
-            if maybe_garbled {
-                if let Some(was) = unmojibake(text) {
-                    garbled.push(format!(
-                        "{} {} was probably {}",
-                        col.name(),
-                        quoted(value),
-                        quoted(trim(&was))
-                    ));
-                }
+        }
+        if maybe_garbled {
+            if let Some(was) = unmojibake(text) {
+                garbled.push(format!(
+                    "{} {} was probably {}",
+                    col.name(),
+                    quoted(value),
+                    quoted(trim(&was))
+                ));
             }
-            if maybe_invisible {
-                if let Some(c) = find_invisible(value) {
-                    invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
-                }
-                // (C1 controls and U+FFFD start with bytes that invisible characters share.)
-                if let Some(c) = find_lost_text_char(value) {
-                    lost.push(format!(
-                        "{} {} has U+{:04X}",
-                        col.name(),
-                        quoted(value),
-                        c as u32
-                    ));
-                }
+        }
+        if maybe_invisible {
+            if let Some(c) = find_invisible(value) {
+                invisible.push(format!("{} has {}", col.name(), describe_invisible(c)));
+            }
+            // (C1 controls and U+FFFD start with bytes that invisible characters share.)
+            if let Some(c) = find_lost_text_char(value) {
+                lost.push(format!(
+                    "{} {} has U+{:04X}",
+                    col.name(),
+                    quoted(value),
+                    c as u32
+                ));
             }
         }
     }
@@ -298,6 +348,17 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             ),
         ));
     }
+}
+
+/// R06: an id, address or code that starts with Excel's text prefix (').
+fn check_text_prefix(row: &Row, out: &mut Vec<Problem>) {
+    let mut prefixed = Vec::new();
+    for col in Col::ALL {
+        let value = row.value(col);
+        if col.takes_no_apostrophe() && value.starts_with('\'') {
+            prefixed.push(format!("{} {}", col.name(), quoted(value)));
+        }
+    }
     if !prefixed.is_empty() {
         out.push(Problem::new(
             Code::TextPrefix,
@@ -308,18 +369,30 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             ),
         ));
     }
+}
+
+/// W01: spaces around values, one problem naming every such column.
+fn check_spaces(row: &Row, out: &mut Vec<Problem>) {
+    let mut spaced = Vec::new();
+    for col in Col::ALL {
+        if row.value(col).len() != row.texts[col as usize].len() {
+            spaced.push(col.name());
+        }
+    }
     if !spaced.is_empty() {
         out.push(Problem::new(
             Code::Whitespace,
             format!("spaces around {}", spaced.join(", ")),
         ));
     }
+}
 
-    // Excel's scientific notation in an identifier: the digits it dropped are gone. Only a
-    // value that starts with a digit can be one (ids and addresses nearly never do).
+/// T03: Excel's scientific notation in an identifier: the digits it dropped are gone. Only a
+/// value that starts with a digit can be one (ids and addresses nearly never do).
+fn check_scientific(row: &Row, out: &mut Vec<Problem>) {
     let idents = [Col::UserId, Col::UserName, Col::Email];
     let starts_with_digit = |c: Col| {
-        values[c as usize]
+        row.value(c)
             .as_bytes()
             .first()
             .is_some_and(u8::is_ascii_digit)
@@ -328,126 +401,131 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
         let scientific: Vec<String> = idents
             .into_iter()
             .filter(|&c| {
-                let value = values[c as usize];
+                let value = row.value(c);
                 let head = value.split_once('#').map_or(value, |(local, _)| local);
                 starts_with_digit(c) && is_scientific_notation(head)
             })
-            .map(|c| format!("{} {}", c.name(), quoted(values[c as usize])))
+            .map(|c| format!("{} {}", c.name(), quoted(row.value(c))))
             .collect();
         push_scientific(&scientific, out);
     }
+}
 
-    let v = |c: Col| values[c as usize];
-    let id = v(Col::UserId);
-    let name = v(Col::UserName);
-    let action = if id.is_empty() {
-        Action::Create
-    } else {
-        Action::Update
+/// I01 and I03, and on an update W02/W03: a userID's shape, whether the instance has it, and
+/// what the row would change that bulk update ignores.
+fn check_user_id(row: &Row, instance: Option<&dyn InstanceFacts>, out: &mut Vec<Problem>) {
+    let id = row.value(Col::UserId);
+    if id.is_empty() {
+        return;
+    }
+    if !is_user_id(id) {
+        out.push(Problem::new(
+            Code::UserIdFormat,
+            format!("userID {}", quoted(id)),
+        ));
+        return;
+    }
+    let Some(inst) = instance else {
+        return;
     };
-    let has = |c: Col| map.pos[c as usize].is_some();
-
-    // userID
-    if !id.is_empty() {
-        if !is_user_id(id) {
-            out.push(Problem::new(
-                Code::UserIdFormat,
-                format!("userID {}", quoted(id)),
-            ));
-        } else if let Some(inst) = ctx.instance {
-            match inst.user_by_id(id) {
-                None => out.push(Problem::new(
-                    Code::UserIdUnknown,
-                    format!("no user of the instance has the id {id}"),
-                )),
-                Some(user) => {
-                    if !name.is_empty() && !name.eq_ignore_ascii_case(user.username) {
-                        out.push(Problem::new(
-                            Code::UpdateUserName,
-                            format!(
-                                "userName {} differs from the instance's {}",
-                                quoted(name),
-                                quoted(user.username)
-                            ),
-                        ));
-                    }
-                    let email = v(Col::Email);
-                    if !email.is_empty() && !email.eq_ignore_ascii_case(user.email) {
-                        out.push(Problem::new(
-                            Code::UpdateEmail,
-                            format!(
-                                "email {} differs from the instance's {}",
-                                quoted(email),
-                                quoted(user.email)
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
+    let Some(user) = inst.user_by_id(id) else {
+        out.push(Problem::new(
+            Code::UserIdUnknown,
+            format!("no user of the instance has the id {id}"),
+        ));
+        return;
+    };
+    let name = row.value(Col::UserName);
+    if !name.is_empty() && !name.eq_ignore_ascii_case(user.username) {
+        out.push(Problem::new(
+            Code::UpdateUserName,
+            format!(
+                "userName {} differs from the instance's {}",
+                quoted(name),
+                quoted(user.username)
+            ),
+        ));
     }
+    let email = row.value(Col::Email);
+    if !email.is_empty() && !email.eq_ignore_ascii_case(user.email) {
+        out.push(Problem::new(
+            Code::UpdateEmail,
+            format!(
+                "email {} differs from the instance's {}",
+                quoted(email),
+                quoted(user.email)
+            ),
+        ));
+    }
+}
 
-    // The username's shape as an address, when it was judged: the email is usually the same
-    // text, whose shape need not be judged twice.
-    let mut name_shape: Option<Option<String>> = None;
-    // userName: what matters on creates (bulk update ignores it).
-    if action == Action::Create && has(Col::UserName) {
-        if name.is_empty() {
-            out.push(Problem::new(Code::UserNameMissing, "userName is empty"));
-        } else {
-            let symbols = forbidden_symbols(name);
-            if !symbols.is_empty() {
+/// U01, U03, U02 (or U06/U07 on an SSO brand) and U05: the username of a new user (bulk
+/// update ignores it). Returns the username's shape as an address when it was judged: the
+/// email is usually the same text, whose shape need not be judged twice.
+fn check_user_name(row: &Row, ctx: &CheckCtx, out: &mut Vec<Problem>) -> Option<Option<String>> {
+    if row.action != Action::Create || !row.has(Col::UserName) {
+        return None;
+    }
+    let name = row.value(Col::UserName);
+    if name.is_empty() {
+        out.push(Problem::new(Code::UserNameMissing, "userName is empty"));
+        return None;
+    }
+    let mut name_shape = None;
+    let symbols = forbidden_symbols(name);
+    if !symbols.is_empty() {
+        out.push(Problem::new(
+            Code::UserNameSymbol,
+            symbols_detail(Col::UserName, name, &symbols),
+        ));
+    }
+    match ctx.sso_brand {
+        None => {
+            let issue = email_issue(name);
+            if let Some(why) = &issue {
                 out.push(Problem::new(
-                    Code::UserNameSymbol,
-                    symbols_detail(Col::UserName, name, &symbols),
+                    Code::UserNameShape,
+                    format!("userName {}: {why}", quoted(name)),
                 ));
             }
-            match ctx.sso_brand {
-                None => {
-                    let issue = email_issue(name);
-                    if let Some(why) = &issue {
-                        out.push(Problem::new(
-                            Code::UserNameShape,
-                            format!("userName {}: {why}", quoted(name)),
-                        ));
-                    }
-                    name_shape = Some(issue);
-                }
-                Some(brand) => match sso_username_issue(name, brand) {
-                    None => {}
-                    Some(SsoIssue::NoSuffix) => out.push(Problem::new(
-                        Code::SsoSuffixMissing,
-                        format!(
-                            "userName {} does not end in #{brand}: on this SSO brand usernames end in #{brand}",
-                            quoted(name)
-                        ),
-                    )),
-                    Some(SsoIssue::BadLocal(why)) => out.push(Problem::new(
-                        Code::SsoUserNameShape,
-                        format!("userName {}: {why}", quoted(name)),
-                    )),
-                },
-            }
-            if let Some(user) = ctx.instance.and_then(|i| user_named(i, name)) {
-                out.push(Problem::new(
-                    Code::UserNameTaken,
-                    format!("{} is the username of {}", quoted(name), user.id),
-                ));
-            }
+            name_shape = Some(issue);
         }
+        Some(brand) => match sso_username_issue(name, brand) {
+            None => {}
+            Some(SsoIssue::NoSuffix) => out.push(Problem::new(
+                Code::SsoSuffixMissing,
+                format!(
+                    "userName {} does not end in #{brand}: on this SSO brand usernames end in #{brand}",
+                    quoted(name)
+                ),
+            )),
+            Some(SsoIssue::BadLocal(why)) => out.push(Problem::new(
+                Code::SsoUserNameShape,
+                format!("userName {}: {why}", quoted(name)),
+            )),
+        },
     }
+    if let Some(user) = ctx.instance.and_then(|i| user_named(i, name)) {
+        out.push(Problem::new(
+            Code::UserNameTaken,
+            format!("{} is the username of {}", quoted(name), user.id),
+        ));
+    }
+    name_shape
+}
 
-    // Names and email.
+/// N01, N02 and N03: first and last names, needed on a new user and free of forbidden symbols.
+fn check_names(row: &Row, out: &mut Vec<Problem>) {
     for (col, missing) in [
         (Col::FirstName, Code::FirstNameMissing),
         (Col::LastName, Code::LastNameMissing),
     ] {
-        if !has(col) {
+        if !row.has(col) {
             continue;
         }
-        let value = v(col);
+        let value = row.value(col);
         if value.is_empty() {
-            if action == Action::Create {
+            if row.action == Action::Create {
                 out.push(Problem::new(missing, format!("{} is empty", col.name())));
             }
         } else {
@@ -460,143 +538,533 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             }
         }
     }
-    if action == Action::Create && has(Col::Email) {
-        let email = v(Col::Email);
-        if email.is_empty() {
-            out.push(Problem::new(Code::EmailMissing, "email is empty"));
-        } else if let Some(why) = match name_shape {
-            Some(issue) if email == name => issue,
-            _ => email_issue(email),
-        } {
-            out.push(Problem::new(
-                Code::EmailShape,
-                format!("email {}: {why}", quoted(email)),
-            ));
-        }
-    }
+}
 
-    // Account fields.
-    if has(Col::AccountType) {
-        let t = v(Col::AccountType);
-        if t.is_empty() {
-            if action == Action::Create {
-                out.push(Problem::new(
-                    Code::AccountTypeMissing,
-                    "accountType is empty",
-                ));
-            }
-        } else if !is_account_type(t) {
-            out.push(Problem::new(
-                Code::AccountTypeFormat,
-                format!("accountType {}", quoted(t)),
-            ));
-        } else if ctx.instance.and_then(|i| i.knows_user_type(t)) == Some(false) {
-            out.push(Problem::new(
-                Code::AccountTypeUnknown,
-                format!("no existing user has the user type {t}"),
-            ));
-        }
+/// N04 and N05: the email of a new user. `name_shape` is the username's shape when it was
+/// judged (see [`check_user_name`]).
+fn check_email(row: &Row, name_shape: Option<Option<String>>, out: &mut Vec<Problem>) {
+    if row.action != Action::Create || !row.has(Col::Email) {
+        return;
     }
-    let div = v(Col::DivisionId);
-    if !div.is_empty() {
-        if !is_division_id(div) {
-            out.push(Problem::new(
-                Code::DivisionFormat,
-                format!("divisionId {}", quoted(div)),
-            ));
-        } else if let Some(inst) = ctx.instance {
-            if inst.division_confirmed_missing(div) {
-                out.push(Problem::new(
-                    Code::DivisionNotFound,
-                    format!("the API does not know the division {div}"),
-                ));
-            } else if inst.knows_division(div) == Some(false) {
-                out.push(Problem::new(
-                    Code::DivisionUnknown,
-                    format!("no existing user is in the division {div}"),
-                ));
-            }
-        }
+    let email = row.value(Col::Email);
+    if email.is_empty() {
+        out.push(Problem::new(Code::EmailMissing, "email is empty"));
+    } else if let Some(why) = match name_shape {
+        Some(issue) if email == row.value(Col::UserName) => issue,
+        _ => email_issue(email),
+    } {
+        out.push(Problem::new(
+            Code::EmailShape,
+            format!("email {}: {why}", quoted(email)),
+        ));
     }
-    let status = v(Col::AccountStatus);
-    if !status.is_empty() {
-        match parse_status(status) {
-            None => out.push(Problem::new(
-                Code::StatusValue,
-                format!("accountStatus {}", quoted(status)),
-            )),
-            Some((s, true)) => out.push(Problem::new(
-                Code::StatusSynonym,
-                format!("accountStatus {} is read as {}", quoted(status), s.as_str()),
-            )),
-            Some(_) => {}
-        }
-    }
+}
 
-    // Dates.
-    let exp = v(Col::ExpirationDate);
-    if !exp.is_empty() {
-        let in_past = |d: Date, out: &mut Vec<Problem>| {
-            if d < ctx.today {
-                out.push(Problem::new(
-                    Code::DatePast,
-                    format!(
-                        "expirationDate {} is before today ({})",
-                        quoted(exp),
-                        format_file_date(ctx.today)
-                    ),
-                ));
-            }
-        };
-        match parse_date(exp) {
-            Ok(d) => in_past(d, out),
-            Err(DateIssue::Format(why)) => out.push(Problem::new(
-                Code::DateFormat,
-                format!("expirationDate {}: {why}", quoted(exp)),
-            )),
-            Err(DateIssue::Impossible(why)) => out.push(Problem::new(
-                Code::DateImpossible,
-                format!("expirationDate {}: {why}", quoted(exp)),
-            )),
-            Err(DateIssue::Iso(Some(d))) => out.push(Problem::new(
-                Code::DateIso,
+/// A01, A02 and A07: the user type, needed on a new user, an id, and one the instance uses.
+fn check_account_type(row: &Row, instance: Option<&dyn InstanceFacts>, out: &mut Vec<Problem>) {
+    if !row.has(Col::AccountType) {
+        return;
+    }
+    let t = row.value(Col::AccountType);
+    if t.is_empty() {
+        if row.action == Action::Create {
+            out.push(Problem::new(
+                Code::AccountTypeMissing,
+                "accountType is empty",
+            ));
+        }
+    } else if !is_account_type(t) {
+        out.push(Problem::new(
+            Code::AccountTypeFormat,
+            format!("accountType {}", quoted(t)),
+        ));
+    } else if instance.and_then(|i| i.knows_user_type(t)) == Some(false) {
+        out.push(Problem::new(
+            Code::AccountTypeUnknown,
+            format!("no existing user has the user type {t}"),
+        ));
+    }
+}
+
+/// A03, A08 and A06: a division is an id, one the API knows, and one the instance uses.
+fn check_division(div: &str, instance: Option<&dyn InstanceFacts>, out: &mut Vec<Problem>) {
+    if div.is_empty() {
+        return;
+    }
+    if !is_division_id(div) {
+        out.push(Problem::new(
+            Code::DivisionFormat,
+            format!("divisionId {}", quoted(div)),
+        ));
+    } else if let Some(inst) = instance {
+        if inst.division_confirmed_missing(div) {
+            out.push(Problem::new(
+                Code::DivisionNotFound,
+                format!("the API does not know the division {div}"),
+            ));
+        } else if inst.knows_division(div) == Some(false) {
+            out.push(Problem::new(
+                Code::DivisionUnknown,
+                format!("no existing user is in the division {div}"),
+            ));
+        }
+    }
+}
+
+/// A04 and A05: accountStatus is active or disabled, or a synonym read as one.
+fn check_status(status: &str, out: &mut Vec<Problem>) {
+    if status.is_empty() {
+        return;
+    }
+    match parse_status(status) {
+        None => out.push(Problem::new(
+            Code::StatusValue,
+            format!("accountStatus {}", quoted(status)),
+        )),
+        Some((s, true)) => out.push(Problem::new(
+            Code::StatusSynonym,
+            format!("accountStatus {} is read as {}", quoted(status), s.as_str()),
+        )),
+        Some(_) => {}
+    }
+}
+
+/// D01–D06: expirationDate is a real MM/DD/YYYY date, not before `today`.
+fn check_expiration(exp: &str, today: Date, out: &mut Vec<Problem>) {
+    if exp.is_empty() {
+        return;
+    }
+    let in_past = |d: Date, out: &mut Vec<Problem>| {
+        if d < today {
+            out.push(Problem::new(
+                Code::DatePast,
                 format!(
-                    "expirationDate {} is YYYY-MM-DD: write {}",
+                    "expirationDate {} is before today ({})",
+                    quoted(exp),
+                    format_file_date(today)
+                ),
+            ));
+        }
+    };
+    match parse_date(exp) {
+        Ok(d) => in_past(d, out),
+        Err(DateIssue::Format(why)) => out.push(Problem::new(
+            Code::DateFormat,
+            format!("expirationDate {}: {why}", quoted(exp)),
+        )),
+        Err(DateIssue::Impossible(why)) => out.push(Problem::new(
+            Code::DateImpossible,
+            format!("expirationDate {}: {why}", quoted(exp)),
+        )),
+        Err(DateIssue::Iso(Some(d))) => out.push(Problem::new(
+            Code::DateIso,
+            format!(
+                "expirationDate {} is YYYY-MM-DD: write {}",
+                quoted(exp),
+                format_file_date(d)
+            ),
+        )),
+        // Not a date in any order: converting it would only hide that.
+        Err(DateIssue::Iso(None)) => out.push(Problem::new(
+            Code::DateImpossible,
+            format!(
+                "expirationDate {} is YYYY-MM-DD, and not a real date",
+                quoted(exp)
+            ),
+        )),
+        Err(DateIssue::DayFirst(d)) => out.push(Problem::new(
+            Code::DateDayFirst,
+            match d {
+                Some(d) => format!(
+                    "expirationDate {} has a day above 12 first: if it is DD/MM/YYYY, write {}",
                     quoted(exp),
                     format_file_date(d)
                 ),
-            )),
-            // Not a date in any order: converting it would only hide that.
-            Err(DateIssue::Iso(None)) => out.push(Problem::new(
-                Code::DateImpossible,
+                None => format!("expirationDate {} has a day above 12 first", quoted(exp)),
+            },
+        )),
+        Err(DateIssue::Unpadded(d)) => {
+            out.push(Problem::new(
+                Code::DateUnpadded,
                 format!(
-                    "expirationDate {} is YYYY-MM-DD, and not a real date",
-                    quoted(exp)
+                    "expirationDate {}: write {}",
+                    quoted(exp),
+                    format_file_date(d)
                 ),
-            )),
-            Err(DateIssue::DayFirst(d)) => out.push(Problem::new(
-                Code::DateDayFirst,
-                match d {
-                    Some(d) => format!(
-                        "expirationDate {} has a day above 12 first: if it is DD/MM/YYYY, write {}",
-                        quoted(exp),
-                        format_file_date(d)
-                    ),
-                    None => format!("expirationDate {} has a day above 12 first", quoted(exp)),
-                },
-            )),
-            Err(DateIssue::Unpadded(d)) => {
-                out.push(Problem::new(
-                    Code::DateUnpadded,
-                    format!(
-                        "expirationDate {}: write {}",
-                        quoted(exp),
-                        format_file_date(d)
-                    ),
-                ));
-                in_past(d, out);
-            }
+            ));
+            in_past(d, out);
         }
+    }
+}
+
+/// One test a check: each builds the values of a row and reads what the check alone says.
+#[cfg(test)]
+mod column_tests {
+    use super::*;
+
+    /// A template row whose fields are `texts` (userID, userName, …, expirationDate).
+    fn row<'a>(map: &'a ColumnMap, texts: [&'a str; 9]) -> Row<'a> {
+        let values = texts.map(trim_value);
+        Row {
+            texts,
+            values,
+            map,
+            action: Action::of_user_id(values[0]),
+        }
+    }
+
+    /// A create row with these values set over a valid one.
+    fn create<'a>(map: &'a ColumnMap, set: &[(Col, &'a str)]) -> Row<'a> {
+        let mut texts = [
+            "",
+            "ann@x.org",
+            "Ann",
+            "Lee",
+            "ann@x.org",
+            "",
+            "UT_ABC",
+            "active",
+            "",
+        ];
+        for (col, v) in set {
+            texts[*col as usize] = v;
+        }
+        row(map, texts)
+    }
+
+    /// An instance of one user (UR_12345678901, ann@x.org), one user type and one division,
+    /// and a division the API said does not exist.
+    struct Table;
+
+    impl InstanceFacts for Table {
+        fn user_by_id(&self, id: &str) -> Option<UserFacts<'_>> {
+            (id == "UR_12345678901").then_some(UserFacts {
+                id: "UR_12345678901",
+                username: "ann@x.org",
+                email: "ann@x.org",
+            })
+        }
+        fn user_by_name(&self, name: &str) -> Option<UserFacts<'_>> {
+            self.user_by_id("UR_12345678901")
+                .filter(|u| u.username.eq_ignore_ascii_case(name))
+        }
+        fn knows_user_type(&self, id: &str) -> Option<bool> {
+            Some(id == "UT_ABC")
+        }
+        fn knows_division(&self, id: &str) -> Option<bool> {
+            Some(id == "DV_abc123")
+        }
+        fn division_confirmed_missing(&self, id: &str) -> bool {
+            id == "DV_gone12345"
+        }
+        fn usernames(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+            Box::new(["ann@x.org"].into_iter())
+        }
+    }
+
+    fn codes(out: &[Problem]) -> Vec<&'static str> {
+        out.iter().map(|p| p.code.id()).collect()
+    }
+
+    fn ctx<'a>(map: &'a ColumnMap, instance: Option<&'a dyn InstanceFacts>) -> CheckCtx<'a> {
+        CheckCtx {
+            map,
+            instance,
+            today: Date::new(2026, 6, 1).expect("date"),
+            sso_brand: None,
+            sheet: None,
+        }
+    }
+
+    #[test]
+    fn field_count_names_both_widths() {
+        let mut out = Vec::new();
+        check_field_count(9, 9, &mut out);
+        assert!(out.is_empty());
+        check_field_count(1, 9, &mut out);
+        check_field_count(10, 9, &mut out);
+        assert_eq!(out[0].detail, "the row has 1 field, the header has 9");
+        assert_eq!(out[1].detail, "the row has 10 fields, the header has 9");
+    }
+
+    #[test]
+    fn lengths_are_limited_in_names_and_addresses_only() {
+        let map = ColumnMap::template();
+        let long = "é".repeat(200); // 400 bytes, 200 characters: within the limit.
+        let longer = "a".repeat(256);
+        let mut out = Vec::new();
+        check_lengths(&create(&map, &[(Col::FirstName, &long)]), &mut out);
+        check_lengths(&create(&map, &[(Col::DivisionId, &longer)]), &mut out);
+        assert!(out.is_empty());
+        check_lengths(&create(&map, &[(Col::LastName, &longer)]), &mut out);
+        assert_eq!(codes(&out), ["R07"]);
+        assert_eq!(
+            out[0].detail,
+            "lastName has 256 characters; Qualtrics holds at most 255"
+        );
+    }
+
+    #[test]
+    fn characters_name_each_column_in_one_problem_a_kind() {
+        let map = ColumnMap::template();
+        let r = create(
+            &map,
+            &[
+                (Col::FirstName, "A\nnn"),
+                (Col::LastName, "Kr\u{c3}\u{bc}ger"),
+                (Col::Email, "ann@x.org\u{200b}"),
+                (Col::DivisionId, "DV_\u{fffd}"),
+            ],
+        );
+        let all = r.texts.join(",");
+        let mut out = Vec::new();
+        check_characters(&r, &all, &mut out);
+        assert_eq!(codes(&out), ["R02", "R04", "T02", "R08"]);
+        assert_eq!(out[0].detail, "firstName has a line break");
+        assert_eq!(
+            out[1].detail,
+            "email has U+200B zero-width space (invisible in Excel)"
+        );
+        assert!(out[3]
+            .detail
+            .starts_with("lastName \"KrÃ¼ger\" was probably \"Krüger\""));
+        // Plain text takes none of these checks.
+        out.clear();
+        let r = create(&map, &[]);
+        check_characters(&r, &r.texts.join(","), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn text_prefix_is_found_outside_names() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        check_text_prefix(&create(&map, &[(Col::FirstName, "'Ann")]), &mut out);
+        assert!(out.is_empty(), "a name may start with an apostrophe");
+        check_text_prefix(&create(&map, &[(Col::AccountType, "'UT_ABC")]), &mut out);
+        assert_eq!(codes(&out), ["R06"]);
+        assert_eq!(
+            out[0].detail,
+            "accountType \"'UT_ABC\" starts with ', Excel's text prefix, saved as part of the value"
+        );
+    }
+
+    #[test]
+    fn spaces_name_every_spaced_column() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        check_spaces(
+            &create(
+                &map,
+                &[(Col::FirstName, " Ann"), (Col::Email, "ann@x.org\t")],
+            ),
+            &mut out,
+        );
+        assert_eq!(codes(&out), ["W01"]);
+        assert_eq!(out[0].detail, "spaces around firstName, email");
+    }
+
+    #[test]
+    fn scientific_identifiers_are_named_together() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        check_scientific(&create(&map, &[(Col::LastName, "2.02312E+11")]), &mut out);
+        assert!(out.is_empty(), "only identifiers");
+        check_scientific(
+            &create(
+                &map,
+                &[(Col::UserName, "2.02312E+11#univ"), (Col::Email, "1.5E+10")],
+            ),
+            &mut out,
+        );
+        assert_eq!(codes(&out), ["T03"]);
+        assert!(out[0]
+            .detail
+            .starts_with("userName \"2.02312E+11#univ\", email \"1.5E+10\" are a number"));
+    }
+
+    #[test]
+    fn user_id_shape_then_the_instance() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        check_user_id(&create(&map, &[]), Some(&Table), &mut out);
+        assert!(out.is_empty(), "a create has no id to check");
+        check_user_id(
+            &create(&map, &[(Col::UserId, "UR_1")]),
+            Some(&Table),
+            &mut out,
+        );
+        check_user_id(
+            &create(&map, &[(Col::UserId, "UR_99999999999")]),
+            Some(&Table),
+            &mut out,
+        );
+        check_user_id(
+            &create(&map, &[(Col::UserId, "UR_99999999999")]),
+            None,
+            &mut out,
+        );
+        assert_eq!(codes(&out), ["I01", "I03"]);
+        out.clear();
+        let update = create(
+            &map,
+            &[
+                (Col::UserId, "UR_12345678901"),
+                (Col::UserName, "ANN@x.org"),
+                (Col::Email, "new@x.org"),
+            ],
+        );
+        check_user_id(&update, Some(&Table), &mut out);
+        assert_eq!(
+            codes(&out),
+            ["W03"],
+            "a username differing in case only is the same"
+        );
+        assert_eq!(
+            out[0].detail,
+            "email \"new@x.org\" differs from the instance's \"ann@x.org\""
+        );
+    }
+
+    #[test]
+    fn user_name_of_a_new_user() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        let update = create(
+            &map,
+            &[(Col::UserId, "UR_12345678901"), (Col::UserName, "")],
+        );
+        assert_eq!(check_user_name(&update, &ctx(&map, None), &mut out), None);
+        assert!(out.is_empty(), "bulk update ignores the username");
+        let empty = create(&map, &[(Col::UserName, "")]);
+        check_user_name(&empty, &ctx(&map, None), &mut out);
+        assert_eq!(codes(&out), ["U01"]);
+        out.clear();
+        let bad = create(&map, &[(Col::UserName, "a!b")]);
+        let shape = check_user_name(&bad, &ctx(&map, None), &mut out);
+        assert_eq!(codes(&out), ["U03", "U02"]);
+        assert!(
+            matches!(shape, Some(Some(_))),
+            "the shape is kept for the email"
+        );
+        out.clear();
+        let taken = create(&map, &[(Col::UserName, "Ann@X.org")]);
+        check_user_name(&taken, &ctx(&map, Some(&Table)), &mut out);
+        assert_eq!(codes(&out), ["U05"]);
+        assert_eq!(
+            out[0].detail,
+            "\"Ann@X.org\" is the username of UR_12345678901"
+        );
+        out.clear();
+        let sso = CheckCtx {
+            sso_brand: Some("univ"),
+            ..ctx(&map, None)
+        };
+        assert_eq!(check_user_name(&create(&map, &[]), &sso, &mut out), None);
+        assert_eq!(codes(&out), ["U06"]);
+    }
+
+    #[test]
+    fn names_are_needed_on_creates_and_free_of_symbols() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        check_names(
+            &create(&map, &[(Col::FirstName, ""), (Col::LastName, "a|b")]),
+            &mut out,
+        );
+        assert_eq!(codes(&out), ["N01", "N03"]);
+        assert_eq!(out[1].detail, "lastName \"a|b\" has '|' at position 2");
+        out.clear();
+        let update = create(
+            &map,
+            &[(Col::UserId, "UR_12345678901"), (Col::FirstName, "")],
+        );
+        check_names(&update, &mut out);
+        assert!(out.is_empty(), "an update may leave a name empty");
+    }
+
+    #[test]
+    fn email_reuses_the_username_shape() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        let same = create(&map, &[(Col::UserName, "bad"), (Col::Email, "bad")]);
+        // The shape judged for the username stands for the same text in the email.
+        check_email(&same, Some(Some("judged".into())), &mut out);
+        assert_eq!(out[0].detail, "email \"bad\": judged");
+        out.clear();
+        check_email(&create(&map, &[(Col::Email, "")]), None, &mut out);
+        check_email(
+            &create(&map, &[(Col::Email, "a b@x.org")]),
+            Some(None),
+            &mut out,
+        );
+        assert_eq!(codes(&out), ["N04", "N05"]);
+    }
+
+    #[test]
+    fn account_type_needed_an_id_and_used() {
+        let map = ColumnMap::template();
+        let mut out = Vec::new();
+        for t in ["", "Brand Admin", "UT_ZZZ", "UT_ABC"] {
+            check_account_type(
+                &create(&map, &[(Col::AccountType, t)]),
+                Some(&Table),
+                &mut out,
+            );
+        }
+        assert_eq!(codes(&out), ["A01", "A02", "A07"]);
+    }
+
+    #[test]
+    fn division_an_id_known_to_the_api_and_used() {
+        let mut out = Vec::new();
+        check_division("", Some(&Table), &mut out);
+        check_division("Sales", Some(&Table), &mut out);
+        check_division("DV_gone12345", Some(&Table), &mut out);
+        check_division("DV_other1234", Some(&Table), &mut out);
+        check_division("DV_abc123", Some(&Table), &mut out);
+        check_division("DV_other1234", None, &mut out);
+        assert_eq!(codes(&out), ["A03", "A08", "A06"]);
+    }
+
+    #[test]
+    fn status_words_and_synonyms() {
+        let mut out = Vec::new();
+        for s in ["", "active", "disabled", "bogus", "enabled"] {
+            check_status(s, &mut out);
+        }
+        assert_eq!(codes(&out), ["A04", "A05"]);
+        assert_eq!(out[1].detail, "accountStatus \"enabled\" is read as active");
+    }
+
+    #[test]
+    fn expiration_dates() {
+        let today = Date::new(2026, 6, 1).expect("date");
+        let mut out = Vec::new();
+        check_expiration("", today, &mut out);
+        check_expiration("12/31/2027", today, &mut out);
+        assert!(out.is_empty());
+        check_expiration("1/2/2020", today, &mut out);
+        assert_eq!(
+            codes(&out),
+            ["D06", "D05"],
+            "an unpadded date is also checked for the past"
+        );
+        assert_eq!(
+            out[1].detail,
+            "expirationDate \"1/2/2020\" is before today (06/01/2026)"
+        );
+        out.clear();
+        for d in [
+            "2027-12-31",
+            "2027-02-30",
+            "02/30/2028",
+            "31/12/2027",
+            "soon",
+        ] {
+            check_expiration(d, today, &mut out);
+        }
+        assert_eq!(codes(&out), ["D03", "D02", "D02", "D04", "D01"]);
     }
 }
 
