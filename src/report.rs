@@ -1,5 +1,6 @@
-//! Per-row reports (CSV or JSONL, chosen by extension) written as the work proceeds; `.html`
-//! pages for people are rendered by [`crate::present::html`] from rows collected here.
+//! Per-row reports (CSV or JSONL) written as the work proceeds, and where a report goes
+//! ([`Destination`], decided once from the path given); `.html` pages for people are rendered
+//! by [`crate::present::html`] from rows collected here.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
@@ -13,7 +14,64 @@ use crate::file::Col;
 use crate::rules::Problem;
 use crate::validate::{CheckedRow, RowEncoder, RowSink};
 
-/// `.html`/`.htm` reports are pages.
+/// Where a report goes, decided once from the path the user gave: rows as CSV, rows as JSON
+/// Lines (`.jsonl`/`.ndjson`), or a page for people (`.html`/`.htm`) with every row in a CSV
+/// beside it (`staff.html` → `staff.rows.csv`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Csv(PathBuf),
+    Jsonl(PathBuf),
+    Page { page: PathBuf, rows: PathBuf },
+}
+
+impl Destination {
+    /// The destination a path names, by its extension.
+    pub fn of(path: &Path) -> Destination {
+        let path = path.to_path_buf();
+        if is_html_path(&path) {
+            let rows = companion_csv(&path);
+            return Destination::Page { page: path, rows };
+        }
+        match ReportFormat::for_path(&path) {
+            ReportFormat::Jsonl => Destination::Jsonl(path),
+            ReportFormat::Csv => Destination::Csv(path),
+        }
+    }
+
+    /// The file the user named: the report, or the page.
+    pub fn path(&self) -> &Path {
+        match self {
+            Destination::Csv(p) | Destination::Jsonl(p) => p,
+            Destination::Page { page, .. } => page,
+        }
+    }
+
+    /// The file the rows go to (beside the page, for a page).
+    pub fn rows_path(&self) -> &Path {
+        match self {
+            Destination::Csv(p) | Destination::Jsonl(p) => p,
+            Destination::Page { rows, .. } => rows,
+        }
+    }
+
+    /// How the rows are written.
+    pub fn rows_format(&self) -> ReportFormat {
+        match self {
+            Destination::Jsonl(_) => ReportFormat::Jsonl,
+            Destination::Csv(_) | Destination::Page { .. } => ReportFormat::Csv,
+        }
+    }
+
+    /// Every file written: the report, or the page and its rows.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Destination::Csv(p) | Destination::Jsonl(p) => vec![p.as_path()],
+            Destination::Page { page, rows } => vec![page.as_path(), rows.as_path()],
+        }
+    }
+}
+
+/// `.html`/`.htm` reports are pages (see [`Destination`]).
 pub fn is_html_path(path: &Path) -> bool {
     let lower = path.to_string_lossy().to_ascii_lowercase();
     lower.ends_with(".html") || lower.ends_with(".htm")
@@ -263,13 +321,19 @@ impl ReportWriter {
     /// ext4 takes a file cut to zero bytes for one being replaced and writes it all out to
     /// disk when it is closed.
     pub fn create(path: &Path, kind: ReportKind) -> io::Result<ReportWriter> {
+        Self::create_as(path, ReportFormat::for_path(path), kind)
+    }
+
+    /// [`ReportWriter::create`] for the rows of a [`Destination`].
+    pub fn for_rows(dest: &Destination, kind: ReportKind) -> io::Result<ReportWriter> {
+        Self::create_as(dest.rows_path(), dest.rows_format(), kind)
+    }
+
+    fn create_as(path: &Path, format: ReportFormat, kind: ReportKind) -> io::Result<ReportWriter> {
         let context = |e| io_context(path, e);
         // Never through a link planted at the name (the error names the path).
         let mut file = crate::fsx::open(path, crate::fsx::Open::Keep)?;
-        let encoder = ReportEncoder {
-            format: ReportFormat::for_path(path),
-            kind,
-        };
+        let encoder = ReportEncoder { format, kind };
         let header = encoder.header();
         file.write_all(&header).map_err(context)?;
         let keep = header.len() as u64;
@@ -438,6 +502,31 @@ fn encode_row(encoder: &ReportEncoder, row: &CheckedRow, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_is_named_by_its_extension() {
+        let d = Destination::of(Path::new("out/Staff.HTML"));
+        assert_eq!(
+            d,
+            Destination::Page {
+                page: "out/Staff.HTML".into(),
+                rows: "out/Staff.rows.csv".into()
+            }
+        );
+        assert_eq!(
+            d.files(),
+            [Path::new("out/Staff.HTML"), Path::new("out/Staff.rows.csv")]
+        );
+        assert_eq!(d.rows_format(), ReportFormat::Csv);
+        let j = Destination::of(Path::new("r.ndjson"));
+        assert_eq!(
+            (j.rows_path(), j.rows_format()),
+            (Path::new("r.ndjson"), ReportFormat::Jsonl)
+        );
+        let c = Destination::of(Path::new("r.txt"));
+        assert_eq!(c, Destination::Csv("r.txt".into()));
+        assert_eq!(c.files(), [Path::new("r.txt")]);
+    }
 
     /// A report written over a longer old one holds nothing of it, written row by row, rewound
     /// or left with its header only.

@@ -9,8 +9,7 @@ use crate::file::Source;
 use crate::present::console;
 use crate::present::html::HtmlSink;
 use crate::present::validate::{render_summaries, ValidateJson};
-use crate::report::{companion_csv, is_html_path};
-use crate::report::{ReportKind, ReportSink, ReportWriter};
+use crate::report::{Destination, ReportKind, ReportSink, ReportWriter};
 use crate::validate::{validate_source, ValidateOptions};
 
 #[derive(Debug, clap::Args)]
@@ -46,13 +45,13 @@ pub struct Args {
     target: super::target::ConnArgs,
 }
 
-/// The report paths for the files, in order: `out.csv` itself for one file; for several,
+/// Where each file's report goes, in order: `out.csv` itself for one file; for several,
 /// `out.csv` + `a/users.csv` → `out.users.csv`, and a name already taken (`b/users.csv`, or
 /// `users.tsv`) gets a number, `out.users-2.csv`: two files never share a report, nor a page's
 /// rows file.
-fn report_paths(report: &Path, files: &[String]) -> Vec<PathBuf> {
+fn report_destinations(report: &Path, files: &[String]) -> Vec<Destination> {
     if files.len() <= 1 {
-        return vec![report.to_path_buf(); files.len()];
+        return vec![Destination::of(report); files.len()];
     }
     let ext = report
         .extension()
@@ -74,15 +73,11 @@ fn report_paths(report: &Path, files: &[String]) -> Vec<PathBuf> {
                 } else {
                     format!("{stem}-{n}")
                 };
-                let path = PathBuf::from(format!("{}.{tag}.{ext}", base.display()));
+                let dest = Destination::of(Path::new(&format!("{}.{tag}.{ext}", base.display())));
                 // A page comes with its rows file: neither may be another file's.
-                let mut names = vec![path.clone()];
-                if is_html_path(&path) {
-                    names.push(companion_csv(&path));
-                }
-                if names.iter().all(|p| !taken.contains(p)) {
-                    taken.extend(names);
-                    return path;
+                if dest.files().iter().all(|p| !taken.contains(*p)) {
+                    taken.extend(dest.files().into_iter().map(Path::to_path_buf));
+                    return dest;
                 }
                 n += 1;
             }
@@ -99,16 +94,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .map(|n| (n, Source::from_arg(n)))
         .collect();
     // No report may replace an input (checked before anything is written).
-    let report_paths = match &args.report {
-        Some(report) => report_paths(report, &args.files),
+    let destinations = match &args.report {
+        Some(report) => report_destinations(report, &args.files),
         None => Vec::new(),
     };
     if args.report.is_some() {
         let outputs: Vec<PathBuf> = sources
             .iter()
-            .zip(&report_paths)
+            .zip(&destinations)
             .filter(|((_, s), _)| s.is_ok())
-            .map(|(_, p)| p.clone())
+            .map(|(_, d)| d.path().to_path_buf())
             .collect();
         let inputs: Vec<&Path> = args
             .files
@@ -164,10 +159,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 continue;
             }
         };
-        let result = match &args.report {
-            Some(report) if is_html_path(report) => {
-                let path = report_paths[index].clone();
-                let mut sink = HtmlSink::create(&path, source.path())
+        let result = match destinations.get(index) {
+            Some(Destination::Page { page, rows }) => {
+                let mut sink = HtmlSink::create(page, rows, source.path())
                     .with_context(|| "cannot create the report".to_string())?;
                 let r = validate_source(&source, &opts, instance.as_ref(), &mut sink);
                 let rows = sink.csv_path().to_path_buf();
@@ -182,16 +176,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                         rows.display()
                     ));
                 }
-                reports.push(Some(path));
+                reports.push(Some(page.clone()));
                 r
             }
-            Some(_) => {
-                let path = report_paths[index].clone();
-                let writer = ReportWriter::create(&path, ReportKind::Validate)
+            Some(dest) => {
+                let writer = ReportWriter::for_rows(dest, ReportKind::Validate)
                     .with_context(|| "cannot create the report".to_string())?;
                 let mut sink = ReportSink { writer };
                 let r = validate_source(&source, &opts, instance.as_ref(), &mut sink);
-                reports.push(Some(path));
+                reports.push(Some(dest.path().to_path_buf()));
                 r
             }
             None => {

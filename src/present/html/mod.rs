@@ -23,7 +23,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::file::{Col, MAX_BYTES, MAX_ROWS};
-use crate::report::{companion_csv, ReportKind, ReportSink, ReportWriter};
+use crate::report::{ReportKind, ReportSink, ReportWriter};
 use crate::rules::{Problem, Severity, RULES};
 use crate::validate::{CheckedRow, FileSummary, RowEncoder, RowSink};
 use crate::vocab::row::{RowRef, Verdict};
@@ -197,11 +197,10 @@ pub struct HtmlSink {
 
 impl HtmlSink {
     /// Creates the page (a placeholder until [`HtmlSink::finish`]: a run that dies leaves a page
-    /// that says so) and its companion CSV report.
+    /// that says so) and its companion CSV report at `csv_path` (see [`crate::report::Destination`]).
     /// Neither may be `input`, the file being checked.
-    pub fn create(path: &Path, input: Option<&Path>) -> io::Result<HtmlSink> {
-        let csv_path = companion_csv(path);
-        for out in [path, &csv_path] {
+    pub fn create(path: &Path, csv_path: &Path, input: Option<&Path>) -> io::Result<HtmlSink> {
+        for out in [path, csv_path] {
             if input.is_some_and(|input| same_file(input, out)) {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -216,13 +215,13 @@ impl HtmlSink {
             "qusers report (unfinished)",
             &format!(
                 "<main><h1>The check did not finish</h1><p>The rows checked so far are in <code>{}</code>.</p></main>",
-                Esc(&file_name(&csv_path))
+                Esc(&file_name(csv_path))
             ),
             false,
         );
         // Replaced by the page when the check ends: not worth a sync.
         crate::fsx::write_bytes_unsynced(path, placeholder.as_bytes())?;
-        let writer = ReportWriter::create(&csv_path, ReportKind::Validate)?;
+        let writer = ReportWriter::create(csv_path, ReportKind::Validate)?;
         Ok(HtmlSink {
             csv: ReportSink { writer },
             path: path.to_path_buf(),
