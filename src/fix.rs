@@ -122,157 +122,12 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         Opening::Ready(o) => o,
     };
     if let Some(sheet) = &opened.sheet {
-        let count = |kind: file::CellKind| sheet.facts().iter().filter(|f| f.kind == kind).count();
-        let mut change = format!("read the sheet {} of the workbook", sheet.sheet);
-        let dates = count(file::CellKind::Date);
-        if dates > 0 {
-            change.push_str(&format!(
-                "; {dates} date cell(s) written as MM/DD/YYYY (check them: `qusers validate` names them, S01)"
-            ));
-        }
-        report.file_changes.push(change);
-        // Ids Excel kept as numbers, and cells a merged range left empty: copied as read, for
-        // the admin to type again (`qusers validate` of the workbook names each cell).
-        let numbers = count(file::CellKind::Number);
-        if numbers > 0 {
-            report.not_fixed.push(format!(
-                "{numbers} userName/userID/email cell(s) are number cells, copied as Excel holds them (leading zeros and digits past 15 may be lost: S05 in `qusers validate` of the workbook)"
-            ));
-        }
-        let merged = count(file::CellKind::Merged);
-        if merged > 0 {
-            report.not_fixed.push(format!(
-                "{merged} row(s) have cells covered by a merged range, copied empty (S04 in `qusers validate` of the workbook)"
-            ));
-        }
-        let flagged = count(file::CellKind::Error) + count(file::CellKind::Bool);
-        if flagged > 0 {
-            report.not_fixed.push(format!(
-                "{flagged} error or TRUE/FALSE cell(s) copied as Excel shows them (S02/S03 in `qusers validate` of the workbook)"
-            ));
-        }
-    }
-    match &opened.encoding {
-        TextEncoding::Utf8 => {}
-        TextEncoding::Utf8Bom if !opts.bom => report
-            .file_changes
-            .push("removed the UTF-8 byte-order mark".into()),
-        TextEncoding::Utf8Bom => {}
-        other => report
-            .file_changes
-            .push(format!("re-encoded from {} to UTF-8", other.describe())),
-    }
-    if let Some(d) = opened.sep_line {
-        report.file_changes.push(format!(
-            "dropped Excel's \"sep={}\" first line (the header is the next line; its delimiter was used)",
-            d.0 as char
-        ));
+        note_sheet(sheet, &mut report);
     }
     let delimiter = if opts.tsv { b'\t' } else { b',' };
-    if opened.delimiter.0 != delimiter {
-        report.file_changes.push(format!(
-            "delimiter {} → {}",
-            opened.delimiter.describe(),
-            file::Delimiter(delimiter).describe()
-        ));
-    }
+    note_reading(&opened, opts, delimiter, &mut report);
     let map = opened.header.map.clone();
-    let mut cols = Vec::new();
-    let all_template = map.pos.iter().all(Option::is_some);
-    let dropped: Vec<usize> = [map.division_name, map.user_type_name]
-        .into_iter()
-        .flatten()
-        .collect();
-    if !dropped.is_empty() {
-        let names: Vec<&str> = dropped
-            .iter()
-            .map(|&i| opened.header_fields[i].as_str())
-            .collect();
-        report.file_changes.push(format!(
-            "dropped the export's column(s) {}",
-            names.join(", ")
-        ));
-    }
-    let template_at = |i: usize| map.pos.iter().position(|p| *p == Some(i));
-    // Columns without a name (`,,,,` at the end of every line) go when they hold nothing.
-    let unnamed: Vec<usize> = (0..opened.header_fields.len())
-        .filter(|&i| {
-            template_at(i).is_none()
-                && !dropped.contains(&i)
-                && trim(&remove_invisible(&opened.header_fields[i], false)).is_empty()
-        })
-        .collect();
-    let empty_unnamed = if unnamed.is_empty() {
-        Vec::new()
-    } else {
-        columns_without_data(source, &opts.read, &unnamed)?
-    };
-    if !empty_unnamed.is_empty() {
-        let labels: Vec<String> = empty_unnamed
-            .iter()
-            .map(|&i| file::column_letters(i))
-            .collect();
-        report.file_changes.push(format!(
-            "dropped {} empty column(s) without a name ({}): stray delimiters at the ends of the lines",
-            empty_unnamed.len(),
-            labels.join(", ")
-        ));
-    }
-    let dropped: Vec<usize> = dropped.into_iter().chain(empty_unnamed).collect();
-    if all_template {
-        cols.extend(Col::ALL.iter().map(|&c| OutCol::Template(c)));
-        for (i, name) in opened.header_fields.iter().enumerate() {
-            if template_at(i).is_none() && !dropped.contains(&i) {
-                cols.push(OutCol::Other(i, name.clone()));
-                report.not_fixed.push(format!(
-                    "column \"{name}\" is not a template column: kept at the end (delete it if it is not needed)"
-                ));
-            }
-        }
-        let in_order = map.pos.windows(2).all(|w| w[0] < w[1]);
-        if !in_order {
-            report
-                .file_changes
-                .push("put the columns in template order".into());
-        }
-    } else {
-        for (i, name) in opened.header_fields.iter().enumerate() {
-            if dropped.contains(&i) {
-                continue;
-            }
-            match template_at(i) {
-                Some(t) => cols.push(OutCol::Template(Col::ALL[t])),
-                None => cols.push(OutCol::Other(i, name.clone())),
-            }
-        }
-        let missing: Vec<&str> = Col::ALL
-            .iter()
-            .filter(|c| map.pos[**c as usize].is_none())
-            .map(|c| c.name())
-            .collect();
-        report.not_fixed.push(format!(
-            "missing column(s) {}: the columns keep their order",
-            missing.join(", ")
-        ));
-    }
-    let renamed: Vec<String> = Col::ALL
-        .iter()
-        .filter_map(|&c| {
-            let i = map.pos[c as usize]?;
-            let was = &opened.header_fields[i];
-            (was != c.name()).then(|| format!("\"{was}\" → {}", c.name()))
-        })
-        .collect();
-    if !renamed.is_empty() {
-        report
-            .file_changes
-            .push(format!("renamed {}", renamed.join(", ")));
-    }
-    if opened.header.header_is_data {
-        report
-            .file_changes
-            .push("added the header line (the first line was data)".into());
-    }
+    let cols = output_columns(source, &opts.read, &opened, &mut report)?;
 
     let mut w = csv::WriterBuilder::new()
         .delimiter(delimiter)
@@ -379,6 +234,175 @@ pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<Fi
         ));
     }
     Ok(report)
+}
+
+/// What reading a workbook's sheet did to its cells, and what it could not mend.
+fn note_sheet(sheet: &file::SheetData, report: &mut FixReport) {
+    let count = |kind: file::CellKind| sheet.facts().iter().filter(|f| f.kind == kind).count();
+    let mut change = format!("read the sheet {} of the workbook", sheet.sheet);
+    let dates = count(file::CellKind::Date);
+    if dates > 0 {
+        change.push_str(&format!(
+            "; {dates} date cell(s) written as MM/DD/YYYY (check them: `qusers validate` names them, S01)"
+        ));
+    }
+    report.file_changes.push(change);
+    // Ids Excel kept as numbers, and cells a merged range left empty: copied as read, for
+    // the admin to type again (`qusers validate` of the workbook names each cell).
+    let numbers = count(file::CellKind::Number);
+    if numbers > 0 {
+        report.not_fixed.push(format!(
+            "{numbers} userName/userID/email cell(s) are number cells, copied as Excel holds them (leading zeros and digits past 15 may be lost: S05 in `qusers validate` of the workbook)"
+        ));
+    }
+    let merged = count(file::CellKind::Merged);
+    if merged > 0 {
+        report.not_fixed.push(format!(
+            "{merged} row(s) have cells covered by a merged range, copied empty (S04 in `qusers validate` of the workbook)"
+        ));
+    }
+    let flagged = count(file::CellKind::Error) + count(file::CellKind::Bool);
+    if flagged > 0 {
+        report.not_fixed.push(format!(
+            "{flagged} error or TRUE/FALSE cell(s) copied as Excel shows them (S02/S03 in `qusers validate` of the workbook)"
+        ));
+    }
+}
+
+/// The file-level changes of reading the file: its encoding, a `sep=` line, its delimiter
+/// (the copy's is `delimiter`).
+fn note_reading(opened: &file::Opened, opts: &FixOptions, delimiter: u8, report: &mut FixReport) {
+    match &opened.encoding {
+        TextEncoding::Utf8 => {}
+        TextEncoding::Utf8Bom if !opts.bom => report
+            .file_changes
+            .push("removed the UTF-8 byte-order mark".into()),
+        TextEncoding::Utf8Bom => {}
+        other => report
+            .file_changes
+            .push(format!("re-encoded from {} to UTF-8", other.describe())),
+    }
+    if let Some(d) = opened.sep_line {
+        report.file_changes.push(format!(
+            "dropped Excel's \"sep={}\" first line (the header is the next line; its delimiter was used)",
+            d.0 as char
+        ));
+    }
+    if opened.delimiter.0 != delimiter {
+        report.file_changes.push(format!(
+            "delimiter {} → {}",
+            opened.delimiter.describe(),
+            file::Delimiter(delimiter).describe()
+        ));
+    }
+}
+
+/// The copy's columns: the template's in order (then the file's others), or, when a template
+/// column is missing, the file's own order; the changes and what stays are noted in `report`.
+fn output_columns(
+    source: &Source,
+    read: &ReadOptions,
+    opened: &file::Opened,
+    report: &mut FixReport,
+) -> Result<Vec<OutCol>, FixError> {
+    let map = &opened.header.map;
+    let mut cols = Vec::new();
+    let all_template = map.pos.iter().all(Option::is_some);
+    let dropped: Vec<usize> = [map.division_name, map.user_type_name]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !dropped.is_empty() {
+        let names: Vec<&str> = dropped
+            .iter()
+            .map(|&i| opened.header_fields[i].as_str())
+            .collect();
+        report.file_changes.push(format!(
+            "dropped the export's column(s) {}",
+            names.join(", ")
+        ));
+    }
+    let template_at = |i: usize| map.pos.iter().position(|p| *p == Some(i));
+    // Columns without a name (`,,,,` at the end of every line) go when they hold nothing.
+    let unnamed: Vec<usize> = (0..opened.header_fields.len())
+        .filter(|&i| {
+            template_at(i).is_none()
+                && !dropped.contains(&i)
+                && trim(&remove_invisible(&opened.header_fields[i], false)).is_empty()
+        })
+        .collect();
+    let empty_unnamed = if unnamed.is_empty() {
+        Vec::new()
+    } else {
+        columns_without_data(source, read, &unnamed)?
+    };
+    if !empty_unnamed.is_empty() {
+        let labels: Vec<String> = empty_unnamed
+            .iter()
+            .map(|&i| file::column_letters(i))
+            .collect();
+        report.file_changes.push(format!(
+            "dropped {} empty column(s) without a name ({}): stray delimiters at the ends of the lines",
+            empty_unnamed.len(),
+            labels.join(", ")
+        ));
+    }
+    let dropped: Vec<usize> = dropped.into_iter().chain(empty_unnamed).collect();
+    if all_template {
+        cols.extend(Col::ALL.iter().map(|&c| OutCol::Template(c)));
+        for (i, name) in opened.header_fields.iter().enumerate() {
+            if template_at(i).is_none() && !dropped.contains(&i) {
+                cols.push(OutCol::Other(i, name.clone()));
+                report.not_fixed.push(format!(
+                    "column \"{name}\" is not a template column: kept at the end (delete it if it is not needed)"
+                ));
+            }
+        }
+        let in_order = map.pos.windows(2).all(|w| w[0] < w[1]);
+        if !in_order {
+            report
+                .file_changes
+                .push("put the columns in template order".into());
+        }
+    } else {
+        for (i, name) in opened.header_fields.iter().enumerate() {
+            if dropped.contains(&i) {
+                continue;
+            }
+            match template_at(i) {
+                Some(t) => cols.push(OutCol::Template(Col::ALL[t])),
+                None => cols.push(OutCol::Other(i, name.clone())),
+            }
+        }
+        let missing: Vec<&str> = Col::ALL
+            .iter()
+            .filter(|c| map.pos[**c as usize].is_none())
+            .map(|c| c.name())
+            .collect();
+        report.not_fixed.push(format!(
+            "missing column(s) {}: the columns keep their order",
+            missing.join(", ")
+        ));
+    }
+    let renamed: Vec<String> = Col::ALL
+        .iter()
+        .filter_map(|&c| {
+            let i = map.pos[c as usize]?;
+            let was = &opened.header_fields[i];
+            (was != c.name()).then(|| format!("\"{was}\" → {}", c.name()))
+        })
+        .collect();
+    if !renamed.is_empty() {
+        report
+            .file_changes
+            .push(format!("renamed {}", renamed.join(", ")));
+    }
+    if opened.header.header_is_data {
+        report
+            .file_changes
+            .push("added the header line (the first line was data)".into());
+    }
+    Ok(cols)
 }
 
 /// Which of the columns `candidates` hold no value in any record (a first pass over the file).
