@@ -7,7 +7,7 @@ use crate::file::{Delimiter, ReadOptions, Source};
 use crate::fix::{fix, FixOptions};
 use crate::present::console;
 use crate::present::fix::{render_text, FixJson};
-use crate::present::sorted_json;
+use crate::present::json::sorted_json;
 use crate::validate::{validate_source, NullSink, ValidateOptions};
 
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{Exit, Format, Output};
 use crate::file::Source;
-use crate::present::sorted_json;
+use crate::present::json::sorted_json;
 use crate::present::split::{render_text, SplitJson};
 use crate::split::{split, SplitOptions, MAX_PART_BYTES, MAX_PART_ROWS};
 

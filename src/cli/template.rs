@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use super::{Exit, Format, Output};
 use crate::file::{Delimiter, COLUMNS};
 use crate::present::catalog::{template_written, TemplateJson};
-use crate::present::{console, sorted_json};
+use crate::present::console;
+use crate::present::json::sorted_json;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

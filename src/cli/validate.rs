@@ -214,7 +214,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     }
     let text = match args.format {
-        Format::Json => crate::present::sorted_json(&ValidateJson::new(
+        Format::Json => crate::present::json::sorted_json(&ValidateJson::new(
             exit as i32,
             args.strict,
             &summaries,
