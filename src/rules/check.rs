@@ -222,10 +222,11 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     };
 
     // What any value may have wrong.
-    check_lengths(&row, out);
+    let marks = mark_cells(&row);
+    check_lengths(&row, marks.long, out);
     check_characters(&row, all, out);
-    check_text_prefix(&row, out);
-    check_spaces(&row, out);
+    check_text_prefix(&row, marks.prefixed, out);
+    check_spaces(marks.spaced, out);
     check_scientific(&row, out);
 
     // Each column's own rules.
@@ -254,21 +255,59 @@ fn check_field_count(len: usize, width: usize, out: &mut Vec<Problem>) {
     }
 }
 
-/// R07: a name, username or email longer than Qualtrics holds, one problem a column.
-fn check_lengths(row: &Row, out: &mut Vec<Problem>) {
+/// The columns whose values break the cheap rules of any value, as bit sets (bit `i` is
+/// `Col::ALL[i]`). One pass over the row finds them, and most rows leave every set empty.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Marks {
+    /// More bytes than [`MAX_CHARS`] in a column that has a length limit (R07 counts the
+    /// characters).
+    long: u16,
+    /// Starts with Excel's text prefix, in a column that takes no apostrophe (R06).
+    prefixed: u16,
+    /// Spaces around the value (W01).
+    spaced: u16,
+}
+
+/// The [`Marks`] of a row.
+fn mark_cells(row: &Row) -> Marks {
+    let mut marks = Marks::default();
     for col in Col::ALL {
+        let text = row.texts[col as usize];
+        let value = row.value(col);
+        let bit = 1u16 << col as u16;
+        if value.len() != text.len() {
+            marks.spaced |= bit;
+        }
+        if col.takes_no_apostrophe() && value.starts_with('\'') {
+            marks.prefixed |= bit;
+        }
         // Bytes first: a value of at most 255 bytes has at most 255 characters.
-        if col.has_length_limit() && row.texts[col as usize].len() > MAX_CHARS {
-            let n = row.value(col).chars().count();
-            if n > MAX_CHARS {
-                out.push(Problem::new(
-                    Code::TooLong,
-                    format!(
-                        "{} has {n} characters; Qualtrics holds at most {MAX_CHARS}",
-                        col.name()
-                    ),
-                ));
-            }
+        if col.has_length_limit() && text.len() > MAX_CHARS {
+            marks.long |= bit;
+        }
+    }
+    marks
+}
+
+/// The columns of a bit set of [`Marks`], in template order.
+fn marked(set: u16) -> impl Iterator<Item = Col> {
+    Col::ALL
+        .into_iter()
+        .filter(move |c| set & (1 << *c as u16) != 0)
+}
+
+/// R07: a name, username or email longer than Qualtrics holds, one problem a column.
+fn check_lengths(row: &Row, long: u16, out: &mut Vec<Problem>) {
+    for col in marked(long) {
+        let n = row.value(col).chars().count();
+        if n > MAX_CHARS {
+            out.push(Problem::new(
+                Code::TooLong,
+                format!(
+                    "{} has {n} characters; Qualtrics holds at most {MAX_CHARS}",
+                    col.name()
+                ),
+            ));
         }
     }
 }
@@ -351,40 +390,33 @@ fn check_characters(row: &Row, all: &str, out: &mut Vec<Problem>) {
 }
 
 /// R06: an id, address or code that starts with Excel's text prefix (').
-fn check_text_prefix(row: &Row, out: &mut Vec<Problem>) {
-    let mut prefixed = Vec::new();
-    for col in Col::ALL {
-        let value = row.value(col);
-        if col.takes_no_apostrophe() && value.starts_with('\'') {
-            prefixed.push(format!("{} {}", col.name(), quoted(value)));
-        }
+fn check_text_prefix(row: &Row, prefixed: u16, out: &mut Vec<Problem>) {
+    if prefixed == 0 {
+        return;
     }
-    if !prefixed.is_empty() {
-        out.push(Problem::new(
-            Code::TextPrefix,
-            format!(
-                "{} start{} with ', Excel's text prefix, saved as part of the value",
-                prefixed.join(", "),
-                if prefixed.len() == 1 { "s" } else { "" }
-            ),
-        ));
-    }
+    let prefixed: Vec<String> = marked(prefixed)
+        .map(|col| format!("{} {}", col.name(), quoted(row.value(col))))
+        .collect();
+    out.push(Problem::new(
+        Code::TextPrefix,
+        format!(
+            "{} start{} with ', Excel's text prefix, saved as part of the value",
+            prefixed.join(", "),
+            if prefixed.len() == 1 { "s" } else { "" }
+        ),
+    ));
 }
 
 /// W01: spaces around values, one problem naming every such column.
-fn check_spaces(row: &Row, out: &mut Vec<Problem>) {
-    let mut spaced = Vec::new();
-    for col in Col::ALL {
-        if row.value(col).len() != row.texts[col as usize].len() {
-            spaced.push(col.name());
-        }
+fn check_spaces(spaced: u16, out: &mut Vec<Problem>) {
+    if spaced == 0 {
+        return;
     }
-    if !spaced.is_empty() {
-        out.push(Problem::new(
-            Code::Whitespace,
-            format!("spaces around {}", spaced.join(", ")),
-        ));
-    }
+    let spaced: Vec<&str> = marked(spaced).map(Col::name).collect();
+    out.push(Problem::new(
+        Code::Whitespace,
+        format!("spaces around {}", spaced.join(", ")),
+    ));
 }
 
 /// T03: Excel's scientific notation in an identifier: the digits it dropped are gone. Only a
@@ -793,10 +825,11 @@ mod column_tests {
         let long = "é".repeat(200); // 400 bytes, 200 characters: within the limit.
         let longer = "a".repeat(256);
         let mut out = Vec::new();
-        check_lengths(&create(&map, &[(Col::FirstName, &long)]), &mut out);
-        check_lengths(&create(&map, &[(Col::DivisionId, &longer)]), &mut out);
+        let lengths = |r: &Row, out: &mut Vec<Problem>| check_lengths(r, mark_cells(r).long, out);
+        lengths(&create(&map, &[(Col::FirstName, &long)]), &mut out);
+        lengths(&create(&map, &[(Col::DivisionId, &longer)]), &mut out);
         assert!(out.is_empty());
-        check_lengths(&create(&map, &[(Col::LastName, &longer)]), &mut out);
+        lengths(&create(&map, &[(Col::LastName, &longer)]), &mut out);
         assert_eq!(codes(&out), ["R07"]);
         assert_eq!(
             out[0].detail,
@@ -839,9 +872,11 @@ mod column_tests {
     fn text_prefix_is_found_outside_names() {
         let map = ColumnMap::template();
         let mut out = Vec::new();
-        check_text_prefix(&create(&map, &[(Col::FirstName, "'Ann")]), &mut out);
+        let prefix =
+            |r: &Row, out: &mut Vec<Problem>| check_text_prefix(r, mark_cells(r).prefixed, out);
+        prefix(&create(&map, &[(Col::FirstName, "'Ann")]), &mut out);
         assert!(out.is_empty(), "a name may start with an apostrophe");
-        check_text_prefix(&create(&map, &[(Col::AccountType, "'UT_ABC")]), &mut out);
+        prefix(&create(&map, &[(Col::AccountType, "'UT_ABC")]), &mut out);
         assert_eq!(codes(&out), ["R06"]);
         assert_eq!(
             out[0].detail,
@@ -853,13 +888,11 @@ mod column_tests {
     fn spaces_name_every_spaced_column() {
         let map = ColumnMap::template();
         let mut out = Vec::new();
-        check_spaces(
-            &create(
-                &map,
-                &[(Col::FirstName, " Ann"), (Col::Email, "ann@x.org\t")],
-            ),
-            &mut out,
+        let row = create(
+            &map,
+            &[(Col::FirstName, " Ann"), (Col::Email, "ann@x.org\t")],
         );
+        check_spaces(mark_cells(&row).spaced, &mut out);
         assert_eq!(codes(&out), ["W01"]);
         assert_eq!(out[0].detail, "spaces around firstName, email");
     }
