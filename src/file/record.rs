@@ -23,6 +23,7 @@ impl<'a> Record<'a> {
     }
 
     /// Field `i`, if the record has it.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&'a str> {
         let end = *self.ends.get(i)? as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
@@ -30,6 +31,7 @@ impl<'a> Record<'a> {
     }
 
     /// Every field's text, back to back.
+    #[inline]
     pub fn text(&self) -> &'a str {
         self.text
     }
@@ -176,6 +178,7 @@ impl RecordBuf {
     }
 
     /// Record `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> Record<'_> {
         let s = self.spans[i];
         Record {
@@ -186,6 +189,7 @@ impl RecordBuf {
     }
 
     /// The physical line record `i` starts on.
+    #[inline]
     pub fn line(&self, i: usize) -> u64 {
         self.lines[i]
     }
