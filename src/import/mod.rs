@@ -75,11 +75,6 @@ impl Outcome {
             Outcome::Missing => "missing",
         }
     }
-
-    /// Rows with this outcome are done for good (a resume leaves them alone).
-    pub fn is_final(self) -> bool {
-        !matches!(self, Outcome::Planned)
-    }
 }
 
 /// A data row as the importer keeps it: its fields (trimmed) and what validation said.

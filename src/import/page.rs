@@ -13,18 +13,9 @@ use super::run::{ImportOutcome, ImportVerdict};
 use super::{Outcome, RowResult};
 use crate::numfmt::plural;
 use crate::present::html::{
-    write_import, Capped, FieldChange, ImportPage, ImportRow, PlanCounts, EMBEDDED_ROWS,
+    write_import, Capped, FieldChange, ImportPage, ImportRow, EMBEDDED_ROWS,
 };
 use crate::rules::Severity;
-
-/// Fields whose change has its own class on the page (the rest are "other field updates").
-const CLASSED: [&str; 5] = [
-    "userName",
-    "accountStatus",
-    "accountType",
-    "divisionId",
-    "expirationDate",
-];
 
 impl ImportOutcome {
     /// Writes the page when the report was an `.html` name; returns its path. `target` says
@@ -132,7 +123,10 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
         dry_run: o.verdict == ImportVerdict::Planned,
         verdict,
         verdict_class: verdict_class.into(),
-        plan: plan_counts(o),
+        plan: o.plan.class_counts(),
+        unchanged: c.unchanged,
+        invalid: c.invalid,
+        skipped: c.skipped,
         outcomes,
         rows: rows.items,
         rows_omitted: rows.omitted,
@@ -153,32 +147,6 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
                 .map_or_else(|| o.report.display().to_string(), |n| n.to_string_lossy().into()),
         ),
     }
-}
-
-/// The plan by class: a row counts in every class it changes.
-fn plan_counts(o: &ImportOutcome) -> PlanCounts {
-    let mut p = PlanCounts {
-        unchanged: o.counts.unchanged,
-        invalid: o.counts.invalid,
-        skipped: o.counts.skipped,
-        ..PlanCounts::default()
-    };
-    for r in &o.plan.rows {
-        match &r.planned {
-            Planned::Create { .. } => p.creates += 1,
-            Planned::Update { changes, .. } => {
-                let has = |f: &str| changes.iter().any(|c| c.field == f);
-                p.renames += u64::from(has("userName"));
-                p.status_changes += u64::from(has("accountStatus"));
-                p.type_changes += u64::from(has("accountType"));
-                p.division_moves += u64::from(has("divisionId"));
-                p.expirations += u64::from(has("expirationDate"));
-                p.other_updates += u64::from(changes.iter().any(|c| !CLASSED.contains(&c.field)));
-            }
-            _ => {}
-        }
-    }
-    p
 }
 
 /// The verdict in one sentence, and its look (`ok`, `warning`, `error`). Rows sent (or to be

@@ -39,7 +39,7 @@ pub struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_kinds: Option<crate::api::RequestCounts>,
     /// Rows to send per class of change.
-    pub changes: super::preview::ClassCounts,
+    pub changes: crate::vocab::change::ClassCounts,
     /// Rows sent (or to send) despite warnings, by rule code.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub warnings_by_rule: std::collections::BTreeMap<&'static str, usize>,
@@ -87,7 +87,7 @@ impl<'a> Summary<'a> {
             resume_command,
             transient: o.transient.as_ref(),
             request_kinds: o.request_counts,
-            changes: super::preview::ClassCounts::of(&o.plan),
+            changes: o.plan.class_counts(),
             warnings_by_rule: super::preview::warnings_by_rule(&o.plan)
                 .into_iter()
                 .collect(),

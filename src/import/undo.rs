@@ -375,12 +375,12 @@ mod tests {
                         update: UserUpdate::default(),
                         changes: vec![
                             Change {
-                                field: "firstName",
+                                field: Col::FirstName,
                                 old: "Ann".into(),
                                 new: "Anne".into(),
                             },
                             Change {
-                                field: "expirationDate",
+                                field: Col::ExpirationDate,
                                 old: String::new(),
                                 new: "12/31/2027".into(),
                             },

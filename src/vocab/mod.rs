@@ -60,3 +60,4 @@ impl Col {
         COLUMNS[self as usize]
     }
 }
+pub mod change;
