@@ -61,3 +61,4 @@ impl Col {
     }
 }
 pub mod change;
+pub mod outcome;
