@@ -12,7 +12,8 @@ use super::instance::Bars;
 use super::target::{runtime, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::file::Source;
-use crate::import::{ImportOptions, Progress as _, Summary};
+use crate::import::{ImportOptions, Progress as _};
+use crate::present::import::Summary;
 use crate::sync::scope::ScopeRule;
 use crate::sync::{Deprovision, Grace, SyncOptions};
 

@@ -7,14 +7,12 @@ pub mod base;
 pub mod brakes;
 mod journal;
 mod load;
-mod page;
 mod plan;
-pub mod preview;
+mod resume;
 mod rows;
 mod run;
-mod summary;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod undo;
 pub mod update;
 
@@ -27,17 +25,16 @@ pub use journal::{
     RowResult,
 };
 pub use load::{Collect, RefusedRow, RefusedRows, REFUSED};
-pub use page::import_page;
 pub use plan::{
     describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
     PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
 };
+pub use resume::resume_command;
 pub use rows::Fields;
 pub use run::{
     default_report, parse_duration, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome,
     ImportVerdict, Importer, InstanceFrom, NoProgress, Prepared, Progress,
 };
-pub use summary::{render_plan, resume_command, Summary};
 
 pub use crate::vocab::outcome::Outcome;
 

@@ -1,7 +1,7 @@
 //! The plan: each row compared with the instance, field by field. Unchanged rows cost nothing;
 //! creates carry the body they will send; updates only the fields that change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::base::Base;
 use super::journal::RowResult;
@@ -218,6 +218,30 @@ impl Plan {
             }
         }
         c
+    }
+
+    /// The rows the plan sends that have warnings, counted by rule: `[("R08", 2), ("W01", 1)]`,
+    /// in catalog order. A row counts once per rule.
+    pub fn warnings_by_rule(&self) -> Vec<(&'static str, usize)> {
+        let mut by: BTreeMap<crate::rules::Code, usize> = BTreeMap::new();
+        for r in &self.rows {
+            if !matches!(r.planned, Planned::Create { .. } | Planned::Update { .. }) {
+                continue;
+            }
+            let mut codes: Vec<_> = r
+                .input
+                .problems
+                .iter()
+                .filter(|p| p.severity(false) == crate::rules::Severity::Warning)
+                .map(|p| p.code)
+                .collect();
+            codes.sort();
+            codes.dedup();
+            for c in codes {
+                *by.entry(c).or_default() += 1;
+            }
+        }
+        by.into_iter().map(|(c, n)| (c.id(), n)).collect()
     }
 
     fn count(&self, f: impl Fn(&Planned) -> bool) -> usize {

@@ -319,7 +319,7 @@ pub struct ImportOutcome {
     pub failed: Option<PathBuf>,
     /// Each plan row's result, in plan order (`None`: not done, the run was interrupted).
     pub results: Vec<Option<RowResult>>,
-    /// The HTML page to write (`--report PATH.html`), see [`ImportOutcome::write_page`].
+    /// The HTML page to write (`--report PATH.html`).
     pub page: Option<PathBuf>,
 }
 

@@ -4,6 +4,8 @@
 //!
 //! - [`console`]: the two standard streams, written without panicking on a closed pipe.
 //! - [`html`]: the validate and import pages.
+//! - [`import`]: an import's plan, summary (text and JSON) and page, from its outcome.
 
 pub mod console;
 pub mod html;
+pub mod import;

@@ -1,13 +1,12 @@
 //! The summary of an import, as text or one JSON object: shared by the commands that run the
-//! import workflow (`import`, and later `update`), which print it on stdout.
+//! import workflow (`import`, `update`, `sync`), which print it on stdout. The JSON shape is
+//! the serde type [`Summary`]; the text is rendered from the same value.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::Serialize;
 
-use super::run::{Counts, ImportOutcome, ImportVerdict};
-use super::Plan;
+use crate::import::{Counts, ImportOutcome, ImportVerdict};
 
 /// The JSON summary.
 #[derive(Serialize)]
@@ -88,9 +87,7 @@ impl<'a> Summary<'a> {
             transient: o.transient.as_ref(),
             request_kinds: o.request_counts,
             changes: o.plan.class_counts(),
-            warnings_by_rule: super::preview::warnings_by_rule(&o.plan)
-                .into_iter()
-                .collect(),
+            warnings_by_rule: o.plan.warnings_by_rule().into_iter().collect(),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
             notes: &o.validation.notes,
@@ -121,13 +118,13 @@ impl<'a> Summary<'a> {
             let _ = writeln!(text, "  note: {note}");
         }
         if self.dry_run {
-            text.push_str(&super::preview::render(&o.plan, &o.base_note));
+            text.push_str(&super::plan::render(&o.plan, &o.base_note));
             if let Some(b) = &o.brake {
                 let _ = writeln!(text, "a real run would stop: {b}");
             }
             let _ = writeln!(text, "nothing was changed (--dry-run)");
         } else if let Some(b) = &o.brake {
-            text.push_str(&super::preview::render(&o.plan, &o.base_note));
+            text.push_str(&super::plan::render(&o.plan, &o.base_note));
             let _ = writeln!(text, "nothing was imported: {b}");
         } else if o.verdict == ImportVerdict::NotImported {
             let why = if o.file_errors {
@@ -159,7 +156,7 @@ impl<'a> Summary<'a> {
             }
         );
         if !self.dry_run && o.brake.is_none() && o.plan.creates() + o.plan.updates() > 0 {
-            let _ = writeln!(text, "  planned: {}", super::preview::class_line(&o.plan));
+            let _ = writeln!(text, "  planned: {}", super::plan::class_line(&o.plan));
         }
         let updates = c.updated + c.conflict > 0;
         if !self.dry_run && o.brake.is_none() && updates && !o.base_note.is_empty() {
@@ -217,39 +214,4 @@ impl<'a> Summary<'a> {
             let _ = writeln!(text, "  to finish: {cmd}");
         }
     }
-}
-
-/// The plan, as `--dry-run` prints it (see [`super::preview::render`]).
-pub fn render_plan(s: &mut String, plan: &Plan) {
-    s.push_str(&super::preview::render(plan, ""));
-}
-
-/// The command to continue an interrupted import: `qusers` with `args` (the command line's
-/// words after the program name), `--resume` and `--report` added when missing, each word
-/// quoted for a POSIX shell. (The token is never on a command line qusers takes.)
-pub fn resume_command(args: impl IntoIterator<Item = String>, report: &Path) -> String {
-    let mut words: Vec<String> = args.into_iter().collect();
-    if !words.iter().any(|w| w == "--resume") {
-        words.push("--resume".into());
-    }
-    if !words
-        .iter()
-        .any(|w| w == "--report" || w.starts_with("--report="))
-    {
-        words.push("--report".into());
-        words.push(report.display().to_string());
-    }
-    let quoted: Vec<String> = words
-        .iter()
-        .map(|w| {
-            if w.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', "'\\''"))
-            }
-        })
-        .collect();
-    format!("qusers {}", quoted.join(" "))
 }

@@ -8,31 +8,27 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::plan::{Planned, PlannedRow};
-use super::run::{ImportOutcome, ImportVerdict};
-use super::{Outcome, RowResult};
+use crate::import::{ImportOutcome, ImportVerdict, Outcome, Planned, PlannedRow, RowResult};
 use crate::numfmt::plural;
 use crate::present::html::{
     write_import, Capped, FieldChange, ImportPage, ImportRow, EMBEDDED_ROWS,
 };
 use crate::rules::Severity;
 
-impl ImportOutcome {
-    /// Writes the page when the report was an `.html` name; returns its path. `target` says
-    /// where the users went (never a token); `resume` is the command that finishes an
-    /// interrupted run.
-    pub fn write_page(
-        &self,
-        target: &str,
-        resume: Option<&str>,
-    ) -> anyhow::Result<Option<PathBuf>> {
-        let Some(path) = &self.page else {
-            return Ok(None);
-        };
-        write_import(path, &import_page(self, target, resume))
-            .with_context(|| format!("cannot write the page {}", path.display()))?;
-        Ok(Some(path.clone()))
-    }
+/// Writes the page of `o` when its report was an `.html` name; returns its path. `target`
+/// says where the users went (never a token); `resume` is the command that finishes an
+/// interrupted run.
+pub fn write_page(
+    o: &ImportOutcome,
+    target: &str,
+    resume: Option<&str>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let Some(path) = &o.page else {
+        return Ok(None);
+    };
+    write_import(path, &import_page(o, target, resume))
+        .with_context(|| format!("cannot write the page {}", path.display()))?;
+    Ok(Some(path.clone()))
 }
 
 /// The page of an import: its verdict, plan, outcomes, retries and rows (failed, invalid and
@@ -153,7 +149,7 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
 /// sent) despite warnings are counted by rule, and an otherwise clean run looks `warning`.
 fn verdict(o: &ImportOutcome) -> (String, &'static str) {
     let (mut text, class) = plain_verdict(o);
-    let Some(warned) = super::preview::warnings_line(&o.plan) else {
+    let Some(warned) = super::plan::warnings_line(&o.plan) else {
         return (text, class);
     };
     let sent = if o.verdict == ImportVerdict::Planned {
@@ -362,9 +358,7 @@ mod tests {
             run_import(&input, &client(&h), opts, &AtomicBool::new(true)).expect("cancelled");
         assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
         let resume = "qusers import users.csv --report r.html --resume";
-        let written = outcome
-            .write_page("the simulator", Some(resume))
-            .expect("written");
+        let written = write_page(&outcome, "the simulator", Some(resume)).expect("written");
         assert_eq!(written.as_deref(), Some(page.as_path()));
         let html = std::fs::read_to_string(&page).expect("page");
         assert!(html.contains("3 rows not done yet"), "{html}");

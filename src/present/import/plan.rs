@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::plan::{ChangeClass, Plan, Planned, PlannedRow};
-use super::Outcome;
+use crate::import::{Outcome, Plan, Planned, PlannedRow};
 use crate::validate::Verdict;
+use crate::vocab::change::ChangeClass;
 
 /// Rows shown in full before the rest are listed by class.
 pub const DETAILED_ROWS: usize = 50;
@@ -42,30 +42,6 @@ fn row_line(r: &PlannedRow) -> Option<String> {
     Some(text)
 }
 
-/// The rows the plan sends that have warnings, counted by rule: `[("R08", 2), ("W01", 1)]`,
-/// in catalog order. A row counts once per rule.
-pub fn warnings_by_rule(plan: &Plan) -> Vec<(&'static str, usize)> {
-    let mut by: BTreeMap<crate::rules::Code, usize> = BTreeMap::new();
-    for r in &plan.rows {
-        if !matches!(r.planned, Planned::Create { .. } | Planned::Update { .. }) {
-            continue;
-        }
-        let mut codes: Vec<_> = r
-            .input
-            .problems
-            .iter()
-            .filter(|p| p.severity(false) == crate::rules::Severity::Warning)
-            .map(|p| p.code)
-            .collect();
-        codes.sort();
-        codes.dedup();
-        for c in codes {
-            *by.entry(c).or_default() += 1;
-        }
-    }
-    by.into_iter().map(|(c, n)| (c.id(), n)).collect()
-}
-
 /// How many rows the plan sends despite warnings, and by rule: `3 rows with warnings (R08: 2,
 /// W01: 1)`; `None` when none has.
 pub fn warnings_line(plan: &Plan) -> Option<String> {
@@ -80,7 +56,8 @@ pub fn warnings_line(plan: &Plan) -> Option<String> {
     if rows == 0 {
         return None;
     }
-    let rules: Vec<String> = warnings_by_rule(plan)
+    let rules: Vec<String> = plan
+        .warnings_by_rule()
         .iter()
         .map(|(c, n)| format!("{c}: {n}"))
         .collect();
@@ -242,7 +219,7 @@ pub fn render(plan: &Plan, base: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::UserUpdate;
-    use crate::import::plan::Change;
+    use crate::import::Change;
     use crate::import::InputRow;
     use crate::rules::Action;
     use crate::validate::Verdict;
@@ -295,7 +272,7 @@ mod tests {
             rows: vec![warned, spaced, clean],
             ..Default::default()
         };
-        assert_eq!(warnings_by_rule(&plan), vec![("R08", 1), ("W01", 2)]);
+        assert_eq!(plan.warnings_by_rule(), vec![("R08", 1), ("W01", 2)]);
         let text = render(&plan, "");
         assert!(
             text.contains("to send: 2 rows with warnings (R08: 1, W01: 2)"),
