@@ -14,7 +14,7 @@ use super::{Exit, Format, Output};
 use crate::file::Source;
 use crate::import::{
     default_report, resume_command, FileInput, ImportOptions, ImportOutcome, ImportVerdict,
-    Importer, InstanceFrom, OnTaken, Prepared, Progress,
+    Importer, InstanceFrom, OnTaken, PlannedImport, Progress,
 };
 use crate::present::console;
 use crate::present::import::{write_page, Summary};
@@ -80,7 +80,7 @@ pub struct Args {
     target: TargetArgs,
 }
 
-pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()> {
+pub(super) fn confirm(prepared: &PlannedImport, target: &Target, yes: bool) -> anyhow::Result<()> {
     let plan = &prepared.plan;
     let (creates, updates) = (plan.creates(), plan.updates());
     if yes || target.sim.is_some() || creates + updates == 0 {
@@ -179,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(sim) = target.and_then(|t| t.sim) {
         sim.stop()?;
     }
-    Ok(if outcome.cancelled {
+    Ok(if outcome.verdict.cancelled() {
         Exit::Interrupted
     } else if outcome.success() {
         Exit::Ok

@@ -221,7 +221,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let flag = cancel.clone();
     let yes = args.yes;
     let confirm_target = &target;
-    let confirm = move |p: &crate::import::Prepared| super::import::confirm(p, confirm_target, yes);
+    let confirm =
+        move |p: &crate::import::PlannedImport| super::import::confirm(p, confirm_target, yes);
     let outcome = rt.block_on(async {
         let watcher = tokio::spawn(async move {
             super::target::shutdown_signal().await;

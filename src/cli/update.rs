@@ -182,7 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(sim) = target.sim {
         sim.stop()?;
     }
-    Ok(if outcome.cancelled {
+    Ok(if outcome.verdict.cancelled() {
         Exit::Interrupted
     } else if outcome.success() {
         Exit::Ok

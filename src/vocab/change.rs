@@ -5,15 +5,15 @@
 //!
 //! A row's fields map to classes by [`ChangeClass::of`], the only such mapping:
 //!
-//! | field                    | class        | terminal and JSON label          | page bar           |
-//! |--------------------------|--------------|----------------------------------|--------------------|
-//! | (a new user)             | `Create`     | `creates`                        | New users          |
-//! | `firstName`, `lastName`  | `Name`       | `name changes` (`nameChanges`)   | Name changes       |
-//! | `accountStatus`          | `Status`     | `status changes`                 | Status changes     |
-//! | `accountType`            | `UserType`   | `user-type changes`              | User type changes  |
-//! | `divisionId`             | `Division`   | `division moves`                 | Division moves     |
-//! | `expirationDate`         | `Expiration` | `expirations`                    | Expiration dates   |
-//! | `userID`, `userName`, `email` | none    | —                                | —                  |
+//! | field                   | class        | terminal, JSON key              | page bar |
+//! |-------------------------|--------------|---------------------------------|---|
+//! | (a new user)            | `Create`     | creates, `creates`              | New users |
+//! | `firstName`, `lastName` | `Name`       | name changes, `nameChanges`     | Name changes |
+//! | `accountStatus`         | `Status`     | status changes, `statusChanges` | Status changes |
+//! | `accountType`           | `UserType`   | user-type changes, `userType…`  | User type changes |
+//! | `divisionId`            | `Division`   | division moves, `divisionMoves` | Division moves |
+//! | `expirationDate`        | `Expiration` | expirations, `expirations`      | Expiration dates |
+//! | userID, userName, email | none         | —                               | — |
 //!
 //! An update never changes `userID`, `userName` or `email`: the id is how the user is found,
 //! bulk update ignores the username (validation warns, W02), and the plan does not send email.

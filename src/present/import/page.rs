@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::import::{ImportOutcome, ImportVerdict, Outcome, Planned, PlannedRow, RowResult};
+use crate::import::{
+    ImportOutcome, ImportVerdict, Interruption, Outcome, Planned, PlannedRow, RowResult,
+};
 use crate::numfmt::plural;
 use crate::present::html::{
     write_import, Capped, FieldChange, ImportPage, ImportRow, EMBEDDED_ROWS,
@@ -133,7 +135,7 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
         retries,
         requests,
         elapsed: Duration::from_secs_f64(o.elapsed_seconds.max(0.0)),
-        resume_command: (o.verdict == ImportVerdict::Interrupted || o.resume_journal.is_some())
+        resume_command: (o.verdict.interrupted() || o.resume_journal.is_some())
             .then_some(resume)
             .flatten()
             .map(str::to_string),
@@ -230,7 +232,7 @@ fn plain_verdict(o: &ImportOutcome) -> (String, &'static str) {
             };
             (format!("Nothing was imported: {why}."), "error")
         }
-        ImportVerdict::Interrupted => {
+        ImportVerdict::Interrupted(why) => {
             // Rows to send that were not: not started, or skipped by the interruption.
             let left = (o.plan.rows.iter().zip(&o.results))
                 .filter(|(row, r)| match r {
@@ -244,10 +246,9 @@ fn plain_verdict(o: &ImportOutcome) -> (String, &'static str) {
                     }
                 })
                 .count() as u64;
-            let why = if o.outage {
-                "the server stopped answering"
-            } else {
-                "it was stopped"
+            let why = match why {
+                Interruption::Outage => "the server stopped answering",
+                Interruption::Signal => "it was stopped",
             };
             (
                 format!(
@@ -356,7 +357,10 @@ mod tests {
         // Cancelled before it starts: every row is left for --resume.
         let mut outcome =
             run_import(&input, &client(&h), opts, &AtomicBool::new(true)).expect("cancelled");
-        assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
+        assert_eq!(
+            outcome.verdict,
+            ImportVerdict::Interrupted(Interruption::Signal)
+        );
         let resume = "qusers import users.csv --report r.html --resume";
         let written = write_page(&outcome, "the simulator", Some(resume)).expect("written");
         assert_eq!(written.as_deref(), Some(page.as_path()));

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::import::{Counts, ImportOutcome, ImportVerdict};
+use crate::import::{Counts, ImportOutcome, ImportVerdict, Interruption};
 
 /// The JSON summary.
 #[derive(Serialize)]
@@ -66,11 +66,11 @@ impl<'a> Summary<'a> {
             target,
             dry_run: o.verdict == ImportVerdict::Planned,
             verdict: o.verdict.as_str(),
-            interrupted_by: (o.verdict == ImportVerdict::Interrupted).then_some(if o.cancelled {
-                "signal"
-            } else {
-                "outage"
-            }),
+            interrupted_by: match o.verdict {
+                ImportVerdict::Interrupted(Interruption::Signal) => Some("signal"),
+                ImportVerdict::Interrupted(Interruption::Outage) => Some("outage"),
+                _ => None,
+            },
             creates_planned: o.plan.creates(),
             updates_planned: o.plan.updates(),
             outcomes: &o.counts,
