@@ -81,6 +81,18 @@ pub fn confirm_question(plan: &Plan, target: &str) -> String {
     q
 }
 
+/// A class of change, plural, as the terminal plan names it.
+pub fn label(class: ChangeClass) -> &'static str {
+    match class {
+        ChangeClass::Create => "creates",
+        ChangeClass::Name => "name changes",
+        ChangeClass::Status => "status changes",
+        ChangeClass::UserType => "user-type changes",
+        ChangeClass::Division => "division moves",
+        ChangeClass::Expiration => "expirations",
+    }
+}
+
 /// `creates: 1, name changes: 2, status changes: 3 (disables: 1), …`: the rows per class.
 pub fn class_line(plan: &Plan) -> String {
     let c = plan.class_counts();
@@ -88,9 +100,9 @@ pub fn class_line(plan: &Plan) -> String {
         .iter()
         .map(|(class, n)| {
             if class == ChangeClass::Status && c.disables() > 0 {
-                format!("{}: {n} (disables: {})", class.label(), c.disables())
+                format!("{}: {n} (disables: {})", label(class), c.disables())
             } else {
-                format!("{}: {n}", class.label())
+                format!("{}: {n}", label(class))
             }
         })
         .collect();
@@ -143,7 +155,7 @@ pub fn render(plan: &Plan, base: &str) -> String {
             let _ = writeln!(
                 s,
                 "    {} ({}): {}",
-                class.label(),
+                label(*class),
                 rows.len(),
                 rows.join(", ")
             );

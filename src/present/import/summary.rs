@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::import::{Counts, ImportOutcome, ImportVerdict, Interruption};
+use crate::vocab::change::{ChangeClass, ClassCounts};
 
 /// The JSON summary.
 #[derive(Serialize)]
@@ -38,7 +40,7 @@ pub struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_kinds: Option<crate::api::RequestCounts>,
     /// Rows to send per class of change.
-    pub changes: crate::vocab::change::ClassCounts,
+    pub changes: Changes,
     /// Rows sent (or to send) despite warnings, by rule code.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub warnings_by_rule: std::collections::BTreeMap<&'static str, usize>,
@@ -55,6 +57,38 @@ pub struct Summary<'a> {
     pub not_undoable: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+}
+
+/// The rows to send per class, as the JSON summary has them: `{"creates": 1, "nameChanges":
+/// 2, "statusChanges": 3, "disables": 1, …}`, in display order, `disables` right after the
+/// status changes it is part of.
+pub struct Changes(pub ClassCounts);
+
+impl Changes {
+    /// A class's key in the JSON summary.
+    pub fn key(class: ChangeClass) -> &'static str {
+        match class {
+            ChangeClass::Create => "creates",
+            ChangeClass::Name => "nameChanges",
+            ChangeClass::Status => "statusChanges",
+            ChangeClass::UserType => "userTypeChanges",
+            ChangeClass::Division => "divisionMoves",
+            ChangeClass::Expiration => "expirations",
+        }
+    }
+}
+
+impl Serialize for Changes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(ChangeClass::ALL.len() + 1))?;
+        for (class, n) in self.0.iter() {
+            m.serialize_entry(Changes::key(class), &n)?;
+            if class == ChangeClass::Status {
+                m.serialize_entry("disables", &self.0.disables())?;
+            }
+        }
+        m.end()
+    }
 }
 
 impl<'a> Summary<'a> {
@@ -86,7 +120,7 @@ impl<'a> Summary<'a> {
             resume_command,
             transient: o.transient.as_ref(),
             request_kinds: o.request_counts,
-            changes: o.plan.class_counts(),
+            changes: Changes(o.plan.class_counts()),
             warnings_by_rule: o.plan.warnings_by_rule().into_iter().collect(),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
@@ -213,5 +247,23 @@ impl<'a> Summary<'a> {
         if let Some(cmd) = self.resume_command {
             let _ = writeln!(text, "  to finish: {cmd}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_serialize_in_display_order_with_disables_after_status() {
+        let mut c = ClassCounts::default();
+        c.add(ChangeClass::Name);
+        c.add(ChangeClass::Name);
+        c.add(ChangeClass::Status);
+        c.add_disable();
+        assert_eq!(
+            serde_json::to_string(&Changes(c)).unwrap(),
+            r#"{"creates":0,"nameChanges":2,"statusChanges":1,"disables":1,"userTypeChanges":0,"divisionMoves":0,"expirations":0}"#
+        );
     }
 }
