@@ -10,7 +10,8 @@
 
 use std::fmt;
 
-use super::plan::{ChangeClass, ClassCounts, Plan};
+use super::plan::Plan;
+use crate::vocab::change::{ChangeClass, ClassCounts};
 
 /// `--max-changes`: the most users a risky class may touch.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -163,10 +164,11 @@ pub fn check(plan: &Plan, instance_users: usize, opts: &BrakeOptions) -> Result<
 mod tests {
     use super::*;
     use crate::api::UserUpdate;
-    use crate::import::plan::{Change, Planned, PlannedRow};
+    use crate::import::plan::{Planned, PlannedRow};
     use crate::import::InputRow;
     use crate::rules::Action;
     use crate::validate::Verdict;
+    use crate::vocab::change::Change;
     use crate::vocab::Col;
 
     fn update_row(n: u64, field: Col, new: &str) -> PlannedRow {

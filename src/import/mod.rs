@@ -36,8 +36,8 @@ pub use journal::{
 pub use load::{Collect, RefusedRow, RefusedRows, REFUSED};
 pub use outcome::{Counts, ImportOutcome, ImportVerdict, Interruption};
 pub use plan::{
-    describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
-    PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
+    describe_changes, iso_date, plan, same_value, Plan, PlanOptions, Planned, PlannedRow, Prefer,
+    Protect, BRAND_ADMIN_TYPE,
 };
 pub use resume::resume_command;
 pub use rows::Fields;

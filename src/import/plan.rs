@@ -11,7 +11,7 @@ use crate::file::Col;
 use crate::instance::{Instance, InstanceUser};
 use crate::rules::{damage, parse_date, parse_status, same_text, Action, Code, Problem, Status};
 use crate::validate::Verdict;
-pub use crate::vocab::change::{Change, ChangeClass, ClassCounts};
+use crate::vocab::change::{Change, ChangeClass, ClassCounts};
 
 /// How to build the requests.
 #[derive(Clone, Debug)]

@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::import::{
-    ImportOutcome, ImportVerdict, Interruption, Outcome, Planned, PlannedRow, RowResult,
-};
+use crate::import::{ImportOutcome, ImportVerdict, Interruption, Planned, PlannedRow, RowResult};
 use crate::numfmt::plural;
 use crate::present::html::{
     write_import, Capped, FieldChange, ImportPage, ImportRow, EMBEDDED_ROWS,
 };
 use crate::rules::Severity;
+use crate::vocab::outcome::Outcome;
 
 /// Writes the page of `o` when its report was an `.html` name; returns its path. `target`
 /// says where the users went (never a token); `resume` is the command that finishes an

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::import::{Outcome, Plan, Planned, PlannedRow};
+use crate::import::{Plan, Planned, PlannedRow};
 use crate::validate::Verdict;
 use crate::vocab::change::ChangeClass;
+use crate::vocab::outcome::Outcome;
 
 /// Rows shown in full before the rest are listed by class.
 pub const DETAILED_ROWS: usize = 50;
@@ -231,10 +232,10 @@ pub fn render(plan: &Plan, base: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::UserUpdate;
-    use crate::import::Change;
     use crate::import::InputRow;
     use crate::rules::Action;
     use crate::validate::Verdict;
+    use crate::vocab::change::Change;
     use crate::vocab::Col;
 
     fn row(n: u64, changes: Vec<Change>) -> PlannedRow {
