@@ -141,7 +141,7 @@ fn an_import_writes_the_page_and_every_row_beside_it() {
         "verdict: {html}"
     );
     assert!(html.contains("New users: 1 user;"), "plan counts");
-    assert!(html.contains("Other field updates: 1 user;"), "plan counts");
+    assert!(html.contains("Name changes: 1 user;"), "plan counts");
     assert!(html.contains("Invalid rows: 1 user;"), "plan counts");
     // The field-by-field change.
     assert!(

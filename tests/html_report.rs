@@ -277,7 +277,8 @@ fn the_report_never_overwrites_the_input() {
 /// its plan, failure details and resume command show, and its toggle picks the failed rows.
 #[test]
 fn the_import_page_shows_failures_and_its_toggle_picks_them() {
-    use qusers::present::html::{render_import, FieldChange, ImportPage, ImportRow, PlanCounts};
+    use qusers::present::html::{render_import, FieldChange, ImportPage, ImportRow};
+    use qusers::vocab::change::{ChangeClass, ClassCounts};
     let Some(chrome) = chromium() else { return };
     let row = |line: u64, name: &str, outcome: &str| ImportRow {
         line: Some(line),
@@ -302,10 +303,11 @@ fn the_import_page_shows_failures_and_its_toggle_picks_them() {
         target: "https://ca1.qualtrics.com".into(),
         verdict: "2 of 3 users were imported; 1 failed.".into(),
         verdict_class: "error".into(),
-        plan: PlanCounts {
-            creates: 1,
-            renames: 1,
-            ..Default::default()
+        plan: {
+            let mut c = ClassCounts::default();
+            c.add(ChangeClass::Create);
+            c.add(ChangeClass::Name);
+            c
         },
         outcomes: vec![
             ("created".into(), 1),

@@ -15,7 +15,7 @@ use qusers::api::{BaseUrl, Client, ClientOptions, NewUser, Token};
 use qusers::file::{ReadOptions, Source};
 use qusers::import::{
     FileInput, ImportLock, ImportOptions, ImportOutcome, ImportVerdict, Importer, InstanceFrom,
-    Journal, JournalEntry, JournalError, NoProgress, OnTaken, Progress, RowResult,
+    Interruption, Journal, JournalEntry, JournalError, NoProgress, OnTaken, Progress, RowResult,
 };
 use qusers::sim::{self, SimConfig, SimHandle};
 use support::{qusers, read_report, write_user_file, HEADER};
@@ -398,7 +398,10 @@ fn a_resume_against_another_instance_or_account_is_refused() {
         &NoProgress,
     )
     .expect("interrupted");
-    assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
+    assert_eq!(
+        outcome.verdict,
+        ImportVerdict::Interrupted(Interruption::Signal)
+    );
 
     let err = import(&input, &fast_client(&b.url(), b.token()), resume(&report))
         .expect_err("another instance");
@@ -672,8 +675,10 @@ fn an_outage_longer_than_max_outage_stops_like_ctrl_c() {
             prepared.apply(&AtomicBool::new(false), &NoProgress).await
         })
         .expect("import");
-    assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
-    assert!(outcome.outage);
+    assert_eq!(
+        outcome.verdict,
+        ImportVerdict::Interrupted(Interruption::Outage)
+    );
     assert!(!outcome.success());
     assert_eq!(outcome.counts.failed, 0, "nothing is failed for an outage");
     assert_eq!(outcome.counts.skipped, 10);
@@ -902,7 +907,7 @@ fn rows_done_before_an_interruption_keep_their_own_codes() {
     opts.concurrency = 2;
     let first = import_with(&input, &client, InstanceFrom::Api, opts, &cancel, &progress)
         .expect("interrupted");
-    assert_eq!(first.verdict, ImportVerdict::Interrupted);
+    assert!(first.verdict.interrupted());
     assert!(first.counts.created >= 8);
     assert!(first.counts.skipped > 0);
     let before: Vec<(String, String, String, String)> = outcomes(&report)

@@ -578,7 +578,7 @@ fn the_dry_run_plan_counts_classes_and_the_report_has_the_changes() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("creates: 1, renames: 1, status changes: 0, user-type changes: 0, division moves: 0, expirations: 0"),
+        out.contains("creates: 1, name changes: 1, status changes: 0, user-type changes: 0, division moves: 0, expirations: 0"),
         "{out}"
     );
     assert!(out.contains("no base snapshot found"), "{out}");

@@ -10,6 +10,8 @@ mod support;
 
 /// The API client against the simulator
 mod api;
+/// A real plan's classes of change, counted alike on the terminal, in JSON and on the page
+mod change_classes;
 /// A consistent command surface (issue 12 item 5)
 mod command_surface;
 /// The proxied-datacenter trap

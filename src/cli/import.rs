@@ -1,7 +1,7 @@
 //! `qusers import`: flags → [`ImportOptions`], the confirmation prompt, the progress bar, and
 //! the summary. The workflow itself is [`crate::import::Importer`].
 
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,8 +14,10 @@ use super::{Exit, Format, Output};
 use crate::file::Source;
 use crate::import::{
     default_report, resume_command, FileInput, ImportOptions, ImportOutcome, ImportVerdict,
-    Importer, InstanceFrom, OnTaken, Prepared, Progress, Summary,
+    Importer, InstanceFrom, OnTaken, PlannedImport, Progress,
 };
+use crate::present::console;
+use crate::present::import::{write_page, Summary};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -78,7 +80,7 @@ pub struct Args {
     target: TargetArgs,
 }
 
-pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow::Result<()> {
+pub(super) fn confirm(prepared: &PlannedImport, target: &Target, yes: bool) -> anyhow::Result<()> {
     let plan = &prepared.plan;
     let (creates, updates) = (plan.creates(), plan.updates());
     if yes || target.sim.is_some() || creates + updates == 0 {
@@ -91,9 +93,8 @@ pub(super) fn confirm(prepared: &Prepared, target: &Target, yes: bool) -> anyhow
     if !std::io::stdin().is_terminal() {
         bail!("not applying {what} without --yes (stdin is not a terminal to ask on)");
     }
-    let question = crate::import::preview::confirm_question(plan, &target.description);
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
+    let question = crate::present::import::plan::confirm_question(plan, &target.description);
+    console::err(&format!("{question} [y/N] "));
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
@@ -178,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(sim) = target.and_then(|t| t.sim) {
         sim.stop()?;
     }
-    Ok(if outcome.cancelled {
+    Ok(if outcome.verdict.cancelled() {
         Exit::Interrupted
     } else if outcome.success() {
         Exit::Ok
@@ -190,7 +191,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 fn render(args: &Args, target: &str, o: &ImportOutcome) -> anyhow::Result<String> {
     let resume =
         (o.resume_journal.as_ref()).map(|_| resume_command(std::env::args().skip(1), &o.report));
-    let page = o.write_page(target, resume.as_deref())?;
+    let page = write_page(o, target, resume.as_deref())?;
     let summary = Summary::new(o, target, resume.as_deref());
     if args.format == Format::Json {
         return Ok(serde_json::to_string_pretty(&summary)? + "\n");

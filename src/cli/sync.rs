@@ -12,7 +12,8 @@ use super::instance::Bars;
 use super::target::{runtime, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::file::Source;
-use crate::import::{ImportOptions, Progress as _, Summary};
+use crate::import::{ImportOptions, Progress as _};
+use crate::present::import::Summary;
 use crate::sync::scope::ScopeRule;
 use crate::sync::{Deprovision, Grace, SyncOptions};
 
@@ -220,7 +221,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let flag = cancel.clone();
     let yes = args.yes;
     let confirm_target = &target;
-    let confirm = move |p: &crate::import::Prepared| super::import::confirm(p, confirm_target, yes);
+    let confirm =
+        move |p: &crate::import::PlannedImport| super::import::confirm(p, confirm_target, yes);
     let outcome = rt.block_on(async {
         let watcher = tokio::spawn(async move {
             super::target::shutdown_signal().await;

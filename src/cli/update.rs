@@ -16,9 +16,8 @@ use super::target::{runtime, TargetArgs};
 use super::{Exit, Format, Output};
 use crate::export::ExportFilter;
 use crate::import::update::{SetField, UpdateInput};
-use crate::import::{
-    resume_command, ImportOptions, ImportVerdict, Importer, InstanceFrom, Summary,
-};
+use crate::import::{resume_command, ImportOptions, ImportVerdict, Importer, InstanceFrom};
+use crate::present::import::{write_page, Summary};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -163,7 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let again = resume_command(std::env::args().skip(1), &outcome.report);
         again.replacen(" --resume", "", 1)
     });
-    let page = outcome.write_page(&target.description, resume.as_deref())?;
+    let page = write_page(&outcome, &target.description, resume.as_deref())?;
     let summary = Summary::new(&outcome, &target.description, resume.as_deref());
     let text = if args.format == Format::Json {
         serde_json::to_string_pretty(&summary)? + "\n"
@@ -187,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(sim) = target.sim {
         sim.stop()?;
     }
-    Ok(if outcome.cancelled {
+    Ok(if outcome.verdict.cancelled() {
         Exit::Interrupted
     } else if outcome.success() {
         Exit::Ok

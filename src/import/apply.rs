@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use super::journal::{Journal, JournalEntry, RowResult};
-use super::plan::{Change, Plan, Planned, PlannedRow};
+use super::plan::{Plan, Planned, PlannedRow};
 use super::Outcome;
 use crate::api::{ApiError, Client, ErrorKind, NewUser, UserUpdate};
+use crate::vocab::change::Change;
 
 /// What to do when a create is refused because its username is taken elsewhere in Qualtrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

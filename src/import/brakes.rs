@@ -1,6 +1,6 @@
 //! The blast-radius brake: before anything is sent, a plan that disables, re-types or moves
 //! more users than a threshold stops whole, so that a filter mistake or a wrong column cannot
-//! lock out a faculty. Creates, renames and expirations are not braked: they are easy to see in
+//! lock out a faculty. Creates, name changes and expirations are not braked: they are easy to see in
 //! the plan and to undo.
 //!
 //! The default threshold is 100 users or 10 % of the instance, whichever is smaller: the 100
@@ -10,7 +10,8 @@
 
 use std::fmt;
 
-use super::plan::{Plan, Planned};
+use super::plan::Plan;
+use crate::vocab::change::{ChangeClass, ClassCounts};
 
 /// `--max-changes`: the most users a risky class may touch.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -85,52 +86,20 @@ pub enum RiskyClass {
 }
 
 impl RiskyClass {
+    /// The rows of this class among the plan's counts (see [`crate::vocab::change`]).
+    pub fn count(self, c: &ClassCounts) -> usize {
+        match self {
+            RiskyClass::Disables => c.disables(),
+            RiskyClass::UserTypeChanges => c.get(ChangeClass::UserType),
+            RiskyClass::DivisionMoves => c.get(ChangeClass::Division),
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             RiskyClass::Disables => "disables",
             RiskyClass::UserTypeChanges => "user-type changes",
             RiskyClass::DivisionMoves => "division moves",
-        }
-    }
-}
-
-/// How many users the plan would disable, re-type and move (rows still to send only).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RiskyCounts {
-    pub disables: usize,
-    pub user_type_changes: usize,
-    pub division_moves: usize,
-}
-
-impl RiskyCounts {
-    pub fn of(plan: &Plan) -> RiskyCounts {
-        let mut c = RiskyCounts::default();
-        for r in &plan.rows {
-            let Planned::Update { changes, .. } = &r.planned else {
-                continue;
-            };
-            if changes
-                .iter()
-                .any(|c| c.field == "accountStatus" && c.new == "disabled")
-            {
-                c.disables += 1;
-            }
-            if changes.iter().any(|c| c.field == "accountType") {
-                c.user_type_changes += 1;
-            }
-            if changes.iter().any(|c| c.field == "divisionId") {
-                c.division_moves += 1;
-            }
-        }
-        c
-    }
-
-    pub fn get(&self, class: RiskyClass) -> usize {
-        match class {
-            RiskyClass::Disables => self.disables,
-            RiskyClass::UserTypeChanges => self.user_type_changes,
-            RiskyClass::DivisionMoves => self.division_moves,
         }
     }
 }
@@ -169,7 +138,7 @@ pub fn check(plan: &Plan, instance_users: usize, opts: &BrakeOptions) -> Result<
     if opts.allow_mass_changes {
         return Ok(());
     }
-    let counts = RiskyCounts::of(plan);
+    let counts = plan.class_counts();
     let (limit, limit_reason) = opts.max.limit(instance_users);
     let over: Vec<(RiskyClass, usize)> = [
         RiskyClass::Disables,
@@ -177,7 +146,7 @@ pub fn check(plan: &Plan, instance_users: usize, opts: &BrakeOptions) -> Result<
         RiskyClass::DivisionMoves,
     ]
     .into_iter()
-    .map(|c| (c, counts.get(c)))
+    .map(|c| (c, c.count(&counts)))
     .filter(|(_, n)| *n > limit)
     .collect();
     if over.is_empty() {
@@ -195,12 +164,14 @@ pub fn check(plan: &Plan, instance_users: usize, opts: &BrakeOptions) -> Result<
 mod tests {
     use super::*;
     use crate::api::UserUpdate;
-    use crate::import::plan::{Change, PlannedRow};
+    use crate::import::plan::{Planned, PlannedRow};
     use crate::import::InputRow;
     use crate::rules::Action;
     use crate::validate::Verdict;
+    use crate::vocab::change::Change;
+    use crate::vocab::Col;
 
-    fn update_row(n: u64, field: &'static str, new: &str) -> PlannedRow {
+    fn update_row(n: u64, field: Col, new: &str) -> PlannedRow {
         PlannedRow {
             input: InputRow {
                 line: n + 1,
@@ -247,7 +218,7 @@ mod tests {
     #[test]
     fn disables_above_the_limit_stop_and_name_class_count_and_override() {
         let rows = (0..51)
-            .map(|n| update_row(n, "accountStatus", "disabled"))
+            .map(|n| update_row(n, Col::AccountStatus, "disabled"))
             .collect();
         let plan = plan_of(rows);
         let stop = check(&plan, 500, &BrakeOptions::default()).expect_err("brakes");
@@ -272,13 +243,13 @@ mod tests {
     #[test]
     fn enables_renames_and_changes_at_the_limit_pass() {
         let mut rows: Vec<PlannedRow> = (0..200)
-            .map(|n| update_row(n, "accountStatus", "active"))
+            .map(|n| update_row(n, Col::AccountStatus, "active"))
             .collect();
-        rows.extend((0..200).map(|n| update_row(n, "firstName", "Z")));
-        rows.extend((0..50).map(|n| update_row(n, "divisionId", "DV_x")));
+        rows.extend((0..200).map(|n| update_row(n, Col::FirstName, "Z")));
+        rows.extend((0..50).map(|n| update_row(n, Col::DivisionId, "DV_x")));
         assert!(check(&plan_of(rows), 500, &BrakeOptions::default()).is_ok());
         let moves = (0..51)
-            .map(|n| update_row(n, "divisionId", "DV_x"))
+            .map(|n| update_row(n, Col::DivisionId, "DV_x"))
             .collect();
         let stop = check(&plan_of(moves), 500, &BrakeOptions::default()).expect_err("brakes");
         assert_eq!(stop.over, vec![(RiskyClass::DivisionMoves, 51)]);

@@ -1,22 +1,29 @@
 //! `qusers import` without the command line: collect the validated rows, plan them against
 //! the instance, apply the plan through the API with a journal that makes every row happen
 //! exactly once, across crashes.
+//!
+//! The rooms: `workflow` (the steps, from the flags to the outcome), `load` (collecting
+//! validated rows), `reconcile` (what an interrupted run left, read against the instance),
+//! `plan` (each row against the instance), `brakes`, `apply` (the requests), `journal`,
+//! `ledger` (the planned rows and their results: report, counts, undo and failed files) and
+//! `outcome` (what a run did, as facts for the presentation layer).
 
 mod apply;
 pub mod base;
 pub mod brakes;
 mod journal;
+mod ledger;
 mod load;
-mod page;
+mod outcome;
 mod plan;
-pub mod preview;
+mod reconcile;
+mod resume;
 mod rows;
-mod run;
-mod summary;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod undo;
 pub mod update;
+mod workflow;
 
 pub use apply::{
     apply, finalize, result_without_request, suffixed, ApplyEnd, ApplyEvent, ApplyOptions, History,
@@ -27,60 +34,23 @@ pub use journal::{
     RowResult,
 };
 pub use load::{Collect, RefusedRow, RefusedRows, REFUSED};
-pub use page::import_page;
+pub use outcome::{Counts, ImportOutcome, ImportVerdict, Interruption};
 pub use plan::{
-    describe_changes, iso_date, plan, same_value, Change, ChangeClass, Plan, PlanOptions, Planned,
-    PlannedRow, Prefer, Protect, BRAND_ADMIN_TYPE,
+    describe_changes, iso_date, plan, same_value, Plan, PlanOptions, Planned, PlannedRow, Prefer,
+    Protect, BRAND_ADMIN_TYPE,
 };
+pub use resume::resume_command;
 pub use rows::Fields;
-pub use run::{
-    default_report, parse_duration, Counts, FileInput, ImportInput, ImportOptions, ImportOutcome,
-    ImportVerdict, Importer, InstanceFrom, NoProgress, Prepared, Progress,
+pub use workflow::{
+    default_report, parse_duration, FileInput, ImportInput, ImportOptions, Importer, InstanceFrom,
+    NoProgress, PlannedImport, Progress,
 };
-pub use summary::{render_plan, resume_command, Summary};
+
+pub use crate::vocab::outcome::Outcome;
 
 use crate::file::Col;
 use crate::rules::{Action, Problem};
 use crate::validate::{join_codes, join_messages, Verdict};
-
-/// What happened to a row (the report's `outcome`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-    Invalid,
-    Failed,
-    Skipped,
-    Planned,
-    /// Changed both in the file and in Qualtrics since the export: nothing sent.
-    Conflict,
-    /// `qusers sync`: a user in scope absent from the roster, within its grace period (or
-    /// past it with `--deprovision report`): nothing sent.
-    Missing,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Invalid => "invalid",
-            Outcome::Failed => "failed",
-            Outcome::Skipped => "skipped",
-            Outcome::Planned => "planned",
-            Outcome::Conflict => "conflict",
-            Outcome::Missing => "missing",
-        }
-    }
-
-    /// Rows with this outcome are done for good (a resume leaves them alone).
-    pub fn is_final(self) -> bool {
-        !matches!(self, Outcome::Planned)
-    }
-}
 
 /// A data row as the importer keeps it: its fields (trimmed) and what validation said.
 #[derive(Clone, Debug)]

@@ -1,9 +1,7 @@
 //! The plan: each row compared with the instance, field by field. Unchanged rows cost nothing;
 //! creates carry the body they will send; updates only the fields that change.
 
-use serde::Serialize;
-
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::base::Base;
 use super::journal::RowResult;
@@ -13,6 +11,7 @@ use crate::file::Col;
 use crate::instance::{Instance, InstanceUser};
 use crate::rules::{damage, parse_date, parse_status, same_text, Action, Code, Problem, Status};
 use crate::validate::Verdict;
+use crate::vocab::change::{Change, ChangeClass, ClassCounts};
 
 /// How to build the requests.
 #[derive(Clone, Debug)]
@@ -88,60 +87,6 @@ impl Protect {
     }
 }
 
-/// The kinds of change the plan counts (and the brake watches).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ChangeClass {
-    Create,
-    Rename,
-    Status,
-    UserType,
-    Division,
-    Expiration,
-}
-
-impl ChangeClass {
-    pub const ALL: [ChangeClass; 6] = [
-        ChangeClass::Create,
-        ChangeClass::Rename,
-        ChangeClass::Status,
-        ChangeClass::UserType,
-        ChangeClass::Division,
-        ChangeClass::Expiration,
-    ];
-
-    /// The class of an update's field.
-    pub fn of_field(field: &str) -> ChangeClass {
-        match field {
-            "accountStatus" => ChangeClass::Status,
-            "accountType" => ChangeClass::UserType,
-            "divisionId" => ChangeClass::Division,
-            "expirationDate" => ChangeClass::Expiration,
-            _ => ChangeClass::Rename,
-        }
-    }
-
-    /// Plural, as the plan's counts name it.
-    pub fn label(self) -> &'static str {
-        match self {
-            ChangeClass::Create => "creates",
-            ChangeClass::Rename => "renames",
-            ChangeClass::Status => "status changes",
-            ChangeClass::UserType => "user-type changes",
-            ChangeClass::Division => "division moves",
-            ChangeClass::Expiration => "expirations",
-        }
-    }
-}
-
-/// One field an update changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Change {
-    pub field: &'static str,
-    pub old: String,
-    pub new: String,
-}
-
 /// What will be done with a row.
 #[derive(Clone, Debug)]
 pub enum Planned {
@@ -176,7 +121,7 @@ impl PlannedRow {
             Planned::Update { changes, .. } => {
                 let mut c: Vec<ChangeClass> = changes
                     .iter()
-                    .map(|c| ChangeClass::of_field(c.field))
+                    .filter_map(|c| ChangeClass::of(c.field))
                     .collect();
                 c.sort();
                 c.dedup();
@@ -189,7 +134,7 @@ impl PlannedRow {
     /// Whether the row disables an account.
     pub fn disables(&self) -> bool {
         matches!(&self.planned, Planned::Update { changes, .. }
-            if changes.iter().any(|c| c.field == "accountStatus" && c.new == "disabled"))
+            if changes.iter().any(|c| c.field == Col::AccountStatus && c.new == "disabled"))
     }
 
     /// The report's `changes` cell: `firstName: Ann → Anne; accountStatus: active → disabled`
@@ -260,8 +205,43 @@ impl Plan {
         self.count(|p| matches!(p, Planned::Update { .. }))
     }
 
-    pub fn count_outcome(&self, outcome: Outcome) -> usize {
-        self.count(|p| matches!(p, Planned::Nothing { outcome: o, .. } if *o == outcome))
+    /// Rows to send per class of change (a row counts in every class it changes), and the
+    /// rows that disable an account: what the plan, the summary, the page and the brake show.
+    pub fn class_counts(&self) -> ClassCounts {
+        let mut c = ClassCounts::default();
+        for r in &self.rows {
+            for class in r.classes() {
+                c.add(class);
+            }
+            if r.disables() {
+                c.add_disable();
+            }
+        }
+        c
+    }
+
+    /// The rows the plan sends that have warnings, counted by rule: `[("R08", 2), ("W01", 1)]`,
+    /// in catalog order. A row counts once per rule.
+    pub fn warnings_by_rule(&self) -> Vec<(&'static str, usize)> {
+        let mut by: BTreeMap<crate::rules::Code, usize> = BTreeMap::new();
+        for r in &self.rows {
+            if !matches!(r.planned, Planned::Create { .. } | Planned::Update { .. }) {
+                continue;
+            }
+            let mut codes: Vec<_> = r
+                .input
+                .problems
+                .iter()
+                .filter(|p| p.severity(false) == crate::rules::Severity::Warning)
+                .map(|p| p.code)
+                .collect();
+            codes.sort();
+            codes.dedup();
+            for c in codes {
+                *by.entry(c).or_default() += 1;
+            }
+        }
+        by.into_iter().map(|(c, n)| (c.id(), n)).collect()
     }
 
     fn count(&self, f: impl Fn(&Planned) -> bool) -> usize {
@@ -809,7 +789,7 @@ fn plan_row(
                     }
                 }
                 changes.push(Change {
-                    field,
+                    field: col,
                     old: live.to_string(),
                     new: file.to_string(),
                 });
@@ -828,9 +808,9 @@ fn plan_row(
                 let risky: Vec<&str> = changes
                     .iter()
                     .filter_map(|c| match c.field {
-                        "accountStatus" if c.new == "disabled" => Some("disable"),
-                        "accountType" => Some("change the user type of"),
-                        "divisionId" => Some("move"),
+                        Col::AccountStatus if c.new == "disabled" => Some("disable"),
+                        Col::AccountType => Some("change the user type of"),
+                        Col::DivisionId => Some("move"),
                         _ => None,
                     })
                     .collect();
@@ -852,11 +832,11 @@ fn plan_row(
             for c in &changes {
                 let v = Some(c.new.clone());
                 match c.field {
-                    "firstName" => update.first_name = v,
-                    "lastName" => update.last_name = v,
-                    "divisionId" => update.division_id = v,
-                    "accountType" => update.user_type = v,
-                    "accountStatus" => update.status = v,
+                    Col::FirstName => update.first_name = v,
+                    Col::LastName => update.last_name = v,
+                    Col::DivisionId => update.division_id = v,
+                    Col::AccountType => update.user_type = v,
+                    Col::AccountStatus => update.status = v,
                     _ => update.account_expiration_date = iso_date(&c.new),
                 }
             }
@@ -990,7 +970,7 @@ mod tests {
                 changes, update, ..
             } => {
                 assert_eq!(changes.len(), 1, "{changes:?}");
-                assert_eq!(changes[0].field, "firstName");
+                assert_eq!(changes[0].field, Col::FirstName);
                 assert_eq!(update.last_name, None, "the live change is not reverted");
             }
             other => panic!("{other:?}"),

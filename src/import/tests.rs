@@ -201,7 +201,10 @@ fn a_dry_run_sends_no_write_and_a_cancel_leaves_a_journal_to_resume() {
     // Cancelled before it starts: nothing is sent, every row is skipped, the journal stays.
     let opts = ImportOptions::new(&report);
     let outcome = run_import(&input, &client, opts, &AtomicBool::new(true)).expect("cancelled");
-    assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
+    assert_eq!(
+        outcome.verdict,
+        ImportVerdict::Interrupted(Interruption::Signal)
+    );
     assert_eq!(outcome.counts.skipped, 30);
     assert_eq!(outcome.resume_journal, Some(Journal::path_for(&report)));
     assert_eq!(h.stats().writes, 0);

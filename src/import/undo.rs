@@ -332,11 +332,12 @@ pub fn read_template(path: &Path) -> std::io::Result<Vec<TemplateRow>> {
 mod tests {
     use super::*;
     use crate::api::{NewUser, UserUpdate};
-    use crate::import::plan::{Change, PlannedRow};
+    use crate::import::plan::PlannedRow;
     use crate::import::InputRow;
     use crate::instance::InstanceUser;
     use crate::rules::Action;
     use crate::validate::Verdict;
+    use crate::vocab::change::Change;
 
     fn input(row: u64, fields: TemplateRow) -> InputRow {
         InputRow {
@@ -375,12 +376,12 @@ mod tests {
                         update: UserUpdate::default(),
                         changes: vec![
                             Change {
-                                field: "firstName",
+                                field: Col::FirstName,
                                 old: "Ann".into(),
                                 new: "Anne".into(),
                             },
                             Change {
-                                field: "expirationDate",
+                                field: Col::ExpirationDate,
                                 old: String::new(),
                                 new: "12/31/2027".into(),
                             },

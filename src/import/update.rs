@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use super::run::ImportInput;
+use super::workflow::ImportInput;
 use super::Collect;
 use crate::export::ExportFilter;
 use crate::file::{Col, ReadOptions, Source, COLUMNS};

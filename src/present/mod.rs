@@ -7,11 +7,13 @@
 //! - [`html`]: the validate and import pages.
 //! - [`json`]: the commands' JSON, written one way.
 //! - [`validate`]: validate's terminal summary and JSON.
+//! - [`import`]: an import's plan, summary (text and JSON) and page, from its outcome.
 
 pub mod catalog;
 pub mod console;
 pub mod fix;
 pub mod html;
+pub mod import;
 pub mod json;
 pub mod split;
 pub mod validate;

@@ -27,7 +27,7 @@ use crate::api::Client;
 use crate::file::{Col, ReadOptions, Source, COLUMNS};
 use crate::import::{
     Collect, ImportInput, ImportOptions, ImportOutcome, ImportVerdict, Importer, InstanceFrom,
-    Outcome, Planned, Prepared, Progress,
+    Outcome, Planned, PlannedImport, Progress,
 };
 use crate::instance::Instance;
 use crate::rules::{Code, Problem};
@@ -471,7 +471,7 @@ impl SyncOutcome {
     pub fn exit_code(&self) -> i32 {
         match &self.import {
             None => 3,
-            Some(o) if o.cancelled => 130,
+            Some(o) if o.verdict.cancelled() => 130,
             Some(o) if o.success() => 0,
             Some(_) => 1,
         }
@@ -484,7 +484,7 @@ pub async fn run(
     client: Client,
     progress: &dyn Progress,
     cancel: &AtomicBool,
-    confirm: &(dyn Fn(&Prepared) -> anyhow::Result<()> + Sync),
+    confirm: &(dyn Fn(&PlannedImport) -> anyhow::Result<()> + Sync),
 ) -> anyhow::Result<SyncOutcome> {
     let dir = StateDir::open(&opts.state_dir)?;
     let mut state = dir.load()?;
@@ -721,7 +721,7 @@ pub async fn run(
         ImportVerdict::DoneWithProblems => "done-with-problems",
         ImportVerdict::NotImported => "not-imported",
         ImportVerdict::Planned => "planned",
-        ImportVerdict::Interrupted => "interrupted",
+        ImportVerdict::Interrupted(_) => "interrupted",
     }
     .into();
     if let Some(b) = &outcome.brake {
@@ -765,7 +765,7 @@ pub async fn run(
 /// without a login (detail reads, `GET /users/{id}`), listed and never changed.
 async fn seats(
     n: u64,
-    prepared: &Prepared,
+    prepared: &PlannedImport,
     d: &Decided,
     deprovision: Deprovision,
     client: &Client,

@@ -67,3 +67,5 @@ impl Col {
         COLUMNS[self as usize]
     }
 }
+pub mod change;
+pub mod outcome;

@@ -6,22 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-
-/// How many rows of each kind the plan holds (all rows, not only the embedded ones).
-#[derive(Clone, Debug, Default)]
-pub struct PlanCounts {
-    pub creates: u64,
-    pub renames: u64,
-    pub status_changes: u64,
-    pub type_changes: u64,
-    pub division_moves: u64,
-    pub expirations: u64,
-    /// Updates of other fields (names, email, …).
-    pub other_updates: u64,
-    pub unchanged: u64,
-    pub invalid: u64,
-    pub skipped: u64,
-}
+use crate::vocab::change::{ChangeClass, ClassCounts};
 
 /// One field of one user, before and after.
 #[derive(Clone, Debug)]
@@ -62,7 +47,12 @@ pub struct ImportPage {
     pub verdict: String,
     /// `ok`, `warning` or `error`: the verdict's look.
     pub verdict_class: String,
-    pub plan: PlanCounts,
+    /// Rows to send per class of change (all rows, not only the embedded ones).
+    pub plan: ClassCounts,
+    /// Rows the plan leaves alone: unchanged, invalid, skipped.
+    pub unchanged: u64,
+    pub invalid: u64,
+    pub skipped: u64,
     /// Rows per outcome, e.g. `("created", 118)`, `("failed", 2)`.
     pub outcomes: Vec<(String, u64)>,
     pub rows: Vec<ImportRow>,
@@ -146,20 +136,18 @@ pub fn render_import(p: &ImportPage) -> String {
         );
     }
 
-    let c = &p.plan;
     b.push_str("<h2>The plan</h2>\n");
-    let classes: [(&str, u64, &str); 10] = [
-        ("New users", c.creates, "neutral"),
-        ("Username changes", c.renames, "neutral"),
-        ("Status changes", c.status_changes, "neutral"),
-        ("User type changes", c.type_changes, "neutral"),
-        ("Division moves", c.division_moves, "neutral"),
-        ("Expiration dates", c.expirations, "neutral"),
-        ("Other field updates", c.other_updates, "neutral"),
-        ("Unchanged", c.unchanged, "ok"),
-        ("Invalid rows", c.invalid, "error"),
-        ("Skipped", c.skipped, "warning"),
-    ];
+    let changes = p
+        .plan
+        .iter()
+        .map(|(class, n)| (title(class), n as u64, "neutral"));
+    let classes: Vec<(&str, u64, &str)> = changes
+        .chain([
+            ("Unchanged", p.unchanged, "ok"),
+            ("Invalid rows", p.invalid, "error"),
+            ("Skipped", p.skipped, "warning"),
+        ])
+        .collect();
     let bars: Vec<Bar> = classes
         .iter()
         .map(|(label, n, kind)| Bar {
@@ -330,6 +318,19 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
+/// A class of change as the page's bar names it (the same classes, counted the same way, as
+/// the terminal plan and the JSON summary).
+fn title(class: ChangeClass) -> &'static str {
+    match class {
+        ChangeClass::Create => "New users",
+        ChangeClass::Name => "Name changes",
+        ChangeClass::Status => "Status changes",
+        ChangeClass::UserType => "User type changes",
+        ChangeClass::Division => "Division moves",
+        ChangeClass::Expiration => "Expiration dates",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,14 +343,22 @@ mod tests {
             dry_run: false,
             verdict: "3 of 4 users were imported; 1 failed.".into(),
             verdict_class: "error".into(),
-            plan: PlanCounts {
-                creates: 2,
-                renames: 1,
-                status_changes: 1,
-                division_moves: 1,
-                unchanged: 1,
-                ..Default::default()
+            plan: {
+                let mut c = ClassCounts::default();
+                for class in [
+                    ChangeClass::Create,
+                    ChangeClass::Create,
+                    ChangeClass::Name,
+                    ChangeClass::Status,
+                    ChangeClass::Division,
+                ] {
+                    c.add(class);
+                }
+                c
             },
+            unchanged: 1,
+            invalid: 0,
+            skipped: 0,
             outcomes: vec![
                 ("created".into(), 2),
                 ("updated".into(), 1),
@@ -369,14 +378,14 @@ mod tests {
                     line: Some(3),
                     row: Some(2),
                     user_id: "UR_1aB2cD3eF4gH5iJ".into(),
-                    user_name: "bob.new@univ.edu".into(),
+                    user_name: "bob@univ.edu".into(),
                     action: "update".into(),
                     outcome: "updated".into(),
                     changes: vec![
                         FieldChange {
-                            field: "userName".into(),
-                            old: "bob@univ.edu".into(),
-                            new: "bob.new@univ.edu".into(),
+                            field: "firstName".into(),
+                            old: "Bob".into(),
+                            new: "Robert".into(),
                         },
                         FieldChange {
                             field: "divisionId".into(),
@@ -415,9 +424,13 @@ mod tests {
         assert!(html.contains("https://ca1.qualtrics.com (brand acme)"));
         assert!(html.contains("3 of 4 users were imported; 1 failed."));
         assert!(html.contains("New users: 2 users"));
-        assert!(html.contains("Username changes: 1 user"));
+        assert!(html.contains("Name changes: 1 user"));
+        assert!(
+            !html.contains("Username changes"),
+            "no class a run cannot fill"
+        );
         assert!(html.contains("Division moves: 1 user"));
-        assert!(html.contains("userName: <del>bob@univ.edu</del> → <ins>bob.new@univ.edu</ins>"));
+        assert!(html.contains("firstName: <del>Bob</del> → <ins>Robert</ins>"));
         assert!(html.contains("divisionId: <del>(empty)</del> → <ins>DV_&lt;x&gt;</ins>"));
         assert!(html.contains("<td class=\"num\">400</td><td><code>req-7f3a</code></td>"));
         assert!(html.contains("<th scope=\"row\">429 rate limited</th><td class=\"num\">3</td>"));

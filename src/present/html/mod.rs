@@ -11,7 +11,7 @@
 
 mod import;
 
-pub use import::{render_import, write_import, FieldChange, ImportPage, ImportRow, PlanCounts};
+pub use import::{render_import, write_import, FieldChange, ImportPage, ImportRow};
 
 use std::fmt::{self, Write as _};
 use std::io;

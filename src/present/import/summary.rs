@@ -1,13 +1,14 @@
 //! The summary of an import, as text or one JSON object: shared by the commands that run the
-//! import workflow (`import`, and later `update`), which print it on stdout.
+//! import workflow (`import`, `update`, `sync`), which print it on stdout. The JSON shape is
+//! the serde type [`Summary`]; the text is rendered from the same value.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::run::{Counts, ImportOutcome, ImportVerdict};
-use super::Plan;
+use crate::import::{Counts, ImportOutcome, ImportVerdict, Interruption};
+use crate::vocab::change::{ChangeClass, ClassCounts};
 
 /// The JSON summary.
 #[derive(Serialize)]
@@ -39,7 +40,7 @@ pub struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_kinds: Option<crate::api::RequestCounts>,
     /// Rows to send per class of change.
-    pub changes: super::preview::ClassCounts,
+    pub changes: Changes,
     /// Rows sent (or to send) despite warnings, by rule code.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub warnings_by_rule: std::collections::BTreeMap<&'static str, usize>,
@@ -58,6 +59,38 @@ pub struct Summary<'a> {
     pub failed: Option<String>,
 }
 
+/// The rows to send per class, as the JSON summary has them: `{"creates": 1, "nameChanges":
+/// 2, "statusChanges": 3, "disables": 1, …}`, in display order, `disables` right after the
+/// status changes it is part of.
+pub struct Changes(pub ClassCounts);
+
+impl Changes {
+    /// A class's key in the JSON summary.
+    pub fn key(class: ChangeClass) -> &'static str {
+        match class {
+            ChangeClass::Create => "creates",
+            ChangeClass::Name => "nameChanges",
+            ChangeClass::Status => "statusChanges",
+            ChangeClass::UserType => "userTypeChanges",
+            ChangeClass::Division => "divisionMoves",
+            ChangeClass::Expiration => "expirations",
+        }
+    }
+}
+
+impl Serialize for Changes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(ChangeClass::ALL.len() + 1))?;
+        for (class, n) in self.0.iter() {
+            m.serialize_entry(Changes::key(class), &n)?;
+            if class == ChangeClass::Status {
+                m.serialize_entry("disables", &self.0.disables())?;
+            }
+        }
+        m.end()
+    }
+}
+
 impl<'a> Summary<'a> {
     /// The summary of `o`, an import into `target`; `resume_command` is how to continue it
     /// when it was interrupted.
@@ -67,11 +100,11 @@ impl<'a> Summary<'a> {
             target,
             dry_run: o.verdict == ImportVerdict::Planned,
             verdict: o.verdict.as_str(),
-            interrupted_by: (o.verdict == ImportVerdict::Interrupted).then_some(if o.cancelled {
-                "signal"
-            } else {
-                "outage"
-            }),
+            interrupted_by: match o.verdict {
+                ImportVerdict::Interrupted(Interruption::Signal) => Some("signal"),
+                ImportVerdict::Interrupted(Interruption::Outage) => Some("outage"),
+                _ => None,
+            },
             creates_planned: o.plan.creates(),
             updates_planned: o.plan.updates(),
             outcomes: &o.counts,
@@ -87,10 +120,8 @@ impl<'a> Summary<'a> {
             resume_command,
             transient: o.transient.as_ref(),
             request_kinds: o.request_counts,
-            changes: super::preview::ClassCounts::of(&o.plan),
-            warnings_by_rule: super::preview::warnings_by_rule(&o.plan)
-                .into_iter()
-                .collect(),
+            changes: Changes(o.plan.class_counts()),
+            warnings_by_rule: o.plan.warnings_by_rule().into_iter().collect(),
             brake: o.brake.as_ref().map(|b| b.to_string()),
             base: &o.base_note,
             notes: &o.validation.notes,
@@ -121,13 +152,13 @@ impl<'a> Summary<'a> {
             let _ = writeln!(text, "  note: {note}");
         }
         if self.dry_run {
-            text.push_str(&super::preview::render(&o.plan, &o.base_note));
+            text.push_str(&super::plan::render(&o.plan, &o.base_note));
             if let Some(b) = &o.brake {
                 let _ = writeln!(text, "a real run would stop: {b}");
             }
             let _ = writeln!(text, "nothing was changed (--dry-run)");
         } else if let Some(b) = &o.brake {
-            text.push_str(&super::preview::render(&o.plan, &o.base_note));
+            text.push_str(&super::plan::render(&o.plan, &o.base_note));
             let _ = writeln!(text, "nothing was imported: {b}");
         } else if o.verdict == ImportVerdict::NotImported {
             let why = if o.file_errors {
@@ -159,7 +190,7 @@ impl<'a> Summary<'a> {
             }
         );
         if !self.dry_run && o.brake.is_none() && o.plan.creates() + o.plan.updates() > 0 {
-            let _ = writeln!(text, "  planned: {}", super::preview::class_line(&o.plan));
+            let _ = writeln!(text, "  planned: {}", super::plan::class_line(&o.plan));
         }
         let updates = c.updated + c.conflict > 0;
         if !self.dry_run && o.brake.is_none() && updates && !o.base_note.is_empty() {
@@ -219,37 +250,20 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// The plan, as `--dry-run` prints it (see [`super::preview::render`]).
-pub fn render_plan(s: &mut String, plan: &Plan) {
-    s.push_str(&super::preview::render(plan, ""));
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The command to continue an interrupted import: `qusers` with `args` (the command line's
-/// words after the program name), `--resume` and `--report` added when missing, each word
-/// quoted for a POSIX shell. (The token is never on a command line qusers takes.)
-pub fn resume_command(args: impl IntoIterator<Item = String>, report: &Path) -> String {
-    let mut words: Vec<String> = args.into_iter().collect();
-    if !words.iter().any(|w| w == "--resume") {
-        words.push("--resume".into());
+    #[test]
+    fn changes_serialize_in_display_order_with_disables_after_status() {
+        let mut c = ClassCounts::default();
+        c.add(ChangeClass::Name);
+        c.add(ChangeClass::Name);
+        c.add(ChangeClass::Status);
+        c.add_disable();
+        assert_eq!(
+            serde_json::to_string(&Changes(c)).unwrap(),
+            r#"{"creates":0,"nameChanges":2,"statusChanges":1,"disables":1,"userTypeChanges":0,"divisionMoves":0,"expirations":0}"#
+        );
     }
-    if !words
-        .iter()
-        .any(|w| w == "--report" || w.starts_with("--report="))
-    {
-        words.push("--report".into());
-        words.push(report.display().to_string());
-    }
-    let quoted: Vec<String> = words
-        .iter()
-        .map(|w| {
-            if w.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', "'\\''"))
-            }
-        })
-        .collect();
-    format!("qusers {}", quoted.join(" "))
 }

@@ -4,62 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::plan::{ChangeClass, Plan, Planned, PlannedRow};
-use super::Outcome;
+use crate::import::{Plan, Planned, PlannedRow};
 use crate::validate::Verdict;
+use crate::vocab::change::ChangeClass;
+use crate::vocab::outcome::Outcome;
 
 /// Rows shown in full before the rest are listed by class.
 pub const DETAILED_ROWS: usize = 50;
-
-/// Rows to send, per class (a row that renames and moves counts in both), plus disables.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClassCounts {
-    pub creates: usize,
-    pub renames: usize,
-    pub status_changes: usize,
-    pub disables: usize,
-    pub user_type_changes: usize,
-    pub division_moves: usize,
-    pub expirations: usize,
-}
-
-impl ClassCounts {
-    pub fn of(plan: &Plan) -> ClassCounts {
-        let mut c = ClassCounts::default();
-        for r in &plan.rows {
-            for class in r.classes() {
-                *c.get_mut(class) += 1;
-            }
-            if r.disables() {
-                c.disables += 1;
-            }
-        }
-        c
-    }
-
-    fn get_mut(&mut self, class: ChangeClass) -> &mut usize {
-        match class {
-            ChangeClass::Create => &mut self.creates,
-            ChangeClass::Rename => &mut self.renames,
-            ChangeClass::Status => &mut self.status_changes,
-            ChangeClass::UserType => &mut self.user_type_changes,
-            ChangeClass::Division => &mut self.division_moves,
-            ChangeClass::Expiration => &mut self.expirations,
-        }
-    }
-
-    pub fn get(&self, class: ChangeClass) -> usize {
-        match class {
-            ChangeClass::Create => self.creates,
-            ChangeClass::Rename => self.renames,
-            ChangeClass::Status => self.status_changes,
-            ChangeClass::UserType => self.user_type_changes,
-            ChangeClass::Division => self.division_moves,
-            ChangeClass::Expiration => self.expirations,
-        }
-    }
-}
 
 /// One row to send, on one line.
 fn row_line(r: &PlannedRow) -> Option<String> {
@@ -92,30 +43,6 @@ fn row_line(r: &PlannedRow) -> Option<String> {
     Some(text)
 }
 
-/// The rows the plan sends that have warnings, counted by rule: `[("R08", 2), ("W01", 1)]`,
-/// in catalog order. A row counts once per rule.
-pub fn warnings_by_rule(plan: &Plan) -> Vec<(&'static str, usize)> {
-    let mut by: BTreeMap<crate::rules::Code, usize> = BTreeMap::new();
-    for r in &plan.rows {
-        if !matches!(r.planned, Planned::Create { .. } | Planned::Update { .. }) {
-            continue;
-        }
-        let mut codes: Vec<_> = r
-            .input
-            .problems
-            .iter()
-            .filter(|p| p.severity(false) == crate::rules::Severity::Warning)
-            .map(|p| p.code)
-            .collect();
-        codes.sort();
-        codes.dedup();
-        for c in codes {
-            *by.entry(c).or_default() += 1;
-        }
-    }
-    by.into_iter().map(|(c, n)| (c.id(), n)).collect()
-}
-
 /// How many rows the plan sends despite warnings, and by rule: `3 rows with warnings (R08: 2,
 /// W01: 1)`; `None` when none has.
 pub fn warnings_line(plan: &Plan) -> Option<String> {
@@ -130,7 +57,8 @@ pub fn warnings_line(plan: &Plan) -> Option<String> {
     if rows == 0 {
         return None;
     }
-    let rules: Vec<String> = warnings_by_rule(plan)
+    let rules: Vec<String> = plan
+        .warnings_by_rule()
         .iter()
         .map(|(c, n)| format!("{c}: {n}"))
         .collect();
@@ -154,17 +82,28 @@ pub fn confirm_question(plan: &Plan, target: &str) -> String {
     q
 }
 
-/// `creates: 1, renames: 2, status changes: 3 (disables: 1), …`: the rows per class.
+/// A class of change, plural, as the terminal plan names it.
+pub fn label(class: ChangeClass) -> &'static str {
+    match class {
+        ChangeClass::Create => "creates",
+        ChangeClass::Name => "name changes",
+        ChangeClass::Status => "status changes",
+        ChangeClass::UserType => "user-type changes",
+        ChangeClass::Division => "division moves",
+        ChangeClass::Expiration => "expirations",
+    }
+}
+
+/// `creates: 1, name changes: 2, status changes: 3 (disables: 1), …`: the rows per class.
 pub fn class_line(plan: &Plan) -> String {
-    let c = ClassCounts::of(plan);
-    let parts: Vec<String> = ChangeClass::ALL
+    let c = plan.class_counts();
+    let parts: Vec<String> = c
         .iter()
-        .map(|&class| {
-            let n = c.get(class);
-            if class == ChangeClass::Status && c.disables > 0 {
-                format!("{}: {n} (disables: {})", class.label(), c.disables)
+        .map(|(class, n)| {
+            if class == ChangeClass::Status && c.disables() > 0 {
+                format!("{}: {n} (disables: {})", label(class), c.disables())
             } else {
-                format!("{}: {n}", class.label())
+                format!("{}: {n}", label(class))
             }
         })
         .collect();
@@ -217,7 +156,7 @@ pub fn render(plan: &Plan, base: &str) -> String {
             let _ = writeln!(
                 s,
                 "    {} ({}): {}",
-                class.label(),
+                label(*class),
                 rows.len(),
                 rows.join(", ")
             );
@@ -293,10 +232,11 @@ pub fn render(plan: &Plan, base: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::UserUpdate;
-    use crate::import::plan::Change;
     use crate::import::InputRow;
     use crate::rules::Action;
     use crate::validate::Verdict;
+    use crate::vocab::change::Change;
+    use crate::vocab::Col;
 
     fn row(n: u64, changes: Vec<Change>) -> PlannedRow {
         let mut fields: [String; 9] = Default::default();
@@ -320,7 +260,7 @@ mod tests {
         }
     }
 
-    fn ch(field: &'static str, old: &str, new: &str) -> Change {
+    fn ch(field: Col, old: &str, new: &str) -> Change {
         Change {
             field,
             old: old.into(),
@@ -331,21 +271,21 @@ mod tests {
     #[test]
     fn rows_sent_with_warnings_are_marked_and_counted_by_rule() {
         use crate::rules::{Code, Problem};
-        let mut warned = row(1, vec![ch("lastName", "Lee", "Leigh")]);
+        let mut warned = row(1, vec![ch(Col::LastName, "Lee", "Leigh")]);
         warned.input.problems = vec![
             Problem::new(Code::Mojibake, "garbled"),
             Problem::new(Code::Whitespace, "spaces"),
         ];
         warned.input.verdict = Verdict::Warning;
-        let mut spaced = row(2, vec![ch("firstName", "Bo", "Bob")]);
+        let mut spaced = row(2, vec![ch(Col::FirstName, "Bo", "Bob")]);
         spaced.input.problems = vec![Problem::new(Code::Whitespace, "spaces")];
         spaced.input.verdict = Verdict::Warning;
-        let clean = row(3, vec![ch("firstName", "Al", "Alan")]);
+        let clean = row(3, vec![ch(Col::FirstName, "Al", "Alan")]);
         let plan = Plan {
             rows: vec![warned, spaced, clean],
             ..Default::default()
         };
-        assert_eq!(warnings_by_rule(&plan), vec![("R08", 1), ("W01", 2)]);
+        assert_eq!(plan.warnings_by_rule(), vec![("R08", 1), ("W01", 2)]);
         let text = render(&plan, "");
         assert!(
             text.contains("to send: 2 rows with warnings (R08: 1, W01: 2)"),
@@ -361,7 +301,7 @@ mod tests {
         );
         assert!(q.contains("2 rows with warnings (R08: 1, W01: 2)"), "{q}");
         let quiet = Plan {
-            rows: vec![row(4, vec![ch("firstName", "Al", "Alan")])],
+            rows: vec![row(4, vec![ch(Col::FirstName, "Al", "Alan")])],
             ..Default::default()
         };
         assert_eq!(warnings_line(&quiet), None);
@@ -371,12 +311,15 @@ mod tests {
     #[test]
     fn counts_per_class_and_rows_beyond_fifty_are_listed_by_class() {
         let mut rows: Vec<PlannedRow> = (1..=50)
-            .map(|n| row(n, vec![ch("firstName", "Ann", "Anne")]))
+            .map(|n| row(n, vec![ch(Col::FirstName, "Ann", "Anne")]))
             .collect();
-        rows.push(row(51, vec![ch("accountStatus", "active", "disabled")]));
+        rows.push(row(51, vec![ch(Col::AccountStatus, "active", "disabled")]));
         rows.push(row(
             52,
-            vec![ch("divisionId", "DV_a", "DV_b"), ch("lastName", "", "Lee")],
+            vec![
+                ch(Col::DivisionId, "DV_a", "DV_b"),
+                ch(Col::LastName, "", "Lee"),
+            ],
         ));
         let plan = Plan {
             rows,
@@ -389,7 +332,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "renames: 51, status changes: 1 (disables: 1), user-type changes: 0, division moves: 1"
+                "name changes: 51, status changes: 1 (disables: 1), user-type changes: 0, division moves: 1"
             ),
             "{text}"
         );
@@ -407,7 +350,10 @@ mod tests {
             text.contains("division moves (1): line 53 u52@x.org"),
             "{text}"
         );
-        assert!(text.contains("renames (1): line 53 u52@x.org"), "{text}");
+        assert!(
+            text.contains("name changes (1): line 53 u52@x.org"),
+            "{text}"
+        );
         assert!(!text.contains("more (the report"), "nothing hidden: {text}");
     }
 }

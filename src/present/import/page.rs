@@ -8,40 +8,28 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::plan::{Planned, PlannedRow};
-use super::run::{ImportOutcome, ImportVerdict};
-use super::{Outcome, RowResult};
+use crate::import::{ImportOutcome, ImportVerdict, Interruption, Planned, PlannedRow, RowResult};
 use crate::numfmt::plural;
 use crate::present::html::{
-    write_import, Capped, FieldChange, ImportPage, ImportRow, PlanCounts, EMBEDDED_ROWS,
+    write_import, Capped, FieldChange, ImportPage, ImportRow, EMBEDDED_ROWS,
 };
 use crate::rules::Severity;
+use crate::vocab::outcome::Outcome;
 
-/// Fields whose change has its own class on the page (the rest are "other field updates").
-const CLASSED: [&str; 5] = [
-    "userName",
-    "accountStatus",
-    "accountType",
-    "divisionId",
-    "expirationDate",
-];
-
-impl ImportOutcome {
-    /// Writes the page when the report was an `.html` name; returns its path. `target` says
-    /// where the users went (never a token); `resume` is the command that finishes an
-    /// interrupted run.
-    pub fn write_page(
-        &self,
-        target: &str,
-        resume: Option<&str>,
-    ) -> anyhow::Result<Option<PathBuf>> {
-        let Some(path) = &self.page else {
-            return Ok(None);
-        };
-        write_import(path, &import_page(self, target, resume))
-            .with_context(|| format!("cannot write the page {}", path.display()))?;
-        Ok(Some(path.clone()))
-    }
+/// Writes the page of `o` when its report was an `.html` name; returns its path. `target`
+/// says where the users went (never a token); `resume` is the command that finishes an
+/// interrupted run.
+pub fn write_page(
+    o: &ImportOutcome,
+    target: &str,
+    resume: Option<&str>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let Some(path) = &o.page else {
+        return Ok(None);
+    };
+    write_import(path, &import_page(o, target, resume))
+        .with_context(|| format!("cannot write the page {}", path.display()))?;
+    Ok(Some(path.clone()))
 }
 
 /// The page of an import: its verdict, plan, outcomes, retries and rows (failed, invalid and
@@ -132,7 +120,10 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
         dry_run: o.verdict == ImportVerdict::Planned,
         verdict,
         verdict_class: verdict_class.into(),
-        plan: plan_counts(o),
+        plan: o.plan.class_counts(),
+        unchanged: c.unchanged,
+        invalid: c.invalid,
+        skipped: c.skipped,
         outcomes,
         rows: rows.items,
         rows_omitted: rows.omitted,
@@ -143,7 +134,7 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
         retries,
         requests,
         elapsed: Duration::from_secs_f64(o.elapsed_seconds.max(0.0)),
-        resume_command: (o.verdict == ImportVerdict::Interrupted || o.resume_journal.is_some())
+        resume_command: (o.verdict.interrupted() || o.resume_journal.is_some())
             .then_some(resume)
             .flatten()
             .map(str::to_string),
@@ -155,37 +146,11 @@ pub fn import_page(o: &ImportOutcome, target: &str, resume: Option<&str>) -> Imp
     }
 }
 
-/// The plan by class: a row counts in every class it changes.
-fn plan_counts(o: &ImportOutcome) -> PlanCounts {
-    let mut p = PlanCounts {
-        unchanged: o.counts.unchanged,
-        invalid: o.counts.invalid,
-        skipped: o.counts.skipped,
-        ..PlanCounts::default()
-    };
-    for r in &o.plan.rows {
-        match &r.planned {
-            Planned::Create { .. } => p.creates += 1,
-            Planned::Update { changes, .. } => {
-                let has = |f: &str| changes.iter().any(|c| c.field == f);
-                p.renames += u64::from(has("userName"));
-                p.status_changes += u64::from(has("accountStatus"));
-                p.type_changes += u64::from(has("accountType"));
-                p.division_moves += u64::from(has("divisionId"));
-                p.expirations += u64::from(has("expirationDate"));
-                p.other_updates += u64::from(changes.iter().any(|c| !CLASSED.contains(&c.field)));
-            }
-            _ => {}
-        }
-    }
-    p
-}
-
 /// The verdict in one sentence, and its look (`ok`, `warning`, `error`). Rows sent (or to be
 /// sent) despite warnings are counted by rule, and an otherwise clean run looks `warning`.
 fn verdict(o: &ImportOutcome) -> (String, &'static str) {
     let (mut text, class) = plain_verdict(o);
-    let Some(warned) = super::preview::warnings_line(&o.plan) else {
+    let Some(warned) = super::plan::warnings_line(&o.plan) else {
         return (text, class);
     };
     let sent = if o.verdict == ImportVerdict::Planned {
@@ -266,7 +231,7 @@ fn plain_verdict(o: &ImportOutcome) -> (String, &'static str) {
             };
             (format!("Nothing was imported: {why}."), "error")
         }
-        ImportVerdict::Interrupted => {
+        ImportVerdict::Interrupted(why) => {
             // Rows to send that were not: not started, or skipped by the interruption.
             let left = (o.plan.rows.iter().zip(&o.results))
                 .filter(|(row, r)| match r {
@@ -280,10 +245,9 @@ fn plain_verdict(o: &ImportOutcome) -> (String, &'static str) {
                     }
                 })
                 .count() as u64;
-            let why = if o.outage {
-                "the server stopped answering"
-            } else {
-                "it was stopped"
+            let why = match why {
+                Interruption::Outage => "the server stopped answering",
+                Interruption::Signal => "it was stopped",
             };
             (
                 format!(
@@ -392,11 +356,12 @@ mod tests {
         // Cancelled before it starts: every row is left for --resume.
         let mut outcome =
             run_import(&input, &client(&h), opts, &AtomicBool::new(true)).expect("cancelled");
-        assert_eq!(outcome.verdict, ImportVerdict::Interrupted);
+        assert_eq!(
+            outcome.verdict,
+            ImportVerdict::Interrupted(Interruption::Signal)
+        );
         let resume = "qusers import users.csv --report r.html --resume";
-        let written = outcome
-            .write_page("the simulator", Some(resume))
-            .expect("written");
+        let written = write_page(&outcome, "the simulator", Some(resume)).expect("written");
         assert_eq!(written.as_deref(), Some(page.as_path()));
         let html = std::fs::read_to_string(&page).expect("page");
         assert!(html.contains("3 rows not done yet"), "{html}");
