@@ -13,6 +13,7 @@ use crate::api::{ApiError, ApiUser, Client, UserFilter};
 use crate::file::{COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::instance::InstanceUser;
 use crate::rules::Status;
+use crate::vocab::hint::Hint;
 
 /// Which users to export; every given filter must match (AND). Text filters are
 /// case-insensitive substrings.
@@ -113,6 +114,15 @@ pub enum ExportError {
     Api(#[from] ApiError),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
+}
+
+impl Hint for ExportError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExportError::Api(api) => api.hint(),
+            ExportError::Write(_) => None,
+        }
+    }
 }
 
 /// What the export writes where the API cannot name a user type.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::target::{runtime, ConnArgs};
 use super::{Exit, Format, Output};
 use crate::integration::{setup, IntegrationOptions, Step};
+use crate::vocab::hint::Hint as _;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

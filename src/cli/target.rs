@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 
 use crate::api::{BaseUrl, Client, ClientOptions, ClientSecret, Credentials, OAuthClient, Token};
 use crate::sim::{self, SimConfig, SimHandle};
+use crate::vocab::hint::Hint;
 
 /// Demo users a fresh `--sim` state starts with.
 pub const SIM_DEMO_USERS: usize = 40;
@@ -257,10 +258,22 @@ impl Target {
 #[error("no Qualtrics instance given")]
 pub struct NoTarget;
 
+impl Hint for NoTarget {
+    fn hint(&self) -> Option<String> {
+        Some("give --base-url https://YOUR-DATACENTER.qualtrics.com, or --datacenter ID (also as QUALTRICS_BASE_URL / QUALTRICS_DATACENTER), or --sim to try the built-in simulator".into())
+    }
+}
+
 /// No token was given.
 #[derive(Debug, thiserror::Error)]
 #[error("no API token given")]
 pub struct NoToken;
+
+impl Hint for NoToken {
+    fn hint(&self) -> Option<String> {
+        Some("set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token, readable only by you); the token is under Account Settings › Qualtrics IDs › API".into())
+    }
+}
 
 /// A token for a simulator: 40 letters and digits from the OS RNG.
 pub fn random_token() -> String {

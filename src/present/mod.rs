@@ -3,7 +3,9 @@
 //! terminal text, JSON and self-contained HTML, and it alone writes to stdout and stderr.
 //!
 //! - [`console`]: the two standard streams, written without panicking on a closed pipe.
+//! - [`error`]: errors with their causes and hints, as text or one JSON object.
 //! - [`html`]: the validate and import pages.
 
 pub mod console;
+pub mod error;
 pub mod html;

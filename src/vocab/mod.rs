@@ -6,6 +6,8 @@
 //! Nothing here does work: no I/O, no parsing of files, no requests. A module belongs here only
 //! when two rooms above would otherwise each define it or import it from one another.
 
+pub mod hint;
+
 /// The template columns, in the only order Qualtrics accepts.
 pub const COLUMNS: [&str; 9] = [
     "userID",
