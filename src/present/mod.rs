@@ -4,8 +4,12 @@
 //!
 //! - [`console`]: the two standard streams, written without panicking on a closed pipe.
 //! - [`error`]: errors with their causes and hints, as text or one JSON object.
+//! - [`export`]: the export's closing summary.
 //! - [`html`]: the validate and import pages.
+//! - [`stats`]: the API's retries and requests by kind, as every run summary words them.
 
 pub mod console;
 pub mod error;
+pub mod export;
 pub mod html;
+pub mod stats;
