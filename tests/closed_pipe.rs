@@ -4,10 +4,25 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// Runs qusers with stdout a pipe whose reading end is already closed.
-fn with_closed_stdout(dir: &Path, args: &[&str]) -> Output {
-    let (reader, writer) = std::io::pipe().expect("pipe");
+/// A pipe whose reading end is already closed: its writing end.
+fn closed_pipe() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors on success; each is owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let (reader, writer) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
     drop(reader);
+    writer
+}
+
+/// Runs qusers with stdout a pipe whose reader has gone.
+fn with_closed_stdout(dir: &Path, args: &[&str]) -> Output {
+    let writer = closed_pipe();
     Command::new(env!("CARGO_BIN_EXE_qusers"))
         .current_dir(dir)
         .args(args)

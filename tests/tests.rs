@@ -11,6 +11,7 @@ mod support;
 /// The API client against the simulator
 mod api;
 /// Output to a closed pipe (`qusers … | head -c1`)
+#[cfg(unix)]
 mod closed_pipe;
 /// A consistent command surface (issue 12 item 5)
 mod command_surface;
