@@ -4,44 +4,10 @@
 //! secret nor an access token is ever shown: `Debug` prints placeholders.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
-use super::endpoint::{checked_secret, read_secret_file, Token};
-
-/// The secret of an OAuth client.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    pub fn new(secret: impl Into<String>) -> anyhow::Result<ClientSecret> {
-        checked_secret(
-            secret.into(),
-            "OAuth client secret",
-            "copy it again from Account Settings › Qualtrics IDs › OAuth Client Manager",
-        )
-        .map(ClientSecret)
-    }
-
-    /// Reads a secret file; warns (through `warn`) when others may read it.
-    pub fn from_file(path: &Path, warn: &mut dyn FnMut(String)) -> anyhow::Result<ClientSecret> {
-        ClientSecret::new(read_secret_file(path, "client secret", warn)?)
-            .with_context(|| format!("in the secret file {}", path.display()))
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret(<redacted>)")
-    }
-}
+use super::secret::{ClientSecret, Token};
 
 /// An OAuth client of the brand (Account Settings › Qualtrics IDs › OAuth Client Manager).
 #[derive(Clone, Debug)]
