@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
-            super::instance::style("{spinner} {count} users  {msg}  ({rate})")
+            super::progress::style("{spinner} {count} users  {msg}  ({rate})")
                 .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
         );
         b

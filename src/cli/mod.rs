@@ -7,6 +7,7 @@ mod import;
 mod instance;
 mod integration_user;
 mod output;
+mod progress;
 mod rules;
 mod safety;
 mod sim;

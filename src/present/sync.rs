@@ -1,0 +1,108 @@
+//! `qusers sync` in words: the closing summary as text (what held the run, the import's
+//! summary, the seats, the notified line and the state folder) or one JSON object (the
+//! notified summary with the import's, the seats and the exit code), and `--history`.
+//! The workflow ([`crate::sync::run`]) returns a [`SyncOutcome`].
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::import::Summary;
+use crate::sync::state::State;
+use crate::sync::SyncOutcome;
+
+/// The outcome as one JSON object, pretty-printed, with a final newline.
+pub fn json(outcome: &SyncOutcome, target: &str) -> serde_json::Result<String> {
+    let mut v = outcome.summary.clone();
+    if let Some(o) = &outcome.import {
+        v["import"] = serde_json::to_value(Summary::new(o, target, None))?;
+    }
+    if let Some(s) = &outcome.seats {
+        v["seats"] = serde_json::to_value(s)?;
+    }
+    v["exitCode"] = outcome.exit_code().into();
+    Ok(serde_json::to_string_pretty(&v)? + "\n")
+}
+
+/// The outcome as text: why it was held, the import's summary, the seats, the line the
+/// notification carries and the state folder.
+pub fn text(outcome: &SyncOutcome, target: &str) -> String {
+    let mut text = String::new();
+    if !outcome.held.is_empty() {
+        text.push_str("HELD: nothing was sent\n");
+        for why in &outcome.held {
+            let _ = writeln!(text, "  - {why}");
+        }
+        text.push_str("  (--accept-roster takes the roster as it is, once)\n");
+    }
+    if let Some(o) = &outcome.import {
+        Summary::new(o, target, None).render_text(&mut text, o);
+    }
+    if let Some(s) = &outcome.seats {
+        let _ = writeln!(
+            text,
+            "seats: {} active before, {} after, of {} seats{}",
+            s.active_before,
+            s.active_after,
+            s.seats,
+            if s.active_after > s.seats {
+                format!(" — {} over", s.active_after - s.seats)
+            } else {
+                String::new()
+            }
+        );
+        if !s.candidates.is_empty() {
+            text.push_str("  longest without a login (candidates, nothing changed):\n");
+            for c in &s.candidates {
+                let _ = writeln!(
+                    text,
+                    "    {}  {}  {}",
+                    c.user_name,
+                    c.user_id,
+                    c.last_login_date.as_deref().unwrap_or("never logged in")
+                );
+            }
+        }
+        for u in &s.unread {
+            let _ = writeln!(text, "  not read: {u}");
+        }
+    }
+    let _ = writeln!(
+        text,
+        "{}\n  state: {}",
+        outcome.summary["text"].as_str().unwrap_or_default(),
+        outcome.state_dir.display()
+    );
+    text
+}
+
+/// `--history` as text: one line a run (with its reasons under it), then who is retired and
+/// missing now.
+pub fn history(dir: &Path, state: &State) -> String {
+    let mut text = format!(
+        "sync history in {} ({} runs)\n",
+        dir.display(),
+        state.runs.len()
+    );
+    for r in &state.runs {
+        let c = &r.counts;
+        let _ = writeln!(
+            text,
+            "run {:>3}  {}  {:<18} {} rows  created {} updated {} re-enabled {} disabled {} expired {} missing {} invalid {} failed {}",
+            r.number, r.today, r.outcome, r.rows, c.created, c.updated, c.reenabled, c.disabled, c.expired, c.missing, c.invalid, c.failed
+        );
+        for why in &r.reasons {
+            let _ = writeln!(text, "          {why}");
+        }
+    }
+    let retired = state.users.values().filter(|u| u.retired.is_some()).count();
+    let missing = state
+        .users
+        .values()
+        .filter(|u| u.missing_since.is_some())
+        .count();
+    let _ = writeln!(
+        text,
+        "users retired by this sync: {retired}; missing now: {missing}"
+    );
+    text
+}
