@@ -66,7 +66,7 @@ impl fmt::Debug for BearerCache {
 
 impl BearerCache {
     /// The cached token when it is still good.
-    pub fn fresh(&self) -> Option<String> {
+    pub(crate) fn fresh(&self) -> Option<String> {
         let now = Instant::now();
         self.current
             .lock()
@@ -76,7 +76,7 @@ impl BearerCache {
             .map(|b| b.token.clone())
     }
 
-    pub fn store(&self, token: String, expires_in: Duration) {
+    pub(crate) fn store(&self, token: String, expires_in: Duration) {
         // Refreshed before it expires: a tenth of its life early, at most a minute.
         let margin = (expires_in / 10).min(Duration::from_secs(60));
         let refresh_at = Instant::now() + expires_in.saturating_sub(margin);
@@ -89,14 +89,14 @@ impl BearerCache {
     }
 
     /// Forgets `token` if it is the current one (the server refused it).
-    pub fn invalidate(&self, token: &str) {
+    pub(crate) fn invalidate(&self, token: &str) {
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if cur.as_ref().is_some_and(|b| b.token == token) {
             *cur = None;
         }
     }
 
-    pub fn issued(&self) -> Vec<String> {
+    pub(crate) fn issued(&self) -> Vec<String> {
         self.issued
             .lock()
             .unwrap_or_else(|e| e.into_inner())

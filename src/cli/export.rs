@@ -65,7 +65,7 @@ fn until_signal<T, E: Into<anyhow::Error>>(
     })
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let target = args.target.resolve()?;
     if !args.quiet {

@@ -13,10 +13,10 @@ use crate::present::console;
 
 use super::progress::spinner;
 // `import` and `update` name the bars here still.
-pub use super::progress::Bars;
+pub(crate) use super::progress::Bars;
 
 /// Every user of the instance, page by page, with a spinner on a terminal.
-pub async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Instance> {
+pub(crate) async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Instance> {
     let bar = spinner(quiet, "reading the instance's users");
     let instance = crate::instance::fetch(client, |n| bar.inc(n))
         .await
@@ -29,7 +29,7 @@ pub async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Inst
 }
 
 /// An `--existing` export.
-pub fn read_existing(path: &str, quiet: bool) -> anyhow::Result<Instance> {
+pub(crate) fn read_existing(path: &str, quiet: bool) -> anyhow::Result<Instance> {
     let source = Source::from_arg(path)?;
     let inst = Instance::from_export(&source, &ReadOptions::default())
         .with_context(|| format!("reading the instance export {path}"))?;
@@ -40,12 +40,15 @@ pub fn read_existing(path: &str, quiet: bool) -> anyhow::Result<Instance> {
 }
 
 /// The division ids a file uses (one pass, no checks).
-pub fn division_ids(source: &Source, opts: &ReadOptions) -> anyhow::Result<BTreeSet<String>> {
+pub(crate) fn division_ids(
+    source: &Source,
+    opts: &ReadOptions,
+) -> anyhow::Result<BTreeSet<String>> {
     Ok(crate::instance::division_ids(source, opts)?)
 }
 
 /// Asks the API once for each division the file uses that no user of the instance is in.
-pub async fn check_divisions(
+pub(crate) async fn check_divisions(
     client: &Client,
     instance: &mut Instance,
     used: &BTreeSet<String>,

@@ -51,7 +51,7 @@ pub struct Args {
     target: ConnArgs,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let target = args.target.resolve()?;
     if !args.quiet {
         console::err_line(&format!("target: {}", target.description));

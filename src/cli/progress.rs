@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 /// A progress style from `template`, where `{rate}` is the rate with one decimal and thousands
 /// separators, and `{count}` and `{total}` the position and length with separators, as every
 /// summary prints them.
-pub fn style(template: &str) -> Option<indicatif::ProgressStyle> {
+pub(crate) fn style(template: &str) -> Option<indicatif::ProgressStyle> {
     use crate::numfmt::{count, rate};
     let style = indicatif::ProgressStyle::with_template(template).ok()?;
     Some(
@@ -34,7 +34,7 @@ pub fn style(template: &str) -> Option<indicatif::ProgressStyle> {
 }
 
 /// A spinner counting items, drawn only on a terminal.
-pub fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
+pub(crate) fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
@@ -49,14 +49,14 @@ pub fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
 
 /// Talk on stderr, a spinner while reading the instance and a bar while applying (drawn only
 /// on a terminal); nothing with `--quiet`.
-pub struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     bar: std::sync::Mutex<indicatif::ProgressBar>,
 }
 
 impl Bars {
     /// A spinner with `message` until the first bar starts.
-    pub fn new(quiet: bool, message: &'static str) -> Bars {
+    pub(crate) fn new(quiet: bool, message: &'static str) -> Bars {
         Bars {
             quiet,
             bar: std::sync::Mutex::new(spinner(quiet, message)),

@@ -99,7 +99,7 @@ fn parse_share(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{s}` is not a share between 0 and 1"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let token = args.token.clone().unwrap_or_else(random_token);
     let config = SimConfig {
         token: token.clone(),

@@ -122,7 +122,7 @@ fn parse_percent(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{s:?} is not a percentage (e.g. 10%)"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let source = Source::from_arg(&args.roster)?;
     let read = args.read.options()?;
     let roster_path = source

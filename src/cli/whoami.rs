@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 /// The datacenter, as the server reports it and as the host names it.
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let target = args.target.resolve()?;
     let client = target.client.clone();
     let rt = runtime()?;

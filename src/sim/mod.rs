@@ -319,15 +319,6 @@ impl Prepared {
     }
 }
 
-/// [`prepare`] then [`Prepared::serve`].
-pub async fn serve(
-    config: SimConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    prepare(config)?.serve(listener, shutdown).await
-}
-
 /// The simulator's own trouble (a state it could not save, a listener it could not use), on
 /// stderr: the server keeps going, and whoever runs it should know.
 pub(crate) fn log(what: std::fmt::Arguments<'_>) {

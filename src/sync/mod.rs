@@ -30,7 +30,7 @@ use crate::import::{
     Outcome, Planned, Prepared, Progress,
 };
 use crate::instance::Instance;
-use crate::rules::{Code, Problem};
+use crate::rules::Problem;
 use crate::validate::{validate_source, FileSummary, ValidateOptions, Verdict};
 use map::Map;
 use roster::Roster;
@@ -962,9 +962,4 @@ async fn notify_all(
         }
     }
     errors
-}
-
-/// A problem for a map that cannot be used (the CLI names it).
-pub fn map_problem(detail: String) -> Problem {
-    Problem::new(Code::MapBadFile, detail)
 }
