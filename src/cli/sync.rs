@@ -208,7 +208,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
         import,
         today: crate::sync::today()?,
         notify: args.notify.clone(),
-        mail,
+        mail: mail.clone(),
         notify_always: args.notify_always,
         target: target.description.clone(),
         seats: args.seats,
@@ -232,7 +232,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
         out
     })?;
     progress.finish();
-    for e in &outcome.notify_errors {
+    // The notifications carry the summary the presentation words; a dry run sends none.
+    let notify_errors = match outcome.eventful {
+        Some(eventful) => {
+            let to = crate::sync::Notify {
+                webhook: args.notify.as_deref(),
+                mail: mail.as_ref(),
+                always: args.notify_always,
+            };
+            let summary = present::sync::notification(&outcome, &target.description);
+            rt.block_on(crate::sync::notify_all(&to, &summary, eventful))
+        }
+        None => Vec::new(),
+    };
+    for e in &notify_errors {
         console::err_line(&format!("warning: the notification was not sent: {e}"));
     }
     let text = match args.format {

@@ -1,4 +1,4 @@
-//! `qusers sync` in words: the closing summary as text (what held the run, the import's
+//! `qusers sync` in words: the summary the notifications carry, the closing summary as text (what held the run, the import's
 //! summary, the seats, the notified line and the state folder) or one JSON object (the
 //! notified summary with the import's, the seats and the exit code), and `--history`.
 //! The workflow ([`crate::sync::run`]) returns a [`SyncOutcome`].
@@ -6,13 +6,15 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::Serialize;
+
 use crate::import::Summary;
-use crate::sync::state::State;
+use crate::sync::state::{RunCounts, State};
 use crate::sync::SyncOutcome;
 
 /// The outcome as one JSON object, pretty-printed, with a final newline.
 pub fn json(outcome: &SyncOutcome, target: &str) -> serde_json::Result<String> {
-    let mut v = outcome.summary.clone();
+    let mut v = notification(outcome, target);
     if let Some(o) = &outcome.import {
         v["import"] = serde_json::to_value(Summary::new(o, target, None))?;
     }
@@ -69,10 +71,81 @@ pub fn text(outcome: &SyncOutcome, target: &str) -> String {
     let _ = writeln!(
         text,
         "{}\n  state: {}",
-        outcome.summary["text"].as_str().unwrap_or_default(),
+        notification(outcome, target)["text"]
+            .as_str()
+            .unwrap_or_default(),
         outcome.state_dir.display()
     );
     text
+}
+
+/// The summary a webhook receives (and a mail carries, under its `text`), with the `text`
+/// chat tools show; `--format json` prints it too, with more.
+pub fn notification(outcome: &SyncOutcome, target: &str) -> serde_json::Value {
+    let record = &outcome.record;
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Summary<'a> {
+        text: String,
+        tool: &'static str,
+        outcome: &'a str,
+        held: bool,
+        reasons: &'a [String],
+        run: u64,
+        today: &'a str,
+        roster: &'a str,
+        rows: u64,
+        target: &'a str,
+        counts: &'a RunCounts,
+        report: Option<String>,
+        state: String,
+    }
+    let c = &record.counts;
+    let held = record.outcome == "held";
+    let mut text = if held {
+        format!(
+            "qusers sync of {} HELD, nothing sent: {}",
+            record.roster,
+            record.reasons.join("; ")
+        )
+    } else {
+        format!(
+            "qusers sync of {} ({}): {} created, {} updated, {} re-enabled, {} disabled, {} expired, {} missing, {} invalid, {} failed",
+            record.roster,
+            record.outcome,
+            c.created,
+            c.updated,
+            c.reenabled,
+            c.disabled,
+            c.expired,
+            c.missing,
+            c.invalid,
+            c.failed
+        )
+    };
+    if !held && !record.reasons.is_empty() {
+        text.push_str(&format!(" ({})", record.reasons.join("; ")));
+    }
+    let mut summary = serde_json::to_value(Summary {
+        text,
+        tool: "qusers sync",
+        outcome: &record.outcome,
+        held,
+        reasons: &record.reasons,
+        run: record.number,
+        today: &record.today,
+        roster: &record.roster,
+        rows: record.rows,
+        target,
+        counts: c,
+        report: Some(outcome.report.display().to_string()),
+        state: outcome.state_dir.display().to_string(),
+    })
+    .unwrap_or_default();
+    if let Some(s) = &outcome.seats {
+        summary["seats"] = serde_json::to_value(s).unwrap_or_default();
+    }
+    summary
 }
 
 /// `--history` as text: one line a run (with its reasons under it), then who is retired and
