@@ -172,3 +172,59 @@ impl Hint for crate::import::JournalError {
         crate::import::JournalError::hint(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ApiError, ErrorKind};
+    use crate::file::FileError;
+
+    #[test]
+    fn the_hint_comes_from_the_first_link_that_has_one_and_each_cause_shows_once() {
+        let api = ApiError::new(ErrorKind::RejectedToken, "GET /whoami", "");
+        let e = anyhow::Error::new(api).context("cannot ask the API whose token this is");
+        let report = ErrorReport::new(&e, 2);
+        assert_eq!(report.error, "cannot ask the API whose token this is");
+        assert_eq!(report.causes, ["GET /whoami: the API token was rejected"]);
+        let text = report.text();
+        assert!(text.starts_with("error: cannot ask the API whose token this is\n  cause: GET /whoami: the API token was rejected\n  hint: regenerating a token"), "{text}");
+        // A cause whose words the message already holds is not repeated.
+        let e = anyhow::anyhow!("outer: inner").context("outer: inner");
+        assert!(ErrorReport::new(&e, 2).causes.is_empty());
+    }
+
+    #[test]
+    fn the_json_object_keeps_its_keys_in_order() {
+        let e = anyhow::Error::new(crate::cli::target::NoToken);
+        let json = ErrorReport::new(&e, 2).json();
+        assert!(json.starts_with("{\n  \"causes\": [],\n  \"error\": \"no API token given\",\n  \"exitCode\": 2,\n  \"hint\": \"set QUALTRICS_API_TOKEN"), "{json}");
+        assert!(json.ends_with("}\n"), "{json}");
+        let e = anyhow::anyhow!("no advice for this");
+        let json = ErrorReport::new(&e, 1).json();
+        assert!(json.contains("\"hint\": null"), "{json}");
+    }
+
+    #[test]
+    fn a_refused_workbook_is_invalid_input_wherever_it_is_wrapped() {
+        let bad = || FileError::BadWorkbook {
+            path: "u.xlsx".into(),
+            code: crate::rules::Code::NotText,
+            message: "damaged".into(),
+        };
+        assert!(refuses_input(&anyhow::Error::new(bad())));
+        let fix = crate::fix::FixError::File(bad());
+        assert!(refuses_input(&anyhow::Error::new(fix).context("fix")));
+        let split = crate::split::SplitError::File(bad());
+        assert!(refuses_input(&anyhow::Error::new(split)));
+        let missing = FileError::Io {
+            path: "u.csv".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        };
+        let e = anyhow::Error::new(missing);
+        assert!(!refuses_input(&e));
+        assert_eq!(
+            ErrorReport::new(&e, 2).hint.as_deref(),
+            Some("check the path; run `ls` in the folder you think it is in")
+        );
+    }
+}
