@@ -240,8 +240,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
                 mail: mail.as_ref(),
                 always: args.notify_always,
             };
-            let summary = present::sync::notification(&outcome, &target.description);
-            rt.block_on(crate::sync::notify_all(&to, &summary, eventful))
+            let notice = present::sync::notice(&outcome, &target.description);
+            rt.block_on(crate::sync::notify_all(&to, &notice, eventful))
         }
         None => Vec::new(),
     };

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::import::Summary;
 use crate::sync::state::{RunCounts, State};
-use crate::sync::SyncOutcome;
+use crate::sync::{Notice, SyncOutcome};
 
 /// The outcome as one JSON object, pretty-printed, with a final newline.
 pub fn json(outcome: &SyncOutcome, target: &str) -> serde_json::Result<String> {
@@ -148,6 +148,23 @@ pub fn notification(outcome: &SyncOutcome, target: &str) -> serde_json::Value {
     summary
 }
 
+/// The notifications of a run: the summary for the webhook, and a mail whose subject is the
+/// summary's `text` (120 characters at most) and whose body is that text and the summary.
+pub fn notice(outcome: &SyncOutcome, target: &str) -> Notice {
+    let summary = notification(outcome, target);
+    let text = summary["text"].as_str().unwrap_or_default().to_string();
+    let subject: String = text.chars().take(120).collect();
+    let body = format!(
+        "{text}\n\n{}\n",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+    Notice {
+        summary,
+        subject,
+        body,
+    }
+}
+
 /// `--history` as text: one line a run (with its reasons under it), then who is retired and
 /// missing now.
 pub fn history(dir: &Path, state: &State) -> String {
@@ -178,4 +195,66 @@ pub fn history(dir: &Path, state: &State) -> String {
         "users retired by this sync: {retired}; missing now: {missing}"
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::state::RunRecord;
+
+    fn held() -> SyncOutcome {
+        SyncOutcome {
+            held: vec!["the roster has 1 rows, 50 % fewer".into()],
+            import: None,
+            record: RunRecord {
+                number: 2,
+                roster: "roster.csv".into(),
+                outcome: "held".into(),
+                reasons: vec!["the roster has 1 rows, 50 % fewer".into()],
+                ..RunRecord::default()
+            },
+            state_dir: "roster.qusers-sync".into(),
+            report: "roster.qusers-sync/report.csv".into(),
+            eventful: Some(true),
+            seats: None,
+        }
+    }
+
+    #[test]
+    fn a_held_run_is_told_as_held_on_the_terminal_in_the_webhook_and_in_the_mail() {
+        let outcome = held();
+        let text = text(&outcome, "the simulator");
+        assert!(
+            text.starts_with("HELD: nothing was sent\n  - the roster has 1 rows, 50 % fewer\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("qusers sync of roster.csv HELD, nothing sent: the roster has 1 rows, 50 % fewer\n  state: roster.qusers-sync\n"), "{text}");
+        let notice = notice(&outcome, "the simulator");
+        assert_eq!(notice.summary["held"], true);
+        assert_eq!(notice.summary["target"], "the simulator");
+        assert_eq!(notice.summary["report"], "roster.qusers-sync/report.csv");
+        assert_eq!(
+            notice.subject,
+            "qusers sync of roster.csv HELD, nothing sent: the roster has 1 rows, 50 % fewer"
+        );
+        assert!(
+            notice
+                .body
+                .starts_with(&format!("{}\n\n{{\n", notice.subject)),
+            "{}",
+            notice.body
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&json(&outcome, "x").expect("json")).expect("parses");
+        assert_eq!(json["exitCode"], 3);
+    }
+
+    #[test]
+    fn a_long_summary_is_cut_to_120_characters_in_the_subject_only() {
+        let mut outcome = held();
+        outcome.record.reasons = vec!["é".repeat(200)];
+        let notice = notice(&outcome, "x");
+        assert_eq!(notice.subject.chars().count(), 120);
+        assert!(notice.body.contains(&"é".repeat(200)));
+    }
 }

@@ -866,29 +866,28 @@ pub struct Notify<'a> {
     pub always: bool,
 }
 
+/// What the notifications carry, worded by the caller: the JSON summary the webhook receives,
+/// and the mail's subject and body.
+#[derive(Clone, Debug, Default)]
+pub struct Notice {
+    pub summary: serde_json::Value,
+    pub subject: String,
+    pub body: String,
+}
+
 /// Sends the webhook and the mail when asked to (by default only for an eventful run).
-pub async fn notify_all(
-    opts: &Notify<'_>,
-    summary: &serde_json::Value,
-    eventful: bool,
-) -> Vec<String> {
+pub async fn notify_all(opts: &Notify<'_>, notice: &Notice, eventful: bool) -> Vec<String> {
     let mut errors = Vec::new();
     if !(eventful || opts.always) {
         return errors;
     }
-    let text = summary["text"].as_str().unwrap_or_default().to_string();
     if let Some(url) = opts.webhook {
-        if let Err(e) = notify::webhook(url, summary).await {
+        if let Err(e) = notify::webhook(url, &notice.summary).await {
             errors.push(format!("webhook: {e:#}"));
         }
     }
     if let Some(m) = opts.mail {
-        let subject: String = text.chars().take(120).collect();
-        let body = format!(
-            "{text}\n\n{}\n",
-            serde_json::to_string_pretty(summary).unwrap_or_default()
-        );
-        if let Err(e) = notify::mail(m, &subject, &body).await {
+        if let Err(e) = notify::mail(m, &notice.subject, &notice.body).await {
             errors.push(format!("mail: {e:#}"));
         }
     }
