@@ -99,7 +99,10 @@ fn main() -> anyhow::Result<()> {
             &cancel,
             &|_| Ok(()),
         ))?;
-        Ok((t.elapsed().as_secs_f64(), out.summary["text"].to_string()))
+        Ok((
+            t.elapsed().as_secs_f64(),
+            qusers::present::sync::notification(&out, "bench")["text"].to_string(),
+        ))
     };
     let (t, text) = run(true, "2027-01-01")?;
     println!(

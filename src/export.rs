@@ -13,6 +13,7 @@ use crate::api::{ApiError, ApiUser, Client, UserFilter};
 use crate::file::{COLUMNS, DIVISION_NAME, USER_TYPE_NAME};
 use crate::instance::InstanceUser;
 use crate::rules::Status;
+use crate::vocab::hint::Hint;
 
 /// Which users to export; every given filter must match (AND). Text filters are
 /// case-insensitive substrings.
@@ -113,6 +114,19 @@ pub enum ExportError {
     Api(#[from] ApiError),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
+    /// The task reading the pages ended without finishing (it panicked): the users written so
+    /// far may be any part of the instance, so the export is not complete.
+    #[error("the page reader stopped before the last page: {0}")]
+    PagesStopped(String),
+}
+
+impl Hint for ExportError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExportError::Api(api) => api.hint(),
+            ExportError::Write(_) | ExportError::PagesStopped(_) => None,
+        }
+    }
 }
 
 /// What the export writes where the API cannot name a user type.
@@ -231,9 +245,17 @@ pub async fn export<W: Write>(
         write_user(client, opts, &mut w, &mut divisions, &mut stats, q).await?;
     }
     progress(&stats);
-    let _ = fetcher.await;
+    pages_read(fetcher).await?;
     w.flush()?;
     Ok(stats)
+}
+
+/// Waits for the page reader. Its channel closes the same way whether it read the last page
+/// or panicked half-way, so only its end tells a complete export from a part of one.
+async fn pages_read(fetcher: tokio::task::JoinHandle<()>) -> Result<(), ExportError> {
+    fetcher
+        .await
+        .map_err(|e| ExportError::PagesStopped(e.to_string()))
 }
 
 /// A user to write: as listed, and its full record being read.
@@ -330,5 +352,24 @@ fn csv_io(e: csv::Error) -> std::io::Error {
     match e.into_kind() {
         csv::ErrorKind::Io(e) => e,
         other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_reader_that_panics_ends_the_export_as_a_failure() {
+        // The reader's channel closes on a panic just as at the last page: without the join,
+        // the pages read so far would be written as the whole instance.
+        let panicked = tokio::spawn(async { panic!("a page reader fault") });
+        let e = pages_read(panicked)
+            .await
+            .expect_err("a panic is not a finished read");
+        assert!(matches!(e, ExportError::PagesStopped(_)));
+        assert!(e.to_string().contains("before the last page"), "{e}");
+        let finished = tokio::spawn(async {});
+        assert!(pages_read(finished).await.is_ok());
     }
 }

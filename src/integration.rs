@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 use serde::Serialize;
 
+use crate::vocab::hint::Hint;
+
 use crate::api::{
     datacenter_of_host, proxied_advice, AccessApi, ApiError, Client, Directory, NewUser, Secret,
     Token, UserFilter,
@@ -92,8 +94,8 @@ pub enum IntegrationError {
     },
 }
 
-impl IntegrationError {
-    pub fn hint(&self) -> Option<String> {
+impl Hint for IntegrationError {
+    fn hint(&self) -> Option<String> {
         match self {
             IntegrationError::Api(e) => e.hint(),
             IntegrationError::TokenFileExists { .. } => Some("the existing file may hold the integration's current token; move it away only if you mean to replace it".into()),

@@ -8,6 +8,7 @@ use qusers::api::{
     ApiError, BaseUrl, Client, ClientOptions, ErrorKind, NewUser, Token, UserFilter, UserUpdate,
 };
 use qusers::sim::{self, SimConfig, SimHandle};
+use qusers::vocab::hint::Hint as _;
 
 fn sim(config: SimConfig) -> SimHandle {
     sim::spawn(config).expect("simulator starts")

@@ -12,6 +12,9 @@ mod support;
 mod api;
 /// A real plan's classes of change, counted alike on the terminal, in JSON and on the page
 mod change_classes;
+/// Output to a closed pipe (`qusers … | head -c1`)
+#[cfg(unix)]
+mod closed_pipe;
 /// A consistent command surface (issue 12 item 5)
 mod command_surface;
 /// The proxied-datacenter trap

@@ -4,44 +4,10 @@
 //! secret nor an access token is ever shown: `Debug` prints placeholders.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
-use super::endpoint::{checked_secret, read_secret_file, Token};
-
-/// The secret of an OAuth client.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    pub fn new(secret: impl Into<String>) -> anyhow::Result<ClientSecret> {
-        checked_secret(
-            secret.into(),
-            "OAuth client secret",
-            "copy it again from Account Settings › Qualtrics IDs › OAuth Client Manager",
-        )
-        .map(ClientSecret)
-    }
-
-    /// Reads a secret file; warns (through `warn`) when others may read it.
-    pub fn from_file(path: &Path, warn: &mut dyn FnMut(String)) -> anyhow::Result<ClientSecret> {
-        ClientSecret::new(read_secret_file(path, "client secret", warn)?)
-            .with_context(|| format!("in the secret file {}", path.display()))
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret(<redacted>)")
-    }
-}
+use super::secret::{ClientSecret, Token};
 
 /// An OAuth client of the brand (Account Settings › Qualtrics IDs › OAuth Client Manager).
 #[derive(Clone, Debug)]
@@ -100,7 +66,7 @@ impl fmt::Debug for BearerCache {
 
 impl BearerCache {
     /// The cached token when it is still good.
-    pub fn fresh(&self) -> Option<String> {
+    pub(crate) fn fresh(&self) -> Option<String> {
         let now = Instant::now();
         self.current
             .lock()
@@ -110,7 +76,7 @@ impl BearerCache {
             .map(|b| b.token.clone())
     }
 
-    pub fn store(&self, token: String, expires_in: Duration) {
+    pub(crate) fn store(&self, token: String, expires_in: Duration) {
         // Refreshed before it expires: a tenth of its life early, at most a minute.
         let margin = (expires_in / 10).min(Duration::from_secs(60));
         let refresh_at = Instant::now() + expires_in.saturating_sub(margin);
@@ -123,14 +89,14 @@ impl BearerCache {
     }
 
     /// Forgets `token` if it is the current one (the server refused it).
-    pub fn invalidate(&self, token: &str) {
+    pub(crate) fn invalidate(&self, token: &str) {
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if cur.as_ref().is_some_and(|b| b.token == token) {
             *cur = None;
         }
     }
 
-    pub fn issued(&self) -> Vec<String> {
+    pub(crate) fn issued(&self) -> Vec<String> {
         self.issued
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::auth::{scope_hint, BearerCache, Credentials, OAuthClient, TokenAnswer};
-use super::endpoint::{datacenter_of_host, BaseUrl, Token};
+use super::endpoint::{datacenter_of_host, BaseUrl};
 use super::error::{ApiError, ErrorKind};
 use super::paging::{OffsetChain, PageGuard, MAX_LISTED_USERS};
 use super::rate::{RateController, Signal, DEFAULT_MAX_RPS};
+use super::secret::Token;
 use super::stats::{RequestCounters, RequestCounts, TransientStats};
 use super::types::{
     ApiUser, Created as CreatedId, Directory, Division, Envelope, Library, NewUser, Page,

@@ -1,7 +1,6 @@
-//! Where the API is and the token that opens it, validated once.
+//! Where the API is: the base URL, validated once, and the datacenter a host names.
 
 use std::fmt;
-use std::path::Path;
 
 use anyhow::{bail, Context};
 
@@ -123,82 +122,6 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// An API token. Never shown: `Debug` and `Display` print a placeholder.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(secret: impl Into<String>) -> anyhow::Result<Token> {
-        checked_secret(
-            secret.into(),
-            "API token",
-            "copy it again from Account Settings › Qualtrics IDs",
-        )
-        .map(Token)
-    }
-
-    /// Reads a token file; warns (through `warn`) when others may read it.
-    pub fn from_file(path: &Path, warn: &mut dyn FnMut(String)) -> anyhow::Result<Token> {
-        Token::new(read_secret_file(path, "token", warn)?)
-            .with_context(|| format!("in the token file {}", path.display()))
-    }
-
-    /// The secret, for the request header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-impl fmt::Display for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// A secret as pasted: trimmed, neither empty nor holding spaces or control characters.
-pub(crate) fn checked_secret(secret: String, what: &str, hint: &str) -> anyhow::Result<String> {
-    let s = secret.trim().to_string();
-    if s.is_empty() {
-        bail!("the {what} is empty");
-    }
-    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        bail!("the {what} has spaces or control characters; {hint}");
-    }
-    Ok(s)
-}
-
-/// The text of a secret file; warns (through `warn`) when others may read it.
-pub(crate) fn read_secret_file(
-    path: &Path,
-    what: &str,
-    warn: &mut dyn FnMut(String),
-) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the {what} file {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                warn(format!(
-                    "warning: {} can be read by other users; run `chmod 600 {}`",
-                    path.display(),
-                    path.display()
-                ));
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = warn;
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,12 +142,5 @@ mod tests {
         assert!(BaseUrl::for_datacenter("iad1").is_ok());
         let e = BaseUrl::for_datacenter("iad2").expect_err("typo");
         assert!(e.to_string().contains("iad1"));
-    }
-
-    #[test]
-    fn tokens_never_show() {
-        let t = Token::new("s3cretTOKEN").expect("ok");
-        assert!(!format!("{t:?} {t}").contains("s3cret"));
-        assert!(Token::new("  ").is_err());
     }
 }

@@ -121,9 +121,10 @@ impl ApiError {
             request_id,
         }
     }
+}
 
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl crate::vocab::hint::Hint for ApiError {
+    fn hint(&self) -> Option<String> {
         Some(match self.kind {
             ErrorKind::MissingToken => {
                 "set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token)".into()

@@ -44,10 +44,10 @@ const RATE_CUT: f64 = 0.8;
 const LIMIT_CUT: f64 = 0.75;
 /// A window is congested when its share of 429s is this much above the share of 429s that do
 /// not come from the pace (the least share of the last [`BASELINE_WINDOWS`] windows).
-pub const CONGESTED_MARGIN: f64 = 0.1;
+pub(crate) const CONGESTED_MARGIN: f64 = 0.1;
 const BASELINE_WINDOWS: usize = 4;
 /// Answers a window needs before it is judged (unless it has lasted [`MAX_WINDOW`]).
-pub const MIN_WINDOW_ANSWERS: u32 = 20;
+pub(crate) const MIN_WINDOW_ANSWERS: u32 = 20;
 /// Clean windows between two probes of one more place in flight, once a limit was met.
 const PROBE_EVERY: u32 = 4;
 const MIN_WINDOW: Duration = Duration::from_millis(250);

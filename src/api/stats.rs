@@ -1,8 +1,6 @@
 //! Transient errors by class, as a summary reports them: retries after 429, 5xx and network
 //! errors, the share of answers that were 5xx, and a few request ids to give Qualtrics support.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 /// Qualtrics asks customers to contact support above this share of 5xx answers.
@@ -57,44 +55,6 @@ impl TransientStats {
     pub fn asks_for_support(&self) -> bool {
         self.requests > 0 && self.rate_5xx > SUPPORT_5XX_SHARE
     }
-
-    /// `retries: 3 after 429, 1 after 5xx, 0 after network errors; 5xx 0.8 % of 120
-    /// requests`, and the support advice when it applies; then, on lines of their own
-    /// (indented by two spaces), the requests by kind, the ceiling, and any paging note.
-    pub fn render_line(&self) -> String {
-        let mut s = format!(
-            "retries: {} after 429, {} after 5xx, {} after network errors; 5xx {:.1} % of {} requests",
-            crate::numfmt::count(self.retries_429),
-            crate::numfmt::count(self.retries_5xx),
-            crate::numfmt::count(self.retries_network),
-            self.rate_5xx * 100.0,
-            crate::numfmt::count(self.requests)
-        );
-        if self.asks_for_support() {
-            let _ = write!(
-                s,
-                "; above {:.0} % Qualtrics asks customers to contact support",
-                SUPPORT_5XX_SHARE * 100.0
-            );
-            if !self.failing_request_ids.is_empty() {
-                let _ = write!(
-                    s,
-                    ", giving these request ids: {}",
-                    self.failing_request_ids.join(", ")
-                );
-            }
-            if !self.instance_ids.is_empty() {
-                let _ = write!(s, " (instance ids {})", self.instance_ids.join(", "));
-            }
-        }
-        if !self.ceiling.is_empty() {
-            let _ = write!(s, "\n  request ceiling: {}", self.ceiling);
-        }
-        for n in &self.paging_notes {
-            let _ = write!(s, "\n  paging: {n}");
-        }
-        s
-    }
 }
 
 /// Requests sent, by what they were for: a run summary counts list pages, detail reads and
@@ -110,19 +70,6 @@ pub struct RequestCounts {
     pub writes: u64,
     /// Everything else (`whoami`, divisions, token checks).
     pub other: u64,
-}
-
-impl RequestCounts {
-    /// `requests: 3 list pages, 120 detail reads, 40 writes, 2 other`.
-    pub fn render_line(&self) -> String {
-        format!(
-            "requests: {} list pages, {} detail reads, {} writes, {} other",
-            crate::numfmt::count(self.list_pages),
-            crate::numfmt::count(self.detail_reads),
-            crate::numfmt::count(self.writes),
-            crate::numfmt::count(self.other)
-        )
-    }
 }
 
 /// Counters behind [`RequestCounts`], shared by a client's clones.
@@ -162,30 +109,5 @@ impl RequestCounters {
             writes: self.writes.load(Relaxed),
             other: self.other.load(Relaxed),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn support_advice_above_four_percent() {
-        let mut s = TransientStats {
-            requests: 100,
-            answers_5xx: 3,
-            rate_5xx: 0.03,
-            ..Default::default()
-        };
-        assert!(!s.render_line().contains("support"));
-        s.answers_5xx = 5;
-        s.rate_5xx = 0.05;
-        s.keep_request_id("req-1");
-        s.keep_request_id("req-1");
-        s.keep_instance_id("inst-9");
-        let line = s.render_line();
-        assert!(line.contains("contact support"), "{line}");
-        assert!(line.contains("req-1") && line.contains("inst-9"), "{line}");
-        assert_eq!(s.failing_request_ids.len(), 1);
     }
 }

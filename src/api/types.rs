@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::secret::Secret;
+
 /// `GET /whoami`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -37,31 +39,16 @@ pub struct ApiUser {
     pub last_login_date: Option<String>,
 }
 
-/// A secret sent to the API (a new user's password): serialised for the request body, shown
-/// nowhere else.
-#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 /// `POST /users`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewUser {
     pub username: String,
     /// Never stored, never printed; absent for SSO brands.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "Secret::serialize_exposed"
+    )]
     pub password: Option<Secret>,
     pub first_name: String,
     pub last_name: String,

@@ -8,7 +8,7 @@ use super::filter::FilterArgs;
 use super::target::{runtime, TargetArgs};
 use super::{write_atomically, Exit, Format};
 use crate::export::{export, ExportOptions};
-use crate::numfmt::{count, rate};
+use crate::present::{self, console};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -65,11 +65,11 @@ fn until_signal<T, E: Into<anyhow::Error>>(
     })
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let target = args.target.resolve()?;
     if !args.quiet {
-        eprintln!("target: {}", target.description);
+        console::err_line(&format!("target: {}", target.description));
     }
     let rt = runtime()?;
     target.check_direct(&args.target, &rt)?;
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
-            super::instance::style("{spinner} {count} users  {msg}  ({rate})")
+            super::progress::style("{spinner} {count} users  {msg}  ({rate})")
                 .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
         );
         b
@@ -136,28 +136,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .as_ref()
         .filter(|d| !d.starts_with("DV_"))
     {
-        match stats.division_ids_matched.as_slice() {
-            [] => {
-                let known: Vec<String> = stats
-                    .divisions_seen
-                    .iter()
-                    .map(|(id, n)| format!("{n} ({id})"))
-                    .collect();
-                eprintln!(
-                    "warning: no division named `{name}` among the divisions users are in{}; give --division one of these ids",
-                    if known.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", known.join(", "))
-                    }
-                );
-            }
-            [one] if !args.quiet => eprintln!("division `{name}` is {one}"),
-            many if !args.quiet => eprintln!(
-                "division name `{name}` is shared by {}: all were exported; give --division ID for one",
-                many.join(", ")
-            ),
-            _ => {}
+        if let Some(note) = present::export::division_note(name, &stats, args.quiet) {
+            console::err_line(&note);
         }
     }
     // The base is read back from the file written: only a regular file has one (not stdout,
@@ -170,69 +150,26 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             args.quiet,
         )?;
     } else if !args.quiet {
-        eprintln!(
-            "no base snapshot (the export did not go to a regular file): import compares with the instance only"
+        console::err_line(
+            "no base snapshot (the export did not go to a regular file): import compares with the instance only",
         );
     }
     let transient = target.client.transient_stats();
-    let requests = target.client.request_counts();
-    let secs = started.elapsed().as_secs_f64();
+    let summary = present::export::Summary {
+        stats: &stats,
+        output: to_file
+            .as_ref()
+            .map_or("stdout".to_string(), |p| p.display().to_string()),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        requests: target.client.request_counts(),
+        transient: &transient,
+    };
     match args.format {
-        Format::Json => {
-            #[derive(serde::Serialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Summary<'a> {
-                #[serde(flatten)]
-                stats: &'a crate::export::ExportStats,
-                output: String,
-                elapsed_seconds: f64,
-                requests: crate::api::RequestCounts,
-                transient: &'a crate::api::TransientStats,
-            }
-            let json = serde_json::to_string_pretty(&Summary {
-                stats: &stats,
-                output: to_file
-                    .as_ref()
-                    .map_or("stdout".to_string(), |p| p.display().to_string()),
-                elapsed_seconds: secs,
-                requests,
-                transient: &transient,
-            })?;
-            if to_file.is_some() {
-                println!("{json}");
-            } else {
-                eprintln!("{json}");
-            }
-        }
+        // The JSON goes where the data does not: stdout when the users went to a file.
+        Format::Json if to_file.is_some() => console::out(&summary.json()?)?,
+        Format::Json => console::err(&summary.json()?),
         Format::Text if !args.quiet || transient.asks_for_support() => {
-            eprintln!(
-                "exported {} of {} users ({} pages) in {} s ({} users/s) to {}",
-                count(stats.users_written),
-                count(stats.users_seen),
-                count(stats.pages),
-                rate(secs),
-                rate(if secs > 0.0 {
-                    stats.users_written as f64 / secs
-                } else {
-                    0.0
-                }),
-                to_file
-                    .as_ref()
-                    .map_or("stdout".to_string(), |p| p.display().to_string())
-            );
-            if !stats.details {
-                eprintln!(
-                    "--no-details: expiration dates were not read (the user list does not carry them); the expirationDate column is empty and the base snapshot marks it unknown"
-                );
-            }
-            if stats.users_gone > 0 {
-                eprintln!(
-                    "{} users were deleted between the list and the reading of their details: not exported",
-                    count(stats.users_gone)
-                );
-            }
-            eprintln!("{}", requests.render_line());
-            eprintln!("{}", transient.render_line());
+            console::err(&summary.text())
         }
         Format::Text => {}
     }
@@ -262,7 +199,7 @@ fn write_base(
     let base_path = Base::path_for(path);
     base.write(&base_path)?;
     if !quiet {
-        eprintln!("base snapshot: {}", base_path.display());
+        console::err_line(&format!("base snapshot: {}", base_path.display()));
     }
     Ok(())
 }

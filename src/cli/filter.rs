@@ -10,7 +10,7 @@ enum StatusArg {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct FilterArgs {
+pub(crate) struct FilterArgs {
     /// Only usernames containing this (any case)
     #[arg(long, value_name = "S")]
     username: Option<String>,
@@ -36,7 +36,7 @@ pub struct FilterArgs {
 
 impl FilterArgs {
     /// The filter, as export applies it.
-    pub fn filter(&self) -> ExportFilter {
+    pub(crate) fn filter(&self) -> ExportFilter {
         ExportFilter {
             username: self.username.clone(),
             first_name: self.first_name.clone(),
@@ -52,7 +52,7 @@ impl FilterArgs {
     }
 
     /// The filters given, as flags (`--division DV_x --status active`); empty when none is.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut words = Vec::new();
         for (flag, v) in [
             ("--username", &self.username),

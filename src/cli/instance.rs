@@ -1,46 +1,54 @@
 //! Knowing the instance: its users from the API (or an export), and which divisions exist.
-//! Shared by `import` and `validate --check-instance`.
+//! Shared by `import`, `sync` and `validate --check-instance`; the bars it draws meanwhile are
+//! in [`super::progress`].
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 
 use anyhow::Context;
 
 use crate::api::Client;
 use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
+use crate::present::console;
+
+use super::progress::spinner;
+// `import` and `update` name the bars here still.
+pub(crate) use super::progress::Bars;
 
 /// Every user of the instance, page by page, with a spinner on a terminal.
-pub async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Instance> {
+pub(crate) async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Instance> {
     let bar = spinner(quiet, "reading the instance's users");
     let instance = crate::instance::fetch(client, |n| bar.inc(n))
         .await
         .context("cannot read the instance's users")?;
     bar.finish_and_clear();
     if !quiet {
-        eprintln!("instance: {} users", instance.len());
+        console::err_line(&format!("instance: {} users", instance.len()));
     }
     Ok(instance)
 }
 
 /// An `--existing` export.
-pub fn read_existing(path: &str, quiet: bool) -> anyhow::Result<Instance> {
+pub(crate) fn read_existing(path: &str, quiet: bool) -> anyhow::Result<Instance> {
     let source = Source::from_arg(path)?;
     let inst = Instance::from_export(&source, &ReadOptions::default())
         .with_context(|| format!("reading the instance export {path}"))?;
     if !quiet {
-        eprintln!("instance: {} users read from {path}", inst.len());
+        console::err_line(&format!("instance: {} users read from {path}", inst.len()));
     }
     Ok(inst)
 }
 
 /// The division ids a file uses (one pass, no checks).
-pub fn division_ids(source: &Source, opts: &ReadOptions) -> anyhow::Result<BTreeSet<String>> {
+pub(crate) fn division_ids(
+    source: &Source,
+    opts: &ReadOptions,
+) -> anyhow::Result<BTreeSet<String>> {
     Ok(crate::instance::division_ids(source, opts)?)
 }
 
 /// Asks the API once for each division the file uses that no user of the instance is in.
-pub async fn check_divisions(
+pub(crate) async fn check_divisions(
     client: &Client,
     instance: &mut Instance,
     used: &BTreeSet<String>,
@@ -48,113 +56,4 @@ pub async fn check_divisions(
     crate::instance::check_divisions(client, instance, used)
         .await
         .context("cannot check the divisions the file uses")
-}
-
-/// A progress style from `template`, where `{rate}` is the rate with one decimal and thousands
-/// separators, and `{count}` and `{total}` the position and length with separators, as every
-/// summary prints them.
-pub fn style(template: &str) -> Option<indicatif::ProgressStyle> {
-    use crate::numfmt::{count, rate};
-    let style = indicatif::ProgressStyle::with_template(template).ok()?;
-    Some(
-        style
-            .with_key(
-                "rate",
-                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}/s", rate(s.per_sec()));
-                },
-            )
-            .with_key(
-                "count",
-                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}", count(s.pos()));
-                },
-            )
-            .with_key(
-                "total",
-                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}", count(s.len().unwrap_or(0)));
-                },
-            ),
-    )
-}
-
-/// A spinner counting items, drawn only on a terminal.
-pub fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
-    bar.set_style(
-        style("{spinner} {msg}: {count} ({rate})")
-            .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
-}
-
-/// Talk on stderr, a spinner while reading the instance and a bar while applying (drawn only
-/// on a terminal); nothing with `--quiet`.
-pub struct Bars {
-    quiet: bool,
-    bar: std::sync::Mutex<indicatif::ProgressBar>,
-}
-
-impl Bars {
-    /// A spinner with `message` until the first bar starts.
-    pub fn new(quiet: bool, message: &'static str) -> Bars {
-        Bars {
-            quiet,
-            bar: std::sync::Mutex::new(spinner(quiet, message)),
-        }
-    }
-
-    fn set(&self, bar: indicatif::ProgressBar) {
-        let mut old = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        old.finish_and_clear();
-        *old = bar;
-    }
-}
-
-impl crate::import::Progress for Bars {
-    fn note(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
-        }
-    }
-    fn reading(&self, n: u64) {
-        self.bar.lock().unwrap_or_else(|e| e.into_inner()).inc(n);
-    }
-    fn start(&self, total: u64) {
-        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
-            return self.set(indicatif::ProgressBar::hidden());
-        }
-        let template = "{bar:30} {count}/{total} rows  {rate}  ETA {eta}  {msg}";
-        self.set(
-            indicatif::ProgressBar::new(total)
-                .with_style(style(template).unwrap_or_else(indicatif::ProgressStyle::default_bar)),
-        );
-    }
-    fn row_done(&self) {
-        self.reading(1);
-    }
-    fn details_start(&self, total: u64) {
-        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
-            return self.set(indicatif::ProgressBar::hidden());
-        }
-        let template = "{bar:30} {count}/{total} user records  {rate}  ETA {eta}";
-        self.set(
-            indicatif::ProgressBar::new(total)
-                .with_style(style(template).unwrap_or_else(indicatif::ProgressStyle::default_bar)),
-        );
-    }
-    fn detail_read(&self) {
-        self.reading(1);
-    }
-    fn details_done(&self) {
-        self.set(indicatif::ProgressBar::hidden());
-    }
-    fn finish(&self) {
-        self.set(indicatif::ProgressBar::hidden());
-    }
 }

@@ -1,12 +1,13 @@
 //! `qusers integration-user`: the dedicated user a partner platform asks for, with API access
 //! and a token written to a private file; prints what to send the partner (never the token).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::target::{runtime, ConnArgs};
-use super::{Exit, Format, Output};
-use crate::integration::{setup, IntegrationOptions, Step};
+use super::{Exit, Format};
+use crate::integration::{setup, IntegrationOptions};
+use crate::present::{self, console};
+use crate::vocab::hint::Hint as _;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -50,26 +51,10 @@ pub struct Args {
     target: ConnArgs,
 }
 
-fn step_text(step: &Step) -> &'static str {
-    match step {
-        Step::Found => "already so",
-        Step::ThroughUserType => "already has API access through its user type (left as it is)",
-        Step::Created => "created",
-        Step::WouldCreate => "would be created (dry run)",
-        Step::Granted => "granted",
-        Step::WouldGrant => "would be granted (dry run)",
-        Step::Kept => "the user already has one: kept, not regenerated",
-        Step::Generated => "generated",
-        Step::WouldGenerate => "would be generated (dry run)",
-        Step::Regenerated => "regenerated: the old token no longer works",
-        Step::WouldRegenerate => "would be regenerated (dry run): the old token would stop working",
-    }
-}
-
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let target = args.target.resolve()?;
     if !args.quiet {
-        eprintln!("target: {}", target.description);
+        console::err_line(&format!("target: {}", target.description));
     }
     let rt = runtime()?;
     target.check_direct_allowing(args.allow_proxied, &rt)?;
@@ -94,43 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     })?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Text => {
-            let mut s = String::new();
-            let line = |s: &mut String, label: &str, value: &str| {
-                let _ = writeln!(s, "{label:<18}{value}");
-            };
-            line(&mut s, "User", step_text(&report.user));
-            line(&mut s, "API access", step_text(&report.api_access));
-            line(&mut s, "API token", step_text(&report.token));
-            if let Some(f) = &report.token_file {
-                line(
-                    &mut s,
-                    "Token file",
-                    &format!("{f} (mode 0600; send it to the partner over a secure channel)"),
-                );
-            }
-            s.push_str("\nFor the partner:\n");
-            line(&mut s, "Base URL", &report.base_url);
-            line(&mut s, "User ID", &report.user_id);
-            line(&mut s, "Library ID", &report.library_id);
-            for (n, d) in report.directories.iter().enumerate() {
-                let default = if d.is_default == Some(true) {
-                    "  (default)"
-                } else {
-                    ""
-                };
-                line(
-                    &mut s,
-                    if n == 0 { "Directory ID" } else { "" },
-                    &format!("{}  {}{default}", d.directory_id, d.name),
-                );
-            }
-            if report.token == Step::Kept {
-                s.push_str("\nThe token was not regenerated: --regenerate would replace it, and every integration that uses the old token would break at once.\n");
-            }
-            s
-        }
+        Format::Text => present::integration_user::text(&report),
     };
-    Output::stdout(&text)?;
+    console::out(&text)?;
     Ok(Exit::Ok)
 }

@@ -7,6 +7,7 @@ mod import;
 mod instance;
 mod integration_user;
 mod output;
+mod progress;
 mod rules;
 mod safety;
 mod sim;
@@ -19,6 +20,8 @@ pub mod validate;
 mod whoami;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::present::error::ErrorReport;
 
 pub use output::{write_atomically, writes_in_place, Output};
 
@@ -235,7 +238,13 @@ pub fn main() -> i32 {
                     .lines()
                     .find_map(|l| l.trim().strip_prefix("Usage: "))
                     .map(|u| format!("usage: {u}; see --help"));
-                print_json_error(message, &[], usage.as_deref(), Exit::CouldNotRun, false);
+                let report = ErrorReport {
+                    causes: Vec::new(),
+                    error: message.to_string(),
+                    exit_code: Exit::CouldNotRun as i32,
+                    hint: usage,
+                };
+                crate::present::error::print_json(&report, false);
             }
             return Exit::CouldNotRun as i32;
         }
@@ -250,74 +259,26 @@ pub fn main() -> i32 {
             }
             let exit = if e.chain().any(|c| c.is::<Interrupted>()) {
                 Exit::Interrupted
-            } else if refused_workbook(&e) {
+            } else if crate::present::error::refuses_input(&e) {
                 // The same exit as validate's F02/F23/F24 for the same workbook.
                 Exit::Invalid
             } else {
                 Exit::CouldNotRun
             };
-            let (message, causes, hint) = error_parts(&e);
-            print_error(&e);
+            let report = ErrorReport::new(&e, exit as i32);
+            crate::present::console::err(&report.text());
             if format == Format::Json {
-                print_json_error(&message, &causes, hint.as_deref(), exit, json_on_stderr);
+                crate::present::error::print_json(&report, json_on_stderr);
             }
             exit as i32
         }
     }
 }
 
-/// The error as one JSON object: `{"error", "causes", "hint", "exitCode"}`, on stdout (or
-/// stderr when stdout carries data). The messages are the ones `print_error` shows, which
-/// never hold a secret.
-fn print_json_error(
-    message: &str,
-    causes: &[String],
-    hint: Option<&str>,
-    exit: Exit,
-    on_stderr: bool,
-) {
-    let json = serde_json::json!({
-        "error": message,
-        "causes": causes,
-        "hint": hint,
-        "exitCode": exit as i32,
-    });
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
-    if on_stderr {
-        eprint!("{text}");
-    } else {
-        let _ = Output::stdout(&text);
-    }
-}
-
-/// An error as `--format json` prints it: `{"error", "causes", "hint", "exitCode"}`.
+/// An error as `--format json` prints it: `{"causes", "error", "exitCode", "hint"}`.
 pub(crate) fn error_json(e: &anyhow::Error, exit: Exit) -> serde_json::Value {
-    let (message, causes, hint) = error_parts(e);
-    serde_json::json!({
-        "error": message,
-        "causes": causes,
-        "hint": hint,
-        "exitCode": exit as i32,
-    })
-}
-
-/// The top message, each distinct cause, and the hint of the first error that has one.
-fn error_parts(e: &anyhow::Error) -> (String, Vec<String>, Option<String>) {
-    let top = e.to_string();
-    let mut shown = top.clone();
-    let mut causes = Vec::new();
-    let mut hint = None;
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !shown.contains(&text) {
-            shown.push_str(&text);
-            causes.push(text);
-        }
-        if hint.is_none() {
-            hint = hint_of(cause);
-        }
-    }
-    (top, causes, hint)
+    serde_json::to_value(crate::present::error::ErrorReport::new(e, exit as i32))
+        .unwrap_or_default()
 }
 
 /// Runs a parsed command line.
@@ -340,67 +301,5 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 
 /// Prints `error: …`, each distinct cause, and the hint of the first error that has one.
 pub fn print_error(e: &anyhow::Error) {
-    let (top, causes, hint) = error_parts(e);
-    eprintln!("error: {top}");
-    for cause in causes {
-        eprintln!("  cause: {cause}");
-    }
-    if let Some(h) = hint {
-        eprintln!("  hint: {h}");
-    }
-}
-
-/// Whether the error is a workbook refused for what it holds (damaged, larger than any user
-/// file, an empty sheet): input that is invalid (exit 1), as `validate` says of it.
-fn refused_workbook(e: &anyhow::Error) -> bool {
-    use crate::file::FileError;
-    e.chain().any(|c| {
-        let file = c.downcast_ref::<FileError>().or_else(|| {
-            match c.downcast_ref::<crate::split::SplitError>() {
-                Some(crate::split::SplitError::File(f)) => Some(f),
-                _ => match c.downcast_ref::<crate::fix::FixError>() {
-                    Some(crate::fix::FixError::File(f)) => Some(f),
-                    _ => None,
-                },
-            }
-        });
-        matches!(file, Some(FileError::BadWorkbook { .. }))
-    })
-}
-
-fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    if let Some(f) = e.downcast_ref::<crate::file::FileError>() {
-        return f.hint();
-    }
-    if let Some(crate::validate::ValidateError::File(f)) = e.downcast_ref() {
-        return f.hint();
-    }
-    if let Some(crate::instance::InstanceError::File(f)) = e.downcast_ref() {
-        return f.hint();
-    }
-    if let Some(crate::split::SplitError::File(f)) = e.downcast_ref() {
-        return f.hint();
-    }
-    if let Some(crate::fix::FixError::File(f)) = e.downcast_ref() {
-        return f.hint();
-    }
-    if let Some(j) = e.downcast_ref::<crate::import::JournalError>() {
-        return j.hint();
-    }
-    if let Some(api) = e.downcast_ref::<crate::api::ApiError>() {
-        return api.hint();
-    }
-    if let Some(crate::export::ExportError::Api(api)) = e.downcast_ref() {
-        return api.hint();
-    }
-    if e.downcast_ref::<target::NoTarget>().is_some() {
-        return Some("give --base-url https://YOUR-DATACENTER.qualtrics.com, or --datacenter ID (also as QUALTRICS_BASE_URL / QUALTRICS_DATACENTER), or --sim to try the built-in simulator".into());
-    }
-    if e.downcast_ref::<target::NoToken>().is_some() {
-        return Some("set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token, readable only by you); the token is under Account Settings › Qualtrics IDs › API".into());
-    }
-    if let Some(crate::instance::InstanceError::NotAnExport { .. }) = e.downcast_ref() {
-        return Some("give a file exported from Admin › Users, or `qusers export -o FILE`".into());
-    }
-    None
+    crate::present::error::print(e);
 }

@@ -8,7 +8,7 @@ use crate::import::{ImportOptions, Prefer};
 
 /// The brakes `import` and `update` share.
 #[derive(Debug, clap::Args)]
-pub struct GuardArgs {
+pub(crate) struct GuardArgs {
     /// Most users one run may disable, re-type or move, as a number (250) or a share of the
     /// instance (5%); default: 100 users or 10 % of the instance, whichever is smaller
     #[arg(long, value_name = "N|P%")]
@@ -23,7 +23,7 @@ pub struct GuardArgs {
 
 impl GuardArgs {
     /// Sets the brake and the protection of `opts`.
-    pub fn apply(&self, opts: &mut ImportOptions) {
+    pub(crate) fn apply(&self, opts: &mut ImportOptions) {
         opts.brakes = BrakeOptions {
             max: self.max_changes.unwrap_or_default(),
             allow_mass_changes: self.allow_mass_changes,
@@ -34,7 +34,7 @@ impl GuardArgs {
 
 /// `import`'s flags of safe bulk changes.
 #[derive(Debug, clap::Args)]
-pub struct ImportSafetyArgs {
+pub(crate) struct ImportSafetyArgs {
     /// A row with an empty userID whose userName exists in the instance (any case) updates
     /// that user instead of failing to create it
     #[arg(long)]
@@ -53,7 +53,7 @@ pub struct ImportSafetyArgs {
 
 impl ImportSafetyArgs {
     /// Sets the safety options of `opts`.
-    pub fn apply(&self, opts: &mut ImportOptions) {
+    pub(crate) fn apply(&self, opts: &mut ImportOptions) {
         opts.upsert = self.upsert;
         opts.base = self.base.clone();
         opts.prefer = self.prefer;

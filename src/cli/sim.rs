@@ -1,6 +1,5 @@
 //! `qusers sim`: the Qualtrics-compatible simulator on a loopback port.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,6 +7,7 @@ use anyhow::Context;
 
 use super::target::{parse_millis, random_token, runtime, shutdown_signal};
 use super::Exit;
+use crate::present::{self, console};
 use crate::sim::{self, SimConfig};
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +99,7 @@ fn parse_share(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{s}` is not a share between 0 and 1"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let token = args.token.clone().unwrap_or_else(random_token);
     let config = SimConfig {
         token: token.clone(),
@@ -128,21 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
         let addr = listener.local_addr()?;
-        {
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "qusers sim: serving the Qualtrics v3 API on http://{addr}"
-            )?;
-            writeln!(out, "token: {token}")?;
-            if !args.quiet {
-                writeln!(
-                    out,
-                    "try: QUALTRICS_API_TOKEN={token} qusers whoami --base-url http://{addr}"
-                )?;
-            }
-            out.flush()?;
-        }
+        console::out(&present::sim::banner(&addr, &token, args.quiet))?;
         prepared.serve(listener, shutdown_signal()).await
     })?;
     Ok(Exit::Ok)

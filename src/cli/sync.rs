@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::instance::Bars;
+use super::progress::Bars;
 use super::target::{runtime, TargetArgs};
-use super::{Exit, Format, Output};
+use super::{Exit, Format};
 use crate::file::Source;
 use crate::import::{ImportOptions, Progress as _};
-use crate::present::import::Summary;
+use crate::present::{self, console};
 use crate::sync::scope::ScopeRule;
 use crate::sync::{Deprovision, Grace, SyncOptions};
 
@@ -122,7 +122,7 @@ fn parse_percent(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{s:?} is not a percentage (e.g. 10%)"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
     let source = Source::from_arg(&args.roster)?;
     let read = args.read.options()?;
     let roster_path = source
@@ -137,16 +137,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let roster = crate::sync::roster::read(&source, &read)?;
         let text = crate::sync::map::init_map(&roster);
         if out == "-" {
-            Output::stdout(&text)?;
+            console::out(&text)?;
         } else {
             if std::path::Path::new(out).exists() {
                 bail!("{out} exists: --init-map does not overwrite a map");
             }
             std::fs::write(out, text).with_context(|| format!("cannot write {out}"))?;
-            eprintln!(
+            console::err_line(&format!(
                 "wrote {out}: check it, then run qusers sync {} --map {out} --dry-run",
                 args.roster
-            );
+            ));
         }
         return Ok(Exit::Ok);
     }
@@ -208,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         import,
         today: crate::sync::today()?,
         notify: args.notify.clone(),
-        mail,
+        mail: mail.clone(),
         notify_always: args.notify_always,
         target: target.description.clone(),
         seats: args.seats,
@@ -233,66 +233,27 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         out
     })?;
     progress.finish();
-    for e in &outcome.notify_errors {
-        eprintln!("warning: the notification was not sent: {e}");
-    }
-    let text = if args.format == Format::Json {
-        let mut v = outcome.summary.clone();
-        if let Some(o) = &outcome.import {
-            v["import"] = serde_json::to_value(Summary::new(o, &target.description, None))?;
+    // The notifications carry the summary the presentation words; a dry run sends none.
+    let notify_errors = match outcome.eventful {
+        Some(eventful) => {
+            let to = crate::sync::Notify {
+                webhook: args.notify.as_deref(),
+                mail: mail.as_ref(),
+                always: args.notify_always,
+            };
+            let notice = present::sync::notice(&outcome, &target.description);
+            rt.block_on(crate::sync::notify_all(&to, &notice, eventful))
         }
-        if let Some(s) = &outcome.seats {
-            v["seats"] = serde_json::to_value(s)?;
-        }
-        v["exitCode"] = outcome.exit_code().into();
-        serde_json::to_string_pretty(&v)? + "\n"
-    } else {
-        let mut text = String::new();
-        if !outcome.held.is_empty() {
-            text.push_str("HELD: nothing was sent\n");
-            for why in &outcome.held {
-                text.push_str(&format!("  - {why}\n"));
-            }
-            text.push_str("  (--accept-roster takes the roster as it is, once)\n");
-        }
-        if let Some(o) = &outcome.import {
-            Summary::new(o, &target.description, None).render_text(&mut text, o);
-        }
-        if let Some(s) = &outcome.seats {
-            text.push_str(&format!(
-                "seats: {} active before, {} after, of {} seats{}\n",
-                s.active_before,
-                s.active_after,
-                s.seats,
-                if s.active_after > s.seats {
-                    format!(" — {} over", s.active_after - s.seats)
-                } else {
-                    String::new()
-                }
-            ));
-            if !s.candidates.is_empty() {
-                text.push_str("  longest without a login (candidates, nothing changed):\n");
-                for c in &s.candidates {
-                    text.push_str(&format!(
-                        "    {}  {}  {}\n",
-                        c.user_name,
-                        c.user_id,
-                        c.last_login_date.as_deref().unwrap_or("never logged in")
-                    ));
-                }
-            }
-            for u in &s.unread {
-                text.push_str(&format!("  not read: {u}\n"));
-            }
-        }
-        text.push_str(&format!(
-            "{}\n  state: {}\n",
-            outcome.summary["text"].as_str().unwrap_or_default(),
-            outcome.state_dir.display()
-        ));
-        text
+        None => Vec::new(),
     };
-    Output::stdout(&text)?;
+    for e in &notify_errors {
+        console::err_line(&format!("warning: the notification was not sent: {e}"));
+    }
+    let text = match args.format {
+        Format::Json => present::sync::json(&outcome, &target.description)?,
+        Format::Text => present::sync::text(&outcome, &target.description),
+    };
+    console::out(&text)?;
     if let Some(sim) = target.sim {
         sim.stop()?;
     }
@@ -329,34 +290,10 @@ fn smtp_credentials(args: &Args) -> anyhow::Result<Option<(String, String)>> {
 /// `--history`: the runs, as text or JSON.
 fn history(dir: &std::path::Path, format: Format) -> anyhow::Result<Exit> {
     let state = crate::sync::state::read(dir)?;
-    if format == Format::Json {
-        Output::stdout(&(serde_json::to_string_pretty(&state.runs)? + "\n"))?;
-        return Ok(Exit::Ok);
-    }
-    let mut text = format!(
-        "sync history in {} ({} runs)\n",
-        dir.display(),
-        state.runs.len()
-    );
-    for r in &state.runs {
-        let c = &r.counts;
-        text.push_str(&format!(
-            "run {:>3}  {}  {:<18} {} rows  created {} updated {} re-enabled {} disabled {} expired {} missing {} invalid {} failed {}\n",
-            r.number, r.today, r.outcome, r.rows, c.created, c.updated, c.reenabled, c.disabled, c.expired, c.missing, c.invalid, c.failed
-        ));
-        for why in &r.reasons {
-            text.push_str(&format!("          {why}\n"));
-        }
-    }
-    let retired = state.users.values().filter(|u| u.retired.is_some()).count();
-    let missing = state
-        .users
-        .values()
-        .filter(|u| u.missing_since.is_some())
-        .count();
-    text.push_str(&format!(
-        "users retired by this sync: {retired}; missing now: {missing}\n"
-    ));
-    Output::stdout(&text)?;
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&state.runs)? + "\n",
+        Format::Text => present::sync::history(dir, &state),
+    };
+    console::out(&text)?;
     Ok(Exit::Ok)
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use crate::api::{BaseUrl, Client, ClientOptions, ClientSecret, Credentials, OAuthClient, Token};
+use crate::present::console;
 use crate::sim::{self, SimConfig, SimHandle};
+use crate::vocab::hint::Hint;
 
 /// Demo users a fresh `--sim` state starts with.
 pub const SIM_DEMO_USERS: usize = 40;
@@ -104,7 +106,7 @@ fn oauth_client(args: &ConnArgs) -> anyhow::Result<Option<OAuthClient>> {
         return Ok(None);
     };
     let secret = match &args.client_secret_file {
-        Some(path) => ClientSecret::from_file(path, &mut |w| eprintln!("{w}"))?,
+        Some(path) => ClientSecret::from_file(path, &mut |w| console::err_line(&w))?,
         None => match std::env::var("QUALTRICS_CLIENT_SECRET") {
             Ok(s) if !s.trim().is_empty() => {
                 ClientSecret::new(s).context("in QUALTRICS_CLIENT_SECRET")?
@@ -199,7 +201,7 @@ impl ConnArgs {
         // A token file first, then an OAuth client, then the token variable.
         let credentials = match (&self.token_file, oauth_client(self)?) {
             (Some(path), _) => {
-                Credentials::Token(Token::from_file(path, &mut |w| eprintln!("{w}"))?)
+                Credentials::Token(Token::from_file(path, &mut |w| console::err_line(&w))?)
             }
             (None, Some(oauth)) => Credentials::OAuth(oauth),
             (None, None) => match std::env::var("QUALTRICS_API_TOKEN") {
@@ -243,7 +245,7 @@ impl Target {
     ) -> anyhow::Result<()> {
         match rt.block_on(crate::api::ensure_direct(&self.client, allow_proxied)) {
             Ok(Some(warning)) => {
-                eprintln!("warning: {warning}");
+                console::err_line(&format!("warning: {warning}"));
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -257,10 +259,22 @@ impl Target {
 #[error("no Qualtrics instance given")]
 pub struct NoTarget;
 
+impl Hint for NoTarget {
+    fn hint(&self) -> Option<String> {
+        Some("give --base-url https://YOUR-DATACENTER.qualtrics.com, or --datacenter ID (also as QUALTRICS_BASE_URL / QUALTRICS_DATACENTER), or --sim to try the built-in simulator".into())
+    }
+}
+
 /// No token was given.
 #[derive(Debug, thiserror::Error)]
 #[error("no API token given")]
 pub struct NoToken;
+
+impl Hint for NoToken {
+    fn hint(&self) -> Option<String> {
+        Some("set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token, readable only by you); the token is under Account Settings › Qualtrics IDs › API".into())
+    }
+}
 
 /// A token for a simulator: 40 letters and digits from the OS RNG.
 pub fn random_token() -> String {

@@ -3,17 +3,31 @@
 //! terminal text, JSON and self-contained HTML, and it alone writes to stdout and stderr.
 //!
 //! - [`console`]: the two standard streams, written without panicking on a closed pipe.
+//! - [`error`]: errors with their causes and hints, as text or one JSON object.
+//! - [`export`]: the export's closing summary.
 //! - [`fix`], [`split`], [`catalog`]: what fix, split, template and rules say.
 //! - [`html`]: the validate and import pages.
-//! - [`json`]: the commands' JSON, written one way.
-//! - [`validate`]: validate's terminal summary and JSON.
 //! - [`import`]: an import's plan, summary (text and JSON) and page, from its outcome.
+//! - [`integration_user`]: the steps `integration-user` took and what the partner needs.
+//! - [`json`]: the commands' JSON, written one way.
+//! - [`sim`]: what `qusers sim` prints once it listens.
+//! - [`stats`]: the API's retries and requests by kind, as every run summary words them.
+//! - [`sync`]: the sync's closing summary and its history.
+//! - [`validate`]: validate's terminal summary and JSON.
+//! - [`whoami`]: the identity and the ids an integration asks for.
 
 pub mod catalog;
 pub mod console;
+pub mod error;
+pub mod export;
 pub mod fix;
 pub mod html;
 pub mod import;
+pub mod integration_user;
 pub mod json;
+pub mod sim;
 pub mod split;
+pub mod stats;
+pub mod sync;
 pub mod validate;
+pub mod whoami;

@@ -319,13 +319,10 @@ impl Prepared {
     }
 }
 
-/// [`prepare`] then [`Prepared::serve`].
-pub async fn serve(
-    config: SimConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    prepare(config)?.serve(listener, shutdown).await
+/// The simulator's own trouble (a state it could not save, a listener it could not use), on
+/// stderr: the server keeps going, and whoever runs it should know.
+pub(crate) fn log(what: std::fmt::Arguments<'_>) {
+    crate::present::console::err_line(&format!("qusers sim: {what}"));
 }
 
 async fn serve_shared(
@@ -339,7 +336,7 @@ async fn serve_shared(
             loop {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 if let Err(e) = save_if_dirty(&shared) {
-                    eprintln!("qusers sim: {e:#}");
+                    log(format_args!("{e:#}"));
                 }
             }
         })
@@ -426,7 +423,7 @@ pub fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("qusers sim: cannot start: {e}");
+                    log(format_args!("cannot start: {e}"));
                     return;
                 }
             };
@@ -434,7 +431,7 @@ pub fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
                 let listener = match tokio::net::TcpListener::from_std(std_listener) {
                     Ok(l) => l,
                     Err(e) => {
-                        eprintln!("qusers sim: {e}");
+                        log(format_args!("{e}"));
                         return;
                     }
                 };
@@ -442,7 +439,7 @@ pub fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
                     let _ = rx.await;
                 };
                 if let Err(e) = serve_shared(thread_shared, listener, stop).await {
-                    eprintln!("qusers sim: {e:#}");
+                    log(format_args!("{e:#}"));
                 }
             });
         })?;

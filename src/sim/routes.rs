@@ -122,7 +122,7 @@ fn done(shared: &Shared) -> Response {
 
 /// A write that could not be made durable is not applied, and not acknowledged.
 fn not_durable(shared: &Shared, e: &anyhow::Error) -> Response {
-    eprintln!("qusers sim: {e:#}");
+    super::log(format_args!("{e:#}"));
     error(
         shared,
         StatusCode::SERVICE_UNAVAILABLE,

@@ -416,7 +416,7 @@ fn demo_last_login(n: usize) -> Option<String> {
 
 /// A stored date as the API answers it: a UTC timestamp to the second (`2027-12-31` and
 /// `2027-12-31T00:00:00.123+01:00` alike); `None` for what is no date.
-pub fn api_timestamp(s: &str) -> Option<String> {
+pub(crate) fn api_timestamp(s: &str) -> Option<String> {
     let t = match s.parse::<jiff::Timestamp>() {
         Ok(t) => t,
         Err(_) => crate::api::read_date(s)?

@@ -6,7 +6,9 @@
 //! ([`crate::import::Importer`]) as an [`ImportInput`]. Import validates, plans, brakes, protects
 //! accounts, applies with its journal, writes the report and the undo file; this module decides
 //! what each row is for (create, update, re-enable, retire, or only report `missing`) and keeps
-//! the state: run history, missing-since, who the sync retired.
+//! the state: run history, missing-since, who the sync retired. It returns the run's facts
+//! ([`SyncOutcome`]); the caller has them worded and, when the run is news, sent to the
+//! webhook and the mail through [`notify_all`].
 
 pub mod guard;
 pub mod map;
@@ -30,7 +32,7 @@ use crate::import::{
     Outcome, Planned, PlannedImport, Progress,
 };
 use crate::instance::Instance;
-use crate::rules::{Code, Problem};
+use crate::rules::Problem;
 use crate::validate::{validate_source, FileSummary, ValidateOptions, Verdict};
 use map::Map;
 use roster::Roster;
@@ -455,13 +457,14 @@ pub struct SyncOutcome {
     pub held: Vec<String>,
     /// The import's outcome (`None` when held).
     pub import: Option<ImportOutcome>,
-    pub counts: RunCounts,
-    pub run: u64,
+    /// The run as the history records it: its number, counts, outcome and reasons.
+    pub record: RunRecord,
     pub state_dir: PathBuf,
-    /// The summary as notified.
-    pub summary: serde_json::Value,
-    /// Notifications that could not be sent.
-    pub notify_errors: Vec<String>,
+    /// The per-row report (when held, the one that says why).
+    pub report: PathBuf,
+    /// Whether the run is news for `--notify`/`--mail-to` (a held run always is); `None`
+    /// for a dry run, which notifies no one. See [`notify_all`].
+    pub eventful: Option<bool>,
     /// `--seats`: active users before and after, and the candidates when over.
     pub seats: Option<Seats>,
 }
@@ -519,16 +522,13 @@ pub async fn run(
             state.record(record.clone());
             dir.save(&state)?;
         }
-        let summary = summary_json(&opts, &record, &dir, Some(&opts.import.report));
-        let notify_errors = notify_all(&opts, &summary, true).await;
         return Ok(SyncOutcome {
             held,
             import: None,
-            counts: RunCounts::default(),
-            run: run_no,
+            record,
             state_dir: dir.path().to_path_buf(),
-            summary,
-            notify_errors,
+            report: opts.import.report.clone(),
+            eventful: Some(true),
             seats: None,
         });
     }
@@ -739,24 +739,14 @@ pub async fn run(
         state.record(record.clone());
         dir.save(&state)?;
     }
-    let mut summary = summary_json(&opts, &record, &dir, Some(&outcome.report));
-    if let Some(s) = &seats {
-        summary["seats"] = serde_json::to_value(s).unwrap_or_default();
-    }
     let eventful = counts.eventful() || !outcome.success();
-    let notify_errors = if dry_run {
-        Vec::new()
-    } else {
-        notify_all(&opts, &summary, eventful).await
-    };
     Ok(SyncOutcome {
         held: Vec::new(),
+        report: outcome.report.clone(),
         import: Some(outcome),
-        counts,
-        run: run_no,
+        record,
         state_dir: dir.path().to_path_buf(),
-        summary,
-        notify_errors,
+        eventful: (!dry_run).then_some(eventful),
         seats,
     })
 }
@@ -867,104 +857,39 @@ fn write_held_report(report: &std::path::Path, why: &[String]) -> anyhow::Result
     Ok(())
 }
 
-/// The JSON summary a webhook receives, with the `text` chat tools show.
-fn summary_json(
-    opts: &SyncOptions,
-    record: &RunRecord,
-    dir: &StateDir,
-    report: Option<&std::path::Path>,
-) -> serde_json::Value {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Summary<'a> {
-        text: String,
-        tool: &'static str,
-        outcome: &'a str,
-        held: bool,
-        reasons: &'a [String],
-        run: u64,
-        today: &'a str,
-        roster: &'a str,
-        rows: u64,
-        target: &'a str,
-        counts: &'a RunCounts,
-        report: Option<String>,
-        state: String,
-    }
-    let c = &record.counts;
-    let held = record.outcome == "held";
-    let mut text = if held {
-        format!(
-            "qusers sync of {} HELD, nothing sent: {}",
-            record.roster,
-            record.reasons.join("; ")
-        )
-    } else {
-        format!(
-            "qusers sync of {} ({}): {} created, {} updated, {} re-enabled, {} disabled, {} expired, {} missing, {} invalid, {} failed",
-            record.roster,
-            record.outcome,
-            c.created,
-            c.updated,
-            c.reenabled,
-            c.disabled,
-            c.expired,
-            c.missing,
-            c.invalid,
-            c.failed
-        )
-    };
-    if !held && !record.reasons.is_empty() {
-        text.push_str(&format!(" ({})", record.reasons.join("; ")));
-    }
-    serde_json::to_value(Summary {
-        text,
-        tool: "qusers sync",
-        outcome: &record.outcome,
-        held,
-        reasons: &record.reasons,
-        run: record.number,
-        today: &record.today,
-        roster: &record.roster,
-        rows: record.rows,
-        target: &opts.target,
-        counts: c,
-        report: report.map(|p| p.display().to_string()),
-        state: dir.path().display().to_string(),
-    })
-    .unwrap_or_default()
+/// Where a run's summary goes: `--notify`, `--mail-to` and `--notify-always`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notify<'a> {
+    pub webhook: Option<&'a str>,
+    pub mail: Option<&'a notify::Mail>,
+    /// After every run, not only an eventful one.
+    pub always: bool,
+}
+
+/// What the notifications carry, worded by the caller: the JSON summary the webhook receives,
+/// and the mail's subject and body.
+#[derive(Clone, Debug, Default)]
+pub struct Notice {
+    pub summary: serde_json::Value,
+    pub subject: String,
+    pub body: String,
 }
 
 /// Sends the webhook and the mail when asked to (by default only for an eventful run).
-async fn notify_all(
-    opts: &SyncOptions,
-    summary: &serde_json::Value,
-    eventful: bool,
-) -> Vec<String> {
+pub async fn notify_all(opts: &Notify<'_>, notice: &Notice, eventful: bool) -> Vec<String> {
     let mut errors = Vec::new();
-    if !(eventful || opts.notify_always) {
+    if !(eventful || opts.always) {
         return errors;
     }
-    let text = summary["text"].as_str().unwrap_or_default().to_string();
-    if let Some(url) = &opts.notify {
-        if let Err(e) = notify::webhook(url, summary).await {
+    if let Some(url) = opts.webhook {
+        if let Err(e) = notify::webhook(url, &notice.summary).await {
             errors.push(format!("webhook: {e:#}"));
         }
     }
-    if let Some(m) = &opts.mail {
-        let subject: String = text.chars().take(120).collect();
-        let body = format!(
-            "{text}\n\n{}\n",
-            serde_json::to_string_pretty(summary).unwrap_or_default()
-        );
-        if let Err(e) = notify::mail(m, &subject, &body).await {
+    if let Some(m) = opts.mail {
+        if let Err(e) = notify::mail(m, &notice.subject, &notice.body).await {
             errors.push(format!("mail: {e:#}"));
         }
     }
     errors
-}
-
-/// A problem for a map that cannot be used (the CLI names it).
-pub fn map_problem(detail: String) -> Problem {
-    Problem::new(Code::MapBadFile, detail)
 }

@@ -13,6 +13,8 @@
 pub mod row;
 pub mod rule;
 
+pub mod hint;
+
 /// The template columns, in the only order Qualtrics accepts.
 pub const COLUMNS: [&str; 9] = [
     "userID",
