@@ -575,6 +575,8 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
     };
     if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         guard::check_biff(&bytes)?;
+    } else {
+        super::xlsb::check_xlsb(&bytes)?;
     }
     let mut book =
         calamine::open_workbook_auto_from_rs(Cursor::new(SharedBytes(bytes))).map_err(damaged)?;
