@@ -77,6 +77,25 @@ fn number(col: u32, n: i32) -> Vec<u8> {
     record(0x0002, &d)
 }
 
+/// BrtCellReal: a number in cell format (XF) `style`.
+fn real(col: u32, style: u32, f: f64) -> Vec<u8> {
+    let mut d = u32s(&[col, style]);
+    d.extend(f.to_le_bytes());
+    record(0x0005, &d)
+}
+
+/// The styles part: cell formats (BrtXF) 0, General, and 1, a date (Excel's number format 14).
+fn styles_part() -> Vec<u8> {
+    let mut p = record(0x0269, &u32s(&[2]));
+    for format in [0u8, 14] {
+        let mut xf = vec![0xFF, 0xFF, format, 0];
+        xf.extend([0; 12]);
+        p.extend(record(0x002F, &xf));
+    }
+    p.extend(record(0x026A, &[]));
+    p
+}
+
 /// A sheet part: its used range (first row, last row, first column, last column, 0-based),
 /// then `data` between BrtBeginSheetData and BrtEndSheetData.
 fn sheet_part(dims: [u32; 4], data: &[Vec<u8>]) -> Vec<u8> {
@@ -155,10 +174,11 @@ fn valid_rows() -> Vec<Vec<u8>> {
 /// The CSV that [`valid_rows`] hold.
 const VALID_CSV: &str = "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n,ann@x.org,Ann,Lee,ann@x.org,,UT_4SjjZmbPphZGKDq,active,\n";
 
-/// The parts of an .xlsb: a sheet part, the shared strings and the workbook.
+/// The parts of an .xlsb: a sheet part, the shared strings, the styles and the workbook.
 struct Parts {
     sheet: Vec<u8>,
     sst: Vec<u8>,
+    styles: Vec<u8>,
     workbook: Vec<u8>,
     rels: String,
 }
@@ -169,6 +189,7 @@ impl Parts {
         Parts {
             sheet: sheet_part(dims, rows),
             sst: sst_part(&shared_strings()),
+            styles: styles_part(),
             workbook: workbook_part("rId1", &[]),
             rels: r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.bin"/></Relationships>"#.into(),
         }
@@ -187,13 +208,14 @@ impl Parts {
 
     /// The .xlsb: its parts deflated in a zip.
     fn zip(&self) -> Vec<u8> {
-        let parts: [(&str, &[u8]); 6] = [
+        let parts: [(&str, &[u8]); 7] = [
             ("[Content_Types].xml", br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/></Types>"#),
             ("_rels/.rels", br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.bin"/></Relationships>"#),
             ("xl/workbook.bin", &self.workbook),
             ("xl/_rels/workbook.bin.rels", self.rels.as_bytes()),
             ("xl/worksheets/sheet1.bin", &self.sheet),
             ("xl/sharedStrings.bin", &self.sst),
+            ("xl/styles.bin", &self.styles),
         ];
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default()
@@ -253,6 +275,35 @@ fn a_valid_xlsb_reads_as_the_csv_it_holds() {
         VALID_CSV,
         "{out}"
     );
+}
+
+/// A date cell reads as Excel writes it in a CSV, and one past Excel's last date (which Excel
+/// shows as ####) as its number: no date arithmetic overflows on it.
+#[test]
+fn date_cells_read_as_excel_writes_them() {
+    let far = 1e300;
+    let bytes = Parts::with(&[
+        row(2),
+        text(1, "bob@x.org"),
+        real(8, 1, 45_000.0),
+        row(3),
+        text(1, "cy@x.org"),
+        real(8, 1, far),
+    ])
+    .zip();
+    let sheet =
+        qusers::file::read_sheet(None, Some(Arc::new(bytes)), Default::default()).expect("read");
+    let csv = String::from_utf8(sheet.csv.clone()).expect("utf8");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[2], ",bob@x.org,,,,,,,03/15/2023", "{csv}");
+    assert_eq!(lines[3], format!(",cy@x.org,,,,,,,{far:.0}"), "{csv}");
+    let dates: Vec<u32> = sheet
+        .facts()
+        .iter()
+        .filter(|f| f.kind == qusers::file::CellKind::Date)
+        .map(|f| f.row)
+        .collect();
+    assert_eq!(dates, [3], "{:?}", sheet.facts());
 }
 
 /// Every crafted .xlsb, by name, with the rule and the words its refusal has.
@@ -455,14 +506,6 @@ fn crafted_xlsb_are_refused_alike_by_every_command() {
     }
 }
 
-/// How many mutations [`mutated_xlsb_never_panic`] reads: `QUSERS_FUZZ_MUTATIONS` when set.
-fn mutations(default: usize) -> usize {
-    std::env::var("QUSERS_FUZZ_MUTATIONS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 /// A valid .xlsb mutated at random: its zip's bytes, or the records of one of its parts
 /// (zipped again, so that the records themselves are read). Each is read in process: never a
 /// panic, always a verdict or an error value.
@@ -499,12 +542,16 @@ fn mutated_xlsb_never_panic() {
         0x00, 0x01, 0x02, 0x06, 0x07, 0x09, 0x13, 0x27, 0x7F, 0x80, 0x81, 0x91, 0x94, 0x9C, 0xFF,
     ];
     let zipped = valid.zip();
-    for case in 0..mutations(2_000) {
+    // 2,000 in CI; QUSERS_FUZZ_MUTATIONS=14400 by hand (about 23 s of CPU in a debug build).
+    let cases =
+        std::env::var("QUSERS_FUZZ_MUTATIONS").map_or(2_000, |n| n.parse().expect("a count"));
+    for case in 0..cases {
         let mut parts = Parts::valid();
-        let target = match case % 4 {
+        let target = match case % 5 {
             0 => None,
             1 => Some(&mut parts.sheet),
             2 => Some(&mut parts.sst),
+            3 => Some(&mut parts.styles),
             _ => Some(&mut parts.workbook),
         };
         let mut bytes = match &target {
@@ -535,6 +582,52 @@ fn mutated_xlsb_never_panic() {
                 *part = bytes;
                 check(parts.zip());
             }
+        }
+    }
+}
+
+/// An .xlsx whose part names use backslashes (as some writers do) is found by calamine all
+/// the same, so it is streamed and bounded as an .xlsx, not read whole: a far corner cell is
+/// refused (it cost 3.3 GB at CV1048576 and aborted at XFD1048576), a small sheet is read.
+#[test]
+fn an_xlsx_named_with_backslashes_is_bounded_as_an_xlsx() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("tmp");
+    for (name, corner, exit) in [("small.xlsx", false, 0), ("corner.xlsx", true, 1)] {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in qusers::file::COLUMNS.iter().enumerate() {
+            ws.write_string(0, c as u16, *h).expect("header");
+        }
+        for (c, v) in ["", "ann@x.org", "Ann", "Lee", "ann@x.org", "", UT, "active"]
+            .iter()
+            .enumerate()
+        {
+            ws.write_string(1, c as u16, *v).expect("cell");
+        }
+        if corner {
+            ws.write_number(1_048_575, 16_383, 1.0).expect("far cell");
+        }
+        let bytes = wb.save_to_buffer().expect("saved");
+        let mut from = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let mut to = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..from.len() {
+            let mut part = from.by_index(i).expect("part");
+            let mut data = Vec::new();
+            part.read_to_end(&mut data).expect("read");
+            to.start_file(
+                part.name().replace('/', "\\"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .expect("part");
+            to.write_all(&data).expect("write");
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, to.finish().expect("zip").into_inner()).expect("write");
+        let (code, out) = run(dir.path(), &["validate", path.to_str().expect("utf8")]);
+        assert_eq!(code, exit, "{name}: {out}");
+        if corner {
+            assert!(out.contains("cell XFD1048576 holds a value"), "{out}");
         }
     }
 }

@@ -347,7 +347,8 @@ pub fn read_sheet(
         let xlsx = facts
             .names
             .iter()
-            .any(|n| n.eq_ignore_ascii_case("xl/workbook.xml"));
+            // As calamine finds it: any case, either slash (else it is read whole below).
+            .any(|n| n.replace('\\', "/").eq_ignore_ascii_case("xl/workbook.xml"));
         if xlsx {
             read_xlsx(&input, rdr, choice)
         } else {
@@ -922,7 +923,9 @@ fn cell_text(cell: &Data) -> (String, Option<CellKind>) {
             Some(CellKind::Bool),
         ),
         Data::Error(e) => (e.to_string(), Some(CellKind::Error)),
-        Data::DateTime(dt) if dt.is_datetime() => {
+        // calamine's date arithmetic holds for Excel's dates (to 9999-12-31, serial 2958465)
+        // and overflows past them; Excel shows such a cell as ####, its CSV as the number.
+        Data::DateTime(dt) if dt.is_datetime() && (0.0..2_958_466.0).contains(&dt.as_f64()) => {
             let (y, m, d, ..) = dt.to_ymd_hms_milli();
             (format!("{m:02}/{d:02}/{y:04}"), Some(CellKind::Date))
         }
