@@ -137,16 +137,18 @@ fn sst_part(items: &[Vec<u8>]) -> Vec<u8> {
     p
 }
 
-/// The workbook part: one visible sheet "Users" in relationship `rel`, then `names` (defined
-/// names and the like), then the records calamine stops at.
-fn workbook_part(rel: &str, names: &[Vec<u8>]) -> Vec<u8> {
+/// The workbook part: visible sheets (name, relationship), then `names` (defined names and
+/// the like), then the records calamine stops at.
+fn workbook_part(sheets: &[(&str, &str)], names: &[Vec<u8>]) -> Vec<u8> {
     let mut p = record(0x0083, &[]);
     p.extend(record(0x0099, &u32s(&[0, 0])));
     p.extend(record(0x008F, &[]));
-    let mut sheet = u32s(&[0, 1]);
-    sheet.extend(wide(rel));
-    sheet.extend(wide("Users"));
-    p.extend(record(0x009C, &sheet));
+    for (i, (name, rel)) in sheets.iter().enumerate() {
+        let mut sheet = u32s(&[0, i as u32 + 1]);
+        sheet.extend(wide(rel));
+        sheet.extend(wide(name));
+        p.extend(record(0x009C, &sheet));
+    }
     p.extend(record(0x0090, &[]));
     for n in names {
         p.extend(n);
@@ -174,9 +176,12 @@ fn valid_rows() -> Vec<Vec<u8>> {
 /// The CSV that [`valid_rows`] hold.
 const VALID_CSV: &str = "userID,userName,firstName,lastName,email,divisionId,accountType,accountStatus,expirationDate\n,ann@x.org,Ann,Lee,ann@x.org,,UT_4SjjZmbPphZGKDq,active,\n";
 
-/// The parts of an .xlsb: a sheet part, the shared strings, the styles and the workbook.
+/// The parts of an .xlsb: a sheet part (and a second one), the shared strings, the styles and
+/// the workbook.
 struct Parts {
     sheet: Vec<u8>,
+    /// `xl/worksheets/sheet2.bin`, in relationship rId3.
+    second: Option<Vec<u8>>,
     sst: Vec<u8>,
     styles: Vec<u8>,
     workbook: Vec<u8>,
@@ -188,10 +193,11 @@ impl Parts {
     fn new(dims: [u32; 4], rows: &[Vec<u8>]) -> Self {
         Parts {
             sheet: sheet_part(dims, rows),
+            second: None,
             sst: sst_part(&shared_strings()),
             styles: styles_part(),
-            workbook: workbook_part("rId1", &[]),
-            rels: r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.bin"/></Relationships>"#.into(),
+            workbook: workbook_part(&[("Users", "rId1")], &[]),
+            rels: r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.bin"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.bin"/></Relationships>"#.into(),
         }
     }
 
@@ -220,7 +226,11 @@ impl Parts {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
-        for (name, bytes) in parts {
+        let second = self
+            .second
+            .as_deref()
+            .map(|b| ("xl/worksheets/sheet2.bin", b));
+        for (name, bytes) in parts.into_iter().chain(second) {
             w.start_file(name, opts).expect("part");
             w.write_all(bytes).expect("write");
         }
@@ -304,6 +314,42 @@ fn date_cells_read_as_excel_writes_them() {
         .map(|f| f.row)
         .collect();
     assert_eq!(dates, [3], "{:?}", sheet.facts());
+}
+
+/// An empty first sheet is refused, naming the sheet that holds the users and `--sheet`; with
+/// `--sheet` the users are read.
+#[test]
+fn an_empty_first_sheet_names_the_sheet_with_the_users() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut parts = Parts::valid();
+    parts.second = Some(sheet_part([0, 0, 0, 0], &[]));
+    parts.workbook = workbook_part(&[("Notes", "rId3"), ("Users", "rId1")], &[]);
+    let path = dir.path().join("two.xlsb");
+    std::fs::write(&path, parts.zip()).expect("write");
+    let report = dir.path().join("r.csv");
+    let args = ["validate", path.to_str().expect("utf8"), "--report"];
+    let (exit, out) = run(
+        dir.path(),
+        &[&args[..], &[report.to_str().expect("utf8")]].concat(),
+    );
+    assert_eq!(exit, 1, "{out}");
+    let rows = read_report(&report);
+    assert_eq!(rows[0]["codes"], "F24", "{rows:?}");
+    let message = &rows[0]["message"];
+    assert!(
+        message.contains("sheet \"Notes\" (the first sheet) is empty")
+            && message.contains("--sheet \"Users\""),
+        "{message}"
+    );
+    let (exit, out) = run(
+        dir.path(),
+        &[
+            &args[..],
+            &[report.to_str().expect("utf8"), "--sheet", "Users"],
+        ]
+        .concat(),
+    );
+    assert_eq!(exit, 0, "{out}");
 }
 
 /// Every crafted .xlsb, by name, with the rule and the words its refusal has.
@@ -420,7 +466,7 @@ fn crafted(dir: &Path) -> Vec<(PathBuf, &'static str, &'static str)> {
         "no-such-relationship.xlsb",
         {
             let mut p = Parts::valid();
-            p.workbook = workbook_part("rId7", &[]);
+            p.workbook = workbook_part(&[("Users", "rId7")], &[]);
             p.zip()
         },
         "F02",
@@ -437,7 +483,7 @@ fn crafted(dir: &Path) -> Vec<(PathBuf, &'static str, &'static str)> {
         "bad-name.xlsb",
         {
             let mut p = Parts::valid();
-            p.workbook = workbook_part("rId1", &[record(0x0027, &name)]);
+            p.workbook = workbook_part(&[("Users", "rId1")], &[record(0x0027, &name)]);
             p.zip()
         },
         "F02",
