@@ -85,3 +85,5 @@ mod validate;
 mod whoami;
 /// Workbooks bounded and truthful (issue 21 item 1, issue 19 items 4 and 5, the workbook part …
 mod workbooks;
+/// .xlsb workbooks bounded before they are read, crafted and mutated (issue 21 item 1)
+mod xlsb;

@@ -399,6 +399,9 @@ impl<'a> Scanner<'a> {
             .unwrap_or(head.len());
         let name = &head[..name_end];
         let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+        if matches!(local, b"c" | b"row" | b"dimension") {
+            self.cell_reference(local)?;
+        }
         if local == b"si" {
             self.strings += 1;
             if self.strings > MAX_SHARED_STRINGS {
@@ -428,6 +431,47 @@ impl<'a> Scanner<'a> {
                         )));
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A cell's, a row's or a sheet's used range's reference (`r="B7"`, `ref="A1:I100"`), as
+    /// calamine reads it: letters, then digits, in 32 bits, whose arithmetic overflows on a
+    /// reference of too many letters or digits, and on a range that ends before it starts.
+    fn cell_reference(&self, local: &[u8]) -> Result<(), Refusal> {
+        let want: &[u8] = if local == b"dimension" { b"ref" } else { b"r" };
+        let Some(value) = attribute(&self.head[local.len()..], want) else {
+            return Ok(());
+        };
+        let damaged = || {
+            Refusal::damaged(format!(
+                "its part {} has the cell reference \"{}\", which is not one a workbook has",
+                self.part,
+                String::from_utf8_lossy(&value[..value.len().min(40)])
+            ))
+        };
+        let mut ends = Vec::with_capacity(2);
+        for part in value.split(|b| *b == b':') {
+            let letters = part.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let (col, row) = part.split_at(letters);
+            let col = col.iter().try_fold(0u32, |n, b| {
+                n.checked_mul(26)?
+                    .checked_add(u32::from(b.to_ascii_uppercase() - b'A') + 1)
+            });
+            let row = row.iter().try_fold(0u32, |n, b| {
+                n.checked_mul(10)?
+                    .checked_add(u32::from(b.wrapping_sub(b'0')))
+            });
+            // Anything else calamine refuses itself.
+            match (col, row) {
+                (Some(c), Some(r)) => ends.push((r, c)),
+                _ => return Err(damaged()),
+            }
+        }
+        if let [(r0, c0), (r1, c1)] = ends[..] {
+            if r1 < r0 || c1 < c0 {
+                return Err(damaged());
             }
         }
         Ok(())
@@ -504,6 +548,35 @@ impl<'a> Scanner<'a> {
     fn finish(&self) -> Result<(), Refusal> {
         Ok(())
     }
+}
+
+/// The value of attribute `name` in a tag's head (after its name), when it is there whole.
+fn attribute<'h>(head: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
+    let mut i = 0;
+    while i < head.len() {
+        // An attribute's name starts after white space.
+        if !head[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let rest = &head[i..];
+        let Some(after) = rest.strip_prefix(name) else {
+            continue;
+        };
+        let after = after.trim_ascii_start();
+        let Some(after) = after.strip_prefix(b"=") else {
+            continue;
+        };
+        let after = after.trim_ascii_start();
+        let (&quote, body) = after.split_first()?;
+        if quote != b'"' && quote != b'\'' {
+            continue;
+        }
+        let end = memchr::memchr(quote, body)?;
+        return Some(&body[..end]);
+    }
+    None
 }
 
 /// An .xls (an OLE compound file holding a BIFF `Workbook` or `Book` stream): calamine builds
@@ -651,6 +724,24 @@ mod tests {
         // A value far down, after many empty rows.
         let far = br#"<table:table><table:table-row table:number-rows-repeated="300000"><table:table-cell/></table:table-row><table:table-row><table:table-cell><text:p>x</text:p></table:table-cell></table:table-row></table:table>"#;
         assert!(scan_ods(far).is_err());
+    }
+
+    #[test]
+    fn cell_references_calamine_cannot_count_are_refused() {
+        let ok = br#"<worksheet><dimension ref="A1:I100"/><sheetData><row r="1"><c r="B1" t="s"><v>0</v></c><c r='XFD1048576'/></row></sheetData></worksheet>"#;
+        assert!(scan(ok, 5).is_ok());
+        for bad in [
+            &br#"<dimension ref="B5:A1"/>"#[..],
+            br#"<dimension ref="A9:B1"/>"#,
+            br#"<c r="A99999999999"><v>1</v></c>"#,
+            br#"<x:c t="n" r="ZZZZZZZZ1"/>"#,
+            br#"<row r="4294967296">"#,
+        ] {
+            let e = scan(bad, 3).expect_err("refused");
+            assert!(e.message.contains("cell reference"), "{}", e.message);
+        }
+        // Other attributes that end in r, and tags named like a cell, are left alone.
+        assert!(scan(br#"<c attr="A99999999999" r="A1"/><cols/>"#, 4).is_ok());
     }
 
     #[test]

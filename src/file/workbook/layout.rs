@@ -68,12 +68,12 @@ fn read_small<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Optio
     Some(out)
 }
 
-/// The index of part `name` (as Excel, any case).
+/// The index of part `name` (as Excel and calamine, any case and either slash).
 fn index_of<R: Read + Seek>(zip: &zip::ZipArchive<R>, name: &str) -> Option<usize> {
     zip.index_for_name(name).or_else(|| {
         (0..zip.len()).find(|&i| {
             zip.name_for_index(i)
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                .is_some_and(|n| n.replace('\\', "/").eq_ignore_ascii_case(name))
         })
     })
 }

@@ -1,12 +1,14 @@
 //! Workbooks (.xlsx, .xlsm, .xls, .xlsb, .ods): [`read`] turns one worksheet into the CSV a
 //! user file would be, after [`guard`] has bounded the workbook before anything is allocated
-//! for it ([`layout`] reads an .xlsx sheet's hidden rows, columns and merged cells); [`write`]
+//! for it ([`layout`] reads an .xlsx sheet's hidden rows, columns and merged cells, [`xlsb`]
+//! walks an .xlsb's records before calamine does); [`write`]
 //! writes the workbooks qusers gives out (`template -o`, `export -o`).
 
 mod guard;
 mod layout;
 mod read;
 pub mod write;
+mod xlsb;
 
 pub(crate) use read::SheetBytes;
 pub use read::{

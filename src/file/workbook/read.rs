@@ -347,7 +347,8 @@ pub fn read_sheet(
         let xlsx = facts
             .names
             .iter()
-            .any(|n| n.eq_ignore_ascii_case("xl/workbook.xml"));
+            // As calamine finds it: any case, either slash (else it is read whole below).
+            .any(|n| n.replace('\\', "/").eq_ignore_ascii_case("xl/workbook.xml"));
         if xlsx {
             read_xlsx(&input, rdr, choice)
         } else {
@@ -562,8 +563,9 @@ fn empty_sheet(
     }
 }
 
-/// An .xls, .xlsb or .ods: calamine reads these only whole. They were bounded by size (and
-/// a zip's by its parts) before; the range is checked before it is turned into CSV.
+/// An .xls, .xlsb or .ods: calamine reads these only whole (an .xlsb's sheet is then streamed,
+/// see [`read_xlsb`]). They were bounded by size (and a zip's by its parts) before; the range
+/// is checked before it is turned into CSV.
 fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
     // calamine wants a reader it can clone: the bytes (bounded above) in memory.
     let bytes = match input {
@@ -575,11 +577,16 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
     };
     if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         guard::check_biff(&bytes)?;
+    } else {
+        super::xlsb::check_xlsb(&bytes)?;
     }
     let mut book =
         calamine::open_workbook_auto_from_rs(Cursor::new(SharedBytes(bytes))).map_err(damaged)?;
     let sheets = book.sheets_metadata().to_vec();
     let sheet = choose(&sheets, choice.sheet)?;
+    if let calamine::Sheets::Xlsb(xlsb) = &mut book {
+        return read_xlsb(xlsb, sheet, &sheets, choice);
+    }
     let range = book
         .worksheet_range(&sheet)
         .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
@@ -608,6 +615,56 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
         return Err(empty_sheet(&sheet, &sheets, choice.sheet, |other| {
             book.worksheet_range(other)
                 .is_ok_and(|r| r.used_cells().any(|(_, _, c)| *c != Data::Empty))
+        }));
+    }
+    Ok(built)
+}
+
+/// An .xlsb, streamed as its records come (bounded first by [`super::xlsb`]): calamine's
+/// cell reader, never its dense range.
+fn read_xlsb<RS: Read + Seek>(
+    book: &mut calamine::Xlsb<RS>,
+    sheet: String,
+    sheets: &[calamine::Sheet],
+    choice: SheetChoice,
+) -> Result<Built, Failure> {
+    let in_sheet = |r: Refusal| Refusal {
+        code: r.code,
+        message: format!("sheet \"{sheet}\": {}", r.message),
+    };
+    let layout = Layout::default();
+    let mut b = Builder::new(&layout, choice.include_hidden);
+    {
+        let mut cells = book
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
+        let mut count = 0u64;
+        while let Some(cell) = cells
+            .next_cell()
+            .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?
+        {
+            let (row, col) = cell.get_position();
+            let value = Data::from(cell.get_value().clone());
+            if value == Data::Empty {
+                continue;
+            }
+            count += 1;
+            bound_cell(row, col, count).map_err(in_sheet)?;
+            b.cell(row, col, value).map_err(in_sheet)?;
+        }
+    }
+    let built = b.finish(sheet.clone());
+    if built.rows == 0 {
+        return Err(empty_sheet(&sheet, sheets, choice.sheet, |other| {
+            let Ok(mut cells) = book.worksheet_cells_reader(other) else {
+                return false;
+            };
+            while let Ok(Some(c)) = cells.next_cell() {
+                if !c.get_value().is_empty() {
+                    return true;
+                }
+            }
+            false
         }));
     }
     Ok(built)
@@ -920,7 +977,9 @@ fn cell_text(cell: &Data) -> (String, Option<CellKind>) {
             Some(CellKind::Bool),
         ),
         Data::Error(e) => (e.to_string(), Some(CellKind::Error)),
-        Data::DateTime(dt) if dt.is_datetime() => {
+        // calamine's date arithmetic holds for Excel's dates (to 9999-12-31, serial 2958465)
+        // and overflows past them; Excel shows such a cell as ####, its CSV as the number.
+        Data::DateTime(dt) if dt.is_datetime() && (0.0..2_958_466.0).contains(&dt.as_f64()) => {
             let (y, m, d, ..) = dt.to_ymd_hms_milli();
             (format!("{m:02}/{d:02}/{y:04}"), Some(CellKind::Date))
         }
