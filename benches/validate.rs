@@ -5,6 +5,9 @@
 //! file once more as a Central European Excel saves it (Windows-1250, Polish and Czech names
 //! in every other row): the encoding is detected, then the file read decoded.
 
+// A measuring program: its figures are its output.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use qusers::file::{ReadOptions, Source};

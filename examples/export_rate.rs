@@ -1,6 +1,9 @@
 //! Export time against the page chain's own time: `cargo run --release --example export_rate
 //! [USERS] [LATENCY_MS]` (defaults 100,000 users, 10 ms per page).
 
+// A measuring program: its figures are its output.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use qusers::api::{BaseUrl, Client, ClientOptions, Token};

@@ -8,6 +8,9 @@
 //! cargo run --release --example import_memory -- /tmp/users.csv
 //! ```
 
+// A measuring program: its figures are its output.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,9 @@
 //! read-ahead and, for comparison, link by link: `cargo run --release --example list_rate
 //! [USERS] [LATENCY_MS] [sequential]` (defaults 30,000 users, 150 ms).
 
+// A measuring program: its figures are its output.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use qusers::api::{BaseUrl, Client, ClientOptions, Token, UserFilter};

@@ -1,6 +1,9 @@
 //! How many `GET /whoami` the simulator answers per second at zero latency:
 //! `cargo run --release --example sim_load [SECONDS] [CONNECTIONS]`.
 
+// A measuring program: its figures are its output.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

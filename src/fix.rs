@@ -18,7 +18,7 @@ use crate::rules::{
 
 /// How to fix.
 #[derive(Clone, Debug, Default)]
-pub struct FixOptions {
+pub(crate) struct FixOptions {
     pub read: ReadOptions,
     /// Write tab-separated.
     pub tsv: bool,
@@ -78,7 +78,7 @@ impl FixReport {
 }
 
 /// A date in the file's format, when it can be fixed without guessing.
-pub fn fix_date(s: &str, day_first: bool) -> Option<String> {
+pub(crate) fn fix_date(s: &str, day_first: bool) -> Option<String> {
     let numbers: Vec<&str> = s.split(['/', '.', '-']).collect();
     let all_digits = numbers.len() == 3
         && numbers
@@ -113,7 +113,11 @@ enum OutCol {
 }
 
 /// Rewrites `source` into `out`.
-pub fn fix(source: &Source, out: &mut dyn Write, opts: &FixOptions) -> Result<FixReport, FixError> {
+pub(crate) fn fix(
+    source: &Source,
+    out: &mut dyn Write,
+    opts: &FixOptions,
+) -> Result<FixReport, FixError> {
     let mut report = FixReport::default();
     // A workbook is read once, here: a damaged one is the file error every command gives.
     let source = &source.with_sheet(&opts.read)?;
@@ -536,7 +540,7 @@ impl<W: Write> Write for BomFirst<W> {
 
 /// Why a fix could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum FixError {
+pub(crate) enum FixError {
     #[error(transparent)]
     File(#[from] FileError),
     #[error("cannot fix this file: {0}")]

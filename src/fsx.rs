@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 /// How [`open`] treats what is already at the path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Open {
+pub(crate) enum Open {
     /// Create it, or cut an existing file to nothing.
     Truncate,
     /// Create it, or keep an existing file's bytes (the caller overwrites and cuts them).
@@ -55,7 +55,7 @@ fn link_refused(path: &Path) -> io::Error {
 /// A path in /dev or /proc (`/dev/stdout` is a link to `/proc/self/fd/1`, which can be a
 /// regular file when stdout is redirected to one): written in place, never replaced. Not
 /// /dev/shm, a shared folder like /tmp.
-pub fn is_special(path: &Path) -> bool {
+pub(crate) fn is_special(path: &Path) -> bool {
     let special =
         |p: &Path| (p.starts_with("/dev") && !p.starts_with("/dev/shm")) || p.starts_with("/proc");
     special(path) || path.canonicalize().is_ok_and(|c| special(&c))
@@ -63,7 +63,7 @@ pub fn is_special(path: &Path) -> bool {
 
 /// True when `path` is written in place rather than replaced: an existing path that is (or
 /// links to) a device, a FIFO or a socket, or a path in /dev or /proc. A folder is not.
-pub fn writes_in_place(path: &Path) -> bool {
+pub(crate) fn writes_in_place(path: &Path) -> bool {
     match std::fs::metadata(path) {
         Ok(m) => !m.is_dir() && (!m.is_file() || is_special(path)),
         Err(_) => false,
@@ -118,7 +118,7 @@ fn is_link(path: &Path) -> bool {
 /// Opens `path` to write as it goes (a report, a journal, a log, the lock), never through a
 /// link to a regular file or a dangling one: such a link is refused with an error naming the
 /// path. A device, a FIFO or a /dev path (or a link to one) is opened in place.
-pub fn open(path: &Path, how: Open) -> io::Result<File> {
+pub(crate) fn open(path: &Path, how: Open) -> io::Result<File> {
     if writes_in_place(path) {
         return open_in_place(path, how == Open::ReadWrite);
     }
@@ -245,7 +245,7 @@ impl Drop for AtomicFile {
 
 /// Creates a new file beside `path` (`.NAME.partial-PID-N`) with `O_EXCL`: never an existing
 /// file, never through a link.
-pub fn create_beside(path: &Path) -> io::Result<(File, PathBuf)> {
+pub(crate) fn create_beside(path: &Path) -> io::Result<(File, PathBuf)> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -269,7 +269,7 @@ pub fn create_beside(path: &Path) -> io::Result<(File, PathBuf)> {
 
 /// Makes `tmp` (a file this run created beside `path`) the file at `path`: syncs it, renames
 /// it over the name (a link there is replaced, not followed), syncs the folder.
-pub fn rename_over(tmp: &Path, path: &Path) -> io::Result<()> {
+pub(crate) fn rename_over(tmp: &Path, path: &Path) -> io::Result<()> {
     File::open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| named(tmp, e))?;
@@ -278,7 +278,7 @@ pub fn rename_over(tmp: &Path, path: &Path) -> io::Result<()> {
 }
 
 /// Syncs the folder holding `path`, so that a rename into it survives a crash.
-pub fn sync_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         let dir = match path.parent() {
@@ -296,7 +296,7 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
 
 /// Writes `path` whole through `write`, atomically (see [`AtomicFile`]): a failed `write` leaves
 /// the old file as it was. Errors from the file itself name the path.
-pub fn write_atomic<T, E: From<io::Error>>(
+pub(crate) fn write_atomic<T, E: From<io::Error>>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<AtomicFile>) -> Result<T, E>,
 ) -> Result<T, E> {
@@ -308,12 +308,12 @@ pub fn write_atomic<T, E: From<io::Error>>(
 }
 
 /// Writes `bytes` as the whole of `path`, atomically.
-pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(path, |out| out.write_all(bytes))
 }
 
 /// [`write_bytes`] without the syncs (see [`AtomicFile::commit_unsynced`]).
-pub fn write_bytes_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_bytes_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes)?;
     file.commit_unsynced()

@@ -19,7 +19,7 @@ use crate::api::{
 
 /// What to set up.
 #[derive(Clone, Debug)]
-pub struct IntegrationOptions {
+pub(crate) struct IntegrationOptions {
     pub username: String,
     /// Defaults to the username.
     pub email: Option<String>,
@@ -78,7 +78,7 @@ pub struct IntegrationReport {
 
 /// Why the setup stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum IntegrationError {
+pub(crate) enum IntegrationError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("{path} exists: qusers never overwrites a token file; give a new path to --token-out")]
@@ -157,7 +157,7 @@ fn write_token(
 }
 
 /// Runs the setup.
-pub async fn setup(
+pub(crate) async fn setup(
     client: &Client,
     opts: &IntegrationOptions,
 ) -> Result<IntegrationReport, IntegrationError> {
@@ -326,7 +326,7 @@ pub struct Identity {
 
 /// What `whoami` shows: the account behind the credentials and the ids a partner integration
 /// asks for, each call's failure kept beside what it would have given.
-pub async fn gather(client: &Client, simulator: bool) -> Result<Identity, ApiError> {
+pub(crate) async fn gather(client: &Client, simulator: bool) -> Result<Identity, ApiError> {
     let me = client.whoami().await?;
     // The brand-admin check: one page of users.
     let listing = client.users_page(None, &UserFilter::default()).await;

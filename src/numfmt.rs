@@ -2,13 +2,13 @@
 //! with one decimal as well (`7,812.4`).
 
 /// A count with a comma every three digits: `12345` → `12,345`.
-pub fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     group(&n.to_string())
 }
 
 /// A rate (or any measured quantity) with one decimal and thousands separators:
 /// `7812.42` → `7,812.4`. Not-a-number and infinities print as `0.0`: a rate over no time.
-pub fn rate(r: f64) -> String {
+pub(crate) fn rate(r: f64) -> String {
     let r = if r.is_finite() { r } else { 0.0 };
     let text = format!("{:.1}", r.abs());
     let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
@@ -17,7 +17,7 @@ pub fn rate(r: f64) -> String {
 }
 
 /// `n` with thousands separators and the word for that many: `1 row`, `1,234 rows`.
-pub fn plural(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(n), if n == 1 { one } else { many })
 }
 

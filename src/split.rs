@@ -15,13 +15,13 @@ use crate::file::{
 };
 
 /// Data rows per part at most: fewer than 100,000 rows counting the header.
-pub const MAX_PART_ROWS: u64 = MAX_ROWS - 2;
+pub(crate) const MAX_PART_ROWS: u64 = MAX_ROWS - 2;
 /// Bytes per part at most: under 20 MB.
-pub const MAX_PART_BYTES: u64 = MAX_BYTES - 1;
+pub(crate) const MAX_PART_BYTES: u64 = MAX_BYTES - 1;
 
 /// How to split.
 #[derive(Clone, Debug)]
-pub struct SplitOptions {
+pub(crate) struct SplitOptions {
     pub read: ReadOptions,
     /// Data rows per part (capped at [`MAX_PART_ROWS`]).
     pub rows: u64,
@@ -49,7 +49,7 @@ pub struct Part {
 
 /// Why a split could not be done.
 #[derive(Debug, thiserror::Error)]
-pub enum SplitError {
+pub(crate) enum SplitError {
     #[error(transparent)]
     File(#[from] FileError),
     #[error("cannot split this file: {0}")]
@@ -208,7 +208,7 @@ fn existing_part(dir: &Path, stem: &str, ext: &str) -> Option<PathBuf> {
 }
 
 /// Splits `source` into parts in `out_dir` (created if missing).
-pub fn split(
+pub(crate) fn split(
     source: &Source,
     out_dir: &Path,
     opts: &SplitOptions,

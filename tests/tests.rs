@@ -2,6 +2,14 @@
 //! Each module below is a topic; its first line says what belongs there. `support` is the
 //! harness: the real binary, fixtures, temp dirs, report parsing, the simulator as a process.
 
+// Tests print what they saw when they fail, and their helpers are `pub` across topic modules.
+#![allow(
+    unreachable_pub,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::disallowed_methods
+)]
+
 #[path = "support/browser.rs"]
 mod browser;
 #[path = "support/loopback.rs"]

@@ -122,6 +122,28 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// No target was given.
+#[derive(Debug, thiserror::Error)]
+#[error("no Qualtrics instance given")]
+pub struct NoTarget;
+
+impl crate::vocab::hint::Hint for NoTarget {
+    fn hint(&self) -> Option<String> {
+        Some("give --base-url https://YOUR-DATACENTER.qualtrics.com, or --datacenter ID (also as QUALTRICS_BASE_URL / QUALTRICS_DATACENTER), or --sim to try the built-in simulator".into())
+    }
+}
+
+/// No token was given.
+#[derive(Debug, thiserror::Error)]
+#[error("no API token given")]
+pub struct NoToken;
+
+impl crate::vocab::hint::Hint for NoToken {
+    fn hint(&self) -> Option<String> {
+        Some("set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token, readable only by you); the token is under Account Settings › Qualtrics IDs › API".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ pub use client::{
     ensure_direct, proxied_advice, proxied_notice_host, AccessApi, Answer, Client, ClientOptions,
     Created, UserFilter, MAX_BODY_BYTES, READ_AHEAD,
 };
-pub use endpoint::{datacenter_of_host, BaseUrl, DATACENTERS};
+pub use endpoint::{datacenter_of_host, BaseUrl, NoTarget, NoToken, DATACENTERS};
 pub use error::{ApiError, ErrorKind};
 pub use paging::{OffsetChain, PageGuard, MAX_LISTED_USERS, MAX_PAGES, MAX_STALE_PAGES};
 pub use rate::{

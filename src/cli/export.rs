@@ -1,6 +1,6 @@
 //! `qusers export`: every user (or those matching filters) to an import-ready CSV.
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -83,12 +83,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
         },
     };
     let to_file = args.output.clone().filter(|p| p.as_os_str() != "-");
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+    let bar = if args.quiet || !crate::present::console::stderr_is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
-            super::progress::style("{spinner} {count} users  {msg}  ({rate})")
+            crate::present::progress::style("{spinner} {count} users  {msg}  ({rate})")
                 .unwrap_or_else(indicatif::ProgressStyle::default_spinner),
         );
         b
@@ -119,8 +119,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
             until_signal(&rt, export(&target.client, &opts, out, progress))
         })?,
         None => {
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            let mut out = BufWriter::with_capacity(1 << 16, crate::present::output::stdout());
             if args.bom {
                 out.write_all(BOM)?;
             }

@@ -37,7 +37,7 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(super) fn run(args: Args) -> anyhow::Result<Exit> {
     crate::file::ensure_outputs_distinct(&[Path::new(&args.file)], &[&args.output])?;
     let source = Source::from_arg(&args.file)?;
     let tsv = args.tsv || Delimiter::for_name(&args.output.to_string_lossy()) == Delimiter::TAB;

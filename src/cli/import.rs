@@ -104,7 +104,7 @@ pub(super) fn confirm(prepared: &PlannedImport, target: &Target, yes: bool) -> a
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(super) fn run(args: Args) -> anyhow::Result<Exit> {
     let input = FileInput {
         read: args.read.options()?,
         source: Source::from_arg(&args.file)?,

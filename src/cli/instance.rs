@@ -11,9 +11,9 @@ use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
 use crate::present::console;
 
-use super::progress::spinner;
+use crate::present::progress::spinner;
 // `import` and `update` name the bars here still.
-pub(crate) use super::progress::Bars;
+pub(crate) use crate::present::progress::Bars;
 
 /// Every user of the instance, page by page, with a spinner on a terminal.
 pub(crate) async fn fetch_instance(client: &Client, quiet: bool) -> anyhow::Result<Instance> {

@@ -6,8 +6,6 @@ mod fix;
 mod import;
 mod instance;
 mod integration_user;
-mod output;
-mod progress;
 mod rules;
 mod safety;
 mod sim;
@@ -23,7 +21,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::present::error::ErrorReport;
 
-pub use output::{write_atomically, writes_in_place, Output};
+pub use crate::present::output::{write_atomically, writes_in_place, Output};
 
 /// Validate, import and export Qualtrics users from CSV/TSV files.
 #[derive(Debug, Parser)]
@@ -213,6 +211,7 @@ fn argv_asks_json(args: &[std::ffi::OsString]) -> bool {
 
 /// Parses the arguments, runs the command, prints any error and returns the exit code.
 pub fn main() -> i32 {
+    crate::sim::set_log(crate::present::console::err_line);
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
@@ -254,7 +253,7 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(exit) => exit as i32,
         Err(e) => {
-            if output::is_broken_pipe(&e) {
+            if crate::present::output::is_broken_pipe(&e) {
                 return Exit::Ok as i32;
             }
             let exit = if e.chain().any(|c| c.is::<Interrupted>()) {

@@ -14,7 +14,7 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(super) fn run(args: Args) -> anyhow::Result<Exit> {
     let text = match args.format {
         Format::Json => rules_json(RULES)?,
         Format::Text => rules_text(RULES),

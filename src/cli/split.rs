@@ -32,7 +32,7 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(super) fn run(args: Args) -> anyhow::Result<Exit> {
     let source = Source::from_arg(&args.file)?;
     let opts = SplitOptions {
         read: args.read.options()?,

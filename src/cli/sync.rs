@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::progress::Bars;
 use super::target::{runtime, TargetArgs};
 use super::{Exit, Format};
 use crate::file::Source;
 use crate::import::{ImportOptions, Progress as _};
+use crate::present::progress::Bars;
 use crate::present::{self, console};
 use crate::sync::scope::ScopeRule;
 use crate::sync::{Deprovision, Grace, SyncOptions};

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::api::{BaseUrl, Client, ClientOptions, ClientSecret, Credentials, OAuthClient, Token};
+use crate::api::{
+    BaseUrl, Client, ClientOptions, ClientSecret, Credentials, NoTarget, NoToken, OAuthClient,
+    Token,
+};
 use crate::present::console;
 use crate::sim::{self, SimConfig, SimHandle};
-use crate::vocab::hint::Hint;
 
 /// Demo users a fresh `--sim` state starts with.
 pub const SIM_DEMO_USERS: usize = 40;
@@ -251,28 +253,6 @@ impl Target {
             Ok(None) => Ok(()),
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-/// No target was given.
-#[derive(Debug, thiserror::Error)]
-#[error("no Qualtrics instance given")]
-pub struct NoTarget;
-
-impl Hint for NoTarget {
-    fn hint(&self) -> Option<String> {
-        Some("give --base-url https://YOUR-DATACENTER.qualtrics.com, or --datacenter ID (also as QUALTRICS_BASE_URL / QUALTRICS_DATACENTER), or --sim to try the built-in simulator".into())
-    }
-}
-
-/// No token was given.
-#[derive(Debug, thiserror::Error)]
-#[error("no API token given")]
-pub struct NoToken;
-
-impl Hint for NoToken {
-    fn hint(&self) -> Option<String> {
-        Some("set QUALTRICS_API_TOKEN, or pass --token-file PATH (a file holding the token, readable only by you); the token is under Account Settings › Qualtrics IDs › API".into())
     }
 }
 

@@ -28,13 +28,13 @@ pub struct Args {
 }
 
 /// The template's header line for a delimiter, with its line break.
-pub fn template_line(delimiter: Delimiter) -> String {
+pub(super) fn template_line(delimiter: Delimiter) -> String {
     let mut line = COLUMNS.join(&(delimiter.0 as char).to_string());
     line.push('\n');
     line
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(super) fn run(args: Args) -> anyhow::Result<Exit> {
     let to_file = args.output.as_ref().filter(|p| p.as_os_str() != "-");
     let tsv = args.tsv
         || to_file.is_some_and(|p| Delimiter::for_name(&p.to_string_lossy()) == Delimiter::TAB);

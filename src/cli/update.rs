@@ -83,7 +83,7 @@ impl Args {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub(super) fn run(args: Args) -> anyhow::Result<Exit> {
     let (filter, selection) = args.filter()?;
     if selection == "every user" && !args.all {
         bail!("no filter selects the users to update; give one (--division, --account-type, --status, --username…) or pass --all to update every user");

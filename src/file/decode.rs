@@ -18,8 +18,8 @@ use encoding_rs_io::DecodeReaderBytesBuilder;
 
 use super::{Block, FileError, Source};
 
-pub mod detect;
-pub use detect::detect;
+pub(super) mod detect;
+pub(super) use detect::detect;
 
 /// How many leading bytes decide "is this text at all".
 const SNIFF_BYTES: usize = 8192;
@@ -256,7 +256,7 @@ fn nul_byte(line: u64) -> Decoding {
 /// Decides how to read a source. With [`Scan::Whole`] this costs one pass over the bytes for
 /// files without a BOM (UTF-8 validation runs at memory speed); with [`Scan::Head`] only the
 /// first bytes are read, and the result says what is left to check.
-pub fn sniff(
+pub(super) fn sniff(
     source: &Source,
     forced: Option<&'static Encoding>,
     scan: Scan,
@@ -358,7 +358,7 @@ pub fn sniff(
 
 /// A reader yielding UTF-8 without BOM, with `\n` line ends (see [`LineEnds`]), and the cell
 /// through which the caller names the delimiter once it knows it.
-pub fn decoded_reader(
+pub(super) fn decoded_reader(
     source: &Source,
     encoding: &TextEncoding,
 ) -> Result<(Box<dyn Read + Send>, Arc<AtomicU8>), FileError> {
@@ -408,7 +408,7 @@ fn undecorated_reader(
 /// Quotes are followed as the parser follows them (see `blocks`): a `"` opens a quoted field
 /// only at a field start, after the delimiter (while it is not known yet, after any of
 /// `, ; tab |`) or a line end.
-pub struct LineEnds<R> {
+pub(super) struct LineEnds<R> {
     inner: R,
     buf: Vec<u8>,
     pos: usize,
@@ -430,7 +430,7 @@ enum Quote {
 }
 
 impl<R: Read> LineEnds<R> {
-    pub fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         LineEnds {
             inner,
             buf: vec![0; 1 << 18],
@@ -444,7 +444,7 @@ impl<R: Read> LineEnds<R> {
     }
 
     /// Follows quotes with the delimiter this cell names (0: not known yet).
-    pub fn with_delimiter(mut self, delimiter: Arc<AtomicU8>) -> Self {
+    pub(super) fn with_delimiter(mut self, delimiter: Arc<AtomicU8>) -> Self {
         self.delimiter = delimiter;
         self
     }
@@ -655,7 +655,7 @@ fn line_of_offset(source: &Source, offset: u64) -> Result<u64, FileError> {
 /// A few words of physical line `line` around its first byte that is not ASCII, decoded as
 /// `encoding` (field by field, UTF-8 fields as UTF-8: a mixed file's line can hold both):
 /// what the admin can compare with what the file should say.
-pub fn line_sample(
+pub(super) fn line_sample(
     source: &Source,
     line: u64,
     encoding: &'static Encoding,

@@ -56,7 +56,7 @@ pub struct HeaderAnalysis {
 }
 
 /// Spreadsheet name of a 0-based column: 0 → "1 (A)", 27 → "28 (AB)".
-pub fn column_label(i: usize) -> String {
+pub(super) fn column_label(i: usize) -> String {
     format!("{} ({})", i + 1, column_letters(i))
 }
 

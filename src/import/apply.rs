@@ -34,7 +34,7 @@ pub enum OnTaken {
 const MAX_CREATE_TRIES: u32 = 8;
 
 /// Usernames `--on-taken suffix` tries at most.
-pub const MAX_SUFFIX: u32 = 20;
+pub(super) const MAX_SUFFIX: u32 = 20;
 
 /// How to apply.
 #[derive(Clone, Debug)]
@@ -118,7 +118,7 @@ pub fn finalize(row: &PlannedRow, result: RowResult) -> RowResult {
 }
 
 /// [`finalize`] for a row not planned yet.
-pub fn finalize_input(input: &super::InputRow, mut result: RowResult) -> RowResult {
+pub(super) fn finalize_input(input: &super::InputRow, mut result: RowResult) -> RowResult {
     let validation = input.message();
     // An invalid row's own message, when it has one, already says what is wrong with it.
     if (result.outcome != Outcome::Invalid || result.message.is_empty()) && !validation.is_empty() {

@@ -442,7 +442,7 @@ fn damaged_fields(
 
 /// The validation summary with the plan's T01 findings counted: the rows the plan found to
 /// write damaged text are errors now, and the problem list quotes them.
-pub fn count_damaged(summary: &mut crate::validate::FileSummary, plan: &Plan) {
+pub(super) fn count_damaged(summary: &mut crate::validate::FileSummary, plan: &Plan) {
     use crate::rules::Severity;
     use crate::validate::{RowProblemOut, RuleCount, Verdict as V};
     if plan.damaged.is_empty() {
@@ -494,7 +494,7 @@ pub fn count_damaged(summary: &mut crate::validate::FileSummary, plan: &Plan) {
 /// `import` reads columns by name, so an export's "Division Name"/"User Type Name" columns
 /// (F12, an error for `validate`, whose files go to Qualtrics' own upload) are simply not
 /// read: the finding becomes a note in the summary.
-pub fn accept_export_layout(
+pub(super) fn accept_export_layout(
     summary: &mut crate::validate::FileSummary,
     file_problems: &mut Vec<(Option<u64>, Problem, bool)>,
 ) {
@@ -520,7 +520,7 @@ pub fn accept_export_layout(
 
 /// `--strict` on an import: every warning found while validating counts as an error, for the
 /// rows (their verdict), the file-level problems and the summary.
-pub fn make_strict(
+pub(super) fn make_strict(
     rows: &mut [InputRow],
     file_problems: &mut [(Option<u64>, Problem, bool)],
     summary: &mut crate::validate::FileSummary,
@@ -551,7 +551,7 @@ pub fn make_strict(
 /// The validation summary as `--upsert` leaves it: the findings upserted rows no longer have
 /// (U05 "username taken", what only a create needs) are no longer counted, and those rows
 /// count as the updates they became.
-pub fn forget_upserted(summary: &mut crate::validate::FileSummary, plan: &Plan) {
+pub(super) fn forget_upserted(summary: &mut crate::validate::FileSummary, plan: &Plan) {
     use crate::validate::Verdict as V;
     // Rows by line, once: looking each upserted row up in the plan would be quadratic.
     let by_line: HashMap<u64, &PlannedRow> = match plan.upserted.is_empty() {

@@ -6,6 +6,12 @@
 
 use std::io::{self, Write};
 
+/// Whether stderr is a terminal (progress bars and prompts are drawn only then).
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    io::stderr().is_terminal()
+}
+
 /// Writes `text` to stdout as it is (no newline added), then flushes.
 pub fn out(text: &str) -> io::Result<()> {
     write_all(&mut io::stdout().lock(), text)

@@ -28,8 +28,8 @@ fn advice<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a dyn Hint> {
         crate::import::JournalError,
         crate::api::ApiError,
         crate::export::ExportError,
-        crate::cli::target::NoTarget,
-        crate::cli::target::NoToken,
+        crate::api::NoTarget,
+        crate::api::NoToken,
     );
     // `IntegrationError` is left out on purpose: `integration-user` puts its hint in the
     // message it adds, so a second `hint:` line would repeat it.
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_json_object_keeps_its_keys_in_order() {
-        let e = anyhow::Error::new(crate::cli::target::NoToken);
+        let e = anyhow::Error::new(crate::api::NoToken);
         let json = ErrorReport::new(&e, 2).json();
         assert!(json.starts_with("{\n  \"causes\": [],\n  \"error\": \"no API token given\",\n  \"exitCode\": 2,\n  \"hint\": \"set QUALTRICS_API_TOKEN"), "{json}");
         assert!(json.ends_with("}\n"), "{json}");

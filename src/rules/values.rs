@@ -25,7 +25,7 @@ const FORBIDDEN_BYTES: [bool; 256] = {
 };
 
 /// Whether `bytes` has a control byte (below 0x20, or DEL), eight bytes at a time.
-pub fn has_control(bytes: &[u8]) -> bool {
+pub(super) fn has_control(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);

@@ -319,10 +319,21 @@ impl Prepared {
     }
 }
 
-/// The simulator's own trouble (a state it could not save, a listener it could not use), on
-/// stderr: the server keeps going, and whoever runs it should know.
+/// Where the simulator's own trouble goes, set once by whoever runs it (the command line sets
+/// stderr): the simulator sits below the presentation layer and does not reach up to it.
+static LOG: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Sends the simulator's trouble lines to `sink` (the first call wins).
+pub fn set_log(sink: fn(&str)) {
+    let _ = LOG.set(sink);
+}
+
+/// The simulator's own trouble (a state it could not save, a listener it could not use): the
+/// server keeps going, and whoever runs it should know.
 pub(crate) fn log(what: std::fmt::Arguments<'_>) {
-    crate::present::console::err_line(&format!("qusers sim: {what}"));
+    if let Some(sink) = LOG.get() {
+        sink(&format!("qusers sim: {what}"));
+    }
 }
 
 async fn serve_shared(

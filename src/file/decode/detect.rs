@@ -63,7 +63,7 @@ const CANDIDATES: &[&Encoding] = &[
 const NEVER_CHOSEN: &[&Encoding] = &[encoding_rs::EUC_JP, encoding_rs::KOI8_R];
 
 /// A name for summaries: the encoding and what saves in it.
-pub fn describe(e: &'static Encoding) -> String {
+pub(crate) fn describe(e: &'static Encoding) -> String {
     let what = match e.name() {
         "windows-1250" => "Central European Excel",
         "windows-1251" => "Cyrillic Excel",
@@ -95,7 +95,7 @@ pub fn describe(e: &'static Encoding) -> String {
 }
 
 /// The `--encoding` value admins would type for it.
-pub fn label(e: &'static Encoding) -> String {
+pub(crate) fn label(e: &'static Encoding) -> String {
     match e.name() {
         "macintosh" => "mac_roman".into(),
         "ISO-8859-2" => "latin2".into(),
@@ -266,7 +266,7 @@ impl Reading {
 }
 
 /// Decides the encoding of a file that is not UTF-8 from `first_line` on.
-pub fn detect(source: &Source, first_line: u64) -> Result<Decoding, FileError> {
+pub(crate) fn detect(source: &Source, first_line: u64) -> Result<Decoding, FileError> {
     let sample = Sample::read(source)?;
     Ok(decide(&sample, first_line))
 }

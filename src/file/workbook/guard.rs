@@ -16,13 +16,13 @@ use crate::file::MAX_RECORD_BYTES;
 use crate::vocab::rule::Code;
 
 /// A workbook of more bytes than this is refused: a 99,998-row user workbook is about 5 MB.
-pub const MAX_WORKBOOK_BYTES: u64 = 64_000_000;
+pub(super) const MAX_WORKBOOK_BYTES: u64 = 64_000_000;
 /// No user workbook has more parts (Excel writes about a dozen).
 const MAX_ENTRIES: u64 = 10_000;
 /// Nor a central directory larger than this.
 const MAX_CENTRAL_DIRECTORY: u64 = 4 << 20;
 /// One part, uncompressed: a 99,998-row, 11-column sheet is 50–80 MB of XML.
-pub const MAX_PART_BYTES: u64 = 160 << 20;
+pub(super) const MAX_PART_BYTES: u64 = 160 << 20;
 /// All parts together, uncompressed.
 const MAX_TOTAL_BYTES: u64 = 320 << 20;
 /// The shared strings a user sheet can need: one per cell of 100,000 rows of 11 columns,
@@ -31,20 +31,20 @@ const MAX_SHARED_STRINGS: u64 = 2_200_000;
 
 /// Why a workbook is refused: the rule and the message that names the part and the reason.
 #[derive(Debug)]
-pub struct Refusal {
+pub(super) struct Refusal {
     pub code: Code,
     pub message: String,
 }
 
 impl Refusal {
-    pub fn too_big(message: String) -> Self {
+    pub(super) fn too_big(message: String) -> Self {
         Refusal {
             code: Code::SheetTooBig,
             message,
         }
     }
 
-    pub fn damaged(message: String) -> Self {
+    pub(super) fn damaged(message: String) -> Self {
         Refusal {
             code: Code::NotText,
             message,
@@ -54,7 +54,7 @@ impl Refusal {
 
 /// What the parts of a zip workbook hold, as far as the readers after the check need it.
 #[derive(Debug, Default)]
-pub struct ZipFacts {
+pub(super) struct ZipFacts {
     /// Part names, as stored.
     pub names: Vec<String>,
 }
@@ -64,7 +64,7 @@ fn mib(n: u64) -> String {
 }
 
 /// Checks the zip behind `rdr` (`len` bytes) and rewinds it.
-pub fn check_zip<R: Read + Seek>(rdr: &mut R, len: u64) -> Result<ZipFacts, Refusal> {
+pub(super) fn check_zip<R: Read + Seek>(rdr: &mut R, len: u64) -> Result<ZipFacts, Refusal> {
     if len > MAX_WORKBOOK_BYTES {
         return Err(Refusal::too_big(format!(
             "the workbook has {len} bytes; a workbook of Qualtrics users is a few MB (at most {MAX_WORKBOOK_BYTES} bytes are read)"
@@ -584,7 +584,7 @@ fn attribute<'h>(head: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
 /// declares and filling the area up to its farthest cell. Both are read here first, record by
 /// record, so that a sheet whose area could not be a user file is refused before calamine
 /// allocates it (a 2 KB file with a cell at IV65536 would cost half a gigabyte).
-pub fn check_biff(bytes: &[u8]) -> Result<(), Refusal> {
+pub(super) fn check_biff(bytes: &[u8]) -> Result<(), Refusal> {
     let damaged =
         |e: std::io::Error| Refusal::damaged(format!("the workbook cannot be read ({e})"));
     let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(damaged)?;

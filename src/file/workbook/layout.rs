@@ -15,7 +15,7 @@ const MAX_MERGES: usize = 100_000;
 
 /// A worksheet's layout.
 #[derive(Debug, Default)]
-pub struct Layout {
+pub(super) struct Layout {
     /// 0-based rows marked hidden, sorted.
     pub hidden_rows: Vec<u32>,
     /// 0-based column ranges marked hidden (inclusive).
@@ -32,7 +32,7 @@ pub struct Layout {
 }
 
 /// `D5` → (4, 3), 0-based (row, column); `None` for anything else.
-pub fn parse_cell(r: &[u8]) -> Option<(u32, u32)> {
+pub(super) fn parse_cell(r: &[u8]) -> Option<(u32, u32)> {
     let letters = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
     if letters == 0 || letters > 3 || letters == r.len() {
         return None;
@@ -79,7 +79,10 @@ fn index_of<R: Read + Seek>(zip: &zip::ZipArchive<R>, name: &str) -> Option<usiz
 }
 
 /// The part that holds the worksheet named `sheet` (as calamine names it).
-pub fn sheet_part<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, sheet: &str) -> Option<String> {
+pub(super) fn sheet_part<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    sheet: &str,
+) -> Option<String> {
     let book = read_small(zip, "xl/workbook.xml")?;
     let rels = read_small(zip, "xl/_rels/workbook.xml.rels")?;
     let mut id = None;
@@ -133,7 +136,7 @@ pub fn sheet_part<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, sheet: &str) -> 
 }
 
 /// Reads the layout of the worksheet in `part`.
-pub fn read_layout<R: Read + Seek>(
+pub(super) fn read_layout<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     part: &str,
 ) -> Result<Layout, Refusal> {

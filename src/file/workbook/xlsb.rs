@@ -50,40 +50,40 @@ const MAX_FORMULA_DEPTH: u32 = 32;
 
 /// The record types read here (MS-XLSB 2.3.2).
 mod brt {
-    pub const ROW_HDR: u16 = 0x0000;
-    pub const CELL_RK: u16 = 0x0002;
-    pub const CELL_ERROR: u16 = 0x0003;
-    pub const CELL_BOOL: u16 = 0x0004;
-    pub const CELL_REAL: u16 = 0x0005;
-    pub const CELL_ST: u16 = 0x0006;
-    pub const CELL_ISST: u16 = 0x0007;
-    pub const FMLA_STRING: u16 = 0x0008;
-    pub const FMLA_NUM: u16 = 0x0009;
-    pub const FMLA_BOOL: u16 = 0x000A;
-    pub const SST_ITEM: u16 = 0x0013;
-    pub const FRT_BEGIN: u16 = 0x0023;
-    pub const FRT_END: u16 = 0x0024;
-    pub const AC_BEGIN: u16 = 0x0025;
-    pub const AC_END: u16 = 0x0026;
-    pub const NAME: u16 = 0x0027;
-    pub const FMT: u16 = 0x002C;
-    pub const XF: u16 = 0x002F;
-    pub const END_BUNDLE_SHS: u16 = 0x0090;
-    pub const BEGIN_SHEET_DATA: u16 = 0x0091;
-    pub const END_SHEET_DATA: u16 = 0x0092;
-    pub const WS_DIM: u16 = 0x0094;
-    pub const WB_PROP: u16 = 0x0099;
-    pub const BUNDLE_SH: u16 = 0x009C;
-    pub const BEGIN_SST: u16 = 0x009F;
-    pub const BEGIN_WS_VIEWS: u16 = 0x0085;
-    pub const END_WS_VIEWS: u16 = 0x0086;
-    pub const EXTERN_SHEET: u16 = 0x016A;
-    pub const BEGIN_COL_INFOS: u16 = 0x0186;
-    pub const END_COL_INFOS: u16 = 0x0187;
-    pub const BEGIN_FMTS: u16 = 0x0267;
-    pub const BEGIN_CELL_XFS: u16 = 0x0269;
+    pub(super) const ROW_HDR: u16 = 0x0000;
+    pub(super) const CELL_RK: u16 = 0x0002;
+    pub(super) const CELL_ERROR: u16 = 0x0003;
+    pub(super) const CELL_BOOL: u16 = 0x0004;
+    pub(super) const CELL_REAL: u16 = 0x0005;
+    pub(super) const CELL_ST: u16 = 0x0006;
+    pub(super) const CELL_ISST: u16 = 0x0007;
+    pub(super) const FMLA_STRING: u16 = 0x0008;
+    pub(super) const FMLA_NUM: u16 = 0x0009;
+    pub(super) const FMLA_BOOL: u16 = 0x000A;
+    pub(super) const SST_ITEM: u16 = 0x0013;
+    pub(super) const FRT_BEGIN: u16 = 0x0023;
+    pub(super) const FRT_END: u16 = 0x0024;
+    pub(super) const AC_BEGIN: u16 = 0x0025;
+    pub(super) const AC_END: u16 = 0x0026;
+    pub(super) const NAME: u16 = 0x0027;
+    pub(super) const FMT: u16 = 0x002C;
+    pub(super) const XF: u16 = 0x002F;
+    pub(super) const END_BUNDLE_SHS: u16 = 0x0090;
+    pub(super) const BEGIN_SHEET_DATA: u16 = 0x0091;
+    pub(super) const END_SHEET_DATA: u16 = 0x0092;
+    pub(super) const WS_DIM: u16 = 0x0094;
+    pub(super) const WB_PROP: u16 = 0x0099;
+    pub(super) const BUNDLE_SH: u16 = 0x009C;
+    pub(super) const BEGIN_SST: u16 = 0x009F;
+    pub(super) const BEGIN_WS_VIEWS: u16 = 0x0085;
+    pub(super) const END_WS_VIEWS: u16 = 0x0086;
+    pub(super) const EXTERN_SHEET: u16 = 0x016A;
+    pub(super) const BEGIN_COL_INFOS: u16 = 0x0186;
+    pub(super) const END_COL_INFOS: u16 = 0x0187;
+    pub(super) const BEGIN_FMTS: u16 = 0x0267;
+    pub(super) const BEGIN_CELL_XFS: u16 = 0x0269;
     /// Records calamine takes as the end of the defined names.
-    pub const AFTER_NAMES: [u16; 9] = [
+    pub(super) const AFTER_NAMES: [u16; 9] = [
         0x009D, 0x0225, 0x018D, 0x0180, 0x009A, 0x0252, 0x0229, 0x009B, 0x0084,
     ];
 }

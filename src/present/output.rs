@@ -1,4 +1,5 @@
-//! Writing to stdout without panicking on a closed pipe (`qusers … | head`).
+//! A command's data (CSV, JSON) to stdout or to a file named with `-o`, without panicking on a
+//! closed pipe (`qusers … | head`), and files replaced atomically.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -13,6 +14,12 @@ impl Output {
         out.write_all(text.as_bytes())?;
         out.flush()
     }
+}
+
+/// stdout, locked, for a command's data (export's CSV): a closed pipe is an error the caller
+/// returns, and `main` treats as success.
+pub(crate) fn stdout() -> io::StdoutLock<'static> {
+    io::stdout().lock()
 }
 
 /// True when the error is stdout's reader having gone away.

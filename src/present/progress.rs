@@ -2,8 +2,6 @@
 //! and the talk between them (drawn only on a terminal; nothing with `--quiet`). The workflows
 //! report through [`crate::import::Progress`]; only this room draws.
 
-use std::io::IsTerminal;
-
 /// A progress style from `template`, where `{rate}` is the rate with one decimal and thousands
 /// separators, and `{count}` and `{total}` the position and length with separators, as every
 /// summary prints them.
@@ -35,7 +33,7 @@ pub(crate) fn style(template: &str) -> Option<indicatif::ProgressStyle> {
 
 /// A spinner counting items, drawn only on a terminal.
 pub(crate) fn spinner(quiet: bool, message: &'static str) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+    if quiet || !super::console::stderr_is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner().with_message(message);
@@ -80,7 +78,7 @@ impl crate::import::Progress for Bars {
         self.bar.lock().unwrap_or_else(|e| e.into_inner()).inc(n);
     }
     fn start(&self, total: u64) {
-        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
+        if self.quiet || !super::console::stderr_is_terminal() || total == 0 {
             return self.set(indicatif::ProgressBar::hidden());
         }
         let template = "{bar:30} {count}/{total} rows  {rate}  ETA {eta}  {msg}";
@@ -93,7 +91,7 @@ impl crate::import::Progress for Bars {
         self.reading(1);
     }
     fn details_start(&self, total: u64) {
-        if self.quiet || !std::io::stderr().is_terminal() || total == 0 {
+        if self.quiet || !super::console::stderr_is_terminal() || total == 0 {
             return self.set(indicatif::ProgressBar::hidden());
         }
         let template = "{bar:30} {count}/{total} user records  {rate}  ETA {eta}";
