@@ -64,6 +64,8 @@ mod sim_knobs;
 mod spreadsheet;
 /// SSO brands
 mod sso;
+/// What every command prints, as snapshots (text, JSON, the HTML pages' text)
+mod summaries;
 /// `qusers sync`
 mod sync;
 /// Every name arrives as the admin meant it
