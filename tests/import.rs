@@ -511,11 +511,24 @@ fn killed_then_resumed_ends_exact() {
     }
     std::thread::sleep(Duration::from_millis(800));
     child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    let killed = child.wait().expect("exits");
+    // The kill landed: the import was still running (it did not exit by itself) and had
+    // created some of the users but not all of them.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(killed.signal(), Some(9), "ended by the SIGKILL: {killed:?}");
     let partial = read_report(&report).len();
     assert!(
         partial < rows.len(),
         "killed part-way ({partial} rows reported)"
+    );
+    let created_before_the_kill = store_now()
+        .users
+        .iter()
+        .filter(|u| u.username.starts_with("resume"))
+        .count();
+    assert!(
+        created_before_the_kill > 0 && created_before_the_kill < 400,
+        "killed mid-way: {created_before_the_kill} of 400 users were created"
     );
     assert!(
         journal.exists(),
@@ -525,7 +538,9 @@ fn killed_then_resumed_ends_exact() {
     // Without --resume the journal is in the way.
     let status = run(&[]).status().expect("runs");
     assert_eq!(status.code(), Some(2));
-    let status = run(&["--resume"]).status().expect("runs");
+    let status = run(&["--resume", "--max-rps", "2000"])
+        .status()
+        .expect("runs");
     assert_eq!(status.code(), Some(0));
 
     let report_rows = read_report(&report);

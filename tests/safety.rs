@@ -16,6 +16,7 @@ fn run(h: &SimHandle, args: &[&str]) -> (i32, String) {
     let out = qusers()
         .args(args)
         .args(["--base-url", &h.url()])
+        .args(support::NO_CEILING)
         .env("QUALTRICS_API_TOKEN", h.token())
         .output()
         .expect("runs");
