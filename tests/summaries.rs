@@ -7,77 +7,51 @@
 //! Temp paths, loopback ports, timings, rates, dates and request ids are filtered (see
 //! [`settings`]); everything else is compared byte for byte.
 
-use crate::support::{qusers, write_user_file};
+use crate::support::{read_report, write_user_file, Run, Workdir};
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::time::Duration;
 
 /// A fixed "today", so that dates the commands compute (sync's grace periods, expirations)
 /// are the same on every run.
 const TODAY: &str = "2027-01-01";
 
-/// A temp dir holding a `--sim` state, commands run in it with relative paths.
-struct Sim {
-    dir: tempfile::TempDir,
+/// A workdir whose commands see the fixed [`TODAY`].
+fn workdir() -> Workdir {
+    Workdir::new().env("QUSERS_TODAY", TODAY)
 }
 
-impl Sim {
-    fn new() -> Sim {
-        Sim {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
+/// A division and a user type the built-in simulator knows (not the brand admin's), read
+/// from an export of it (which also creates its state in the workdir).
+fn ids(w: &Workdir) -> (String, String) {
+    let out = w.run_sim(&["export", "-o", "seed-export.csv", "-q"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let rows = read_report(&w.join("seed-export.csv"));
+    let r = rows
+        .iter()
+        .find(|r| r["accountType"] != "UT_BRANDADMIN" && !r["divisionId"].is_empty())
+        .expect("a demo user");
+    (r["divisionId"].clone(), r["accountType"].clone())
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Runs `qusers ARGS…` in the dir, with `--sim --sim-state sim.json` appended when `sim`.
-    fn run(&self, args: &[&str], sim: bool) -> Output {
-        let mut cmd = qusers();
-        cmd.args(args).current_dir(self.dir.path());
-        cmd.env("QUSERS_TODAY", TODAY);
-        if sim {
-            cmd.args(["--sim", "--sim-state", "sim.json"]);
-        }
-        cmd.output().expect("runs")
-    }
-
-    /// A division and a user type the simulator knows (not the brand admin's), read from an
-    /// export of it (which also creates the state).
-    fn ids(&self) -> (String, String) {
-        let out = self.run(&["export", "-o", "seed-export.csv", "-q"], true);
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        let rows = crate::support::read_report(&self.path("seed-export.csv"));
-        let r = rows
-            .iter()
-            .find(|r| r["accountType"] != "UT_BRANDADMIN" && !r["divisionId"].is_empty())
-            .expect("a demo user");
-        (r["divisionId"].clone(), r["accountType"].clone())
-    }
-
-    /// Writes `name` with `n` new users of the sim's division and user type.
-    fn new_users(&self, name: &str, n: usize) {
-        let (division, user_type) = self.ids();
-        let rows: Vec<String> = (0..n)
-            .map(|i| {
-                format!(
-                    ",new{i}@univ.example.edu,New,User{i},new{i}@univ.example.edu,{division},{user_type},active,"
-                )
-            })
-            .collect();
-        write_user_file(&self.path(name), &rows);
-    }
+/// Writes `name` with `n` new users of the simulator's division and user type.
+fn new_users(w: &Workdir, name: &str, n: usize) {
+    let (division, user_type) = ids(w);
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                ",new{i}@univ.example.edu,New,User{i},new{i}@univ.example.edu,{division},{user_type},active,"
+            )
+        })
+        .collect();
+    w.users(name, &rows);
 }
 
 /// Exit code, stdout and stderr, as one text to snapshot.
-fn shown(out: &Output) -> String {
+fn shown(out: &Run) -> String {
     format!(
         "exit: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code().map_or("signal".into(), |c| c.to_string()),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        out.code, out.stdout, out.stderr
     )
 }
 
@@ -198,112 +172,88 @@ fn page_text(html: &str) -> String {
 
 #[test]
 fn validate_text_and_json() {
-    let w = Sim::new();
+    let w = workdir();
     for f in [
         "every_row_rule.csv",
         "semicolon_excel.csv",
         "valid_create.csv",
     ] {
-        std::fs::copy(crate::support::fixture(f), w.path(f)).expect("copy");
+        std::fs::copy(crate::support::fixture(f), w.join(f)).expect("copy");
     }
     for f in ["every_row_rule.csv", "valid_create.csv"] {
         let stem = f.trim_end_matches(".csv");
-        let text = w.run(&["validate", f], false);
-        snap(
-            w.dir.path(),
-            &format!("validate_{stem}_text"),
-            &shown(&text),
-        );
-        let json = w.run(&["validate", f, "--format", "json"], false);
-        snap(
-            w.dir.path(),
-            &format!("validate_{stem}_json"),
-            &shown(&json),
-        );
+        let text = w.run(&["validate", f]);
+        snap(w.path(), &format!("validate_{stem}_text"), &shown(&text));
+        let json = w.run(&["validate", f, "--format", "json"]);
+        snap(w.path(), &format!("validate_{stem}_json"), &shown(&json));
     }
-    let json = w.run(
-        &["validate", "semicolon_excel.csv", "--format", "json"],
-        false,
-    );
-    snap(w.dir.path(), "validate_semicolon_excel_json", &shown(&json));
+    let json = w.run(&["validate", "semicolon_excel.csv", "--format", "json"]);
+    snap(w.path(), "validate_semicolon_excel_json", &shown(&json));
 }
 
 #[test]
 fn a_refused_file() {
-    let w = Sim::new();
+    let w = workdir();
     std::fs::write(
-        w.path("binary.csv"),
+        w.join("binary.csv"),
         b"userID,userName\n\0\0\x01\x02\xff\xfe\0\0",
     )
     .expect("w");
-    std::fs::write(w.path("empty.csv"), b"").expect("w");
+    std::fs::write(w.join("empty.csv"), b"").expect("w");
     for f in ["binary.csv", "empty.csv", "missing.csv"] {
         let stem = f.trim_end_matches(".csv");
-        let text = w.run(&["validate", f], false);
-        snap(w.dir.path(), &format!("refused_{stem}_text"), &shown(&text));
-        let json = w.run(&["validate", f, "--format", "json"], false);
-        snap(w.dir.path(), &format!("refused_{stem}_json"), &shown(&json));
+        let text = w.run(&["validate", f]);
+        snap(w.path(), &format!("refused_{stem}_text"), &shown(&text));
+        let json = w.run(&["validate", f, "--format", "json"]);
+        snap(w.path(), &format!("refused_{stem}_json"), &shown(&json));
     }
-    let import = w.run(&["import", "binary.csv", "--yes"], true);
-    snap(w.dir.path(), "refused_binary_import", &shown(&import));
+    let import = w.run_sim(&["import", "binary.csv", "--yes"]);
+    snap(w.path(), "refused_binary_import", &shown(&import));
 }
 
 #[test]
 fn validate_page_text() {
-    let w = Sim::new();
+    let w = workdir();
     std::fs::copy(
         crate::support::fixture("every_row_rule.csv"),
-        w.path("every_row_rule.csv"),
+        w.join("every_row_rule.csv"),
     )
     .expect("copy");
-    let out = w.run(
-        &["validate", "every_row_rule.csv", "--report", "r.html"],
-        false,
-    );
-    snap(w.dir.path(), "validate_page_summary", &shown(&out));
-    let html = std::fs::read_to_string(w.path("r.html")).expect("page");
-    snap(w.dir.path(), "validate_page_text", &page_text(&html));
+    let out = w.run(&["validate", "every_row_rule.csv", "--report", "r.html"]);
+    snap(w.path(), "validate_page_summary", &shown(&out));
+    let html = std::fs::read_to_string(w.join("r.html")).expect("page");
+    snap(w.path(), "validate_page_text", &page_text(&html));
 }
 
 #[test]
 fn import_dry_run_then_real_run() {
-    let w = Sim::new();
-    w.new_users("new.csv", 3);
+    let w = workdir();
+    new_users(&w, "new.csv", 3);
     for format in ["text", "json"] {
-        let out = w.run(
-            &[
-                "import",
-                "new.csv",
-                "--dry-run",
-                "--format",
-                format,
-                "--report",
-                "dry.csv",
-            ],
-            true,
-        );
-        snap(
-            w.dir.path(),
-            &format!("import_dry_run_{format}"),
-            &shown(&out),
-        );
-    }
-    let out = w.run(&["import", "new.csv", "--yes", "--report", "run.csv"], true);
-    snap(w.dir.path(), "import_run_text", &shown(&out));
-    // The same file again: every row is now unchanged.
-    let out = w.run(
-        &[
+        let out = w.run_sim(&[
             "import",
             "new.csv",
-            "--yes",
+            "--dry-run",
             "--format",
-            "json",
+            format,
             "--report",
-            "again.csv",
-        ],
-        true,
-    );
-    snap(w.dir.path(), "import_run_again_json", &shown(&out));
+            "dry.csv",
+        ]);
+        snap(w.path(), &format!("import_dry_run_{format}"), &shown(&out));
+    }
+    let out = w.run_sim(&["import", "new.csv", "--yes", "--report", "run.csv"]);
+    snap(w.path(), "import_run_text", &shown(&out));
+    // The same file again: every row is now unchanged.
+    let out = w.run_sim(&[
+        "import",
+        "new.csv",
+        "--yes",
+        "--format",
+        "json",
+        "--report",
+        "again.csv",
+    ]);
+    snap(w.path(), "import_run_again_json", &shown(&out));
 }
 
 #[test]
@@ -311,10 +261,10 @@ fn import_plan_with_every_kind_of_change() {
     // The export edited: a first-name change, a last-name change, a status change, a user-type
     // change, an expiration, and a new user. (The terminal calls name changes "renames" today;
     // issue 18 fixes that, so this snapshot is expected to change with it.)
-    let w = Sim::new();
-    let out = w.run(&["export", "--for-update", "-o", "edit.csv", "-q"], true);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let rows = crate::support::read_report(&w.path("edit.csv"));
+    let w = workdir();
+    let out = w.run_sim(&["export", "--for-update", "-o", "edit.csv", "-q"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let rows = read_report(&w.join("edit.csv"));
     let demo: Vec<_> = rows
         .iter()
         .filter(|r| r["accountType"] != "UT_BRANDADMIN")
@@ -393,46 +343,40 @@ fn import_plan_with_every_kind_of_change() {
     ]
     .join("\n")
         + "\n";
-    std::fs::write(w.path("edit.csv"), text).expect("edit");
+    std::fs::write(w.join("edit.csv"), text).expect("edit");
     for format in ["text", "json"] {
-        let out = w.run(
-            &[
-                "import",
-                "edit.csv",
-                "--dry-run",
-                "--format",
-                format,
-                "--report",
-                "plan.html",
-            ],
-            true,
-        );
+        let out = w.run_sim(&[
+            "import",
+            "edit.csv",
+            "--dry-run",
+            "--format",
+            format,
+            "--report",
+            "plan.html",
+        ]);
         snap(
-            w.dir.path(),
+            w.path(),
             &format!("import_changes_plan_{format}"),
             &shown(&out),
         );
     }
-    let out = w.run(
-        &["import", "edit.csv", "--yes", "--report", "run.html"],
-        true,
-    );
-    snap(w.dir.path(), "import_changes_run_text", &shown(&out));
-    let html = std::fs::read_to_string(w.path("run.html")).expect("page");
-    snap(w.dir.path(), "import_page_text", &page_text(&html));
-    let html = std::fs::read_to_string(w.path("plan.html")).expect("page");
-    snap(w.dir.path(), "import_plan_page_text", &page_text(&html));
+    let out = w.run_sim(&["import", "edit.csv", "--yes", "--report", "run.html"]);
+    snap(w.path(), "import_changes_run_text", &shown(&out));
+    let html = std::fs::read_to_string(w.join("run.html")).expect("page");
+    snap(w.path(), "import_page_text", &page_text(&html));
+    let html = std::fs::read_to_string(w.join("plan.html")).expect("page");
+    snap(w.path(), "import_plan_page_text", &page_text(&html));
 }
 
 #[test]
 fn import_interrupted() {
     let sim = crate::support::SimProcess::start(&["--latency", "30"]);
-    let w = Sim::new();
+    let w = workdir();
     let rows: Vec<String> = (0..200)
         .map(|n| format!(",stop{n}@x.org,Stop,User{n},stop{n}@x.org,,UT_BRANDADMIN,active,"))
         .collect();
-    write_user_file(&w.path("stop.csv"), &rows);
-    let journal = w.path("stop-report.csv.journal");
+    write_user_file(&w.join("stop.csv"), &rows);
+    let journal = w.join("stop-report.csv.journal");
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
         .args(["import", "stop.csv", "--report", "stop-report.csv", "--yes"])
         .args([
@@ -443,7 +387,7 @@ fn import_interrupted() {
             "--max-rps",
             "20",
         ])
-        .current_dir(w.dir.path())
+        .current_dir(w.path())
         .env_remove("QUALTRICS_BASE_URL")
         .env("NO_COLOR", "1")
         .env("QUALTRICS_API_TOKEN", &sim.token)
@@ -464,19 +408,19 @@ fn import_interrupted() {
     let out = child.wait_with_output().expect("exits");
     assert_eq!(out.status.code(), Some(130), "{out:?}");
     // How far the run got before the signal varies: the counts are filtered.
-    let mut s = settings(w.dir.path());
+    let mut s = settings(w.path());
     s.add_filter(
         r"\b\d+ (created|skipped|rows|writes|requests|detail reads|list pages|other)\b",
         "[N] $1",
     );
     s.add_filter(r"5xx [\d.]+ % of", "5xx [P] % of");
-    s.bind(|| insta::assert_snapshot!("import_interrupted_text", shown(&out)));
+    s.bind(|| insta::assert_snapshot!("import_interrupted_text", shown(&Run::from(out))));
 }
 
 #[test]
 fn update_plan_and_run() {
-    let w = Sim::new();
-    let (_, user_type) = w.ids();
+    let w = workdir();
+    let (_, user_type) = ids(&w);
     let select = [
         "--account-type",
         user_type.as_str(),
@@ -486,102 +430,89 @@ fn update_plan_and_run() {
     for format in ["text", "json"] {
         let mut args = vec!["update", "--dry-run", "--format", format];
         args.extend(select);
-        let out = w.run(&args, true);
-        snap(
-            w.dir.path(),
-            &format!("update_dry_run_{format}"),
-            &shown(&out),
-        );
+        let out = w.run_sim(&args);
+        snap(w.path(), &format!("update_dry_run_{format}"), &shown(&out));
     }
     let mut args = vec!["update", "--yes", "--allow-mass-changes"];
     args.extend(select);
-    let out = w.run(&args, true);
-    snap(w.dir.path(), "update_run_text", &shown(&out));
+    let out = w.run_sim(&args);
+    snap(w.path(), "update_run_text", &shown(&out));
 }
 
 #[test]
 fn export_text_and_json() {
-    let w = Sim::new();
-    let out = w.run(&["export", "-o", "all.csv"], true);
-    snap(w.dir.path(), "export_text", &shown(&out));
-    let out = w.run(
-        &[
-            "export",
-            "-o",
-            "some.csv",
-            "--format",
-            "json",
-            "--last-name",
-            "a",
-        ],
-        true,
-    );
-    snap(w.dir.path(), "export_json", &shown(&out));
+    let w = workdir();
+    let out = w.run_sim(&["export", "-o", "all.csv"]);
+    snap(w.path(), "export_text", &shown(&out));
+    let out = w.run_sim(&[
+        "export",
+        "-o",
+        "some.csv",
+        "--format",
+        "json",
+        "--last-name",
+        "a",
+    ]);
+    snap(w.path(), "export_json", &shown(&out));
 }
 
 #[test]
 fn fix_and_split() {
-    let w = Sim::new();
+    let w = workdir();
     std::fs::copy(
         crate::support::fixture("messy_cells.csv"),
-        w.path("messy.csv"),
+        w.join("messy.csv"),
     )
     .expect("copy");
     std::fs::copy(
         crate::support::fixture("valid_create.csv"),
-        w.path("four.csv"),
+        w.join("four.csv"),
     )
     .expect("copy");
     for format in ["text", "json"] {
-        let out = w.run(
-            &[
-                "fix",
-                "messy.csv",
-                "-o",
-                &format!("fixed-{format}.csv"),
-                "--format",
-                format,
-            ],
-            false,
-        );
-        snap(w.dir.path(), &format!("fix_{format}"), &shown(&out));
-        let out = w.run(
-            &[
-                "split",
-                "four.csv",
-                "--rows",
-                "3",
-                "--out-dir",
-                &format!("parts-{format}"),
-                "--format",
-                format,
-            ],
-            false,
-        );
-        snap(w.dir.path(), &format!("split_{format}"), &shown(&out));
+        let out = w.run(&[
+            "fix",
+            "messy.csv",
+            "-o",
+            &format!("fixed-{format}.csv"),
+            "--format",
+            format,
+        ]);
+        snap(w.path(), &format!("fix_{format}"), &shown(&out));
+        let out = w.run(&[
+            "split",
+            "four.csv",
+            "--rows",
+            "3",
+            "--out-dir",
+            &format!("parts-{format}"),
+            "--format",
+            format,
+        ]);
+        snap(w.path(), &format!("split_{format}"), &shown(&out));
     }
 }
 
 #[test]
 fn template_and_rules() {
-    let w = Sim::new();
+    let w = workdir();
     for format in ["text", "json"] {
-        let out = w.run(&["template", "-o", "t.csv", "--format", format], false);
-        snap(w.dir.path(), &format!("template_{format}"), &shown(&out));
-        let out = w.run(&["rules", "--format", format], false);
-        snap(w.dir.path(), &format!("rules_{format}"), &shown(&out));
+        let out = w.run(&["template", "-o", "t.csv", "--format", format]);
+        snap(w.path(), &format!("template_{format}"), &shown(&out));
+        let out = w.run(&["rules", "--format", format]);
+        snap(w.path(), &format!("rules_{format}"), &shown(&out));
     }
-    let out = w.run(&["template"], false);
-    snap(w.dir.path(), "template_stdout", &shown(&out));
+    let out = w.run(&["template"]);
+    snap(w.path(), "template_stdout", &shown(&out));
 }
 
 #[test]
 fn whoami_and_integration_user() {
-    let w = Sim::new();
-    let (division, user_type) = w.ids();
+    let w = workdir();
+    let (division, user_type) = ids(&w);
     for format in ["text", "json"] {
-        let out = w.run(&["whoami", "--format", format], true);
-        snap(w.dir.path(), &format!("whoami_{format}"), &shown(&out));
+        let out = w.run_sim(&["whoami", "--format", format]);
+        snap(w.path(), &format!("whoami_{format}"), &shown(&out));
     }
     let base = [
         "integration-user",
@@ -594,24 +525,24 @@ fn whoami_and_integration_user() {
     ];
     let mut dry = base.to_vec();
     dry.extend(["--dry-run", "--token-out", "token.txt"]);
-    let out = w.run(&dry, true);
-    snap(w.dir.path(), "integration_user_dry_run_text", &shown(&out));
+    let out = w.run_sim(&dry);
+    snap(w.path(), "integration_user_dry_run_text", &shown(&out));
     let mut real = base.to_vec();
     real.extend(["--token-out", "token.txt", "--format", "json"]);
-    let out = w.run(&real, true);
-    snap(w.dir.path(), "integration_user_json", &shown(&out));
+    let out = w.run_sim(&real);
+    snap(w.path(), "integration_user_json", &shown(&out));
     let mut again = base.to_vec();
     again.extend(["--token-out", "token2.txt"]);
-    let out = w.run(&again, true);
-    snap(w.dir.path(), "integration_user_again_text", &shown(&out));
+    let out = w.run_sim(&again);
+    snap(w.path(), "integration_user_again_text", &shown(&out));
 }
 
 #[test]
 fn sync_plan_run_and_held() {
-    let w = Sim::new();
-    let (_, user_type) = w.ids();
+    let w = workdir();
+    let (_, user_type) = ids(&w);
     std::fs::write(
-        w.path("map.toml"),
+        w.join("map.toml"),
         format!(
             r#"[fields]
 userName  = "{{NetID}}@univ.edu"
@@ -628,7 +559,7 @@ accountType = {{ column = "Role", values = {{ Student = "{user_type}" }} }}
         for i in 0..n {
             text.push_str(&format!("s{i:03},First{i},Last{i},Student\n"));
         }
-        std::fs::write(w.path("roster.csv"), text).expect("roster");
+        std::fs::write(w.join("roster.csv"), text).expect("roster");
     };
     let sync = |extra: &[&str]| {
         let mut args = vec![
@@ -644,19 +575,19 @@ accountType = {{ column = "Role", values = {{ Student = "{user_type}" }} }}
             "sync.csv",
         ];
         args.extend(extra);
-        w.run(&args, true)
+        w.run_sim(&args)
     };
     roster(20);
     for format in ["text", "json"] {
         let out = sync(&["--dry-run", "--format", format]);
-        snap(w.dir.path(), &format!("sync_plan_{format}"), &shown(&out));
+        snap(w.path(), &format!("sync_plan_{format}"), &shown(&out));
     }
     let out = sync(&["--yes"]);
-    snap(w.dir.path(), "sync_run_text", &shown(&out));
+    snap(w.path(), "sync_run_text", &shown(&out));
     // The roster cut to a quarter: held, nothing sent.
     roster(5);
     for format in ["text", "json"] {
         let out = sync(&["--yes", "--format", format]);
-        snap(w.dir.path(), &format!("sync_held_{format}"), &shown(&out));
+        snap(w.path(), &format!("sync_held_{format}"), &shown(&out));
     }
 }
