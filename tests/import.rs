@@ -577,38 +577,20 @@ fn ctrl_c_finishes_in_flight_writes_and_prints_the_resume_command() {
     let file = write(dir.path(), "stop.csv", &rows);
     let report = dir.path().join("stop-report.csv");
     let journal = PathBuf::from(format!("{}.journal", report.display()));
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
-        .arg("import")
-        .arg(&file)
-        .arg("--report")
-        .arg(&report)
-        .args([
-            "--base-url",
-            &sim.url,
-            "--yes",
-            "--concurrency",
-            "2",
-            "--max-rps",
-            "20",
-        ])
-        .env("QUALTRICS_API_TOKEN", &sim.token)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !journal.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("exits");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let out = support::interrupt(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
+            .arg("import")
+            .arg(&file)
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &sim.url, "--yes"])
+            .args(["--concurrency", "2", "--max-rps", "20"])
+            .env("QUALTRICS_API_TOKEN", &sim.token),
+        &journal,
+        Duration::from_millis(500),
+    );
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 130, "{stdout}");
     assert!(
         stdout.contains("interrupted") && stdout.contains("--resume"),
         "{stdout}"

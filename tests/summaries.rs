@@ -7,7 +7,7 @@
 //! Temp paths, loopback ports, timings, rates, dates and request ids are filtered (see
 //! [`settings`]); everything else is compared byte for byte.
 
-use crate::support::{read_report, write_user_file, Run, Workdir};
+use crate::support::{interrupt, read_report, write_user_file, Run, Workdir};
 
 use std::path::Path;
 use std::time::Duration;
@@ -377,36 +377,23 @@ fn import_interrupted() {
         .collect();
     write_user_file(&w.join("stop.csv"), &rows);
     let journal = w.join("stop-report.csv.journal");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
-        .args(["import", "stop.csv", "--report", "stop-report.csv", "--yes"])
-        .args([
-            "--base-url",
-            &sim.url,
-            "--concurrency",
-            "2",
-            "--max-rps",
-            "20",
-        ])
-        .current_dir(w.path())
-        .env_remove("QUALTRICS_BASE_URL")
-        .env("NO_COLOR", "1")
-        .env("QUALTRICS_API_TOKEN", &sim.token)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !journal.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("exits");
-    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let out = interrupt(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
+            .args(["import", "stop.csv", "--report", "stop-report.csv", "--yes"])
+            .args([
+                "--base-url",
+                &sim.url,
+                "--concurrency",
+                "2",
+                "--max-rps",
+                "20",
+            ])
+            .current_dir(w.path())
+            .env("QUALTRICS_API_TOKEN", &sim.token),
+        &journal,
+        Duration::from_millis(300),
+    );
+    assert_eq!(out.code, 130, "{out:?}");
     // How far the run got before the signal varies: the counts are filtered.
     let mut s = settings(w.path());
     s.add_filter(
@@ -414,7 +401,7 @@ fn import_interrupted() {
         "[N] $1",
     );
     s.add_filter(r"5xx [\d.]+ % of", "5xx [P] % of");
-    s.bind(|| insta::assert_snapshot!("import_interrupted_text", shown(&Run::from(out))));
+    s.bind(|| insta::assert_snapshot!("import_interrupted_text", shown(&out)));
 }
 
 #[test]

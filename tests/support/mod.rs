@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 mod workdir;
 // The harness's whole surface, whether or not a topic uses each part yet.
 #[allow(unused_imports)]
-pub use workdir::{on_sim, run, run_in, run_offline, run_on, Run, Workdir};
+pub use workdir::{interrupt, on_sim, run, run_in, run_offline, run_on, Run, Workdir};
 
 /// The import template's header.
 pub const HEADER: &str =

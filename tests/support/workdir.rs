@@ -3,6 +3,7 @@
 //! built-in `--sim`), and a [`Run`]: the exit code, stdout and stderr it ended with.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use qusers::sim::SimHandle;
 
@@ -168,4 +169,27 @@ pub fn run_in(h: &SimHandle, dir: &Path, args: &[&str]) -> Run {
 /// Runs `qusers ARGS…` from `dir`, with no target.
 pub fn run_offline(dir: &Path, args: &[&str]) -> Run {
     run(qusers().current_dir(dir).args(args))
+}
+
+/// Starts `cmd` (a `qusers` command line), waits until `started` exists (a journal: the run is
+/// applying rows) and a moment more, sends it SIGINT as Ctrl-C does, and returns how it ended.
+pub fn interrupt(cmd: &mut std::process::Command, started: &Path, after: Duration) -> Run {
+    let child = cmd
+        .env_remove("QUALTRICS_BASE_URL")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(after);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "SIGINT sent");
+    child.wait_with_output().expect("exits").into()
 }
