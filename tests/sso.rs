@@ -62,15 +62,7 @@ fn export(h: &SimHandle, out: &Path) {
 }
 
 fn run(args: &[&str], files: &[&Path]) -> (i32, String) {
-    let o = qusers().args(args).args(files).output().expect("runs");
-    (
-        o.status.code().expect("exit code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    support::run(qusers().args(args).args(files)).code_all()
 }
 
 /// The export with one user's first name changed, and `creates` appended.

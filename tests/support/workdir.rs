@@ -51,15 +51,21 @@ pub fn run(cmd: &mut assert_cmd::Command) -> Run {
     cmd.output().expect("qusers runs").into()
 }
 
+/// The commands that take `--max-rps`.
+const PACED: [&str; 4] = ["import", "update", "export", "sync"];
+
 /// `qusers ARGS…` against the simulator `h`: its URL after the arguments, its token in the
-/// environment (as an admin passes it, never in argv), and the client's ceiling lifted
-/// ([`NO_CEILING`]): a test about pace builds its own command.
+/// environment (as an admin passes it, never in argv), and for the commands that pace their
+/// requests the client's ceiling lifted ([`NO_CEILING`]): a test about pace builds its own
+/// command.
 pub fn on_sim(h: &SimHandle, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = qusers();
     cmd.args(args)
         .args(["--base-url", &h.url()])
-        .args(NO_CEILING)
         .env("QUALTRICS_API_TOKEN", h.token());
+    if args.first().is_some_and(|c| PACED.contains(c)) {
+        cmd.args(NO_CEILING);
+    }
     cmd
 }
 
