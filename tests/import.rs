@@ -46,16 +46,16 @@ fn import(
     report: &Path,
     extra: &[&str],
 ) -> (i32, Vec<HashMap<String, String>>, String) {
-    let out = qusers()
-        .arg("import")
-        .arg(file)
-        .arg("--report")
-        .arg(report)
-        .args(["--base-url", h_url, "--yes"])
-        .args(extra)
-        .env("QUALTRICS_API_TOKEN", token)
-        .output()
-        .expect("runs");
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(file)
+            .arg("--report")
+            .arg(report)
+            .args(["--base-url", h_url, "--yes"])
+            .args(extra)
+            .env("QUALTRICS_API_TOKEN", token),
+    );
     let rows = if report.exists() && report.extension().is_some_and(|e| e == "csv") {
         read_report(report)
             .into_iter()
@@ -64,15 +64,7 @@ fn import(
     } else {
         Vec::new()
     };
-    (
-        out.status.code().expect("exit code"),
-        rows,
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.code, rows, out.all())
 }
 
 fn outcomes(rows: &[HashMap<String, String>]) -> Vec<(String, String, String)> {
