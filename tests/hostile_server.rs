@@ -397,7 +397,7 @@ fn a_token_echoed_by_the_server_is_never_printed_nor_reported() {
                 .env("QUALTRICS_API_TOKEN", TOKEN)
                 .timeout(Duration::from_secs(120)),
         );
-        let all = format!("{}{}", out.stdout.as_str(), out.stderr.as_str());
+        let all = out.all();
         assert!(
             all.contains("<redacted>"),
             "the echo is shown scrubbed: {all}"
@@ -493,5 +493,5 @@ fn whoami_without_a_user_id_is_an_error() {
             .timeout(Duration::from_secs(120)),
     );
     assert_ne!(out.code, 0);
-    assert!(out.stderr.as_str().contains("no user id"));
+    assert!(out.stderr.contains("no user id"));
 }

@@ -317,7 +317,7 @@ fn a_roster_kept_in_step_day_by_day() {
             .args(["--base-url", &sc.sim.url()])
             .env("QUALTRICS_API_TOKEN", TOKEN),
     );
-    assert_eq!(out.code, 0, "{}", out.stderr.as_str());
+    assert_eq!(out.code, 0, "{}", out.stderr);
 
     // Day 4: 5 leavers come back: exactly those are re-enabled; the one disabled by hand stays.
     roster.extend(students(0..5));
@@ -351,7 +351,7 @@ fn a_roster_kept_in_step_day_by_day() {
             .args(["--yes", "--base-url", &sc.sim.url()])
             .env("QUALTRICS_API_TOKEN", TOKEN),
     );
-    assert_eq!(out.code, 0, "{}", out.stdout.as_str());
+    assert_eq!(out.code, 0, "{}", out.stdout);
     let now = univ(&users(&sc.sim));
     assert!(leavers.iter().all(|k| status(&now[k]) == "active"));
 
@@ -549,7 +549,7 @@ fn a_division_administrators_token_syncs_only_its_division() {
             .args(["--yes", "--base-url", &sim.url()])
             .env("QUALTRICS_API_TOKEN", TOKEN),
     );
-    assert_eq!(out.code, 0, "{}", out.stdout.as_str());
+    assert_eq!(out.code, 0, "{}", out.stdout);
     std::fs::write(
         dir.path().join("map.toml"),
         format!(
@@ -690,7 +690,7 @@ fn export_inactive_since_selects_users_without_a_recent_login() {
             .env("QUALTRICS_API_TOKEN", TOKEN)
             .env("QUSERS_TODAY", "2027-02-01"),
     );
-    assert_eq!(out.code, 0, "{}", out.stderr.as_str());
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let csv = out.stdout.as_str();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 11 - 3, "{csv}");
