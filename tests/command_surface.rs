@@ -35,12 +35,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let o = cmd.output().expect("runs");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let (code, stdout, stderr) = support::run(&mut cmd).parts();
+    // A signal is no exit code.
+    (Some(code).filter(|c| *c >= 0), stdout, stderr)
 }
 
 /// Stdout parsed as one JSON object.

@@ -26,26 +26,22 @@ fn users_file(dir: &std::path::Path, user_type: &str) -> std::path::PathBuf {
 #[test]
 fn whoami_through_a_proxied_host_names_the_host_and_flag_and_fails() {
     let sim = SimProcess::start(&["--proxied-host", "sjc1.qualtrics.com", "--token", TOKEN]);
-    let out = qusers()
-        .args(["whoami", "--base-url", &sim.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .args(["whoami", "--base-url", &sim.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
+    assert_eq!(Some(out.code), Some(1));
+    let all = out.all();
     assert!(all.contains("sjc1.qualtrics.com"), "{all}");
     assert!(all.contains("--datacenter sjc1"), "{all}");
-    let json = qusers()
-        .args(["whoami", "--format", "json", "--base-url", &sim.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(json.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let json = support::run(
+        qusers()
+            .args(["whoami", "--format", "json", "--base-url", &sim.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    assert_eq!(Some(json.code), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
     assert_eq!(v["datacenter"]["reported"], "sjc1");
     assert_eq!(v["datacenter"]["verified"], false);
     assert_eq!(v["proxied"]["flag"], "--datacenter sjc1");
@@ -70,17 +66,17 @@ fn import_and_export_refuse_a_proxied_host_unless_allowed() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = users_file(dir.path(), &user_type);
     let report = dir.path().join("report.csv");
-    let out = qusers()
-        .arg("import")
-        .arg(&file)
-        .arg("--report")
-        .arg(&report)
-        .args(["--base-url", &h.url(), "--yes"])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(&file)
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &h.url(), "--yes"])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    assert_eq!(Some(out.code), Some(2));
+    let err = out.stderr.as_str();
     assert!(err.contains("--datacenter sjc1"), "{err}");
     assert_eq!(
         h.stats().requests.get("POST /users"),
@@ -89,54 +85,49 @@ fn import_and_export_refuse_a_proxied_host_unless_allowed() {
     );
 
     // With --allow-proxied it goes on, and the writes fail as they would on Qualtrics.
-    let out = qusers()
-        .arg("import")
-        .arg(&file)
-        .arg("--report")
-        .arg(&report)
-        .args(["--base-url", &h.url(), "--yes", "--allow-proxied"])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(&file)
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &h.url(), "--yes", "--allow-proxied"])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    assert_eq!(Some(out.code), Some(1));
     let text = std::fs::read_to_string(&report).expect("report");
     assert!(text.contains("proxied"), "the failures say why: {text}");
     assert_eq!(h.with_store(|s| s.users.len()), 6, "nothing created");
 
-    let out = qusers()
-        .args(["export", "-o"])
-        .arg(dir.path().join("out.csv"))
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--datacenter sjc1"));
-    let out = qusers()
-        .args(["export", "--allow-proxied", "-o"])
-        .arg(dir.path().join("out.csv"))
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .args(["export", "-o"])
+            .arg(dir.path().join("out.csv"))
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
+    assert_eq!(Some(out.code), Some(2));
+    assert!(out.stderr.contains("--datacenter sjc1"));
+    let out = support::run(
+        qusers()
+            .args(["export", "--allow-proxied", "-o"])
+            .arg(dir.path().join("out.csv"))
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 #[test]
 fn whoami_lists_every_directory_and_library_with_qualtrics_labels() {
     let sim = SimProcess::start(&["--token", TOKEN]);
-    let out = qusers()
-        .args(["whoami", "--format", "json", "--base-url", &sim.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = support::run(
+        qusers()
+            .args(["whoami", "--format", "json", "--base-url", &sim.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    assert_eq!(Some(out.code), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     // Seven directories over two skipToken pages of five.
     let dirs = v["directoryIds"].as_array().expect("directories");
     assert_eq!(dirs.len(), 7, "{v}");
@@ -158,12 +149,12 @@ fn whoami_lists_every_directory_and_library_with_qualtrics_labels() {
         assert!(v[key].is_string(), "{key} in {v}");
     }
 
-    let out = qusers()
-        .args(["whoami", "--base-url", &sim.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = support::run(
+        qusers()
+            .args(["whoami", "--base-url", &sim.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    let text = out.stdout.as_str();
     for label in [
         "Base URL",
         "Datacenter ID",

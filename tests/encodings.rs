@@ -188,45 +188,45 @@ enum Outcome {
 fn run(dir: &Path, name: &str, bytes: &[u8], extra: &[&str]) -> Outcome {
     let input = dir.join(name);
     std::fs::write(&input, bytes).expect("write");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .args(["--format", "json"])
-        .args(extra)
-        .output()
-        .expect("runs");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(&input)
+            .args(["--format", "json"])
+            .args(extra),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json summary");
     let f = &v["files"][0];
     let problems = f["file_problems"].as_array().expect("problems").clone();
     if let Some(p) = problems.iter().find(|p| p["code"] == "F18") {
-        assert_eq!(out.status.code(), Some(1), "F18 is an error: {out:?}");
+        assert_eq!(out.code, 1, "F18 is an error: {out:?}");
         assert_eq!(p["severity"], "error");
         let msg = p["message"].as_str().expect("message").to_string();
         // fix refuses it too, and writes nothing.
         let fixed = dir.join(format!("{name}.fixed.csv"));
-        let fix = qusers()
-            .arg("fix")
-            .arg(&input)
-            .arg("-o")
-            .arg(&fixed)
-            .args(extra)
-            .output()
-            .expect("runs");
-        assert_ne!(fix.status.code(), Some(0), "{fix:?}");
+        let fix = support::run(
+            qusers()
+                .arg("fix")
+                .arg(&input)
+                .arg("-o")
+                .arg(&fixed)
+                .args(extra),
+        );
+        assert_ne!(Some(fix.code), Some(0), "{fix:?}");
         assert!(!fixed.exists(), "fix wrote a copy of a file it cannot read");
         return Outcome::Refused(msg);
     }
     let encoding = f["encoding"].as_str().unwrap_or_default().to_string();
     let fixed = dir.join(format!("{name}.fixed.csv"));
-    let fix = qusers()
-        .arg("fix")
-        .arg(&input)
-        .arg("-o")
-        .arg(&fixed)
-        .args(extra)
-        .output()
-        .expect("runs");
-    assert_eq!(fix.status.code(), Some(0), "{fix:?}");
+    let fix = support::run(
+        qusers()
+            .arg("fix")
+            .arg(&input)
+            .arg("-o")
+            .arg(&fixed)
+            .args(extra),
+    );
+    assert_eq!(fix.code, 0, "{fix:?}");
     let text = std::fs::read_to_string(&fixed).expect("the copy is UTF-8");
     let copy: Vec<String> = text.lines().map(String::from).collect();
     Outcome::Read {
@@ -406,13 +406,13 @@ fn utf16_without_bom_from_stdin_is_read_whole() {
     let written = lines(KOREAN, 30);
     let text: String = written.iter().map(|l| format!("{l}\n")).collect();
     let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let out = qusers()
-        .args(["validate", "-", "--format", "json"])
-        .write_stdin(bytes)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = support::run(
+        qusers()
+            .args(["validate", "-", "--format", "json"])
+            .write_stdin(bytes),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v["files"][0]["rows"], 30);
     assert_eq!(v["files"][0]["encoding"], "UTF-16 LE without BOM");
 }
@@ -511,14 +511,14 @@ fn a_mixed_file_is_read_field_by_field() {
     // The report names the typed fields, each with its line and column.
     let input = dir.path().join("mixed.csv");
     let report = dir.path().join("mixed-report.csv");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "warnings only: {out:?}");
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(&input)
+            .arg("--report")
+            .arg(&report),
+    );
+    assert_eq!(out.code, 0, "warnings only: {out:?}");
     let rows = support::read_report(&report);
     let typed_row = rows
         .iter()
@@ -622,14 +622,14 @@ fn encoding_labels_admins_know() {
         };
         assert_eq!(names, names_of(&written), "{label}");
     }
-    let out = qusers()
-        .arg("validate")
-        .arg(dir.path().join("u16.csv"))
-        .args(["--encoding", "klingon"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(dir.path().join("u16.csv"))
+            .args(["--encoding", "klingon"]),
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("klingon"), "{stderr}");
     assert!(
         stderr.contains("cp1250"),
@@ -649,38 +649,32 @@ fn fix_never_reencodes_a_guess() {
     let input = dir.path().join("guess.csv");
     std::fs::write(&input, &bytes).expect("write");
     let fixed = dir.path().join("guess-fixed.csv");
-    let out = qusers()
-        .arg("fix")
-        .arg(&input)
-        .arg("-o")
-        .arg(&fixed)
-        .output()
-        .expect("runs");
-    assert_ne!(out.status.code(), Some(0), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(qusers().arg("fix").arg(&input).arg("-o").arg(&fixed));
+    assert_ne!(Some(out.code), Some(0), "{out:?}");
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("--encoding cp1250"), "{stderr}");
     assert!(!fixed.exists());
 
-    let out = qusers()
-        .arg("fix")
-        .arg(&input)
-        .arg("-o")
-        .arg(&fixed)
-        .args(["--encoding", "cp1250"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = support::run(
+        qusers()
+            .arg("fix")
+            .arg(&input)
+            .arg("-o")
+            .arg(&fixed)
+            .args(["--encoding", "cp1250"]),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let stdout = out.stdout.as_str();
     assert!(stdout.contains("re-encoded from windows-1250"), "{stdout}");
     let copy = std::fs::read_to_string(&fixed).expect("UTF-8");
     assert!(copy.contains(",Jiří,Dvořák,"), "{copy}");
-    let out = qusers()
-        .arg("validate")
-        .arg(&fixed)
-        .args(["--format", "json"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(&fixed)
+            .args(["--format", "json"]),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v["files"][0]["encoding"], "UTF-8");
 }

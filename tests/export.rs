@@ -13,6 +13,7 @@ fn export(h: &SimHandle, args: &[&str]) -> (i32, String) {
     let out = qusers()
         .arg("export")
         .args(["--base-url", &h.url(), "--quiet"])
+        .args(support::NO_CEILING)
         .args(args)
         .env("QUALTRICS_API_TOKEN", h.token())
         .output()

@@ -28,32 +28,28 @@ fn a_division_name_selects_its_users_and_an_unknown_one_lists_the_ids() {
             .count();
         (id, name, count)
     });
-    let out = qusers()
-        .args(["export", "--for-update", "--division", &name.to_uppercase()])
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", "division-token-0123456789")
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let csv = String::from_utf8_lossy(&out.stdout);
+    let out = support::run(
+        qusers()
+            .args(["export", "--for-update", "--division", &name.to_uppercase()])
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", "division-token-0123456789"),
+    );
+    assert_eq!(Some(out.code), Some(0));
+    let csv = out.stdout.as_str();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), count, "{csv}");
     assert!(rows.iter().all(|r| r.contains(&id)));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&id));
+    assert!(out.stderr.contains(&id));
 
-    let out = qusers()
-        .args(["export", "--for-update", "--division", "No Such Division"])
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", "division-token-0123456789")
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).lines().count(),
-        1,
-        "header only"
+    let out = support::run(
+        qusers()
+            .args(["export", "--for-update", "--division", "No Such Division"])
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", "division-token-0123456789"),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(Some(out.code), Some(0));
+    assert_eq!(out.stdout.lines().count(), 1, "header only");
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("no division named"), "{stderr}");
     assert!(stderr.contains(&id) && stderr.contains(&name), "{stderr}");
 }
@@ -66,13 +62,13 @@ fn a_blank_user_type_name_says_why() {
         ..SimConfig::default()
     })
     .expect("sim");
-    let out = qusers()
-        .args(["export", "--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", "division-token-0123456789")
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let csv = String::from_utf8_lossy(&out.stdout);
+    let out = support::run(
+        qusers()
+            .args(["export", "--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", "division-token-0123456789"),
+    );
+    assert_eq!(Some(out.code), Some(0));
+    let csv = out.stdout.as_str();
     let mut r = csv::Reader::from_reader(csv.as_bytes());
     let headers = r.headers().expect("header").clone();
     let col = headers

@@ -990,6 +990,7 @@ fn a_full_disk_names_the_file_and_the_resume_command() {
                 "sim.json",
                 "--yes",
             ])
+            .args(support::NO_CEILING)
             .arg("--report")
             .arg(&report);
     };

@@ -15,14 +15,14 @@ fn codes(path: &Path) -> BTreeSet<String> {
 }
 
 fn codes_with(path: &Path, extra: &[&str]) -> BTreeSet<String> {
-    let out = qusers()
-        .arg("validate")
-        .arg(path)
-        .args(["--format", "json"])
-        .args(extra)
-        .output()
-        .expect("runs");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(path)
+            .args(["--format", "json"])
+            .args(extra),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     let f = &v["files"][0];
     let mut set = BTreeSet::new();
     for p in f["file_problems"].as_array().expect("array") {
@@ -35,18 +35,15 @@ fn codes_with(path: &Path, extra: &[&str]) -> BTreeSet<String> {
 }
 
 fn fix(input: &Path, output: &Path, extra: &[&str]) -> (i32, String) {
-    let out = qusers()
-        .arg("fix")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .args(extra)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let out = support::run(
+        qusers()
+            .arg("fix")
+            .arg(input)
+            .arg("-o")
+            .arg(output)
+            .args(extra),
+    );
+    (out.code, out.stdout.clone())
 }
 
 /// The flags a fixture is validated and fixed with (`sso_*`: an SSO brand).
@@ -223,15 +220,15 @@ fn split_a_quarter_million_rows() {
     let input = dir.path().join("everyone.csv");
     generate(&input, 250_000);
     let out_dir = dir.path().join("parts");
-    let out = qusers()
-        .arg("split")
-        .arg(&input)
-        .arg("--out-dir")
-        .arg(&out_dir)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = support::run(
+        qusers()
+            .arg("split")
+            .arg(&input)
+            .arg("--out-dir")
+            .arg(&out_dir),
+    );
+    assert_eq!(Some(out.code), Some(0));
+    let stdout = out.stdout.as_str();
     assert!(stdout.contains("250,000 data rows in 3 parts"), "{stdout}");
     let parts = parts(&out_dir);
     assert_eq!(
@@ -268,15 +265,15 @@ fn split_a_quarter_million_rows() {
 fn split_smaller_parts_never_cuts_a_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().join("p");
-    let out = qusers()
-        .arg("split")
-        .arg(fixture("multiline_record.csv"))
-        .arg("--out-dir")
-        .arg(&out_dir)
-        .args(["--rows", "1"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
+    let out = support::run(
+        qusers()
+            .arg("split")
+            .arg(fixture("multiline_record.csv"))
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .args(["--rows", "1"]),
+    );
+    assert_eq!(Some(out.code), Some(0));
     let parts = parts(&out_dir);
     assert_eq!(parts.len(), 4);
     let second = std::fs::read_to_string(&parts[1]).expect("read");
@@ -285,14 +282,14 @@ fn split_smaller_parts_never_cuts_a_record() {
         "the quoted line break stays in one part: {second}"
     );
     // A second run does not overwrite the parts.
-    let again = qusers()
-        .arg("split")
-        .arg(fixture("multiline_record.csv"))
-        .arg("--out-dir")
-        .arg(&out_dir)
-        .output()
-        .expect("runs");
-    assert_eq!(again.status.code(), Some(2));
+    let again = support::run(
+        qusers()
+            .arg("split")
+            .arg(fixture("multiline_record.csv"))
+            .arg("--out-dir")
+            .arg(&out_dir),
+    );
+    assert_eq!(Some(again.code), Some(2));
     let mut joined = Vec::new();
     for p in &parts {
         joined.extend(data_bytes(p));

@@ -218,14 +218,14 @@ fn redirects_are_not_followed_and_nothing_reaches_the_other_host() {
         .any(|r| r.header("x-api-token") == Some(TOKEN)));
 
     // The CLI says the same and exits non-zero.
-    let out = qusers()
-        .args(["whoami", "--base-url", &brand.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .args(["whoami", "--base-url", &brand.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN)
+            .timeout(Duration::from_secs(120)),
+    );
+    assert_ne!(out.code, 0);
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("redirects to 127.0.0.1"), "{stderr}");
     assert!(elsewhere.seen().is_empty());
 }
@@ -325,16 +325,16 @@ fn export_through_a_paging_loop_fails_and_leaves_no_file() {
     let server = cycling_server();
     let dir = tempfile::tempdir().expect("tmp");
     let out_path = dir.path().join("users.csv");
-    let out = qusers()
-        .args(["export", "--for-update", "-o"])
-        .arg(&out_path)
-        .args(["--base-url", &server.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .args(["export", "--for-update", "-o"])
+            .arg(&out_path)
+            .args(["--base-url", &server.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN)
+            .timeout(Duration::from_secs(120)),
+    );
+    assert_ne!(out.code, 0);
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("paging loop"), "{stderr}");
     assert!(!out_path.exists(), "no partial file left looking whole");
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
@@ -344,16 +344,16 @@ fn export_through_a_paging_loop_fails_and_leaves_no_file() {
 #[test]
 fn the_instance_fetch_through_a_paging_loop_fails() {
     let server = cycling_server();
-    let out = qusers()
-        .arg("validate")
-        .arg(support::fixture("valid_create.csv"))
-        .args(["--check-instance", "--base-url", &server.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2), "could not run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(support::fixture("valid_create.csv"))
+            .args(["--check-instance", "--base-url", &server.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN)
+            .timeout(Duration::from_secs(120)),
+    );
+    assert_eq!(out.code, 2, "could not run");
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("paging loop"), "{stderr}");
 }
 
@@ -391,17 +391,13 @@ fn a_token_echoed_by_the_server_is_never_printed_nor_reported() {
         );
     });
     for format in ["text", "json"] {
-        let out = qusers()
-            .args(["whoami", "--format", format, "--base-url", &server.url])
-            .env("QUALTRICS_API_TOKEN", TOKEN)
-            .timeout(Duration::from_secs(120))
-            .output()
-            .expect("runs");
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let out = support::run(
+            qusers()
+                .args(["whoami", "--format", format, "--base-url", &server.url])
+                .env("QUALTRICS_API_TOKEN", TOKEN)
+                .timeout(Duration::from_secs(120)),
         );
+        let all = out.all();
         assert!(
             all.contains("<redacted>"),
             "the echo is shown scrubbed: {all}"
@@ -450,16 +446,16 @@ fn the_import_report_never_holds_an_echoed_token() {
     });
     let dir = tempfile::tempdir().expect("tmp");
     let report = dir.path().join("report.csv");
-    let out = qusers()
-        .arg("import")
-        .arg(support::fixture("valid_create.csv"))
-        .arg("--report")
-        .arg(&report)
-        .args(["--base-url", &server.url, "--yes"])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("runs");
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(support::fixture("valid_create.csv"))
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &server.url, "--yes"])
+            .env("QUALTRICS_API_TOKEN", TOKEN)
+            .timeout(Duration::from_secs(120)),
+    );
     let text = std::fs::read_to_string(&report).unwrap_or_default();
     assert!(
         text.contains("<redacted>"),
@@ -467,8 +463,8 @@ fn the_import_report_never_holds_an_echoed_token() {
     );
     for (what, s) in [
         ("report", text),
-        ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
-        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+        ("stdout", out.stdout.clone()),
+        ("stderr", out.stderr.clone()),
     ] {
         assert!(!s.contains(TOKEN), "the token leaked into the {what}: {s}");
     }
@@ -490,12 +486,12 @@ fn whoami_without_a_user_id_is_an_error() {
     let server = Server::start(|_, _, s| json_ok(s, r#"{"userName":"someone"}"#));
     let e = bounded(client(&server.url).whoami()).expect_err("no user id");
     assert!(e.message.contains("no user id"), "{e}");
-    let out = qusers()
-        .args(["whoami", "--base-url", &server.url])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no user id"));
+    let out = support::run(
+        qusers()
+            .args(["whoami", "--base-url", &server.url])
+            .env("QUALTRICS_API_TOKEN", TOKEN)
+            .timeout(Duration::from_secs(120)),
+    );
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("no user id"));
 }

@@ -10,26 +10,7 @@ use crate::support;
 use browser::{chromium, dump_dom, text_of};
 use qusers::sim::{self, SimConfig, SimHandle};
 use std::path::Path;
-use support::{qusers, read_report, HEADER};
-
-/// Runs `qusers ARGS… --base-url SIM` in `dir`; (exit code, stdout+stderr).
-fn run(h: &SimHandle, dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = qusers()
-        .current_dir(dir)
-        .args(args)
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use support::{read_report, run_in, HEADER};
 
 fn sim5() -> SimHandle {
     sim::spawn(SimConfig {
@@ -103,7 +84,7 @@ fn an_import_writes_the_page_and_every_row_beside_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (file, id, first) = write_file(&h, dir.path());
     let page = dir.path().join("result.html");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -114,7 +95,8 @@ fn an_import_writes_the_page_and_every_row_beside_it() {
             "--yes",
             "--skip-invalid",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "an invalid row: {out}");
     assert!(out.contains("page: "), "{out}");
     // The import did happen.
@@ -179,7 +161,7 @@ fn a_dry_run_page_says_nothing_was_changed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (file, id, first) = write_file(&h, dir.path());
     let page = dir.path().join("plan.html");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -190,7 +172,8 @@ fn a_dry_run_page_says_nothing_was_changed() {
             "--dry-run",
             "--skip-invalid",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "an invalid row: {out}");
     assert!(h.with_store(|s| s.by_username("new.person@x.org").is_none()));
     let kept = h.with_store(|s| s.get(&id).and_then(|u| u.first_name.clone()));
@@ -225,7 +208,7 @@ fn an_update_writes_a_page() {
             .count()
     });
     assert!(selected > 0);
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -238,7 +221,8 @@ fn an_update_writes_a_page() {
             p(&page),
             "--yes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let html = std::fs::read_to_string(&page).expect("the page");
     assert!(
@@ -259,7 +243,7 @@ fn the_page_and_its_files_may_not_be_the_input() {
     let input = dir.path().join("x.rows.csv");
     std::fs::copy(&file, &input).expect("copy");
     let before = std::fs::read(&input).expect("read");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -269,7 +253,8 @@ fn the_page_and_its_files_may_not_be_the_input() {
             p(&dir.path().join("x.html")),
             "--yes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 2, "{out}");
     assert_eq!(
         std::fs::read(&input).expect("read"),
@@ -289,7 +274,7 @@ fn in_a_browser_the_import_page_reads_right_and_runs_no_script_from_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (file, _, first) = write_file(&h, dir.path());
     let page = dir.path().join("result.html");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -300,7 +285,8 @@ fn in_a_browser_the_import_page_reads_right_and_runs_no_script_from_the_file() {
             "--yes",
             "--skip-invalid",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "{out}");
     // The page's own script, then one that picks the "failed or invalid" toggle and notes
     // how many rows are shown.

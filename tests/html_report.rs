@@ -19,19 +19,14 @@ const FIXTURE: &str = "hostile_cells.csv";
 fn validate_html() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let page = dir.path().join("r.html");
-    let out = qusers()
-        .arg("validate")
-        .arg(fixture(FIXTURE))
-        .arg("--report")
-        .arg(&page)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(fixture(FIXTURE))
+            .arg("--report")
+            .arg(&page),
     );
+    assert_eq!(out.code, 1, "{}", out.stderr);
     (dir, page)
 }
 
@@ -230,14 +225,14 @@ fn a_large_file_embeds_the_first_rows_and_points_to_the_csv() {
     }
     std::fs::write(&input, text).expect("write input");
     let page = dir.path().join("many.html");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .arg("--report")
-        .arg(&page)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(&input)
+            .arg("--report")
+            .arg(&page),
+    );
+    assert_eq!(Some(out.code), Some(1));
     let html = std::fs::read_to_string(&page).expect("page");
     assert_eq!(
         html.matches("<tr class=\"error\"").count(),
@@ -261,15 +256,18 @@ fn the_report_never_overwrites_the_input() {
     let input = dir.path().join("users.rows.csv");
     std::fs::copy(fixture(FIXTURE), &input).expect("copy");
     let before = std::fs::read(&input).expect("read");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .arg("--report")
-        .arg(dir.path().join("users.html"))
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("would overwrite the file being checked"));
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(&input)
+            .arg("--report")
+            .arg(dir.path().join("users.html")),
+    );
+    assert_eq!(Some(out.code), Some(2));
+    assert!(out
+        .stderr
+        .as_str()
+        .contains("would overwrite the file being checked"));
     assert_eq!(std::fs::read(&input).expect("read"), before);
 }
 
@@ -379,14 +377,14 @@ fn huge_cells_are_clipped_on_the_page() {
     }
     std::fs::write(&input, text).expect("write input");
     let page = dir.path().join("huge.html");
-    let out = qusers()
-        .arg("validate")
-        .arg(&input)
-        .arg("--report")
-        .arg(&page)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(&input)
+            .arg("--report")
+            .arg(&page),
+    );
+    assert_eq!(Some(out.code), Some(1));
     let html = std::fs::read_to_string(&page).expect("page");
     assert!(html.len() < 1_000_000, "page of {} bytes", html.len());
     assert_eq!(html.matches("<tr class=\"error\"").count(), 200);

@@ -46,16 +46,16 @@ fn import(
     report: &Path,
     extra: &[&str],
 ) -> (i32, Vec<HashMap<String, String>>, String) {
-    let out = qusers()
-        .arg("import")
-        .arg(file)
-        .arg("--report")
-        .arg(report)
-        .args(["--base-url", h_url, "--yes"])
-        .args(extra)
-        .env("QUALTRICS_API_TOKEN", token)
-        .output()
-        .expect("runs");
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(file)
+            .arg("--report")
+            .arg(report)
+            .args(["--base-url", h_url, "--yes"])
+            .args(extra)
+            .env("QUALTRICS_API_TOKEN", token),
+    );
     let rows = if report.exists() && report.extension().is_some_and(|e| e == "csv") {
         read_report(report)
             .into_iter()
@@ -64,15 +64,7 @@ fn import(
     } else {
         Vec::new()
     };
-    (
-        out.status.code().expect("exit code"),
-        rows,
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.code, rows, out.all())
 }
 
 fn outcomes(rows: &[HashMap<String, String>]) -> Vec<(String, String, String)> {
@@ -511,11 +503,24 @@ fn killed_then_resumed_ends_exact() {
     }
     std::thread::sleep(Duration::from_millis(800));
     child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    let killed = child.wait().expect("exits");
+    // The kill landed: the import was still running (it did not exit by itself) and had
+    // created some of the users but not all of them.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(killed.signal(), Some(9), "ended by the SIGKILL: {killed:?}");
     let partial = read_report(&report).len();
     assert!(
         partial < rows.len(),
         "killed part-way ({partial} rows reported)"
+    );
+    let created_before_the_kill = store_now()
+        .users
+        .iter()
+        .filter(|u| u.username.starts_with("resume"))
+        .count();
+    assert!(
+        created_before_the_kill > 0 && created_before_the_kill < 400,
+        "killed mid-way: {created_before_the_kill} of 400 users were created"
     );
     assert!(
         journal.exists(),
@@ -525,7 +530,9 @@ fn killed_then_resumed_ends_exact() {
     // Without --resume the journal is in the way.
     let status = run(&[]).status().expect("runs");
     assert_eq!(status.code(), Some(2));
-    let status = run(&["--resume"]).status().expect("runs");
+    let status = run(&["--resume", "--max-rps", "2000"])
+        .status()
+        .expect("runs");
     assert_eq!(status.code(), Some(0));
 
     let report_rows = read_report(&report);
@@ -562,38 +569,20 @@ fn ctrl_c_finishes_in_flight_writes_and_prints_the_resume_command() {
     let file = write(dir.path(), "stop.csv", &rows);
     let report = dir.path().join("stop-report.csv");
     let journal = PathBuf::from(format!("{}.journal", report.display()));
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
-        .arg("import")
-        .arg(&file)
-        .arg("--report")
-        .arg(&report)
-        .args([
-            "--base-url",
-            &sim.url,
-            "--yes",
-            "--concurrency",
-            "2",
-            "--max-rps",
-            "20",
-        ])
-        .env("QUALTRICS_API_TOKEN", &sim.token)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !journal.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("exits");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let out = support::interrupt(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("qusers"))
+            .arg("import")
+            .arg(&file)
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &sim.url, "--yes"])
+            .args(["--concurrency", "2", "--max-rps", "20"])
+            .env("QUALTRICS_API_TOKEN", &sim.token),
+        &journal,
+        Duration::from_millis(500),
+    );
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 130, "{stdout}");
     assert!(
         stdout.contains("interrupted") && stdout.contains("--resume"),
         "{stdout}"

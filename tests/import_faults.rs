@@ -431,22 +431,22 @@ fn a_resume_against_another_instance_or_account_is_refused() {
     );
 
     // Through the binary: exit 2.
-    let out = qusers()
-        .args([
-            "import",
-            input.source.name().as_str(),
-            "--resume",
-            "--yes",
-            "--quiet",
-        ])
-        .arg("--report")
-        .arg(&report)
-        .args(["--base-url", &b.url()])
-        .env("QUALTRICS_API_TOKEN", b.token())
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .args([
+                "import",
+                input.source.name().as_str(),
+                "--resume",
+                "--yes",
+                "--quiet",
+            ])
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &b.url()])
+            .env("QUALTRICS_API_TOKEN", b.token()),
+    );
+    assert_eq!(Some(out.code), Some(2));
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("belongs to an import into"), "{stderr}");
 
     // And the right instance finishes it.
@@ -712,16 +712,16 @@ fn a_second_import_with_the_same_report_exits_2_naming_the_first() {
     );
     let report = dir.path().join("lock.report.csv");
     let held = ImportLock::acquire(&report).expect("the first import holds the lock");
-    let out = qusers()
-        .args(["import", input.source.name().as_str(), "--yes", "--quiet"])
-        .arg("--report")
-        .arg(&report)
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .args(["import", input.source.name().as_str(), "--yes", "--quiet"])
+            .arg("--report")
+            .arg(&report)
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", h.token()),
+    );
+    assert_eq!(Some(out.code), Some(2));
+    let stderr = out.stderr.as_str();
     assert!(
         stderr.contains(&format!("process {}", std::process::id())),
         "{stderr}"

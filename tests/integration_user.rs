@@ -5,7 +5,6 @@
 use crate::support;
 
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::qusers;
 
 const TOKEN: &str = "admin-token-for-integration-0123";
 const PARTNER: &str = "partner@client.com";
@@ -30,23 +29,8 @@ fn a_type(h: &SimHandle) -> String {
 }
 
 fn run(h: &SimHandle, extra: &[&str]) -> (i32, String, String) {
-    let out = qusers()
-        .args([
-            "integration-user",
-            "--username",
-            PARTNER,
-            "--base-url",
-            &h.url(),
-        ])
-        .args(extra)
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args = [&["integration-user", "--username", PARTNER][..], extra].concat();
+    support::run_on(h, &args).parts()
 }
 
 fn partner_id(h: &SimHandle) -> Option<String> {

@@ -13,6 +13,7 @@
 use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,6 +72,7 @@ fn import_to_the_end(sim: &SimProcess, file: &Path, report: &Path) -> u32 {
                 "--quiet",
                 "--allow-mass-changes",
             ])
+            .args(support::NO_CEILING)
             .env("QUALTRICS_API_TOKEN", &sim.token)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -198,6 +200,7 @@ fn soak(rows: usize, kills: u32, seed: u64) -> Figures {
                 // The file disables more users than the default brake allows (issue 11).
                 "--allow-mass-changes",
             ])
+            .args(support::NO_CEILING)
             .env("QUALTRICS_API_TOKEN", &sim.token)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -227,8 +230,10 @@ fn soak(rows: usize, kills: u32, seed: u64) -> Figures {
             }
             if child.try_wait().expect("wait").is_none() {
                 child.kill().expect("SIGKILL");
-                // Landed: the run was writing (its journal grew) when it was killed.
-                if size(&journal) > at_start {
+                // Landed: the SIGKILL ended the run (it had not exited by itself in the
+                // meantime) while it was writing (its journal grew).
+                let status = child.wait().expect("exit");
+                if status.signal() == Some(9) && size(&journal) > at_start {
                     killed += 1;
                 }
             }

@@ -18,33 +18,20 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// (exit code, stdout) of `validate FILE --report R`.
 fn validate(file: &Path, report: &Path) -> (i32, String) {
-    let o = qusers()
-        .arg("validate")
-        .arg(file)
-        .arg("--report")
-        .arg(report)
-        .output()
-        .expect("runs");
-    (
-        o.status.code().expect("code"),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let o = support::run(
+        qusers()
+            .arg("validate")
+            .arg(file)
+            .arg("--report")
+            .arg(report),
+    );
+    (o.code, o.stdout.clone())
 }
 
 /// (exit code, stdout) of `fix FILE -o OUT`.
 fn fix(file: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
-    let o = qusers()
-        .arg("fix")
-        .arg(file)
-        .arg("-o")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("runs");
-    (
-        o.status.code().expect("code"),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let o = support::run(qusers().arg("fix").arg(file).arg("-o").arg(out).args(extra));
+    (o.code, o.stdout.clone())
 }
 
 fn messages(report: &Path) -> Vec<String> {
@@ -376,25 +363,20 @@ fn fix_and_export_write_a_byte_order_mark_with_bom() {
     })
     .expect("sim");
     let out = dir.path().join("e.csv");
-    let o = qusers()
-        .args([
-            "export",
-            "--for-update",
-            "--bom",
-            "--base-url",
-            &h.url(),
-            "-o",
-        ])
-        .arg(&out)
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = support::run(
+        qusers()
+            .args([
+                "export",
+                "--for-update",
+                "--bom",
+                "--base-url",
+                &h.url(),
+                "-o",
+            ])
+            .arg(&out)
+            .env("QUALTRICS_API_TOKEN", h.token()),
     );
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let bytes = std::fs::read(&out).expect("export");
     assert!(
         bytes.starts_with(b"\xEF\xBB\xBFuserID,"),

@@ -73,8 +73,11 @@ fn assert_no_secret(what: &str, text: &str) {
 fn a_token_expiring_mid_import_is_refreshed_without_a_failed_row() {
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("sim.json");
-    let h = sim_with(Duration::from_secs(1), Some(state.clone()));
-    let file = users_file(dir.path(), &a_type(&h), 120);
+    // Tokens of 3 s (refreshed 0.3 s early) and an import of 200 rows at 40 requests/s (5 s):
+    // at least one refresh mid-import, with room for a starved test machine (with 1 s tokens
+    // the 0.1 s margin was lost under load and a row failed).
+    let h = sim_with(Duration::from_secs(3), Some(state.clone()));
+    let file = users_file(dir.path(), &a_type(&h), 200);
     let report = dir.path().join("report.csv");
     let mut cmd = qusers();
     let out = cmd
@@ -91,12 +94,12 @@ fn a_token_expiring_mid_import_is_refreshed_without_a_failed_row() {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let rows = support::read_report(&report);
-    assert_eq!(rows.len(), 120);
+    assert_eq!(rows.len(), 200);
     assert!(
         rows.iter().all(|r| r["outcome"] == "created"),
         "every row created"
     );
-    assert_eq!(h.with_store(|s| s.users.len()), 121);
+    assert_eq!(h.with_store(|s| s.users.len()), 201);
     let fetches = h
         .stats()
         .requests

@@ -257,6 +257,7 @@ fn named_outputs_never_go_through_a_planted_link() {
             let out = qusers()
                 .args(["export", "--sim", "--sim-state"])
                 .arg(&state)
+                .args(support::NO_CEILING)
                 .arg("-o")
                 .arg(scene.shared.join("exp.csv"))
                 .output()

@@ -374,26 +374,26 @@ fn on_taken_suffix_works_whatever_the_message_says() {
         &[",joel@demo.com,Joel,Doe,joel@demo.com,,UT_RESEARCH0001,active,".to_string()],
     );
     let report = dir.path().join("report.csv");
-    let out = qusers()
-        .args([
-            "import",
-            file.to_str().expect("utf-8"),
-            "--base-url",
-            &s.url,
-        ])
-        .args([
-            "--on-taken",
-            "suffix",
-            "--yes",
-            "--report",
-            report.to_str().expect("utf-8"),
-        ])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let out = support::run(
+        qusers()
+            .args([
+                "import",
+                file.to_str().expect("utf-8"),
+                "--base-url",
+                &s.url,
+            ])
+            .args([
+                "--on-taken",
+                "suffix",
+                "--yes",
+                "--report",
+                report.to_str().expect("utf-8"),
+            ])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    let stdout = out.stdout.as_str();
+    let stderr = out.stderr.as_str();
+    assert_eq!(out.code, 0, "{stdout}{stderr}");
     let rows = read_report(&report);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "created", "{:?}", rows[0]);
@@ -442,24 +442,19 @@ fn language_is_sent_lower_case_in_any_case_given() {
             ",ann.lee@x.org,Ann,Lee,ann.lee@x.org,,{t},active,12/31/2027"
         )],
     );
-    let out = qusers()
-        .args([
-            "import",
-            file.to_str().expect("utf-8"),
-            "--base-url",
-            &h.url(),
-        ])
-        .args(["--language", "PT-BR", "--yes", "--report"])
-        .arg(dir.path().join("report.csv"))
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .args([
+                "import",
+                file.to_str().expect("utf-8"),
+                "--base-url",
+                &h.url(),
+            ])
+            .args(["--language", "PT-BR", "--yes", "--report"])
+            .arg(dir.path().join("report.csv"))
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
+    assert_eq!(out.code, 0, "{}", out.stderr);
     h.with_store(|s| {
         let ann = s.by_username("ann.lee@x.org").expect("created");
         assert_eq!(ann.language.as_deref(), Some("pt-br"));
@@ -506,20 +501,20 @@ fn integration_user_leaves_inherited_api_access_alone() {
     let dir = tempfile::tempdir().expect("tmp");
     let token_file = dir.path().join("partner.token");
     let run = |extra: &[&str]| {
-        let out = qusers()
-            .args([
-                "integration-user",
-                "--username",
-                partner,
-                "--base-url",
-                &h.url(),
-            ])
-            .args(extra)
-            .env("QUALTRICS_API_TOKEN", TOKEN)
-            .output()
-            .expect("runs");
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let out = support::run(
+            qusers()
+                .args([
+                    "integration-user",
+                    "--username",
+                    partner,
+                    "--base-url",
+                    &h.url(),
+                ])
+                .args(extra)
+                .env("QUALTRICS_API_TOKEN", TOKEN),
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+        out.stdout.clone()
     };
     let dry = run(&["--dry-run"]);
     assert!(
@@ -582,13 +577,13 @@ fn dates_in_every_timestamp_form_are_read() {
     });
     let dir = tempfile::tempdir().expect("tmp");
     let out_file = dir.path().join("export.csv");
-    let out = qusers()
-        .args(["export", "--for-update", "--base-url", &s.url, "-o"])
-        .arg(&out_file)
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = support::run(
+        qusers()
+            .args(["export", "--for-update", "--base-url", &s.url, "-o"])
+            .arg(&out_file)
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
     let rows = read_report(&out_file);
     assert_eq!(rows.len(), forms.len());
     for (row, (sent, want)) in rows.iter().zip(forms) {
@@ -607,15 +602,15 @@ fn the_summary_names_the_ceiling_and_the_requests_by_kind() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("users.csv");
     let run = |extra: &[&str]| {
-        let out = qusers()
-            .args(["export", "--base-url", &h.url(), "-o"])
-            .arg(&file)
-            .args(extra)
-            .env("QUALTRICS_API_TOKEN", TOKEN)
-            .output()
-            .expect("runs");
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+        let out = support::run(
+            qusers()
+                .args(["export", "--base-url", &h.url(), "-o"])
+                .arg(&file)
+                .args(extra)
+                .env("QUALTRICS_API_TOKEN", TOKEN),
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+        out.all()
     };
     let default = run(&[]);
     assert!(

@@ -9,25 +9,7 @@ use std::path::{Path, PathBuf};
 
 use qusers::api::{BaseUrl, Client, ClientOptions, NewUser, Secret, Token, UserUpdate};
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report, write_user_file, HEADER};
-
-/// Runs `qusers ARGS… --base-url SIM` with the simulator's token; (exit code, stdout+stderr).
-fn run(h: &SimHandle, args: &[&str]) -> (i32, String) {
-    let out = qusers()
-        .args(args)
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use support::{read_report, run_on, write_user_file, HEADER};
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
@@ -140,7 +122,7 @@ fn a_file_disabling_30_percent_stops_whole_until_overridden() {
     write(&file, &rows);
     let report = dir.path().join("disable.report.csv");
 
-    let (code, out) = run(&h, &["import", p(&file), "--report", p(&report), "--yes"]);
+    let (code, out) = run_on(&h, &["import", p(&file), "--report", p(&report), "--yes"]).code_all();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("150 disables"), "the class and count: {out}");
     assert!(out.contains("limit of 50"), "{out}");
@@ -150,16 +132,17 @@ fn a_file_disabling_30_percent_stops_whole_until_overridden() {
     assert!(!PathBuf::from(format!("{}.journal", report.display())).exists());
 
     // A dry run says the same, and sends nothing either.
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &["import", p(&file), "--report", p(&report), "--dry-run"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("a real run would stop"), "{out}");
     assert_eq!(writes(&h), (0, 0));
 
     // A raised limit, or the override, lets it through.
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -170,13 +153,14 @@ fn a_file_disabling_30_percent_stops_whole_until_overridden() {
             "--max-changes",
             "30%",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "150 is at the limit of 30 % of 500: {out}");
     assert_eq!(writes(&h), (0, 150));
     assert!(targets.iter().all(|id| status(&h, id) == "disabled"));
 
     let undo = dir.path().join("disable.report.undo.csv");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -185,7 +169,8 @@ fn a_file_disabling_30_percent_stops_whole_until_overridden() {
             p(&dir.path().join("u.csv")),
             "--yes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "enabling is not braked: {out}");
     let again = dir.path().join("again.csv");
     write(
@@ -195,7 +180,7 @@ fn a_file_disabling_30_percent_stops_whole_until_overridden() {
             .map(|id| format!("{id},,,,,,,disabled,"))
             .collect::<Vec<_>>(),
     );
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -205,7 +190,8 @@ fn a_file_disabling_30_percent_stops_whole_until_overridden() {
             "--yes",
             "--allow-mass-changes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(targets.iter().all(|id| status(&h, id) == "disabled"));
 }
@@ -252,7 +238,7 @@ fn the_token_owner_and_brand_administrators_are_not_disabled_by_accident() {
         ],
     );
     let report = dir.path().join("r.csv");
-    let (code, out) = run(&h, &["import", p(&file), "--report", p(&report), "--yes"]);
+    let (code, out) = run_on(&h, &["import", p(&file), "--report", p(&report), "--yes"]).code_all();
     assert_eq!(code, 0, "{out}");
     let rows = read_report(&report);
     assert_eq!(rows[0]["outcome"], "skipped");
@@ -274,7 +260,7 @@ fn the_token_owner_and_brand_administrators_are_not_disabled_by_accident() {
     assert_eq!(status(&h, &plain), "disabled");
     assert_eq!(writes(&h).1, 1, "one PUT: the plain user only");
 
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -286,7 +272,8 @@ fn the_token_owner_and_brand_administrators_are_not_disabled_by_accident() {
             "--max-changes",
             "10",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert_eq!(status(&h, &me), "disabled");
     assert_eq!(status(&h, &boss), "disabled");
@@ -308,7 +295,7 @@ fn a_stale_export_keeps_changes_made_in_qualtrics_and_flags_conflicts() {
     .expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let export = dir.path().join("users.csv");
-    let (code, out) = run(&h, &["export", "-o", p(&export), "--for-update"]);
+    let (code, out) = run_on(&h, &["export", "-o", p(&export), "--for-update"]).code_all();
     assert_eq!(code, 0, "{out}");
     assert!(dir.path().join("users.csv.qusers-base").exists(), "{out}");
     let mut rows = read_csv(&export);
@@ -328,7 +315,8 @@ fn a_stale_export_keeps_changes_made_in_qualtrics_and_flags_conflicts() {
     rows[2][LAST] = "Edited-B".into();
     write_csv(&export, &rows);
     let report = dir.path().join("users.report.csv");
-    let (code, out) = run(&h, &["import", p(&export), "--report", p(&report), "--yes"]);
+    let (code, out) =
+        run_on(&h, &["import", p(&export), "--report", p(&report), "--yes"]).code_all();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("three-way merge"), "{out}");
     let s = state(&h);
@@ -346,7 +334,7 @@ fn a_stale_export_keeps_changes_made_in_qualtrics_and_flags_conflicts() {
     assert!(!row_a["changes"].contains("lastName"), "{row_a:?}");
 
     // A field changed on both sides, differently, is a conflict: nothing sent for the row.
-    let (code, out) = run(&h, &["export", "-o", p(&export), "--for-update"]);
+    let (code, out) = run_on(&h, &["export", "-o", p(&export), "--for-update"]).code_all();
     assert_eq!(code, 0, "{out}");
     let mut rows = read_csv(&export);
     let c = rows[3][0].clone();
@@ -363,7 +351,8 @@ fn a_stale_export_keeps_changes_made_in_qualtrics_and_flags_conflicts() {
     rows[4][FIRST] = "Other-D".into();
     write_csv(&export, &rows);
     let puts = writes(&h).1;
-    let (code, out) = run(&h, &["import", p(&export), "--report", p(&report), "--yes"]);
+    let (code, out) =
+        run_on(&h, &["import", p(&export), "--report", p(&report), "--yes"]).code_all();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("1 conflict"), "{out}");
     let report_rows = read_report(&report);
@@ -378,7 +367,7 @@ fn a_stale_export_keeps_changes_made_in_qualtrics_and_flags_conflicts() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0][0], c);
 
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -389,7 +378,8 @@ fn a_stale_export_keeps_changes_made_in_qualtrics_and_flags_conflicts() {
             "--prefer",
             "file",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert_eq!(state(&h)[&c][1], "File-C");
     assert!(
@@ -407,7 +397,7 @@ fn importing_the_undo_file_returns_the_instance_to_the_prior_export() {
     .expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let before = dir.path().join("before.csv");
-    let (code, out) = run(&h, &["export", "-o", p(&before), "--for-update"]);
+    let (code, out) = run_on(&h, &["export", "-o", p(&before), "--for-update"]).code_all();
     assert_eq!(code, 0, "{out}");
     let rows = read_csv(&before);
     let admin = h.with_store(|s| s.admin_id.clone());
@@ -429,7 +419,7 @@ fn importing_the_undo_file_returns_the_instance_to_the_prior_export() {
         ],
     );
     let report = dir.path().join("change.report.csv");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -439,11 +429,12 @@ fn importing_the_undo_file_returns_the_instance_to_the_prior_export() {
             "--yes",
             "--allow-mass-changes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let undo = dir.path().join("change.report.undo.csv");
     assert!(out.contains("undo:"), "{out}");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -453,10 +444,11 @@ fn importing_the_undo_file_returns_the_instance_to_the_prior_export() {
             "--yes",
             "--allow-mass-changes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let after = dir.path().join("after.csv");
-    let (code, out) = run(&h, &["export", "-o", p(&after), "--for-update"]);
+    let (code, out) = run_on(&h, &["export", "-o", p(&after), "--for-update"]).code_all();
     assert_eq!(code, 0, "{out}");
     let after_rows = read_csv(&after);
     let (old, new): (Vec<_>, Vec<_>) = after_rows
@@ -483,7 +475,7 @@ fn failed_and_invalid_rows_are_written_for_another_try() {
     let good = format!(",good@x.org,Good,Row,good@x.org,,{ty},,");
     write(&file, &[good.clone(), bad.clone()]);
     let report = dir.path().join("in.report.csv");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -493,7 +485,8 @@ fn failed_and_invalid_rows_are_written_for_another_try() {
             "--yes",
             "--skip-invalid",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "{out}");
     let failed = dir.path().join("in.report.failed.csv");
     let text = std::fs::read_to_string(&failed).expect("failed file");
@@ -525,10 +518,10 @@ fn upsert_updates_the_user_a_create_row_names() {
         &[format!(",{upper},Upserted,Person,{name},,{ty},active,")],
     );
     let report = dir.path().join("up.report.csv");
-    let (code, out) = run(&h, &["import", p(&file), "--report", p(&report), "--yes"]);
+    let (code, out) = run_on(&h, &["import", p(&file), "--report", p(&report), "--yes"]).code_all();
     assert_eq!(code, 1, "without --upsert the create is refused: {out}");
     assert_eq!(read_report(&report)[0]["outcome"], "invalid");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -538,7 +531,8 @@ fn upsert_updates_the_user_a_create_row_names() {
             "--yes",
             "--upsert",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let row = &read_report(&report)[0];
     assert_eq!(row["outcome"], "updated", "{row:?}");
@@ -572,10 +566,11 @@ fn the_dry_run_plan_counts_classes_and_the_report_has_the_changes() {
         ],
     );
     let report = dir.path().join("plan.report.csv");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &["import", p(&file), "--report", p(&report), "--dry-run"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("creates: 1, name changes: 1, status changes: 0, user-type changes: 0, division moves: 0, expirations: 0"),
@@ -610,7 +605,7 @@ fn warnings_found_while_importing_are_shown_as_validate_shows_them() {
     let file = dir.path().join("w.csv");
     write(&file, &[format!(",w@x.org, Spacey ,Row,w@x.org,,{ty},,")]);
     let report = dir.path().join("w.report.csv");
-    let (code, out) = run(&h, &["import", p(&file), "--report", p(&report), "--yes"]);
+    let (code, out) = run_on(&h, &["import", p(&file), "--report", p(&report), "--yes"]).code_all();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("valid, with warnings"), "{out}");
     assert!(out.contains("W01"), "{out}");
@@ -626,7 +621,7 @@ fn a_renamed_export_merges_with_base_given_and_prefer_live_keeps_qualtrics() {
     .expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let export = dir.path().join("users.csv");
-    let (code, out) = run(&h, &["export", "-o", p(&export), "--for-update"]);
+    let (code, out) = run_on(&h, &["export", "-o", p(&export), "--for-update"]).code_all();
     assert_eq!(code, 0, "{out}");
     let base = dir.path().join("users.csv.qusers-base");
     let mut rows = read_csv(&export);
@@ -646,10 +641,11 @@ fn a_renamed_export_merges_with_base_given_and_prefer_live_keeps_qualtrics() {
     let report = dir.path().join("e.report.csv");
 
     // No snapshot beside the renamed file: the plan says so, and would write the stale name back.
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &["import", p(&edited), "--report", p(&report), "--dry-run"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no base snapshot found"), "{out}");
     assert!(out.contains("lastName: Live →"), "{out}");
@@ -663,13 +659,14 @@ fn a_renamed_export_merges_with_base_given_and_prefer_live_keeps_qualtrics() {
         "--base",
         p(&base),
     ];
-    let (code, out) = run(&h, &[&with_base[..], &["--yes"]].concat());
+    let (code, out) = run_on(&h, &[&with_base[..], &["--yes"]].concat()).code_all();
     assert_eq!(code, 1, "{out}");
     assert_eq!(read_report(&report)[1]["outcome"], "conflict");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[&with_base[..], &["--yes", "--prefer", "live"]].concat(),
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let s = state(&h);
     assert_eq!(s[&a][1], "LiveFirst");
@@ -703,7 +700,7 @@ fn upserted_rows_no_longer_count_as_invalid_in_the_validation_shown() {
         ],
     );
     let report = dir.path().join("up.report.csv");
-    let (code, out) = run(
+    let (code, out) = run_on(
         &h,
         &[
             "import",
@@ -713,7 +710,8 @@ fn upserted_rows_no_longer_count_as_invalid_in_the_validation_shown() {
             "--yes",
             "--upsert",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("valid, with warnings"), "{out}");
     assert!(!out.contains("INVALID") && !out.contains("U05"), "{out}");

@@ -121,22 +121,15 @@ fn workbook(dir: &Path, notes_first: bool) -> (PathBuf, PathBuf) {
 }
 
 fn validate(file: &Path, report: &Path, extra: &[&str]) -> (i32, String) {
-    let o = qusers()
-        .arg("validate")
-        .arg(file)
-        .arg("--report")
-        .arg(report)
-        .args(extra)
-        .output()
-        .expect("runs");
-    (
-        o.status.code().expect("code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    let o = support::run(
+        qusers()
+            .arg("validate")
+            .arg(file)
+            .arg("--report")
+            .arg(report)
+            .args(extra),
+    );
+    (o.code, o.all())
 }
 
 /// Rows without the spreadsheet-only codes (S01 date cell, S02 error cell, S03 boolean).
@@ -273,20 +266,9 @@ fn fix_and_split_read_workbooks() {
     let dir = tempfile::tempdir().expect("tmp");
     let (xlsx, _) = workbook(dir.path(), false);
     let fixed = dir.path().join("fixed.csv");
-    let o = qusers()
-        .arg("fix")
-        .arg(&xlsx)
-        .arg("-o")
-        .arg(&fixed)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let o = support::run(qusers().arg("fix").arg(&xlsx).arg("-o").arg(&fixed));
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    let stdout = o.stdout.as_str();
     assert!(
         stdout
             .contains("read the sheet Users of the workbook; 1 date cell(s) written as MM/DD/YYYY"),
@@ -303,20 +285,15 @@ fn fix_and_split_read_workbooks() {
         "{text}"
     );
     let parts = dir.path().join("parts");
-    let o = qusers()
-        .arg("split")
-        .arg(&xlsx)
-        .arg("--out-dir")
-        .arg(&parts)
-        .args(["--rows", "3"])
-        .output()
-        .expect("runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = support::run(
+        qusers()
+            .arg("split")
+            .arg(&xlsx)
+            .arg("--out-dir")
+            .arg(&parts)
+            .args(["--rows", "3"]),
     );
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let part1 = std::fs::read_to_string(parts.join("users.part-001.csv")).expect("part 1");
     assert!(part1.starts_with("userID,userName,"), "{part1}");
     assert_eq!(part1.lines().count(), 4, "{part1}");
@@ -354,12 +331,8 @@ fn template_workbook_is_text_formatted_with_rules() {
     use calamine::{open_workbook_auto, Data, Reader};
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("t.xlsx");
-    let o = qusers()
-        .args(["template", "-o"])
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert_eq!(o.status.code(), Some(0));
+    let o = support::run(qusers().args(["template", "-o"]).arg(&path));
+    assert_eq!(Some(o.code), Some(0));
     let mut wb = open_workbook_auto(&path).expect("calamine opens it");
     assert_eq!(wb.sheet_names(), ["Users", "Rules"]);
     let users = wb.worksheet_range("Users").expect("users");
@@ -394,18 +367,13 @@ fn export_workbook_imports_back_with_no_change() {
     })
     .expect("sim");
     let path = dir.path().join("e.xlsx");
-    let o = qusers()
-        .args(["export", "--for-update", "--base-url", &h.url(), "-o"])
-        .arg(&path)
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = support::run(
+        qusers()
+            .args(["export", "--for-update", "--base-url", &h.url(), "-o"])
+            .arg(&path)
+            .env("QUALTRICS_API_TOKEN", h.token()),
     );
+    assert_eq!(o.code, 0, "{}", o.stderr);
     assert_excel_proof(&path);
     let mut wb = open_workbook_auto(&path).expect("calamine opens it");
     let users = wb.worksheet_range("Users").expect("users");
@@ -415,20 +383,15 @@ fn export_workbook_imports_back_with_no_change() {
         .all(|(_, _, c)| matches!(c, Data::String(_))));
 
     let report = dir.path().join("import.csv");
-    let o = qusers()
-        .args(["import", "--yes", "--base-url", &h.url(), "--report"])
-        .arg(&report)
-        .arg(&path)
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = support::run(
+        qusers()
+            .args(["import", "--yes", "--base-url", &h.url(), "--report"])
+            .arg(&report)
+            .arg(&path)
+            .env("QUALTRICS_API_TOKEN", h.token()),
     );
+    let out = o.stdout.clone();
+    assert_eq!(o.code, 0, "{out}{}", o.stderr);
     let rows = read_report(&report);
     assert_eq!(rows.len(), 41, "{out}");
     assert!(rows.iter().all(|r| r["outcome"] == "unchanged"), "{rows:?}");

@@ -47,30 +47,17 @@ fn type_and_division(h: &SimHandle) -> (String, String) {
 }
 
 fn export(h: &SimHandle, out: &Path) {
-    let o = qusers()
-        .args(["export", "--for-update", "--base-url", &h.url(), "-o"])
-        .arg(out)
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = support::run(
+        qusers()
+            .args(["export", "--for-update", "--base-url", &h.url(), "-o"])
+            .arg(out)
+            .env("QUALTRICS_API_TOKEN", h.token()),
     );
+    assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
 fn run(args: &[&str], files: &[&Path]) -> (i32, String) {
-    let o = qusers().args(args).args(files).output().expect("runs");
-    (
-        o.status.code().expect("exit code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    support::run(qusers().args(args).args(files)).code_all()
 }
 
 /// The export with one user's first name changed, and `creates` appended.
@@ -121,14 +108,14 @@ fn sso_round_trip_has_no_false_error() {
         out.contains("SSO brand univ detected (12 of 13 usernames"),
         "{out}"
     );
-    let o = qusers()
-        .args(["validate", "--check-instance", "--base-url", &h.url()])
-        .arg(&file)
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    let o = support::run(
+        qusers()
+            .args(["validate", "--check-instance", "--base-url", &h.url()])
+            .arg(&file)
+            .env("QUALTRICS_API_TOKEN", h.token()),
+    );
+    let out = o.stdout.as_str();
+    assert_eq!(o.code, 0, "{out}");
     assert!(out.contains("SSO brand univ detected"), "{out}");
 
     // Import: the brand is detected from the fetched users; one update, one create. (This
@@ -136,26 +123,22 @@ fn sso_round_trip_has_no_false_error() {
     // one-without-@ create is covered by validate above.)
     let file = edited(&exported, dir.path(), &creates[..1]);
     let import_report = dir.path().join("import.csv");
-    let o = qusers()
-        .args([
-            "import",
-            "--yes",
-            "--no-password",
-            "--base-url",
-            &h.url(),
-            "--report",
-        ])
-        .arg(&import_report)
-        .arg(&file)
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    let o = support::run(
+        qusers()
+            .args([
+                "import",
+                "--yes",
+                "--no-password",
+                "--base-url",
+                &h.url(),
+                "--report",
+            ])
+            .arg(&import_report)
+            .arg(&file)
+            .env("QUALTRICS_API_TOKEN", h.token()),
     );
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    let out = o.all();
+    assert_eq!(o.code, 0, "{out}");
     assert!(
         out.contains("1 created, 1 updated, 12 unchanged, 0 invalid"),
         "{out}"

@@ -122,25 +122,22 @@ accountType = {{ column = "Role", values = {{ Student = "{student_type}", TA = "
     }
 
     fn sync(&self, day: &str, extra: &[&str]) -> (i32, String, String) {
-        let out = qusers()
-            .arg("sync")
-            .arg(self.roster())
-            .arg("--map")
-            .arg(self.dir.path().join("map.toml"))
-            .args(["--scope", "username:*@univ.edu", "--grace", "2", "--yes"])
-            .arg("--report")
-            .arg(self.dir.path().join(format!("{day}.csv")))
-            .args(extra)
-            .args(["--base-url", &self.sim.url()])
-            .env("QUALTRICS_API_TOKEN", TOKEN)
-            .env("QUSERS_TODAY", day)
-            .output()
-            .expect("runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = support::run(
+            qusers()
+                .arg("sync")
+                .arg(self.roster())
+                .arg("--map")
+                .arg(self.dir.path().join("map.toml"))
+                .args(["--scope", "username:*@univ.edu", "--grace", "2", "--yes"])
+                .args(support::NO_CEILING)
+                .arg("--report")
+                .arg(self.dir.path().join(format!("{day}.csv")))
+                .args(extra)
+                .args(["--base-url", &self.sim.url()])
+                .env("QUALTRICS_API_TOKEN", TOKEN)
+                .env("QUSERS_TODAY", day),
+        );
+        out.parts()
     }
 
     fn report(&self, day: &str) -> Vec<BTreeMap<String, String>> {
@@ -305,27 +302,22 @@ fn a_roster_kept_in_step_day_by_day() {
     assert!(undo.exists(), "the undo file of the run");
 
     // An admin disables one student by hand.
-    let out = qusers()
-        .args([
-            "update",
-            "--username",
-            "s0300@univ.edu",
-            "--set",
-            "accountStatus=disabled",
-            "--yes",
-        ])
-        .arg("--report")
-        .arg(sc.dir.path().join("by-hand.csv"))
-        .args(["--base-url", &sc.sim.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .args([
+                "update",
+                "--username",
+                "s0300@univ.edu",
+                "--set",
+                "accountStatus=disabled",
+                "--yes",
+            ])
+            .arg("--report")
+            .arg(sc.dir.path().join("by-hand.csv"))
+            .args(["--base-url", &sc.sim.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
+    assert_eq!(out.code, 0, "{}", out.stderr);
 
     // Day 4: 5 leavers come back: exactly those are re-enabled; the one disabled by hand stays.
     roster.extend(students(0..5));
@@ -350,21 +342,16 @@ fn a_roster_kept_in_step_day_by_day() {
     assert!(s300["message"].contains("not by this sync"), "{s300:?}");
 
     // The undo file of day 3 re-enables the 20 it disabled.
-    let out = qusers()
-        .arg("import")
-        .arg(&undo)
-        .arg("--report")
-        .arg(sc.dir.path().join("undo-report.csv"))
-        .args(["--yes", "--base-url", &sc.sim.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(&undo)
+            .arg("--report")
+            .arg(sc.dir.path().join("undo-report.csv"))
+            .args(["--yes", "--base-url", &sc.sim.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
+    assert_eq!(out.code, 0, "{}", out.stdout);
     let now = univ(&users(&sc.sim));
     assert!(leavers.iter().all(|k| status(&now[k]) == "active"));
 
@@ -429,13 +416,14 @@ fn a_roster_kept_in_step_day_by_day() {
     assert_eq!(code, 0, "{out}\n{err}");
 
     // The history has every run, the held ones with their reasons.
-    let out = qusers()
-        .arg("sync")
-        .arg(sc.roster())
-        .args(["--history", "--format", "json"])
-        .output()
-        .expect("runs");
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out =
+        support::run(
+            qusers()
+                .arg("sync")
+                .arg(sc.roster())
+                .args(["--history", "--format", "json"]),
+        );
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     let outcomes: Vec<&str> = runs
         .as_array()
         .expect("runs")
@@ -552,21 +540,16 @@ fn a_division_administrators_token_syncs_only_its_division() {
             .map(|i| format!(",o{i}@univ.edu,O,Ther{i},o{i}@univ.edu,{other},{student_type},,"))
             .collect::<Vec<_>>(),
     );
-    let out = qusers()
-        .arg("import")
-        .arg(&others)
-        .arg("--report")
-        .arg(dir.path().join("others.report.csv"))
-        .args(["--yes", "--base-url", &sim.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(&others)
+            .arg("--report")
+            .arg(dir.path().join("others.report.csv"))
+            .args(["--yes", "--base-url", &sim.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
+    assert_eq!(out.code, 0, "{}", out.stdout);
     std::fs::write(
         dir.path().join("map.toml"),
         format!(
@@ -576,25 +559,26 @@ fn a_division_administrators_token_syncs_only_its_division() {
     .expect("map");
     let roster = dir.path().join("roster.csv");
     let sync = |day: &str| {
-        let out = qusers()
-            .arg("sync")
-            .arg(&roster)
-            .arg("--map")
-            .arg(dir.path().join("map.toml"))
-            .args(["--scope", "username:*@univ.edu", "--grace", "2", "--yes"])
-            .arg("--report")
-            .arg(dir.path().join(format!("{day}.csv")))
-            .args(["--base-url", &sim.url()])
-            .env("QUALTRICS_API_TOKEN", DIV_TOKEN)
-            .env("QUSERS_TODAY", day)
-            .output()
-            .expect("runs");
+        let out = support::run(
+            qusers()
+                .arg("sync")
+                .arg(&roster)
+                .arg("--map")
+                .arg(dir.path().join("map.toml"))
+                .args(["--scope", "username:*@univ.edu", "--grace", "2", "--yes"])
+                .args(support::NO_CEILING)
+                .arg("--report")
+                .arg(dir.path().join(format!("{day}.csv")))
+                .args(["--base-url", &sim.url()])
+                .env("QUALTRICS_API_TOKEN", DIV_TOKEN)
+                .env("QUSERS_TODAY", day),
+        );
         assert_eq!(
-            out.status.code(),
-            Some(0),
+            out.code,
+            0,
             "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            out.stdout.as_str(),
+            out.stderr.as_str()
         );
         support::read_report(&dir.path().join(format!("{day}.csv")))
     };
@@ -693,26 +677,21 @@ fn export_inactive_since_selects_users_without_a_recent_login() {
     }
     std::fs::write(&state, serde_json::to_vec(&json).expect("json")).expect("write");
     let h = sim::spawn(config()).expect("sim");
-    let out = qusers()
-        .args([
-            "export",
-            "--for-update",
-            "--inactive-since",
-            "365d",
-            "--base-url",
-            &h.url(),
-        ])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .env("QUSERS_TODAY", "2027-02-01")
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .args([
+                "export",
+                "--for-update",
+                "--inactive-since",
+                "365d",
+                "--base-url",
+                &h.url(),
+            ])
+            .env("QUALTRICS_API_TOKEN", TOKEN)
+            .env("QUSERS_TODAY", "2027-02-01"),
     );
-    let csv = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let csv = out.stdout.as_str();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 11 - 3, "{csv}");
     assert!(recent.iter().all(|r| !csv.contains(r.as_str())), "{csv}");

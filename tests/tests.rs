@@ -1,6 +1,8 @@
 //! Every integration test, in one binary (one link of the dependency graph, not one per file).
 //! Each module below is a topic; its first line says what belongs there. `support` is the
-//! harness: the real binary, fixtures, temp dirs, report parsing, the simulator as a process.
+//! harness: the real binary run from a `Workdir` against a target (a `Run` of exit code,
+//! stdout and stderr), fixtures, report parsing, the simulator as a process. What every
+//! command prints is snapshot in `summaries` (tests/snapshots/).
 
 // Tests print what they saw when they fail, and their helpers are `pub` across topic modules.
 #![allow(
@@ -77,6 +79,8 @@ mod sim_knobs;
 mod spreadsheet;
 /// SSO brands
 mod sso;
+/// What every command prints, as snapshots (text, JSON, the HTML pages' text)
+mod summaries;
 /// `qusers sync`
 mod sync;
 /// Every name arrives as the admin meant it

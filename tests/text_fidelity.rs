@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report, HEADER};
+use support::{qusers, read_report, run_in, run_offline, HEADER};
 
 /// The users the test creates: (username, first name, last name). Some names fit in
 /// Windows-1252, some do not; the last is the one the admin edits (Zoe → Zoë).
@@ -26,35 +26,6 @@ const PEOPLE: [(&str, &str, &str); 8] = [
 ];
 
 const EDITED: &str = "zoe.smith@univ.example";
-
-/// Runs qusers against the simulator in `dir`: (exit code, stdout and stderr).
-fn run(h: &SimHandle, dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = qusers()
-        .current_dir(dir)
-        .args(args)
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// Runs qusers without a server.
-fn run_offline(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = qusers().current_dir(dir).args(args).output().expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// username → (first name, last name), every user of the simulator.
 fn names(h: &SimHandle) -> BTreeMap<String, (String, String)> {
@@ -99,9 +70,9 @@ fn instance_and_export(dir: &Path) -> (SimHandle, Vec<u8>) {
         ));
     }
     std::fs::write(dir.join("new.csv"), text).expect("write");
-    let (code, out) = run(&h, dir, &["import", "new.csv", "--yes", "-q"]);
+    let (code, out) = run_in(&h, dir, &["import", "new.csv", "--yes", "-q"]).code_all();
     assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&h, dir, &["export", "-o", "export.csv", "-q"]);
+    let (code, out) = run_in(&h, dir, &["export", "-o", "export.csv", "-q"]).code_all();
     assert_eq!(code, 0, "{out}");
     let export = std::fs::read(dir.join("export.csv")).expect("the export");
     let text = std::str::from_utf8(&export).expect("the export is UTF-8");
@@ -219,11 +190,12 @@ fn csv_utf8_with_mojibake_writes_only_the_admins_edit() {
     assert!(garbled.len() >= 7, "{garbled:?}");
 
     // Without --skip-invalid: nothing is written, exit 1.
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["import", "mojibake.csv", "--yes", "--report", "all.csv"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("T01"), "{out}");
     assert_report(
@@ -236,7 +208,7 @@ fn csv_utf8_with_mojibake_writes_only_the_admins_edit() {
     assert_only_the_edit(&before, &h, false);
 
     // With it: the edit goes in, the garbled rows are errors quoting the live value.
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -247,7 +219,8 @@ fn csv_utf8_with_mojibake_writes_only_the_admins_edit() {
             "--report",
             "r.csv",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "invalid rows: {out}");
     assert_report(
         &dir.path().join("r.csv"),
@@ -276,11 +249,12 @@ fn csv_utf8_with_bom_and_a_mac_typed_name_change_only_the_edit() {
     bytes.extend_from_slice(retyped.as_bytes());
     std::fs::write(dir.path().join("bom.csv"), bytes).expect("write");
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["import", "bom.csv", "--dry-run", "--report", "plan.csv"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("plan: 0 create, 1 update"), "{out}");
     // The export's name columns are read past, with a note (validate keeps F12 for them).
@@ -291,15 +265,16 @@ fn csv_utf8_with_bom_and_a_mac_typed_name_change_only_the_edit() {
         "{out}"
     );
     assert!(!out.contains("F12"), "{out}");
-    let (code, stdout, _) = run_offline(dir.path(), &["validate", "bom.csv"]);
+    let (code, stdout, _) = run_offline(dir.path(), &["validate", "bom.csv"]).parts();
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("F12"), "{stdout}");
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["import", "bom.csv", "--yes", "--report", "r.csv"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert_report(
         &dir.path().join("r.csv"),
@@ -342,7 +317,7 @@ fn csv_ansi_with_question_marks_writes_only_the_admins_edit() {
         "--report",
         "r.csv",
     ];
-    let (code, out) = run(&h, dir.path(), &args);
+    let (code, out) = run_in(&h, dir.path(), &args).code_all();
     assert_eq!(code, 1, "invalid rows: {out}");
     if out.contains("F18") {
         // Too few names to tell Windows-1252 from its neighbours for sure: the file is refused
@@ -350,7 +325,7 @@ fn csv_ansi_with_question_marks_writes_only_the_admins_edit() {
         assert!(out.contains("--encoding cp1252"), "{out}");
         assert_eq!(names(&h), before, "a refused file changes nothing");
         args.extend(["--encoding", "cp1252"]);
-        let (code, out) = run(&h, dir.path(), &args);
+        let (code, out) = run_in(&h, dir.path(), &args).code_all();
         assert_eq!(code, 1, "invalid rows: {out}");
     }
     assert_report(
@@ -381,7 +356,7 @@ fn update_refuses_to_set_a_garbled_copy_unless_allowed() {
         "lastName=KrÃƒÂ¼ger",
         "--yes",
     ];
-    let (code, out) = run(&h, dir.path(), &args);
+    let (code, out) = run_in(&h, dir.path(), &args).code_all();
     assert_eq!(code, 1, "{out}");
     let report = read_report(&dir.path().join("update.report.csv"));
     assert_eq!(report.len(), 1, "{report:?}");
@@ -391,7 +366,7 @@ fn update_refuses_to_set_a_garbled_copy_unless_allowed() {
 
     let mut allowed = args.to_vec();
     allowed.push("--allow-damaged-text");
-    let (code, out) = run(&h, dir.path(), &allowed);
+    let (code, out) = run_in(&h, dir.path(), &allowed).code_all();
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         names(&h)["anna.krueger@univ.example"].1,
@@ -417,19 +392,21 @@ fn strict_import_refuses_rows_with_warnings() {
         format!("{HEADER}\n,new@univ.example, Nora,Lind,new@univ.example,,{user_type},active,\n"),
     )
     .expect("write");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["import", "w.csv", "--dry-run", "--report", "a.csv"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("[warning: W01]"), "the plan marks it: {out}");
     assert!(out.contains("1 row with warnings (W01: 1)"), "{out}");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["import", "w.csv", "--yes", "--strict", "--report", "b.csv"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "{out}");
     let rows = read_report(&dir.path().join("b.csv"));
     assert_eq!(rows[0]["outcome"], "invalid", "{rows:?}");
@@ -452,11 +429,12 @@ fn strict_import_refuses_rows_with_warnings() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["warningsByRule"]["W01"], 1, "{v}");
     // The HTML verdict of a dry run counts the warned rows by rule.
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["import", "w.csv", "--dry-run", "--report", "page.html"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let page = std::fs::read_to_string(dir.path().join("page.html")).expect("page");
     assert!(
@@ -489,7 +467,8 @@ fn nfd_and_nfc_usernames_are_the_same_name() {
             format!(",JOSE\u{301}@univ.example,José,García,jose@univ.example,,{t},active,"),
         ],
     );
-    let (code, stdout, _) = run_offline(dir.path(), &["validate", "dup.csv", "--report", "r.csv"]);
+    let (code, stdout, _) =
+        run_offline(dir.path(), &["validate", "dup.csv", "--report", "r.csv"]).parts();
     assert_eq!(code, 1, "{stdout}");
     let rows = read_report(&dir.path().join("r.csv"));
     assert_eq!(rows[0]["codes"], "", "{rows:?}");
@@ -522,7 +501,8 @@ fn nfd_and_nfc_usernames_are_the_same_name() {
             "--report",
             "t.csv",
         ],
-    );
+    )
+    .parts();
     assert_eq!(code, 1, "{stdout}{stderr}");
     let rows = read_report(&dir.path().join("t.csv"));
     assert!(rows[0]["codes"].contains("U05"), "{rows:?}");
@@ -542,7 +522,8 @@ fn excel_scientific_notation_and_lost_characters_are_errors() {
             format!(",di@univ.example,Di,Kr\u{FFFD}ger,di@univ.example,,{t},active,"),
         ],
     );
-    let (code, stdout, _) = run_offline(dir.path(), &["validate", "sci.csv", "--report", "r.csv"]);
+    let (code, stdout, _) =
+        run_offline(dir.path(), &["validate", "sci.csv", "--report", "r.csv"]).parts();
     assert_eq!(code, 1, "{stdout}");
     let rows = read_report(&dir.path().join("r.csv"));
     assert!(rows[0]["codes"].contains("T03"), "{rows:?}");
@@ -578,14 +559,16 @@ fn excel_scientific_notation_and_lost_characters_are_errors() {
             "--report",
             "s.csv",
         ],
-    );
+    )
+    .parts();
     assert_eq!(code, 1, "{stdout}");
     let rows = read_report(&dir.path().join("s.csv"));
     assert!(rows[0]["codes"].contains("T03"), "{rows:?}");
     let (_, stdout, stderr) = run_offline(
         dir.path(),
         &["fix", "sso.csv", "-o", "fixed.csv", "--sso-brand", "univ"],
-    );
+    )
+    .parts();
     let fixed = std::fs::read_to_string(dir.path().join("fixed.csv")).expect("the copy");
     assert!(!fixed.contains("E+11#univ"), "{fixed}\n{stdout}{stderr}");
     assert!(fixed.contains("20231234#univ"), "{fixed}");
@@ -599,7 +582,8 @@ fn excel_scientific_notation_and_lost_characters_are_errors() {
             "--report",
             "f.csv",
         ],
-    );
+    )
+    .parts();
     assert_eq!(code, 1, "the copy still names the problem: {stdout}");
     assert!(read_report(&dir.path().join("f.csv"))[0]["codes"].contains("T03"));
 }
@@ -618,7 +602,7 @@ fn errors_come_first_in_every_problem_list() {
     write(dir.path(), "late.csv", &rows);
     let error_line = "line 27";
 
-    let (code, stdout, _) = run_offline(dir.path(), &["validate", "late.csv"]);
+    let (code, stdout, _) = run_offline(dir.path(), &["validate", "late.csv"]).parts();
     assert_eq!(code, 1, "{stdout}");
     let list = stdout
         .split("problems, first")
@@ -641,7 +625,8 @@ fn errors_come_first_in_every_problem_list() {
     assert_eq!(samples[0]["line"], 27, "{samples}");
     assert_eq!(samples.as_array().map(Vec::len), Some(20));
 
-    let (code, _, _) = run_offline(dir.path(), &["validate", "late.csv", "--report", "p.html"]);
+    let (code, _, _) =
+        run_offline(dir.path(), &["validate", "late.csv", "--report", "p.html"]).parts();
     assert_eq!(code, 1);
     let page = std::fs::read_to_string(dir.path().join("p.html")).expect("page");
     let table = page.split("<tbody>").nth(1).expect("the rows table");
@@ -660,7 +645,8 @@ fn errors_come_first_in_every_problem_list() {
             "--report",
             "i.csv",
         ],
-    );
+    )
+    .parts();
     assert_eq!(code, 1, "{stdout}");
     let list = stdout
         .split("problems, first")

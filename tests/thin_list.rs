@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report, write_user_file};
+use support::{qusers, read_report, run_in, write_user_file};
 
 /// `GET path` on the simulator, the JSON answer's `result`.
 fn get_json(h: &SimHandle, path: &str) -> serde_json::Value {
@@ -64,21 +64,6 @@ fn expirations(h: &SimHandle) -> Vec<(String, String)> {
             })
             .collect()
     })
-}
-
-fn run(h: &SimHandle, dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = qusers()
-        .current_dir(dir)
-        .args(args)
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
@@ -157,11 +142,12 @@ fn an_export_writes_every_expiration_date_and_no_details_says_it_did_not() {
     let h = sim(250, false);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("users.csv");
-    let (code, stdout, stderr) = run(
+    let (code, stdout, stderr) = run_in(
         &h,
         dir.path(),
         &["export", "-o", "users.csv", "--format", "json"],
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{stderr}");
     let rows = csv_rows(&file);
     assert_eq!(rows.len(), 251);
@@ -193,11 +179,12 @@ fn an_export_writes_every_expiration_date_and_no_details_says_it_did_not() {
     assert_eq!(base["users"][id]["expirationDate"], *date);
 
     // Without details: the column is empty, and the summary and the snapshot say why.
-    let (code, _, stderr) = run(
+    let (code, _, stderr) = run_in(
         &h,
         dir.path(),
         &["export", "-o", "thin.csv", "--no-details"],
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("--no-details: expiration dates were not read"),
@@ -220,18 +207,20 @@ fn an_export_writes_every_expiration_date_and_no_details_says_it_did_not() {
 fn an_unchanged_export_imports_with_no_write() {
     let h = sim(250, false);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, _, stderr) = run(
+    let (code, _, stderr) = run_in(
         &h,
         dir.path(),
         &["export", "--for-update", "-o", "users.csv"],
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{stderr}");
     let before = h.stats();
-    let (code, stdout, stderr) = run(
+    let (code, stdout, stderr) = run_in(
         &h,
         dir.path(),
         &["import", "users.csv", "--report", "r.csv", "--yes"],
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{stdout}{stderr}");
     let after = h.stats();
     assert_eq!(after.writes, before.writes, "no write: {stdout}");
@@ -282,7 +271,7 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
             format!("{other},{other_name},,,,,,,06/30/2030"),
         ],
     );
-    let (code, stdout, stderr) = run(
+    let (code, stdout, stderr) = run_in(
         &h,
         dir.path(),
         &[
@@ -292,7 +281,8 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
             "dates.report.csv",
             "--yes",
         ],
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{stdout}{stderr}");
     let report = read_report(&dir.path().join("dates.report.csv"));
     assert!(
@@ -328,7 +318,7 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
         "{stdout}"
     );
 
-    let (code, stdout, stderr) = run(
+    let (code, stdout, stderr) = run_in(
         &h,
         dir.path(),
         &[
@@ -338,7 +328,8 @@ fn a_changed_expiration_date_is_undone_to_its_real_prior_value() {
             "undo.report.csv",
             "--yes",
         ],
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stored(&id).as_deref(), Some(prior.as_str()), "restored");
 }

@@ -18,20 +18,15 @@ fn export_counts_retries_and_asks_for_support_above_four_percent() {
     })
     .expect("sim");
     let dir = tempfile::tempdir().expect("tmp");
-    let out = qusers()
-        .args(["export", "--no-details", "--format", "json", "-o"])
-        .arg(dir.path().join("users.csv"))
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .args(["export", "--no-details", "--format", "json", "-o"])
+            .arg(dir.path().join("users.csv"))
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json summary");
     let t = &v["transient"];
     let failed = h.stats().failed;
     assert!(failed > 0);
@@ -48,14 +43,14 @@ fn export_counts_retries_and_asks_for_support_above_four_percent() {
     assert!(!ids.is_empty() && ids.len() <= 5, "{v}");
     assert_eq!(v["usersSeen"], 1_001);
 
-    let out = qusers()
-        .args(["export", "--no-details", "-o"])
-        .arg(dir.path().join("users2.csv"))
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .args(["export", "--no-details", "-o"])
+            .arg(dir.path().join("users2.csv"))
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    let stderr = out.stderr.as_str();
     assert!(stderr.contains("after 5xx"), "{stderr}");
     assert!(stderr.contains("contact support"), "{stderr}");
     assert!(stderr.contains("request ids"), "{stderr}");
@@ -70,14 +65,14 @@ fn a_clean_export_gives_no_support_advice() {
     })
     .expect("sim");
     let dir = tempfile::tempdir().expect("tmp");
-    let out = qusers()
-        .args(["export", "-o"])
-        .arg(dir.path().join("users.csv"))
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = support::run(
+        qusers()
+            .args(["export", "-o"])
+            .arg(dir.path().join("users.csv"))
+            .args(["--base-url", &h.url()])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
+    );
+    let stderr = out.stderr.as_str();
     assert!(
         stderr.contains("retries: 0 after 429, 0 after 5xx"),
         "{stderr}"
@@ -111,22 +106,17 @@ fn the_import_summary_carries_the_counts() {
         ));
     }
     std::fs::write(&file, text).expect("write");
-    let out = qusers()
-        .arg("import")
-        .arg(&file)
-        .arg("--report")
-        .arg(dir.path().join("report.csv"))
-        .args(["--base-url", &h.url(), "--yes", "--format", "json"])
-        .env("QUALTRICS_API_TOKEN", TOKEN)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::run(
+        qusers()
+            .arg("import")
+            .arg(&file)
+            .arg("--report")
+            .arg(dir.path().join("report.csv"))
+            .args(["--base-url", &h.url(), "--yes", "--format", "json"])
+            .env("QUALTRICS_API_TOKEN", TOKEN),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v["transient"]["retries429"], h.stats().rate_limited, "{v}");
     assert!(v["transient"]["retries429"].as_u64().expect("n") >= 4);
 }

@@ -4,28 +4,9 @@
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use qusers::sim::{self, SimConfig, SimHandle};
-use support::{qusers, read_report};
-
-fn run(h: &SimHandle, dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = qusers()
-        .current_dir(dir)
-        .args(args)
-        .args(["--base-url", &h.url()])
-        .env("QUALTRICS_API_TOKEN", h.token())
-        .output()
-        .expect("runs");
-    (
-        out.status.code().expect("exit code"),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use support::{read_report, run_in};
 
 /// id → (division, type, status, first name), every user.
 fn state(h: &SimHandle) -> BTreeMap<String, [String; 4]> {
@@ -91,7 +72,7 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
     let set = format!("accountType={new_type}");
 
     // A dry run: the plan, nothing sent.
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -104,7 +85,8 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
             "--max-changes",
             "100",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("user-type changes: {to_change}")),
@@ -112,7 +94,7 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
     );
     assert_eq!(puts(&h), 0);
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -125,7 +107,8 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
             "--max-changes",
             "100",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert_eq!(puts(&h), to_change as u64, "one PUT per user that changes");
     let after = state(&h);
@@ -147,7 +130,7 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
         "every selected user has a row"
     );
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -159,7 +142,8 @@ fn update_changes_exactly_the_selected_users_and_its_undo_reverts_them() {
             "--max-changes",
             "100",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     assert_eq!(state(&h), before, "the undo reverts every change");
 }
@@ -172,15 +156,16 @@ fn update_is_braked_protects_admins_and_needs_a_selection() {
     })
     .expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["update", "--set", "accountStatus=disabled", "--yes"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--all"), "{out}");
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -191,7 +176,8 @@ fn update_is_braked_protects_admins_and_needs_a_selection() {
             "accountStatus=disabled",
             "--yes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("disables") && out.contains("--allow-mass-changes"),
@@ -199,7 +185,7 @@ fn update_is_braked_protects_admins_and_needs_a_selection() {
     );
     assert_eq!(puts(&h), 0);
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -211,7 +197,8 @@ fn update_is_braked_protects_admins_and_needs_a_selection() {
             "--yes",
             "--allow-mass-changes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 0, "{out}");
     let admin = h.with_store(|s| s.admin_id.clone());
     let s = state(&h);
@@ -224,11 +211,12 @@ fn update_is_braked_protects_admins_and_needs_a_selection() {
     let admin_row = report.iter().find(|r| r["userID"] == admin).expect("row");
     assert_eq!(admin_row["outcome"], "skipped");
 
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &["update", "--all", "--set", "userName=x@y.org"],
-    );
+    )
+    .code_all();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("cannot set"), "{out}");
 }
@@ -242,7 +230,7 @@ fn a_division_name_is_refused_rather_than_selecting_every_user() {
     .expect("sim");
     let before = state(&h);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, out) = run(
+    let (code, out) = run_in(
         &h,
         dir.path(),
         &[
@@ -254,7 +242,8 @@ fn a_division_name_is_refused_rather_than_selecting_every_user() {
             "--allow-mass-changes",
             "--yes",
         ],
-    );
+    )
+    .code_all();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("by its id (DV_…)"), "{out}");
     assert!(out.contains("qusers export --division"), "{out}");

@@ -10,20 +10,16 @@ use support::{fixture, qusers, report_rows, row, Row};
 fn validate(name: &str, extra: &[&str]) -> (i32, Vec<Row>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.csv");
-    let out = qusers()
-        .arg("validate")
-        .arg(fixture(name))
-        .arg("--report")
-        .arg(&report)
-        .args(extra)
-        .output()
-        .expect("runs");
-    let code = out.status.code().expect("exit code");
-    (
-        code,
-        report_rows(&report),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(fixture(name))
+            .arg("--report")
+            .arg(&report)
+            .args(extra),
+    );
+    let code = out.code;
+    (code, report_rows(&report), out.stdout.clone())
 }
 
 #[test]
@@ -387,14 +383,14 @@ fn fixtures_cover_the_catalog() {
 
 #[test]
 fn several_files_each_summarised_worst_exit_code() {
-    let out = qusers()
-        .arg("validate")
-        .arg(fixture("valid_create.csv"))
-        .arg(fixture("iso_dates.csv"))
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(fixture("valid_create.csv"))
+            .arg(fixture("iso_dates.csv")),
+    );
+    assert_eq!(Some(out.code), Some(1));
+    let stdout = out.stdout.as_str();
     assert!(stdout.contains("valid_create.csv: valid"), "{stdout}");
     assert!(stdout.contains("iso_dates.csv: INVALID"), "{stdout}");
 }
@@ -412,15 +408,15 @@ fn missing_file_exits_2_naming_it() {
 fn json_summary_and_jsonl_report() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("r.jsonl");
-    let out = qusers()
-        .arg("validate")
-        .arg(fixture("iso_dates.csv"))
-        .args(["--format", "json", "--report"])
-        .arg(&report)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg(fixture("iso_dates.csv"))
+            .args(["--format", "json", "--report"])
+            .arg(&report),
+    );
+    assert_eq!(Some(out.code), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON object");
     assert_eq!(v["verdict"], "invalid");
     assert_eq!(v["files"][0]["error"], 2);
     assert_eq!(v["files"][0]["rules"][0]["code"], "D03");
@@ -446,18 +442,15 @@ fn stdin_is_read_as_csv() {
 
 #[test]
 fn rules_lists_every_code() {
-    let out = qusers()
-        .args(["rules", "--format", "json"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let out = support::run(qusers().args(["rules", "--format", "json"]));
+    assert_eq!(Some(out.code), Some(0));
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v.len(), qusers::rules::RULES.len());
     assert!(v
         .iter()
         .all(|r| r["hint"].as_str().is_some_and(|h| !h.is_empty())));
-    let text = qusers().arg("rules").output().expect("runs");
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = support::run(qusers().arg("rules"));
+    let text = text.stdout.as_str();
     for r in qusers::rules::RULES {
         assert!(text.contains(r.id), "{}", r.id);
     }
@@ -482,8 +475,8 @@ fn template_writes_the_header_and_validates_as_header_only() {
         .expect("tsv")
         .contains("userID\tuserName"));
     for p in [&csv, &tsv] {
-        let out = qusers().arg("validate").arg(p).output().expect("runs");
-        assert_eq!(out.status.code(), Some(0));
+        let out = support::run(qusers().arg("validate").arg(p));
+        assert_eq!(Some(out.code), Some(0));
     }
     qusers()
         .arg("template")
@@ -494,11 +487,11 @@ fn template_writes_the_header_and_validates_as_header_only() {
 
 #[test]
 fn text_summary_snapshot() {
-    let out = qusers()
-        .arg("validate")
-        .arg("semicolon_excel.csv")
-        .current_dir(fixture(""))
-        .output()
-        .expect("runs");
-    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+    let out = support::run(
+        qusers()
+            .arg("validate")
+            .arg("semicolon_excel.csv")
+            .current_dir(fixture("")),
+    );
+    insta::assert_snapshot!(out.stdout.as_str());
 }

@@ -44,19 +44,14 @@ fn write_row(ws: &mut rust_xlsxwriter::Worksheet, row: u32, cells: &[String]) {
 
 /// Runs `qusers ARGS` in `dir`; (exit code, stdout and stderr).
 fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o = qusers()
-        .current_dir(dir)
-        .args(args)
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .expect("runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    let run = support::run(
+        qusers()
+            .current_dir(dir)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(120)),
     );
-    assert!(!text.contains("panicked"), "{text}");
-    (o.status.code().expect("exited, not killed"), text)
+    assert!(!run.all().contains("panicked"), "{run:?}");
+    run.code_all()
 }
 
 // ---------------------------------------------------------------------------------------
