@@ -1,30 +1,27 @@
 //! `import --upsert` decided by the checks: the validation summary counts an upserted row as
 //! the update it is, exactly as it counts the same row with its userID filled in.
 
+use std::path::{Path, PathBuf};
+
 use qusers::file::{ReadOptions, Source};
 use qusers::import::{
     FileInput, ImportOptions, Importer, InstanceFrom, NoProgress, Planned, PlannedImport,
 };
 use qusers::validate::FileSummary;
 
-use crate::support::HEADER;
+use crate::support::write_user_file;
 
 const ANN: &str = "UR_aaaaaaaaaaa";
 const BO: &str = "UR_bbbbbbbbbbb";
 
-fn write(dir: &std::path::Path, name: &str, rows: &[String]) -> std::path::PathBuf {
+fn write(dir: &Path, name: &str, rows: &[String]) -> PathBuf {
     let path = dir.join(name);
-    let mut text = format!("{HEADER}\n");
-    for r in rows {
-        text.push_str(r);
-        text.push('\n');
-    }
-    std::fs::write(&path, text).expect("write the file");
+    write_user_file(&path, rows);
     path
 }
 
 /// A dry run of `rows` against an export of Ann and Bo: the plan and the summary it shows.
-fn prepare(dir: &std::path::Path, name: &str, rows: &[String], upsert: bool) -> PlannedImport {
+fn prepare(dir: &Path, name: &str, rows: &[String], upsert: bool) -> PlannedImport {
     let export = write(
         dir,
         "export.csv",
@@ -108,4 +105,84 @@ fn an_upserted_row_is_counted_as_the_update_it_is() {
     assert_eq!((v.creates, v.updates, v.error), (3, 0, 2));
     let codes: Vec<_> = v.rules.iter().map(|r| (r.code, r.rows)).collect();
     assert_eq!(codes, [("U05", 2), ("N04", 1), ("W01", 1)]);
+}
+
+#[test]
+fn a_create_an_interrupted_run_sent_stays_a_create_on_an_upsert_resume() {
+    use qusers::api::{BaseUrl, Client, ClientOptions, NewUser, Token};
+    use qusers::import::{content_hash, Journal, JournalEntry, Outcome};
+    use qusers::sim::{self, SimConfig};
+
+    let h = sim::spawn(SimConfig::default()).expect("sim");
+    let ty = h.with_store(|s| {
+        let mut types = s.user_types.keys();
+        types.find(|t| *t != "UT_BRANDADMIN").cloned()
+    });
+    let ty = ty.expect("a user type");
+    let client = Client::new(
+        BaseUrl::parse(&h.url()).expect("url"),
+        Token::new(h.token()).expect("token"),
+        ClientOptions::default(),
+    )
+    .expect("client");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "late.csv",
+        &[format!(",late@x.org,Late,Comer,late@x.org,,{ty},active,")],
+    );
+    let input = FileInput {
+        source: Source::Path(path),
+        read: ReadOptions::default(),
+    };
+    let report = dir.path().join("late.report.csv");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // The interrupted run sent the create and lost its answer; the user is there now, so its
+    // own create makes the username taken.
+    let me = rt.block_on(client.whoami()).expect("whoami");
+    let start = JournalEntry::Start {
+        input: input.source.name(),
+        input_sha256: content_hash(&input.source).expect("hash"),
+        target: client.base().to_string(),
+        brand_id: me.brand_id,
+        user_id: me.user_id,
+    };
+    let mut journal = Journal::create(&Journal::path_for(&report), start).expect("journal");
+    let sending = JournalEntry::Sending {
+        row: 1,
+        username: "late@x.org".into(),
+    };
+    journal.append(&sending).expect("append");
+    drop(journal);
+    let late = NewUser {
+        username: "late@x.org".into(),
+        first_name: "Late".into(),
+        last_name: "Comer".into(),
+        user_type: ty.clone(),
+        email: "late@x.org".into(),
+        language: "EN".into(),
+        ..NewUser::default()
+    };
+    rt.block_on(client.create_user(&late))
+        .expect("the create lands");
+
+    let mut opts = ImportOptions::new(&report);
+    (opts.resume, opts.dry_run, opts.upsert) = (true, true, true);
+    let prepared = rt
+        .block_on(
+            Importer::new(&input, Some(client.clone()), InstanceFrom::Api, opts)
+                .prepare(&NoProgress),
+        )
+        .expect("prepare");
+    // Found as the create it was, not upserted into an update of itself.
+    let row = &prepared.plan.rows[0];
+    assert_eq!(row.input.action.as_str(), "create");
+    match &row.planned {
+        Planned::Carried(result) => assert_eq!(result.outcome, Outcome::Created, "{result:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(row.notes.is_empty(), "{:?}", row.notes);
 }
