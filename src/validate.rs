@@ -83,6 +83,7 @@ pub struct CheckedRow<'a> {
     pub at: RowRef,
     pub record: Record<'a>,
     pub map: &'a ColumnMap,
+    /// What an import does with the row, as the checks read it (an upsert is an update).
     pub action: Action,
     pub problems: &'a [Problem],
     pub verdict: Verdict,
