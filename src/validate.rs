@@ -18,7 +18,7 @@ use crate::file::{
 use crate::instance::Instance;
 use crate::rules::{
     check_row, duplicate_problems, CheckCtx, Code, CrossKeys, CrossRow, FirstLines, Problem,
-    Severity,
+    Severity, Upsert,
 };
 /// Re-exported where the sinks found it before it moved to the ground floor.
 pub use crate::vocab::row::Verdict;
@@ -43,6 +43,9 @@ pub struct ValidateOptions {
     /// past Qualtrics' row limit is invalid whatever else it holds, so a check that must stay
     /// within a memory budget may stop remembering there.
     pub duplicate_rows: Option<u64>,
+    /// `import --upsert`: a create whose username the instance has is checked, counted and
+    /// handed on as an update of that user.
+    pub upsert: Option<Upsert>,
 }
 
 impl ValidateOptions {
@@ -55,6 +58,7 @@ impl ValidateOptions {
             // Memory stays flat however many rows come: past the row limit the file is
             // invalid anyway (F07), and F07 says from which row on duplicates went unchecked.
             duplicate_rows: Some(file::MAX_ROWS),
+            upsert: None,
         }
     }
 }
@@ -79,6 +83,7 @@ pub struct CheckedRow<'a> {
     pub at: RowRef,
     pub record: Record<'a>,
     pub map: &'a ColumnMap,
+    /// What an import does with the row, as the checks read it (an upsert is an update).
     pub action: Action,
     pub problems: &'a [Problem],
     pub verdict: Verdict,
@@ -395,6 +400,8 @@ struct Checked {
     /// The block is one line the reader could not read as a record.
     broken: Option<Broken>,
     problems: Vec<Vec<Problem>>,
+    /// What an import does with each row, as the checks read it.
+    actions: Vec<Action>,
     keys: Vec<CrossKeys>,
     /// The line each row's username and userID were first seen on (`None`: not looked up).
     name_first: Vec<Option<u64>>,
@@ -417,6 +424,7 @@ fn check_block(
         records,
         broken,
         problems,
+        actions,
         keys,
         encoded,
         ends,
@@ -424,10 +432,12 @@ fn check_block(
     } = block;
     let n = records.len();
     problems.clear();
+    actions.clear();
     keys.clear();
     encoded.clear();
     ends.clear();
     problems.reserve(n);
+    actions.reserve(n);
     keys.reserve(n);
     if encoder.is_some() {
         // Room for the report rows at once, more than they take: growing by doubling would
@@ -437,19 +447,24 @@ fn check_block(
     }
     for i in 0..n {
         let rec = records.get(i);
+        let number = first_row + i as u64;
         let mut out = Vec::new();
-        match broken {
+        let action = match broken {
             // Its fields are not the user's values: only say what happened to the line.
-            Some(b) => out.push(broken_problem(*b, records.line(i))),
+            Some(b) => {
+                out.push(broken_problem(*b, records.line(i)));
+                Action::of_user_id(trim(ctx.map.field(rec, Col::UserId)))
+            }
             None => {
-                check_row(rec, ctx, &mut out);
+                let action = check_row(rec, number, ctx, &mut out);
                 legacy_fields(records, i, ctx.map, &mut out);
                 quote_across_lines(rec, records.line(i), &mut out);
                 if let Some(sheet) = ctx.sheet {
                     sheet.annotate(records.line(i), ctx.map, &mut out);
                 }
+                action
             }
-        }
+        };
         keys.push(CrossKeys::of(
             trim(ctx.map.field(rec, Col::UserId)),
             trim(ctx.map.field(rec, Col::UserName)),
@@ -458,11 +473,11 @@ fn check_block(
             let row = CheckedRow {
                 at: RowRef {
                     line: records.line(i),
-                    row: first_row + i as u64,
+                    row: number,
                 },
                 record: rec,
                 map: ctx.map,
-                action: Action::of_user_id(trim(ctx.map.field(rec, Col::UserId))),
+                action,
                 verdict: Verdict::of(&out, strict),
                 problems: &out,
             };
@@ -470,6 +485,7 @@ fn check_block(
             ends.push(encoded.len());
         }
         problems.push(out);
+        actions.push(action);
     }
 }
 
@@ -693,7 +709,7 @@ fn consume(
                 },
                 record: rec,
                 map,
-                action: Action::of_user_id(trim(map.field(rec, Col::UserId))),
+                action: block.actions[i],
                 verdict: Verdict::of(problems, opts.strict),
                 problems,
             };
@@ -802,6 +818,7 @@ fn validate_opened(
         today: opts.today,
         sso_brand: sso.as_ref().map(|b| b.id.as_str()),
         sheet: sheet.as_deref(),
+        upsert: opts.upsert.as_ref(),
     };
     tally.summary.sso_brand = sso.clone();
     let encoder = sink.encoder();

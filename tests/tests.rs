@@ -91,6 +91,8 @@ mod thin_list;
 mod transient_stats;
 /// `qusers update` against the simulator
 mod update;
+/// `import --upsert` decided before the tally: an upserted row counts as the update it is
+mod upsert_tally;
 /// `qusers validate` on every fixture
 mod validate;
 /// `qusers sim` and `qusers whoami` as an admin runs them, and the token never shown

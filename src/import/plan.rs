@@ -22,8 +22,6 @@ pub struct PlanOptions {
     pub language: String,
     /// New users get a random password (never stored); `false` for SSO brands.
     pub passwords: bool,
-    /// A create whose username exists in the instance (any case) updates that user instead.
-    pub upsert: bool,
     /// The snapshot the export left beside the file: fields are merged three ways.
     pub base: Option<Base>,
     /// Which side wins a field changed both in the file and in Qualtrics since the export.
@@ -41,7 +39,6 @@ impl Default for PlanOptions {
             skip_invalid: false,
             language: "en".into(),
             passwords: true,
-            upsert: false,
             base: None,
             prefer: None,
             protect: Protect::default(),
@@ -189,8 +186,6 @@ pub struct Plan {
     pub rows: Vec<PlannedRow>,
     /// Rows with errors, when nothing is imported because of them.
     pub blocked_by_invalid: bool,
-    /// `--upsert` rows: (line, the findings it dropped, the row's verdict before).
-    pub upserted: Vec<(u64, Vec<Code>, Verdict)>,
     /// Rows the plan found would write damaged text (T01): (line, row, the problem added, the
     /// row's verdict before).
     pub damaged: Vec<(u64, u64, Problem, Verdict)>,
@@ -308,26 +303,6 @@ pub fn plan(
     opts: &PlanOptions,
     mut carried: HashMap<u64, RowResult>,
 ) -> Plan {
-    // --upsert first: a create that finds its username in the instance is no longer invalid.
-    let mut upserted = HashMap::new();
-    let mut dropped = Vec::new();
-    if opts.upsert {
-        for row in &mut rows {
-            if carried.contains_key(&row.row) {
-                continue;
-            }
-            let (codes, verdict) = (row.problems.clone(), row.verdict);
-            if let Some(id) = upsert(row, instance) {
-                upserted.insert(row.row, id);
-                let gone = codes
-                    .iter()
-                    .map(|p| p.code)
-                    .filter(|c| !row.problems.iter().any(|p| p.code == *c))
-                    .collect();
-                dropped.push((row.line, gone, verdict));
-            }
-        }
-    }
     // Never write damage over a good value: an update whose text is a garbled copy of what
     // Qualtrics has is an error for its row, decided before anything is planned (so that,
     // without --skip-invalid, it stops the import as any invalid row does).
@@ -336,9 +311,7 @@ pub fn plan(
         if carried.contains_key(&row.row) || row.empty || row.action != Action::Update {
             continue;
         }
-        let id = upserted
-            .get(&row.row)
-            .map_or(row.get(Col::UserId), String::as_str);
+        let id = upserted_id(row, instance).unwrap_or(row.get(Col::UserId));
         let Some(current) = instance.by_id(id) else {
             continue;
         };
@@ -373,7 +346,7 @@ pub fn plan(
             let planned = match carried.remove(&input.row) {
                 Some(result) => Planned::Carried(result),
                 None => {
-                    let upsert_id = upserted.get(&input.row).map(String::as_str);
+                    let upsert_id = upserted_id(&input, instance);
                     if let Some(id) = upsert_id {
                         notes.push(format!(
                             "upsert: {} exists in the instance as {id}",
@@ -402,7 +375,6 @@ pub fn plan(
     Plan {
         rows: planned,
         blocked_by_invalid: blocked,
-        upserted: dropped,
         damaged,
     }
 }
@@ -548,79 +520,14 @@ pub(super) fn make_strict(
     summary.valid = summary.error == 0 && summary.file_problems.is_empty();
 }
 
-/// The validation summary as `--upsert` leaves it: the findings upserted rows no longer have
-/// (U05 "username taken", what only a create needs) are no longer counted, and those rows
-/// count as the updates they became.
-pub(super) fn forget_upserted(summary: &mut crate::validate::FileSummary, plan: &Plan) {
-    use crate::validate::Verdict as V;
-    // Rows by line, once: looking each upserted row up in the plan would be quadratic.
-    let by_line: HashMap<u64, &PlannedRow> = match plan.upserted.is_empty() {
-        true => HashMap::new(),
-        false => plan.rows.iter().map(|r| (r.input.line, r)).collect(),
-    };
-    for (line, gone, before) in &plan.upserted {
-        let Some(row) = by_line.get(line) else {
-            continue;
-        };
-        fn count(s: &mut crate::validate::FileSummary, v: V) -> &mut u64 {
-            match v {
-                V::Ok => &mut s.ok,
-                V::Warning => &mut s.warning,
-                V::Error => &mut s.error,
-            }
-        }
-        let c = count(summary, *before);
-        *c = c.saturating_sub(1);
-        *count(summary, row.input.verdict) += 1;
-        summary.creates = summary.creates.saturating_sub(1);
-        summary.updates += 1;
-        for code in gone {
-            let id = code.id();
-            for rc in summary.rules.iter_mut().filter(|rc| rc.code == id) {
-                rc.rows = rc.rows.saturating_sub(1);
-                rc.lines.retain(|l| l != line);
-            }
-            summary
-                .samples
-                .retain(|s| !(s.line == *line && s.code == id));
-        }
-    }
-    summary.rules.retain(|rc| rc.rows > 0);
-    summary.valid = summary.valid
-        || (summary.error == 0
-            && !summary
-                .file_problems
-                .iter()
-                .any(|p| p.severity == crate::rules::Severity::Error));
-}
-
-/// `--upsert`: a create row whose username the instance has becomes an update of that user.
-/// The "username taken" problem goes (the row no longer creates anything); the row's action
-/// becomes `update`. Returns the user's id.
-fn upsert(row: &mut InputRow, instance: &Instance) -> Option<String> {
-    if row.action != Action::Create || row.empty || !row.get(Col::UserId).is_empty() {
+/// The user an `--upsert` row updates. The checks decided the upsert (see
+/// [`crate::rules::Upsert`]): they hand on a create whose username the instance has as an
+/// update, which alone has no userID; its user is looked up again here, as the checks found it.
+fn upserted_id<'i>(row: &InputRow, instance: &'i Instance) -> Option<&'i str> {
+    if row.action != Action::Update || row.empty || !row.get(Col::UserId).is_empty() {
         return None;
     }
-    let user = crate::rules::user_named(instance, row.get(Col::UserName))?;
-    row.problems.retain(|p| p.code != Code::UserNameTaken);
-    // Update rows may leave cells empty: what only a create needs is no longer missing.
-    row.problems.retain(|p| {
-        !matches!(
-            p.code,
-            Code::FirstNameMissing | Code::LastNameMissing | Code::EmailMissing
-        )
-    });
-    row.verdict = row
-        .problems
-        .iter()
-        .map(|p| match p.severity(false) {
-            crate::rules::Severity::Error => Verdict::Error,
-            crate::rules::Severity::Warning => Verdict::Warning,
-        })
-        .max_by_key(|v| *v as u8)
-        .unwrap_or(Verdict::Ok);
-    row.action = Action::Update;
-    Some(user.id.to_string())
+    crate::rules::user_named(instance, row.get(Col::UserName)).map(|u| u.id)
 }
 
 /// The update fields in file order: (name, column, the instance's value).
@@ -1086,7 +993,7 @@ mod tests {
     }
 
     #[test]
-    fn upsert_turns_a_create_of_a_taken_username_into_an_update() {
+    fn an_upserted_row_updates_the_user_its_username_names() {
         let inst = instance();
         let mut r = row(
             1,
@@ -1117,12 +1024,16 @@ mod tests {
                 ..
             }
         ));
-        let opts = PlanOptions {
-            upsert: true,
-            ..Default::default()
-        };
-        let p = plan(vec![r], &inst, &opts, HashMap::new());
+        // As the checks hand on an upsert: an update with no userID and nothing taken.
+        r.problems.clear();
+        r.verdict = Verdict::Ok;
+        r.action = Action::Update;
+        let p = plan(vec![r], &inst, &PlanOptions::default(), HashMap::new());
         assert!(!p.blocked_by_invalid);
+        assert_eq!(
+            p.rows[0].notes,
+            ["upsert: ANN@x.org exists in the instance as UR_aaaaaaaaaaa"]
+        );
         match only(&p) {
             Planned::Update { id, changes, .. } => {
                 assert_eq!(id, "UR_aaaaaaaaaaa");

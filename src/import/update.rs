@@ -137,11 +137,19 @@ impl ImportInput for UpdateInput {
             .collect())
     }
 
-    fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
+    fn validate(
+        &self,
+        instance: &Instance,
+        upsert: Option<&crate::rules::Upsert>,
+        sink: &mut Collect,
+    ) -> anyhow::Result<FileSummary> {
         let (source, _) = self
             .made
             .get_or_init(|| rows(instance, &self.filter, &self.sets));
-        let opts = ValidateOptions::new(ReadOptions::default(), false);
+        let opts = ValidateOptions {
+            upsert: upsert.cloned(),
+            ..ValidateOptions::new(ReadOptions::default(), false)
+        };
         Ok(validate_source(source, &opts, Some(instance), sink)?)
     }
 }

@@ -30,6 +30,7 @@ use crate::api::Client;
 use crate::file::{ReadOptions, Source};
 use crate::instance::Instance;
 use crate::report::{companion_csv, is_html_path};
+use crate::rules::Upsert;
 use crate::validate::{validate_source, FileSummary, ValidateOptions};
 
 /// What the workflow tells whoever drives it. Every method has a default that does nothing, so
@@ -69,8 +70,14 @@ pub trait ImportInput: Sync {
     fn fingerprint(&self) -> anyhow::Result<String>;
     /// The division ids the rows use (checked against the API before validating).
     fn division_ids(&self) -> anyhow::Result<BTreeSet<String>>;
-    /// Validates every row with the instance's rules, into `sink`.
-    fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary>;
+    /// Validates every row with the instance's rules, into `sink`; with `upsert`, a create
+    /// whose username the instance has is checked and counted as an update of that user.
+    fn validate(
+        &self,
+        instance: &Instance,
+        upsert: Option<&Upsert>,
+        sink: &mut Collect,
+    ) -> anyhow::Result<FileSummary>;
     /// The file, when there is one: its base snapshot is looked for beside it.
     fn path(&self) -> Option<&Path> {
         None
@@ -96,8 +103,16 @@ impl ImportInput for FileInput {
         Ok(crate::instance::division_ids(&self.source, &self.read)?)
     }
 
-    fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
-        let opts = ValidateOptions::new(self.read.clone(), false);
+    fn validate(
+        &self,
+        instance: &Instance,
+        upsert: Option<&Upsert>,
+        sink: &mut Collect,
+    ) -> anyhow::Result<FileSummary> {
+        let opts = ValidateOptions {
+            upsert: upsert.cloned(),
+            ..ValidateOptions::new(self.read.clone(), false)
+        };
         let mut summary = validate_source(&self.source, &opts, Some(instance), sink)?;
         super::plan::accept_export_layout(&mut summary, &mut sink.file_problems);
         Ok(summary)
@@ -295,7 +310,7 @@ impl<'a> Importer<'a> {
             }
         }
         let mut instance = self.load_instance(progress).await?;
-        let (mut collect, mut validation) = self.validate(&instance, found.is_some())?;
+        let (mut collect, mut validation) = self.validate(&instance, found.as_ref())?;
         let file_errors = collect.refused();
         let refused = collect.take_refused();
         let resume = self.resume(found, &mut collect.rows, &instance, progress)?;
@@ -305,7 +320,6 @@ impl<'a> Importer<'a> {
             skip_invalid: self.opts.skip_invalid,
             language: self.opts.language.clone(),
             passwords: self.opts.passwords,
-            upsert: self.opts.upsert,
             base: base_found.map(|(_, b)| b),
             prefer: self.opts.prefer,
             protect: Protect {
@@ -322,7 +336,6 @@ impl<'a> Importer<'a> {
             &resume.sent_updates,
             file_errors,
         );
-        super::plan::forget_upserted(&mut validation, &plan);
         super::plan::count_damaged(&mut validation, &plan);
         // The brake: checked on what this run would send.
         let brake = if file_errors || plan.blocked_by_invalid {
@@ -469,19 +482,30 @@ impl<'a> Importer<'a> {
         Ok(instance)
     }
 
-    /// Step 2: Validate with every rule, the instance's included. The rows of a file refused at
+    /// Step 2: Validate with every rule, the instance's included; `--upsert` is decided here,
+    /// so the tally counts an upserted row as the update it is. The rows of a file refused at
     /// the file level are not held (a resume holds them: the journal's rows are matched).
     fn validate(
         &self,
         instance: &Instance,
-        resuming: bool,
+        resumed: Option<&Resumed>,
     ) -> anyhow::Result<(Collect, FileSummary)> {
         let opts = &self.opts;
-        let mut collect = match resuming {
-            true => Collect::holding_all(),
-            false => Collect::default(),
+        let mut collect = match resumed {
+            Some(_) => Collect::holding_all(),
+            None => Collect::default(),
         };
-        let mut validation = self.input.validate(instance, &mut collect)?;
+        // The rows an interrupted run sent keep what it made of them: a create's own user
+        // makes its username taken now, and the resume reconciles it as the create it was.
+        let upsert = opts.upsert.then(|| Upsert {
+            sent_before: resumed.map_or_else(Default::default, |r| {
+                let sent = r.done.keys().chain(r.sending.keys());
+                sent.chain(r.created.keys()).copied().collect()
+            }),
+        });
+        let mut validation = self
+            .input
+            .validate(instance, upsert.as_ref(), &mut collect)?;
         if opts.strict {
             super::plan::make_strict(
                 &mut collect.rows,

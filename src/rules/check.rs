@@ -1,5 +1,7 @@
 //! The checks of one row (pure, run in parallel) and across rows (in input order).
 
+use std::collections::HashSet;
+
 use jiff::civil::Date;
 
 use super::sso::{sso_username_issue, SsoIssue};
@@ -44,6 +46,18 @@ pub struct CheckCtx<'a> {
     pub sso_brand: Option<&'a str>,
     /// The worksheet the rows come from, when the file is a workbook.
     pub sheet: Option<&'a crate::file::SheetData>,
+    /// `import --upsert`: a create whose username the instance has updates that user.
+    pub upsert: Option<&'a Upsert>,
+}
+
+/// `import --upsert`, as the checks read it: a create row whose username the instance has is
+/// an update of that user. Its action is update, and what only a new user needs is not asked
+/// of it: the username free (U05), first and last name and email filled in (N01, N02, N04).
+#[derive(Clone, Debug, Default)]
+pub struct Upsert {
+    /// Rows (by number) that the journal of an interrupted run of the import names: they keep
+    /// what that run made of them (a create's own user makes its username taken on a resume).
+    pub sent_before: HashSet<u64>,
 }
 
 /// A value in quotes for a message, cut after 60 characters.
@@ -178,7 +192,10 @@ struct Row<'a> {
     /// The same, trimmed once.
     values: [&'a str; 9],
     map: &'a ColumnMap,
+    /// What the userID says: a create when it is empty.
     action: Action,
+    /// A create that updates the user the instance has with its username (see [`Upsert`]).
+    upsert: bool,
 }
 
 impl<'a> Row<'a> {
@@ -190,18 +207,32 @@ impl<'a> Row<'a> {
     fn has(&self, col: Col) -> bool {
         self.map.pos[col as usize].is_some()
     }
+
+    /// The row makes a new user: a create that is no upsert.
+    fn makes_user(&self) -> bool {
+        self.action == Action::Create && !self.upsert
+    }
+
+    /// What the import does with the row: an upsert updates.
+    fn import_action(&self) -> Action {
+        match self.upsert {
+            true => Action::Update,
+            false => self.action,
+        }
+    }
 }
 
-/// Checks one record against every row rule that needs no other row. Appends to `out`, in
-/// the order the report shows: the row's shape, what any value may have wrong, then each
-/// column's own rules.
-pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
+/// Checks one record (data row number `number`) against every row rule that needs no other
+/// row. Appends to `out`, in the order the report shows: the row's shape, what any value may
+/// have wrong, then each column's own rules. Returns what an import does with the row: an
+/// update when it has a userID or is an upsert (see [`Upsert`]), else a create.
+pub fn check_row(rec: Record, number: u64, ctx: &CheckCtx, out: &mut Vec<Problem>) -> Action {
     let map = ctx.map;
     let all = rec.text();
     // The fields are all empty exactly when their text, back to back, trims to nothing.
     if trim_value(all).is_empty() {
         out.push(Problem::new(Code::EmptyRow, "every field is empty"));
-        return;
+        return Action::Create;
     }
     check_field_count(rec.len(), map.width, out);
     let texts: [&str; 9] = std::array::from_fn(|i| map.field(rec, Col::ALL[i]));
@@ -212,14 +243,16 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
             Code::RepeatedHeader,
             "this line repeats the header (userID,userName,…): it is not a user",
         ));
-        return;
+        return Action::of_user_id(values[Col::UserId as usize]);
     }
-    let row = Row {
+    let mut row = Row {
         texts,
         values,
         map,
         action: Action::of_user_id(values[Col::UserId as usize]),
+        upsert: false,
     };
+    row.upsert = is_upsert(&row, number, ctx);
 
     // What any value may have wrong.
     let marks = mark_cells(&row);
@@ -238,6 +271,17 @@ pub fn check_row(rec: Record, ctx: &CheckCtx, out: &mut Vec<Problem>) {
     check_division(row.value(Col::DivisionId), ctx.instance, out);
     check_status(row.value(Col::AccountStatus), out);
     check_expiration(row.value(Col::ExpirationDate), ctx.today, out);
+    row.import_action()
+}
+
+/// Whether a create row is an upsert (see [`Upsert`]): the import asks for upserts, no
+/// interrupted run sent the row, and the instance has a user with its username.
+fn is_upsert(row: &Row, number: u64, ctx: &CheckCtx) -> bool {
+    row.action == Action::Create
+        && ctx.upsert.is_some_and(|u| !u.sent_before.contains(&number))
+        && ctx
+            .instance
+            .is_some_and(|i| user_named(i, row.value(Col::UserName)).is_some())
 }
 
 /// R01: a record with more or fewer fields than the header.
@@ -491,8 +535,8 @@ fn check_user_id(row: &Row, instance: Option<&dyn InstanceFacts>, out: &mut Vec<
     }
 }
 
-/// U01, U03, U02 (or U06/U07 on an SSO brand) and U05: the username of a new user (bulk
-/// update ignores it). Returns the username's shape as an address when it was judged: the
+/// U01, U03, U02 (or U06/U07 on an SSO brand) and U05: the username of a create row (bulk
+/// update ignores it; an upsert's names the user it updates, so it is not taken). Returns the username's shape as an address when it was judged: the
 /// email is usually the same text, whose shape need not be judged twice.
 fn check_user_name(row: &Row, ctx: &CheckCtx, out: &mut Vec<Problem>) -> Option<Option<String>> {
     if row.action != Action::Create || !row.has(Col::UserName) {
@@ -537,7 +581,11 @@ fn check_user_name(row: &Row, ctx: &CheckCtx, out: &mut Vec<Problem>) -> Option<
             )),
         },
     }
-    if let Some(user) = ctx.instance.and_then(|i| user_named(i, name)) {
+    if let Some(user) = ctx
+        .instance
+        .filter(|_| !row.upsert)
+        .and_then(|i| user_named(i, name))
+    {
         out.push(Problem::new(
             Code::UserNameTaken,
             format!("{} is the username of {}", quoted(name), user.id),
@@ -546,7 +594,8 @@ fn check_user_name(row: &Row, ctx: &CheckCtx, out: &mut Vec<Problem>) -> Option<
     name_shape
 }
 
-/// N01, N02 and N03: first and last names, needed on a new user and free of forbidden symbols.
+/// N01, N02 and N03: first and last names, needed on a new user (not on an upsert) and free of
+/// forbidden symbols.
 fn check_names(row: &Row, out: &mut Vec<Problem>) {
     for (col, missing) in [
         (Col::FirstName, Code::FirstNameMissing),
@@ -557,7 +606,7 @@ fn check_names(row: &Row, out: &mut Vec<Problem>) {
         }
         let value = row.value(col);
         if value.is_empty() {
-            if row.action == Action::Create {
+            if row.makes_user() {
                 out.push(Problem::new(missing, format!("{} is empty", col.name())));
             }
         } else {
@@ -572,15 +621,17 @@ fn check_names(row: &Row, out: &mut Vec<Problem>) {
     }
 }
 
-/// N04 and N05: the email of a new user. `name_shape` is the username's shape when it was
-/// judged (see [`check_user_name`]).
+/// N04 and N05: the email of a create row, needed on a new user (not on an upsert).
+/// `name_shape` is the username's shape when it was judged (see [`check_user_name`]).
 fn check_email(row: &Row, name_shape: Option<Option<String>>, out: &mut Vec<Problem>) {
     if row.action != Action::Create || !row.has(Col::Email) {
         return;
     }
     let email = row.value(Col::Email);
     if email.is_empty() {
-        out.push(Problem::new(Code::EmailMissing, "email is empty"));
+        if row.makes_user() {
+            out.push(Problem::new(Code::EmailMissing, "email is empty"));
+        }
     } else if let Some(why) = match name_shape {
         Some(issue) if email == row.value(Col::UserName) => issue,
         _ => email_issue(email),
@@ -742,6 +793,7 @@ mod column_tests {
             values,
             map,
             action: Action::of_user_id(values[0]),
+            upsert: false,
         }
     }
 
@@ -805,6 +857,7 @@ mod column_tests {
             today: Date::new(2026, 6, 1).expect("date"),
             sso_brand: None,
             sheet: None,
+            upsert: None,
         }
     }
 
@@ -995,6 +1048,39 @@ mod column_tests {
         };
         assert_eq!(check_user_name(&create(&map, &[]), &sso, &mut out), None);
         assert_eq!(codes(&out), ["U06"]);
+    }
+
+    #[test]
+    fn an_upsert_is_an_update_asked_nothing_only_a_new_user_needs() {
+        let map = ColumnMap::template();
+        let mut buf = crate::file::RecordBuf::new();
+        // A taken username, with no first name and no email: a new user needs both.
+        let taken = ["", "Ann@X.org", "", "Lee", "", "", "UT_ABC", "active", ""];
+        buf.push(&csv::ByteRecord::from(taken.to_vec()), 2);
+        // A username the instance does not have: a new user whatever the upsert.
+        let free = [
+            "", "bo@x.org", "", "Ng", "bo@x.org", "", "UT_ABC", "active", "",
+        ];
+        buf.push(&csv::ByteRecord::from(free.to_vec()), 3);
+        let check = |upsert: Option<&Upsert>, i: usize| {
+            let ctx = CheckCtx {
+                upsert,
+                ..ctx(&map, Some(&Table))
+            };
+            let mut out = Vec::new();
+            let action = check_row(buf.get(i), i as u64 + 1, &ctx, &mut out);
+            (action, codes(&out))
+        };
+        let as_create = (Action::Create, vec!["U05", "N01", "N04"]);
+        assert_eq!(check(None, 0), as_create, "without --upsert");
+        let upsert = Upsert::default();
+        assert_eq!(check(Some(&upsert), 0), (Action::Update, vec![]));
+        assert_eq!(check(Some(&upsert), 1), (Action::Create, vec!["N01"]));
+        // The row an interrupted run sent as a create stays one (its own user took the name).
+        let resumed = Upsert {
+            sent_before: HashSet::from([1]),
+        };
+        assert_eq!(check(Some(&resumed), 0), as_create);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use crate::vocab::row::Action;
 pub use crate::vocab::rule::{Code, Problem, Rule, Scope, Severity, RULES};
 pub use check::{
     check_row, duplicate_problems, is_header_record, user_named, CheckCtx, CrossKeys, CrossRow,
-    DateOrder, FirstLines,
+    DateOrder, FirstLines, Upsert,
 };
 pub use facts::{InstanceFacts, UserFacts};
 pub use sso::{

@@ -400,12 +400,20 @@ impl ImportInput for SyncInput<'_> {
             .collect())
     }
 
-    fn validate(&self, instance: &Instance, sink: &mut Collect) -> anyhow::Result<FileSummary> {
+    fn validate(
+        &self,
+        instance: &Instance,
+        upsert: Option<&crate::rules::Upsert>,
+        sink: &mut Collect,
+    ) -> anyhow::Result<FileSummary> {
         let read = ReadOptions {
             sso_brand: self.opts.read.sso_brand.clone(),
             ..ReadOptions::default()
         };
-        let vopts = ValidateOptions::new(read, false);
+        let vopts = ValidateOptions {
+            upsert: upsert.cloned(),
+            ..ValidateOptions::new(read, false)
+        };
         let map = match self.map {
             Ok(m) => m,
             Err(p) => {
