@@ -621,25 +621,8 @@ pub async fn run(
 
     // 4. The state before sending: missing counters, and the retirements about to be sent
     // (unconfirmed, so that a run killed now is checked against the instance next time).
-    let today = opts.today.to_string();
     if !dry_run {
-        update_missing(&mut state, &decided, run_no);
-        for r in &prepared.plan.rows {
-            if let (Some(Purpose::Retire(_)), Planned::Update { id, .. }) =
-                (decided.purpose.get(&r.input.row), &r.planned)
-            {
-                let u = state.users.entry(id.clone()).or_default();
-                u.retired = Some(Retired {
-                    how: match opts.deprovision {
-                        Deprovision::Expire => "expired".into(),
-                        _ => "disabled".into(),
-                    },
-                    on: today.clone(),
-                    run: run_no,
-                    confirmed: false,
-                });
-            }
-        }
+        mark_before_sending(&mut state, &decided, &prepared, &opts, run_no);
         if !prepared.stopped_early() {
             dir.save(&state)?;
         }
@@ -649,80 +632,7 @@ pub async fn run(
     let outcome = prepared.apply(cancel, progress).await?;
 
     // 6. The state after: what was confirmed, who is managed now, the run.
-    let mut counts = RunCounts {
-        invalid: outcome.counts.invalid,
-        failed: outcome.counts.failed,
-        skipped: outcome.counts.skipped,
-        unchanged: outcome.counts.unchanged,
-        missing: outcome.counts.missing,
-        created: outcome.counts.created,
-        ..RunCounts::default()
-    };
-    for (r, res) in outcome.plan.rows.iter().zip(&outcome.results) {
-        let Some(res) = res else { continue };
-        let purpose = decided.purpose.get(&r.input.row);
-        let ok = matches!(res.outcome, Outcome::Updated | Outcome::Created);
-        match purpose {
-            Some(Purpose::Retire(_)) if res.outcome == Outcome::Updated => match opts.deprovision {
-                Deprovision::Expire => counts.expired += 1,
-                _ => counts.disabled += 1,
-            },
-            Some(Purpose::Reenable(_)) if res.outcome == Outcome::Updated => counts.reenabled += 1,
-            _ if res.outcome == Outcome::Updated => counts.updated += 1,
-            _ => {}
-        }
-        if dry_run {
-            continue;
-        }
-        let id = if res.user_id.is_empty() {
-            r.user_id().to_string()
-        } else {
-            res.user_id.clone()
-        };
-        if id.is_empty() {
-            continue;
-        }
-        match purpose {
-            Some(Purpose::Retire(_)) => {
-                if let Some(u) = state.users.get_mut(&id) {
-                    if ok || res.outcome == Outcome::Unchanged {
-                        if let Some(ret) = &mut u.retired {
-                            ret.confirmed = true;
-                        }
-                    } else {
-                        u.retired = None;
-                    }
-                }
-            }
-            Some(Purpose::Roster) | Some(Purpose::Reenable(_)) => {
-                let u = state.users.entry(id).or_default();
-                u.username = r.user_name().to_string();
-                u.managed = true;
-                if matches!(purpose, Some(Purpose::Reenable(_))) && ok {
-                    u.retired = None;
-                }
-            }
-            _ => {}
-        }
-    }
-    if !dry_run {
-        for id in &decided.seen {
-            let u = state.users.entry(id.clone()).or_default();
-            u.managed = true;
-            u.missing_since = None;
-            u.missing_runs = 0;
-            u.missing_last_run = 0;
-            // Expired by the sync and back: the report says so; the date is an admin's call.
-            if u.retired.as_ref().is_some_and(|r| r.how == "expired") {
-                u.retired = None;
-            }
-        }
-        for id in &decided.confirmed {
-            if let Some(Some(r)) = state.users.get_mut(id).map(|u| u.retired.as_mut()) {
-                r.confirmed = true;
-            }
-        }
-    }
+    let counts = record_results(&mut state, &decided, &outcome, &opts);
     record.counts = counts.clone();
     record.outcome = match outcome.verdict {
         ImportVerdict::Done => "done",
@@ -757,6 +667,120 @@ pub async fn run(
         eventful: (!dry_run).then_some(eventful),
         seats,
     })
+}
+
+/// Step 4 of [`run`]: the missing counters, and the retirements about to be sent, marked
+/// unconfirmed (so that a run killed now is checked against the instance next time).
+fn mark_before_sending(
+    state: &mut State,
+    decided: &Decided,
+    prepared: &PlannedImport,
+    opts: &SyncOptions,
+    run_no: u64,
+) {
+    let today = opts.today.to_string();
+    update_missing(state, decided, run_no);
+    for r in &prepared.plan.rows {
+        if let (Some(Purpose::Retire(_)), Planned::Update { id, .. }) =
+            (decided.purpose.get(&r.input.row), &r.planned)
+        {
+            let u = state.users.entry(id.clone()).or_default();
+            u.retired = Some(Retired {
+                how: match opts.deprovision {
+                    Deprovision::Expire => "expired".into(),
+                    _ => "disabled".into(),
+                },
+                on: today.clone(),
+                run: run_no,
+                confirmed: false,
+            });
+        }
+    }
+}
+
+/// Step 6 of [`run`]: what the import confirmed (retirements, re-enables, who is managed now),
+/// into the state unless it was a dry run, and the run's counts.
+fn record_results(
+    state: &mut State,
+    decided: &Decided,
+    outcome: &ImportOutcome,
+    opts: &SyncOptions,
+) -> RunCounts {
+    let mut counts = RunCounts {
+        invalid: outcome.counts.invalid,
+        failed: outcome.counts.failed,
+        skipped: outcome.counts.skipped,
+        unchanged: outcome.counts.unchanged,
+        missing: outcome.counts.missing,
+        created: outcome.counts.created,
+        ..RunCounts::default()
+    };
+    for (r, res) in outcome.plan.rows.iter().zip(&outcome.results) {
+        let Some(res) = res else { continue };
+        let purpose = decided.purpose.get(&r.input.row);
+        let ok = matches!(res.outcome, Outcome::Updated | Outcome::Created);
+        match purpose {
+            Some(Purpose::Retire(_)) if res.outcome == Outcome::Updated => match opts.deprovision {
+                Deprovision::Expire => counts.expired += 1,
+                _ => counts.disabled += 1,
+            },
+            Some(Purpose::Reenable(_)) if res.outcome == Outcome::Updated => counts.reenabled += 1,
+            _ if res.outcome == Outcome::Updated => counts.updated += 1,
+            _ => {}
+        }
+        if opts.import.dry_run {
+            continue;
+        }
+        let id = if res.user_id.is_empty() {
+            r.user_id().to_string()
+        } else {
+            res.user_id.clone()
+        };
+        if id.is_empty() {
+            continue;
+        }
+        match purpose {
+            Some(Purpose::Retire(_)) => {
+                if let Some(u) = state.users.get_mut(&id) {
+                    if ok || res.outcome == Outcome::Unchanged {
+                        if let Some(ret) = &mut u.retired {
+                            ret.confirmed = true;
+                        }
+                    } else {
+                        u.retired = None;
+                    }
+                }
+            }
+            Some(Purpose::Roster) | Some(Purpose::Reenable(_)) => {
+                let u = state.users.entry(id).or_default();
+                u.username = r.user_name().to_string();
+                u.managed = true;
+                if matches!(purpose, Some(Purpose::Reenable(_))) && ok {
+                    u.retired = None;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !opts.import.dry_run {
+        for id in &decided.seen {
+            let u = state.users.entry(id.clone()).or_default();
+            u.managed = true;
+            u.missing_since = None;
+            u.missing_runs = 0;
+            u.missing_last_run = 0;
+            // Expired by the sync and back: the report says so; the date is an admin's call.
+            if u.retired.as_ref().is_some_and(|r| r.how == "expired") {
+                u.retired = None;
+            }
+        }
+        for id in &decided.confirmed {
+            if let Some(Some(r)) = state.users.get_mut(id).map(|u| u.retired.as_mut()) {
+                r.confirmed = true;
+            }
+        }
+    }
+    counts
 }
 
 /// Active users before and after the plan against `n` seats; when over, the users longest
