@@ -479,9 +479,10 @@ impl<'a> Importer<'a> {
         let opts = &self.opts;
         let mut collect = match resuming {
             true => Collect::holding_all(),
-            false => Collect::default(),
+            false => Collect::spilling(),
         };
         let mut validation = self.input.validate(instance, &mut collect)?;
+        collect.finish()?;
         if opts.strict {
             super::plan::make_strict(
                 &mut collect.rows,
