@@ -411,3 +411,77 @@ fn read_row(input: &mut impl io::Read) -> io::Result<RefusedRow> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Code;
+
+    #[test]
+    fn a_row_read_back_from_the_temporary_file_is_the_row_that_was_held() {
+        let fields = Fields::from([
+            "",
+            "ann@x.org",
+            "Ann",
+            "Müller",
+            "ann@x.org",
+            "",
+            "UT_1",
+            "active",
+            "",
+        ]);
+        let problems = vec![
+            Problem::new(
+                Code::SheetNumberId,
+                "sheet Users, cell A2: userID 1, \"quoted\"",
+            ),
+            Problem::new(Code::EmptyRow, ""),
+        ];
+        let mut spool = RefusedRows::new().expect("temporary file");
+        spool
+            .push(
+                7,
+                6,
+                Action::Update,
+                Verdict::Warning,
+                false,
+                &fields,
+                &problems,
+            )
+            .expect("written");
+        spool
+            .push(
+                8,
+                7,
+                Action::Create,
+                Verdict::Ok,
+                true,
+                &Fields::default(),
+                &[],
+            )
+            .expect("written");
+        assert_eq!((spool.len(), spool.not_empty()), (2, 1));
+        let rows: Vec<RefusedRow> = spool
+            .iter()
+            .expect("read")
+            .collect::<io::Result<_>>()
+            .expect("rows");
+        assert_eq!(rows[0].codes, join_codes(&problems));
+        assert_eq!(rows[0].message, join_messages(&problems));
+        assert!(rows[1].codes.is_empty() && rows[1].report_message() == REFUSED);
+        let mut rows = rows.into_iter().map(RefusedRow::into_input);
+        let first = rows.next().expect("first");
+        assert_eq!((first.line, first.row), (7, 6));
+        assert_eq!(first.action, Action::Update);
+        assert_eq!(first.verdict, Verdict::Warning);
+        assert!(!first.empty);
+        assert_eq!(first.fields, fields);
+        assert_eq!(first.problems, problems);
+        let second = rows.next().expect("second");
+        assert_eq!(
+            (second.line, second.action, second.verdict),
+            (8, Action::Create, Verdict::Ok)
+        );
+        assert!(second.empty && second.problems.is_empty());
+    }
+}
