@@ -242,7 +242,7 @@ pub(crate) fn fix(
 
 /// What reading a workbook's sheet did to its cells, and what it could not mend.
 fn note_sheet(sheet: &file::SheetData, report: &mut FixReport) {
-    let count = |kind: file::CellKind| sheet.facts().iter().filter(|f| f.kind == kind).count();
+    let count = |kind: file::CellKind| sheet.count_facts(kind);
     let mut change = format!("read the sheet {} of the workbook", sheet.sheet);
     let dates = count(file::CellKind::Date);
     if dates > 0 {

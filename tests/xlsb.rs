@@ -303,7 +303,8 @@ fn date_cells_read_as_excel_writes_them() {
     .zip();
     let sheet =
         qusers::file::read_sheet(None, Some(Arc::new(bytes)), Default::default()).expect("read");
-    let csv = String::from_utf8(sheet.csv.clone()).expect("utf8");
+    let sheet = Arc::new(sheet);
+    let csv = String::from_utf8(sheet.csv().expect("csv")).expect("utf8");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[2], ",bob@x.org,,,,,,,03/15/2023", "{csv}");
     assert_eq!(lines[3], format!(",cy@x.org,,,,,,,{far:.0}"), "{csv}");

@@ -254,7 +254,7 @@ impl Source {
                 spool: s.clone(),
                 pos: 0,
             })),
-            Source::Sheet(s) => Ok(Box::new(io::Cursor::new(workbook::SheetBytes(s.clone())))),
+            Source::Sheet(s) => Ok(workbook::reader(s.clone())),
         }
     }
 
@@ -271,7 +271,7 @@ impl Source {
             }
             Source::Stdin(b) => Ok(b.len() as u64),
             Source::Spooled(s) => Ok(s.len),
-            Source::Sheet(s) => Ok(s.csv.len() as u64),
+            Source::Sheet(s) => Ok(s.csv_len()),
         }
     }
 

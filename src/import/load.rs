@@ -5,9 +5,12 @@
 //! file need them (`skipped`, every row kept), and memory stays what validate needs.
 //!
 //! File-level problems found on opening reach the sink before any row, so a file refused there
-//! holds no row at all. The one refusal found as rows come is F07 (too many rows): past
-//! [`MAX_ROWS`] rows the file cannot be imported whatever follows, so at most that many rows
-//! are ever held before they move to the temporary file.
+//! holds no row at all. Refusals found as rows come (F07, too many rows, at the end of the
+//! file) are why an import's sink ([`Collect::spilling`]) holds at most [`SPILL_ROWS`] rows in
+//! memory while the file is read: the rest wait in the temporary file, and are read back into
+//! memory ([`Collect::finish`]) only once the whole file is known to be importable. A refused
+//! file then costs what validate costs, a workbook of 200,000 rows whose every cell has a
+//! finding included; a file that is imported holds its rows once the reading is done.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -17,6 +20,11 @@ use super::InputRow;
 use crate::file::{Col, MAX_ROWS};
 use crate::rules::{Action, Problem, Severity};
 use crate::validate::{join_codes, join_messages, CheckedRow, RowSink};
+use crate::vocab::row::Verdict;
+
+/// Rows an import's sink holds in memory while the file is read; past them, rows wait in the
+/// temporary file until the end of the file says whether they will be planned.
+pub(crate) const SPILL_ROWS: usize = 8192;
 
 /// Why every row of a refused file is skipped (the report's message, before the row's own).
 pub const REFUSED: &str = "not imported: the file has file-level errors";
@@ -25,15 +33,19 @@ pub const REFUSED: &str = "not imported: the file has file-level errors";
 /// at the file level are kept in a [`RefusedRows`] file instead of memory.
 #[derive(Default)]
 pub struct Collect {
-    /// The rows held, in input order (none once the file is refused, unless `hold_all`).
+    /// The rows held, in input order (none once the file is refused, unless `hold_all`; none
+    /// while they wait in the temporary file, until [`Collect::finish`]).
     pub rows: Vec<InputRow>,
     /// (line, problem, counts as an error)
     pub file_problems: Vec<(Option<u64>, Problem, bool)>,
-    /// The rows of a refused file.
+    /// Every row so far, in input order, when they are not held: the rows of a refused file,
+    /// or those past [`SPILL_ROWS`] of a spilling sink.
     refused: Option<RefusedRows>,
     /// Hold every row even of a refused file (a resume: the journal's rows are matched to
     /// them, and a row done before keeps its result).
     hold_all: bool,
+    /// Past [`SPILL_ROWS`] rows, every row goes to the temporary file (see [`Collect::spilling`]).
+    spill: bool,
     /// What was kept at [`RowSink::mark`].
     marked: Mark,
 }
@@ -55,6 +67,15 @@ impl Collect {
         }
     }
 
+    /// A sink that holds at most [`SPILL_ROWS`] rows while the file is read (an import's):
+    /// call [`Collect::finish`] once it is read.
+    pub fn spilling() -> Self {
+        Collect {
+            spill: true,
+            ..Collect::default()
+        }
+    }
+
     /// Whether a file-level error was found: no row will be planned.
     pub fn refused(&self) -> bool {
         self.file_problems.iter().any(|(_, _, error)| *error)
@@ -63,6 +84,21 @@ impl Collect {
     /// The rows of a refused file that were not held (see [`Collect::holding_all`]).
     pub fn take_refused(&mut self) -> Option<RefusedRows> {
         self.refused.take()
+    }
+
+    /// Once the file is read: the rows of a file that will be planned are read back from the
+    /// temporary file into [`Collect::rows`] (a refused file's stay there).
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.refused() {
+            return Ok(());
+        }
+        if let Some(mut spool) = self.refused.take() {
+            self.rows = Vec::with_capacity(spool.len() as usize);
+            for r in spool.iter()? {
+                self.rows.push(r?.into_input());
+            }
+        }
+        Ok(())
     }
 
     /// From now on rows go to the temporary file; those held so far go there first, in order.
@@ -76,10 +112,10 @@ impl Collect {
                 r.line,
                 r.row,
                 r.action,
+                r.verdict,
                 r.empty,
                 &r.fields,
-                &join_codes(&r.problems),
-                &join_messages(&r.problems),
+                &r.problems,
             )?;
         }
         // The memory goes back now, not when the import ends.
@@ -110,10 +146,10 @@ impl RowSink for Collect {
                 row.at.line,
                 row.at.row,
                 row.action,
+                row.verdict,
                 empty,
                 &fields,
-                &row.codes(),
-                &row.message(),
+                row.problems,
             );
         }
         self.rows.push(InputRow {
@@ -126,8 +162,9 @@ impl RowSink for Collect {
             empty,
         });
         // This many data rows are past Qualtrics' limit whatever the header (F07 follows at
-        // the end of the file): the file is refused already.
-        if self.rows.len() as u64 >= MAX_ROWS {
+        // the end of the file): the file is refused already. And a spilling sink holds no
+        // more than its share until the end of the file says whether they will be planned.
+        if self.rows.len() as u64 >= MAX_ROWS || (self.spill && self.rows.len() >= SPILL_ROWS) {
             self.refuse()?;
         }
         Ok(())
@@ -151,7 +188,18 @@ impl RowSink for Collect {
         self.file_problems.truncate(self.marked.file_problems);
         match (self.marked.refused, &mut self.refused) {
             (Some((rows, not_empty, bytes)), Some(s)) => s.truncate(rows, not_empty, bytes)?,
-            // Refused only by what is forgotten now.
+            // Moved to the temporary file only by what is forgotten now: the rows held at the
+            // mark come back.
+            (None, Some(s)) => {
+                let held = self.marked.rows;
+                let back: Vec<InputRow> = s
+                    .iter()?
+                    .take(held)
+                    .map(|r| r.map(RefusedRow::into_input))
+                    .collect::<io::Result<_>>()?;
+                self.rows = back;
+                self.refused = None;
+            }
             _ => self.refused = None,
         }
         Ok(())
@@ -178,9 +226,25 @@ pub struct RefusedRow {
     /// The row's own findings: codes, and messages with their fixes.
     pub codes: String,
     pub message: String,
+    /// The findings themselves, and the row's verdict (a spilled row read back to be planned).
+    problems: Vec<Problem>,
+    verdict: Verdict,
 }
 
 impl RefusedRow {
+    /// The row as the importer holds it.
+    fn into_input(self) -> InputRow {
+        InputRow {
+            line: self.line,
+            row: self.row,
+            action: self.action,
+            fields: self.fields,
+            problems: self.problems,
+            verdict: self.verdict,
+            empty: self.empty,
+        }
+    }
+
     /// The report's message: why it was skipped, then the row's own findings.
     pub fn report_message(&self) -> String {
         if self.message.is_empty() {
@@ -220,18 +284,32 @@ impl RefusedRows {
         line: u64,
         row: u64,
         action: Action,
+        verdict: Verdict,
         empty: bool,
         fields: &Fields,
-        codes: &str,
-        message: &str,
+        problems: &[Problem],
     ) -> io::Result<()> {
         // Length-prefixed fields: any byte may be in a cell, and nothing needs escaping.
         let out = &mut self.out;
         out.write_all(&line.to_le_bytes())?;
         out.write_all(&row.to_le_bytes())?;
-        out.write_all(&[u8::from(action == Action::Update) | (u8::from(empty) << 1)])?;
-        for s in fields.iter().chain([codes, message]) {
+        let verdict = match verdict {
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Error => 2,
+        };
+        out.write_all(&[u8::from(action == Action::Update)
+            | (u8::from(empty) << 1)
+            | (verdict << 2)])?;
+        for s in fields.iter() {
             put_str(out, s)?;
+        }
+        // A row's findings: how many, then each one's rule (its place in the catalog) and detail.
+        let count = u32::try_from(problems.len()).map_err(|_| io::Error::other("findings"))?;
+        out.write_all(&count.to_le_bytes())?;
+        for p in problems {
+            out.write_all(&(p.code as u16).to_le_bytes())?;
+            put_str(out, &p.detail)?;
         }
         self.rows += 1;
         self.not_empty += u64::from(!empty);
@@ -301,6 +379,18 @@ fn read_row(input: &mut impl io::Read) -> io::Result<RefusedRow> {
     for f in &mut fields {
         *f = get_str(input)?;
     }
+    let mut b = [0u8; 4];
+    input.read_exact(&mut b)?;
+    let count = u32::from_le_bytes(b);
+    let mut problems = Vec::with_capacity(count.min(64) as usize);
+    for _ in 0..count {
+        let mut c = [0u8; 2];
+        input.read_exact(&mut c)?;
+        let rule = crate::vocab::rule::RULES
+            .get(usize::from(u16::from_le_bytes(c)))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no such rule"))?;
+        problems.push(Problem::new(rule.code, get_str(input)?));
+    }
     Ok(RefusedRow {
         line,
         row,
@@ -311,7 +401,87 @@ fn read_row(input: &mut impl io::Read) -> io::Result<RefusedRow> {
         },
         empty: flags[0] & 2 == 2,
         fields: Fields::new(&fields),
-        codes: get_str(input)?,
-        message: get_str(input)?,
+        codes: join_codes(&problems),
+        message: join_messages(&problems),
+        problems,
+        verdict: match flags[0] >> 2 {
+            0 => Verdict::Ok,
+            1 => Verdict::Warning,
+            _ => Verdict::Error,
+        },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Code;
+
+    #[test]
+    fn a_row_read_back_from_the_temporary_file_is_the_row_that_was_held() {
+        let fields = Fields::from([
+            "",
+            "ann@x.org",
+            "Ann",
+            "Müller",
+            "ann@x.org",
+            "",
+            "UT_1",
+            "active",
+            "",
+        ]);
+        let problems = vec![
+            Problem::new(
+                Code::SheetNumberId,
+                "sheet Users, cell A2: userID 1, \"quoted\"",
+            ),
+            Problem::new(Code::EmptyRow, ""),
+        ];
+        let mut spool = RefusedRows::new().expect("temporary file");
+        spool
+            .push(
+                7,
+                6,
+                Action::Update,
+                Verdict::Warning,
+                false,
+                &fields,
+                &problems,
+            )
+            .expect("written");
+        spool
+            .push(
+                8,
+                7,
+                Action::Create,
+                Verdict::Ok,
+                true,
+                &Fields::default(),
+                &[],
+            )
+            .expect("written");
+        assert_eq!((spool.len(), spool.not_empty()), (2, 1));
+        let rows: Vec<RefusedRow> = spool
+            .iter()
+            .expect("read")
+            .collect::<io::Result<_>>()
+            .expect("rows");
+        assert_eq!(rows[0].codes, join_codes(&problems));
+        assert_eq!(rows[0].message, join_messages(&problems));
+        assert!(rows[1].codes.is_empty() && rows[1].report_message() == REFUSED);
+        let mut rows = rows.into_iter().map(RefusedRow::into_input);
+        let first = rows.next().expect("first");
+        assert_eq!((first.line, first.row), (7, 6));
+        assert_eq!(first.action, Action::Update);
+        assert_eq!(first.verdict, Verdict::Warning);
+        assert!(!first.empty);
+        assert_eq!(first.fields, fields);
+        assert_eq!(first.problems, problems);
+        let second = rows.next().expect("second");
+        assert_eq!(
+            (second.line, second.action, second.verdict),
+            (8, Action::Create, Verdict::Ok)
+        );
+        assert!(second.empty && second.problems.is_empty());
+    }
 }

@@ -493,7 +493,7 @@ impl<'a> Importer<'a> {
         let opts = &self.opts;
         let mut collect = match resumed {
             Some(_) => Collect::holding_all(),
-            None => Collect::default(),
+            None => Collect::spilling(),
         };
         // The rows an interrupted run sent keep what it made of them: a create's own user
         // makes its username taken now, and the resume reconciles it as the create it was.
@@ -506,6 +506,7 @@ impl<'a> Importer<'a> {
         let mut validation = self
             .input
             .validate(instance, upsert.as_ref(), &mut collect)?;
+        collect.finish()?;
         if opts.strict {
             super::plan::make_strict(
                 &mut collect.rows,

@@ -10,7 +10,7 @@ mod read;
 pub mod write;
 mod xlsb;
 
-pub(crate) use read::SheetBytes;
+pub(crate) use read::reader;
 pub use read::{
     is_workbook_bytes, is_workbook_name, read_sheet, CellFact, CellKind, SheetChoice, SheetData,
     MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS,

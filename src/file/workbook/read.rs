@@ -20,7 +20,7 @@ use calamine::{Data, DataType, Reader};
 use self::guard::Refusal;
 use self::layout::Layout;
 use crate::file::header::column_letters;
-use crate::file::{Col, ColumnMap, FileError};
+use crate::file::{Col, ColumnMap, FileError, Spool, SpoolReader};
 use crate::vocab::rule::{Code, Problem};
 
 /// File name endings read as workbooks.
@@ -39,7 +39,7 @@ pub fn is_workbook_bytes(head: &[u8]) -> bool {
 }
 
 /// What the CSV text of a cell does not show.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CellKind {
     /// A date cell, written as MM/DD/YYYY.
     Date,
@@ -69,6 +69,29 @@ pub struct CellFact {
     pub text: String,
 }
 
+/// A cell fact as a sheet keeps it: its text in the sheet's one buffer of fact texts. A sheet
+/// may carry a fact on every id cell (hundreds of thousands of them): 16 bytes each, not a
+/// [`CellFact`] with a `String` of its own.
+#[derive(Clone, Copy, Debug)]
+struct Fact {
+    /// 1-based sheet row (the line of its record).
+    row: u32,
+    /// Where its text starts and ends in [`SheetData::fact_text`].
+    start: u32,
+    end: u32,
+    /// 0-based column (a sheet has at most [`MAX_SHEET_COLUMNS`]).
+    col: u16,
+    kind: CellKind,
+}
+
+/// Where a sheet's CSV text is: in memory when small, else in an unlinked temporary file, so
+/// that a sheet costs what a CSV file of its rows costs (the reader streams it either way).
+#[derive(Debug)]
+enum SheetText {
+    Memory(Vec<u8>),
+    Spooled(Arc<Spool>),
+}
+
 /// One worksheet as CSV text plus its cell facts.
 #[derive(Debug)]
 pub struct SheetData {
@@ -76,27 +99,44 @@ pub struct SheetData {
     pub path: Option<PathBuf>,
     /// The worksheet's name.
     pub sheet: String,
-    /// UTF-8, comma-delimited, `\n` line ends.
-    pub csv: Vec<u8>,
+    /// UTF-8, comma-delimited, `\n` line ends (see [`SheetData::csv`]).
+    text: SheetText,
     /// The CSV line each sheet row starts on (index: 0-based row), when a cell holds a line
     /// break (else line N is row N): the reader numbers records by it.
     pub row_lines: Option<Arc<[u64]>>,
     /// Sheet rows in the CSV.
     rows: u32,
-    /// Sorted by line.
-    facts: Vec<CellFact>,
+    /// Sorted by row, then column.
+    facts: Vec<Fact>,
+    /// The texts of the facts, one after the other.
+    fact_text: String,
     /// What the CSV does not show about the sheet (hidden rows and columns): file problems.
     pub problems: Vec<Problem>,
 }
 
 impl AsRef<[u8]> for SheetBytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0.csv
+        match &self.0.text {
+            SheetText::Memory(csv) => csv,
+            // `reader` reads a spooled text from its file instead.
+            SheetText::Spooled(_) => &[],
+        }
     }
 }
 
-/// The CSV of a sheet as a reader's buffer.
-pub(crate) struct SheetBytes(pub(crate) Arc<SheetData>);
+/// The CSV of a sheet held in memory, as a reader's buffer.
+struct SheetBytes(Arc<SheetData>);
+
+/// A fresh reader of a sheet's CSV text, from its first byte.
+pub(crate) fn reader(sheet: Arc<SheetData>) -> Box<dyn Read + Send> {
+    match &sheet.text {
+        SheetText::Memory(_) => Box::new(Cursor::new(SheetBytes(sheet))),
+        SheetText::Spooled(spool) => Box::new(SpoolReader {
+            spool: spool.clone(),
+            pos: 0,
+        }),
+    }
+}
 
 impl SheetData {
     /// How messages name the workbook: `users.xlsx, sheet Users`.
@@ -118,16 +158,50 @@ impl SheetData {
         format!("sheet {}, cell {}{row}", self.sheet, column_letters(col))
     }
 
+    /// The CSV text's length in bytes.
+    pub fn csv_len(&self) -> u64 {
+        match &self.text {
+            SheetText::Memory(csv) => csv.len() as u64,
+            SheetText::Spooled(spool) => spool.len,
+        }
+    }
+
+    /// The whole CSV text (the readers of a sheet stream it instead: see `Source::reader`).
+    pub fn csv(self: &Arc<Self>) -> std::io::Result<Vec<u8>> {
+        let mut csv = Vec::new();
+        reader(self.clone()).read_to_end(&mut csv)?;
+        Ok(csv)
+    }
+
     /// Every cell fact, in line order.
-    pub fn facts(&self) -> &[CellFact] {
-        &self.facts
+    pub fn facts(&self) -> Vec<CellFact> {
+        self.facts.iter().map(|f| self.fact(f)).collect()
+    }
+
+    /// How many cells have a fact of this kind.
+    pub fn count_facts(&self, kind: CellKind) -> usize {
+        self.facts.iter().filter(|f| f.kind == kind).count()
     }
 
     /// The facts of the record starting on `line`.
-    pub fn facts_at(&self, line: u64) -> &[CellFact] {
-        let start = self.facts.partition_point(|f| f.line < line);
-        let end = self.facts.partition_point(|f| f.line <= line);
-        &self.facts[start..end]
+    pub fn facts_at(&self, line: u64) -> impl Iterator<Item = CellFact> + '_ {
+        let start = self.facts.partition_point(|f| u64::from(f.row) < line);
+        let end = self.facts.partition_point(|f| u64::from(f.row) <= line);
+        self.facts[start..end].iter().map(|f| self.fact(f))
+    }
+
+    fn fact(&self, f: &Fact) -> CellFact {
+        CellFact {
+            line: u64::from(f.row),
+            col: usize::from(f.col),
+            row: f.row,
+            kind: f.kind,
+            text: self
+                .fact_text
+                .get(f.start as usize..f.end as usize)
+                .unwrap_or_default()
+                .to_string(),
+        }
     }
 
     /// Adds the cell facts of the record on `line` as problems, and names the cell (or the
@@ -376,22 +450,25 @@ pub fn read_sheet(
                 message,
             })
         }
+        Err(Failure::Io(source)) => return Err(io(source)),
     };
     let Built {
         sheet,
-        csv,
+        text,
         row_lines,
         rows,
         facts,
+        fact_text,
         problems,
     } = built;
     Ok(SheetData {
         path: path.map(Path::to_path_buf),
         sheet,
-        csv,
+        text,
         row_lines,
         rows,
         facts,
+        fact_text,
         problems,
     })
 }
@@ -400,6 +477,18 @@ pub fn read_sheet(
 enum Failure {
     Refused(Refusal),
     NoSuchSheet(String),
+    /// The sheet's text could not be written to its temporary file.
+    Io(std::io::Error),
+}
+
+impl Failure {
+    /// A refusal reworded by `f` (naming the sheet); any other failure as it is.
+    fn map_refusal(self, f: impl FnOnce(Refusal) -> Refusal) -> Failure {
+        match self {
+            Failure::Refused(r) => Failure::Refused(f(r)),
+            other => other,
+        }
+    }
 }
 
 impl From<Refusal> for Failure {
@@ -411,10 +500,11 @@ impl From<Refusal> for Failure {
 /// A sheet read.
 struct Built {
     sheet: String,
-    csv: Vec<u8>,
+    text: SheetText,
     row_lines: Option<Arc<[u64]>>,
     rows: u32,
-    facts: Vec<CellFact>,
+    facts: Vec<Fact>,
+    fact_text: String,
     problems: Vec<Problem>,
 }
 
@@ -506,10 +596,11 @@ fn read_xlsx(input: &Input, rdr: Box<dyn ReadSeek>, choice: SheetChoice) -> Resu
             }
             count += 1;
             bound_cell(row, col, count).map_err(in_sheet)?;
-            b.cell(row, col, value).map_err(in_sheet)?;
+            b.cell(row, col, value)
+                .map_err(|f| f.map_refusal(in_sheet))?;
         }
     }
-    let built = b.finish(sheet.clone());
+    let built = b.finish(sheet.clone())?;
     if built.rows == 0 {
         return Err(empty_sheet(&sheet, &sheets, choice.sheet, |other| {
             let Ok(mut cells) = book.worksheet_cells_reader(other) else {
@@ -607,10 +698,11 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
             range.start().map_or(0, |s| s.1) + col as u32,
         );
         bound_cell(row, col, count).map_err(in_sheet)?;
-        b.cell(row, col, value.clone()).map_err(in_sheet)?;
+        b.cell(row, col, value.clone())
+            .map_err(|f| f.map_refusal(in_sheet))?;
     }
     drop(range);
-    let built = b.finish(sheet.clone());
+    let built = b.finish(sheet.clone())?;
     if built.rows == 0 {
         return Err(empty_sheet(&sheet, &sheets, choice.sheet, |other| {
             book.worksheet_range(other)
@@ -650,10 +742,11 @@ fn read_xlsb<RS: Read + Seek>(
             }
             count += 1;
             bound_cell(row, col, count).map_err(in_sheet)?;
-            b.cell(row, col, value).map_err(in_sheet)?;
+            b.cell(row, col, value)
+                .map_err(|f| f.map_refusal(in_sheet))?;
         }
     }
-    let built = b.finish(sheet.clone());
+    let built = b.finish(sheet.clone())?;
     if built.rows == 0 {
         return Err(empty_sheet(&sheet, sheets, choice.sheet, |other| {
             let Ok(mut cells) = book.worksheet_cells_reader(other) else {
@@ -674,8 +767,10 @@ fn read_xlsb<RS: Read + Seek>(
 struct Builder<'a> {
     layout: &'a Layout,
     include_hidden: bool,
-    /// The CSV written so far.
+    /// The CSV written since the last spill.
     out: Vec<u8>,
+    /// The CSV spilled so far, past [`SPILL_BYTES`], and how many bytes.
+    spilled: Option<(std::io::BufWriter<std::fs::File>, u64)>,
     /// Columns in every CSV row: the sheet's used width, from column A.
     width: usize,
     /// The 0-based sheet row the next CSV record stands for.
@@ -690,7 +785,8 @@ struct Builder<'a> {
     header: Option<u32>,
     /// Columns whose values are ids (userName, userID, email): a number there is reported.
     id_cols: Vec<usize>,
-    facts: Vec<CellFact>,
+    facts: Vec<Fact>,
+    fact_text: String,
     hidden_left_out: Vec<u32>,
     hidden_read: Vec<u32>,
     fields: Vec<String>,
@@ -702,6 +798,7 @@ impl<'a> Builder<'a> {
             layout,
             include_hidden,
             out: Vec::new(),
+            spilled: None,
             width: layout.last_col.map_or(0, |c| c as usize + 1),
             next_row: 0,
             line: 1,
@@ -712,38 +809,76 @@ impl<'a> Builder<'a> {
             header: None,
             id_cols: Vec::new(),
             facts: Vec::new(),
+            fact_text: String::new(),
             hidden_left_out: Vec::new(),
             hidden_read: Vec::new(),
             fields: Vec::new(),
         }
     }
 
-    fn cell(&mut self, row: u32, col: u32, value: Data) -> Result<(), Refusal> {
+    fn cell(&mut self, row: u32, col: u32, value: Data) -> Result<(), Failure> {
         if self.row != Some(row) {
             if self.row.is_some_and(|r| row < r) {
-                return Err(Refusal::damaged(format!(
+                return Err(Failure::Refused(Refusal::damaged(format!(
                     "its cells are out of order (row {} after row {})",
                     u64::from(row) + 1,
                     u64::from(self.row.unwrap_or(0)) + 1
-                )));
+                ))));
             }
             self.flush();
+            self.spill(false).map_err(Failure::Io)?;
             self.row = Some(row);
         }
         if let Data::String(s) = &value {
             if s.len() > crate::file::MAX_RECORD_BYTES {
-                return Err(Refusal::too_big(format!(
+                return Err(Failure::Refused(Refusal::too_big(format!(
                     "cell {}{} holds {} bytes of text, more than the {} a record of a user file may have",
                     column_letters(col as usize),
                     u64::from(row) + 1,
                     s.len(),
                     crate::file::MAX_RECORD_BYTES
-                )));
+                ))));
             }
         }
         self.width = self.width.max(col as usize + 1);
         self.cells.push((col, value));
         Ok(())
+    }
+
+    /// Moves the CSV written so far to the temporary file once it is past [`SPILL_BYTES`]
+    /// (or, at the end, when anything was spilled before).
+    fn spill(&mut self, at_end: bool) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.out.len() < SPILL_BYTES && !(at_end && self.spilled.is_some()) {
+            return Ok(());
+        }
+        let (file, len) = match &mut self.spilled {
+            Some(s) => s,
+            None => self.spilled.insert((
+                std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+                0,
+            )),
+        };
+        file.write_all(&self.out)?;
+        *len += self.out.len() as u64;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Keeps a fact about the cell at (0-based) `row`, `col`.
+    fn fact(&mut self, row: u32, col: usize, kind: CellKind, text: &str) {
+        // A fact's text is a number, a date, an error or a range (never a cell's string):
+        // the texts of a sheet's facts stay far below 4 GiB.
+        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let start = offset(self.fact_text.len());
+        self.fact_text.push_str(text);
+        self.facts.push(Fact {
+            row: row + 1,
+            start,
+            end: offset(self.fact_text.len()),
+            col: u16::try_from(col).unwrap_or(u16::MAX),
+            kind,
+        });
     }
 
     /// A blank line (which a reader skips) for each sheet row before `row`.
@@ -777,7 +912,6 @@ impl<'a> Builder<'a> {
         }
         let line = self.line;
         // Records are numbered by sheet row (see `SheetData::row_lines`), facts too.
-        let record = u64::from(row) + 1;
         let mut fields = std::mem::take(&mut self.fields);
         fields.clear();
         let mut breaks = 0u64;
@@ -799,13 +933,7 @@ impl<'a> Builder<'a> {
                 .then_some(CellKind::Number)
             });
             if let Some(kind) = kind {
-                self.facts.push(CellFact {
-                    line: record,
-                    col,
-                    row: row + 1,
-                    kind,
-                    text: text.clone(),
-                });
+                self.fact(row, col, kind, &text);
             }
             fields.push(text);
         }
@@ -839,8 +967,9 @@ impl<'a> Builder<'a> {
         self.next_row = row + 1;
     }
 
-    fn finish(mut self, sheet: String) -> Built {
+    fn finish(mut self, sheet: String) -> Result<Built, Failure> {
         self.flush();
+        self.spill(true).map_err(Failure::Io)?;
         let rows = self.next_row;
         let mut problems = Vec::new();
         let list = |rows: &[u32]| -> String {
@@ -905,6 +1034,7 @@ impl<'a> Builder<'a> {
         }
         // Merged ranges: each row of one, but the first cell's, reads as empty cells.
         let mut merged = 0usize;
+        let cell_facts = self.facts.len();
         for &(r1, c1, r2, c2) in &self.layout.merges {
             if c1 as usize >= self.width {
                 continue;
@@ -923,25 +1053,34 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 merged += 1;
-                self.facts.push(CellFact {
-                    line: u64::from(row) + 1,
-                    col: first as usize,
-                    row: row + 1,
-                    kind: CellKind::Merged,
-                    text: range.clone(),
-                });
+                self.fact(row, first as usize, CellKind::Merged, &range);
             }
         }
-        self.facts.sort_by_key(|f| (f.line, f.col));
+        // The cells' facts came in sheet order; the merged ranges' join them.
+        if self.facts.len() > cell_facts {
+            self.facts.sort_by_key(|f| (f.row, f.col));
+        }
+        self.facts.shrink_to_fit();
+        self.fact_text.shrink_to_fit();
         let row_lines = self.any_break.then(|| Arc::from(self.row_lines));
-        Built {
+        let text = match self.spilled {
+            None => SheetText::Memory(std::mem::take(&mut self.out)),
+            Some((file, len)) => SheetText::Spooled(Arc::new(Spool {
+                name: sheet.clone(),
+                path: None,
+                file: file.into_inner().map_err(|e| Failure::Io(e.into_error()))?,
+                len,
+            })),
+        };
+        Ok(Built {
             sheet,
-            csv: self.out,
+            text,
             row_lines,
             rows,
             facts: self.facts,
+            fact_text: self.fact_text,
             problems,
-        }
+        })
     }
 }
 
@@ -961,6 +1100,9 @@ fn push_field(out: &mut Vec<u8>, f: &str) {
         out.extend_from_slice(f.as_bytes());
     }
 }
+
+/// A sheet's CSV text past this many bytes goes to a temporary file, this much at a time.
+const SPILL_BYTES: usize = 1 << 20;
 
 /// No sheet needs more merged-cell facts than its rows.
 const MAX_MERGED_FACTS: usize = MAX_SHEET_ROWS as usize;
@@ -1029,5 +1171,72 @@ mod tests {
         assert_eq!(number_text(2.5), "2.5");
         assert_eq!(number_text(-3.0), "-3");
         assert_eq!(number_text(1e20), "100000000000000000000");
+    }
+
+    /// The sheet as read: its CSV text and its facts, by row.
+    fn read_back(rows: u32) -> (String, Vec<(u32, CellKind, String)>, bool) {
+        let layout = Layout::default();
+        let mut b = Builder::new(&layout, false);
+        for (col, name) in ["userID", "userName", "email"].into_iter().enumerate() {
+            b.cell(0, col as u32, Data::String(name.into()))
+                .unwrap_or_else(|_| panic!("header"));
+        }
+        for row in 1..rows {
+            b.cell(row, 0, Data::Float(f64::from(row)))
+                .unwrap_or_else(|_| panic!("id"));
+            b.cell(row, 2, Data::String(format!("user{row}@example.org")))
+                .unwrap_or_else(|_| panic!("email"));
+        }
+        let Ok(built) = b.finish("Users".into()) else {
+            panic!("finished")
+        };
+        let sheet = Arc::new(SheetData {
+            path: None,
+            sheet: built.sheet,
+            text: built.text,
+            row_lines: built.row_lines,
+            rows: built.rows,
+            facts: built.facts,
+            fact_text: built.fact_text,
+            problems: built.problems,
+        });
+        let csv = String::from_utf8(sheet.csv().expect("read back")).expect("utf-8");
+        assert_eq!(sheet.csv_len(), csv.len() as u64);
+        let facts = sheet
+            .facts()
+            .into_iter()
+            .map(|f| {
+                assert_eq!(f.line, u64::from(f.row));
+                (f.row, f.kind, f.text)
+            })
+            .collect();
+        let spooled = matches!(sheet.text, SheetText::Spooled(_));
+        (csv, facts, spooled)
+    }
+
+    #[test]
+    fn a_large_sheet_reads_back_from_its_temporary_file_as_a_small_one_from_memory() {
+        // 60,000 rows are over 1.5 MiB of CSV: spilled to the temporary file.
+        let (csv, facts, spooled) = read_back(60_000);
+        assert!(spooled && csv.len() > SPILL_BYTES, "{}", csv.len());
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 60_000);
+        assert_eq!(lines[0], "userID,userName,email");
+        assert_eq!(lines[1], "1,,user1@example.org");
+        assert_eq!(lines[59_999], "59999,,user59999@example.org");
+        // Every id typed as a number is a fact, at its row, with its text.
+        assert_eq!(facts.len(), 59_999);
+        assert_eq!(facts[0], (2, CellKind::Number, "1".to_string()));
+        assert_eq!(
+            facts[59_998],
+            (60_000, CellKind::Number, "59999".to_string())
+        );
+        let (small, small_facts, spooled) = read_back(3);
+        assert!(!spooled);
+        assert_eq!(
+            small,
+            "userID,userName,email\n1,,user1@example.org\n2,,user2@example.org\n"
+        );
+        assert_eq!(small_facts.len(), 2);
     }
 }
