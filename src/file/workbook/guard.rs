@@ -528,9 +528,9 @@ impl<'a> Scanner<'a> {
                     let rows = ods.row.saturating_add(ods.repeat);
                     let cols = ods.col.saturating_add(repeat);
                     ods.cells = ods.cells.saturating_add(ods.repeat.saturating_mul(repeat));
-                    if rows > u64::from(super::read::MAX_SHEET_ROWS)
-                        || cols > u64::from(super::read::MAX_SHEET_COLUMNS)
-                        || ods.cells > super::read::MAX_SHEET_CELLS
+                    if rows > u64::from(MAX_SHEET_ROWS)
+                        || cols > u64::from(MAX_SHEET_COLUMNS)
+                        || ods.cells > MAX_SHEET_CELLS
                     {
                         return Err(Refusal::too_big(format!(
                             "its part {} repeats cells with a value to row {rows} and column {cols} ({} values): a user file has under 100,000 rows and about 10 columns",
@@ -639,13 +639,13 @@ fn scan_biff(stream: &[u8]) -> Result<(), Refusal> {
                     let (c0, c1) = (u16_at(4).unwrap_or(0), u16_at(6).unwrap_or(0));
                     (r1.saturating_sub(r0), c1, c1.saturating_sub(c0))
                 };
-                if last_col > super::read::MAX_SHEET_COLUMNS
-                    || u64::from(rows) * u64::from(cols) > super::read::MAX_SHEET_CELLS
+                if last_col > MAX_SHEET_COLUMNS
+                    || u64::from(rows) * u64::from(cols) > MAX_SHEET_CELLS
                 {
                     return Err(Refusal::too_big(format!(
                         "a sheet declares {rows} rows by {cols} columns: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to column {} and {} cells)",
-                        crate::file::column_letters(super::read::MAX_SHEET_COLUMNS as usize - 1),
-                        super::read::MAX_SHEET_CELLS
+                        crate::file::column_letters(MAX_SHEET_COLUMNS as usize - 1),
+                        MAX_SHEET_CELLS
                     )));
                 }
                 None
@@ -660,12 +660,12 @@ fn scan_biff(stream: &[u8]) -> Result<(), Refusal> {
         };
         if let Some((row, col)) = cell {
             cells += 1;
-            super::read::bound_cell(row, col, cells)?;
+            bound_cell(row, col, cells)?;
             let (r0, r1, c0, c1) = area.unwrap_or((row, row, col, col));
             let a = (r0.min(row), r1.max(row), c0.min(col), c1.max(col));
             // calamine fills the whole area between the first and the farthest cell.
             let span = u64::from(a.1 - a.0 + 1) * u64::from(a.3 - a.2 + 1);
-            if span > super::read::MAX_SHEET_CELLS {
+            if span > MAX_SHEET_CELLS {
                 return Err(Refusal::too_big(format!(
                     "a sheet's cells span {} rows by {} columns, more cells than 100,000 rows of a user file can hold",
                     a.1 - a.0 + 1,
@@ -674,6 +674,31 @@ fn scan_biff(stream: &[u8]) -> Result<(), Refusal> {
             }
             area = Some(a);
         }
+    }
+    Ok(())
+}
+
+/// The most rows a sheet may reach (a user file has under 100,000).
+pub const MAX_SHEET_ROWS: u32 = 200_000;
+/// The most columns (a user file has 9 to 11): column BL.
+pub const MAX_SHEET_COLUMNS: u32 = 64;
+/// The most cells that hold a value: 100,000 rows of 11 columns, and twice that.
+pub const MAX_SHEET_CELLS: u64 = 2_200_000;
+
+/// Refuses a cell beyond any user file: far down, far right, or one too many.
+pub(super) fn bound_cell(row: u32, col: u32, cells: u64) -> Result<(), Refusal> {
+    if row >= MAX_SHEET_ROWS || col >= MAX_SHEET_COLUMNS {
+        return Err(Refusal::too_big(format!(
+            "cell {}{} holds a value: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to row 200,000 and column {})",
+            crate::file::column_letters(col as usize),
+            u64::from(row) + 1,
+            crate::file::column_letters(MAX_SHEET_COLUMNS as usize - 1)
+        )));
+    }
+    if cells > MAX_SHEET_CELLS {
+        return Err(Refusal::too_big(format!(
+            "it holds more than {MAX_SHEET_CELLS} values, more than 100,000 rows of a user file can"
+        )));
     }
     Ok(())
 }

@@ -229,7 +229,7 @@ pub(super) fn read_layout<R: Read + Seek>(
                                 }
                             }
                             // Bounded here, before anything holds the cells.
-                            super::read::bound_cell(r, c, layout.cells)?;
+                            super::guard::bound_cell(r, c, layout.cells)?;
                         }
                     }
                 }

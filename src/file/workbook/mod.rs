@@ -10,9 +10,9 @@ mod read;
 pub mod write;
 mod xlsb;
 
+pub use guard::{MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS};
 pub(crate) use read::reader;
 pub use read::{
     is_workbook_bytes, is_workbook_name, read_sheet, CellFact, CellKind, SheetChoice, SheetData,
-    MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS,
 };
 pub use write::{csv_to_workbook, template_workbook, writes_workbook, RULES_SHEET, USERS_SHEET};

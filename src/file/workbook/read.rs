@@ -9,6 +9,7 @@
 //! A workbook is bounded before anything is allocated for it ([`guard`]); an .xlsx is then
 //! streamed cell by cell, never held as a dense range of its used area.
 
+use super::guard::{bound_cell, MAX_SHEET_ROWS};
 use super::{guard, layout};
 
 use std::io::{Cursor, Read, Seek};
@@ -324,31 +325,6 @@ fn columns_named(detail: &str) -> Vec<Col> {
     }
     end_word(&mut word, &mut out);
     out
-}
-
-/// The most rows a sheet may reach (a user file has under 100,000).
-pub const MAX_SHEET_ROWS: u32 = 200_000;
-/// The most columns (a user file has 9 to 11): column BL.
-pub const MAX_SHEET_COLUMNS: u32 = 64;
-/// The most cells that hold a value: 100,000 rows of 11 columns, and twice that.
-pub const MAX_SHEET_CELLS: u64 = 2_200_000;
-
-/// Refuses a cell beyond any user file: far down, far right, or one too many.
-pub(super) fn bound_cell(row: u32, col: u32, cells: u64) -> Result<(), Refusal> {
-    if row >= MAX_SHEET_ROWS || col >= MAX_SHEET_COLUMNS {
-        return Err(Refusal::too_big(format!(
-            "cell {}{} holds a value: a user file has under 100,000 rows and about 10 columns (qusers reads sheets up to row 200,000 and column {})",
-            column_letters(col as usize),
-            u64::from(row) + 1,
-            column_letters(MAX_SHEET_COLUMNS as usize - 1)
-        )));
-    }
-    if cells > MAX_SHEET_CELLS {
-        return Err(Refusal::too_big(format!(
-            "it holds more than {MAX_SHEET_CELLS} values, more than 100,000 rows of a user file can"
-        )));
-    }
-    Ok(())
 }
 
 /// Which worksheet to read, and how.

@@ -19,7 +19,7 @@ use std::io::{BufReader, Cursor, Read, Seek};
 use encoding_rs::UTF_16LE;
 
 use super::guard::Refusal;
-use super::read::{bound_cell, MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS};
+use super::guard::{bound_cell, MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS};
 use crate::file::header::column_letters;
 use crate::file::MAX_RECORD_BYTES;
 
