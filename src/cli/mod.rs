@@ -216,11 +216,10 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
+            crate::present::error::print_usage(&e);
             if !e.use_stderr() {
-                let _ = e.print();
                 return 0;
             }
-            let _ = e.print();
             if argv_asks_json(&argv) {
                 let text = e.render().to_string();
                 // The message is every line before the usage, e.g. "the following required

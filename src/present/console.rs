@@ -12,6 +12,12 @@ pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
 }
 
+/// Whether stdout is a terminal.
+pub fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal()
+}
+
 /// Writes `text` to stdout as it is (no newline added), then flushes.
 pub fn out(text: &str) -> io::Result<()> {
     write_all(&mut io::stdout().lock(), text)

@@ -173,6 +173,24 @@ impl Hint for crate::import::JournalError {
     }
 }
 
+/// Prints clap's own message as clap would (`--help` and `--version` on stdout, usage errors
+/// on stderr, styled only on a terminal), through the console.
+pub fn print_usage(e: &clap::Error) {
+    let styled = e.render();
+    if e.use_stderr() {
+        match super::console::stderr_is_terminal() {
+            true => super::console::err(&styled.ansi().to_string()),
+            false => super::console::err(&styled.to_string()),
+        }
+    } else {
+        let text = match super::console::stdout_is_terminal() {
+            true => styled.ansi().to_string(),
+            false => styled.to_string(),
+        };
+        let _ = super::console::out(&text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
