@@ -235,7 +235,7 @@ pub async fn export<W: Write>(
             };
             queue.push_back(Queued { listed: u, detail });
             while queue.len() >= depth {
-                let q = queue.pop_front().expect("the queue is full");
+                let Some(q) = queue.pop_front() else { break };
                 write_user(client, opts, &mut w, &mut divisions, &mut stats, q).await?;
             }
         }

@@ -33,6 +33,8 @@ pub(crate) enum Open {
     Append { create: bool },
     /// Read and write, creating it, keeping its bytes (a lock file).
     ReadWrite,
+    /// Create it; an existing file (or a link) at the path is an `AlreadyExists` error.
+    CreateNew,
 }
 
 /// An error that names the path.
@@ -128,6 +130,7 @@ pub(crate) fn open(path: &Path, how: Open) -> io::Result<File> {
         Open::Keep => o.write(true).create(true).truncate(false),
         Open::Append { create } => o.append(true).create(create),
         Open::ReadWrite => o.read(true).write(true).create(true).truncate(false),
+        Open::CreateNew => o.write(true).create_new(true),
     };
     match no_follow(&mut o).open(path) {
         Ok(f) => Ok(f),

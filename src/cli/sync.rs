@@ -139,10 +139,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Exit> {
         if out == "-" {
             console::out(&text)?;
         } else {
-            if std::path::Path::new(out).exists() {
-                bail!("{out} exists: --init-map does not overwrite a map");
-            }
-            std::fs::write(out, text).with_context(|| format!("cannot write {out}"))?;
+            crate::sync::map::write_new_map(std::path::Path::new(out), &text)?;
             console::err_line(&format!(
                 "wrote {out}: check it, then run qusers sync {} --map {out} --dry-run",
                 args.roster

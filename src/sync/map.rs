@@ -330,6 +330,29 @@ fn list(names: &[String]) -> String {
         .join(", ")
 }
 
+/// Writes a new map at `path` (`--init-map PATH`): never over an existing file, and never
+/// through a link planted at the name (the file is created with `O_EXCL`, through [`crate::fsx`]).
+pub fn write_new_map(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let exists = || {
+        anyhow::anyhow!(
+            "{} exists: --init-map does not overwrite a map",
+            path.display()
+        )
+    };
+    if path.exists() {
+        return Err(exists());
+    }
+    let mut file = match crate::fsx::open(path, crate::fsx::Open::CreateNew) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+        r => r.with_context(|| format!("cannot write {}", path.display()))?,
+    };
+    (file.write_all(text.as_bytes()))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// A starting map for `roster`: the columns whose names say what they hold, the rest as
 /// comments to fill in.
 pub fn init_map(roster: &Roster) -> String {
