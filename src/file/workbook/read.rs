@@ -526,6 +526,14 @@ fn choose(sheets: &[calamine::Sheet], wanted: Option<&str>) -> Result<String, Fa
     }
 }
 
+/// A refusal's message prefixed with the sheet it is about.
+fn in_sheet(sheet: &str) -> impl Fn(Refusal) -> Refusal + '_ {
+    move |r| Refusal {
+        code: r.code,
+        message: format!("sheet \"{sheet}\": {}", r.message),
+    }
+}
+
 fn damaged(e: impl std::fmt::Display) -> Failure {
     Failure::Refused(Refusal::damaged(format!(
         "not a workbook that can be read ({e})"
@@ -539,10 +547,6 @@ fn read_xlsx(input: &Input, rdr: Box<dyn ReadSeek>, choice: SheetChoice) -> Resu
         calamine::Reader::new(rdr).map_err(damaged)?;
     let sheets = book.sheets_metadata().to_vec();
     let sheet = choose(&sheets, choice.sheet)?;
-    let in_sheet = |r: Refusal| Refusal {
-        code: r.code,
-        message: format!("sheet \"{sheet}\": {}", r.message),
-    };
     let layout = {
         let rdr = input
             .open()
@@ -553,27 +557,19 @@ fn read_xlsx(input: &Input, rdr: Box<dyn ReadSeek>, choice: SheetChoice) -> Resu
                 "the sheet \"{sheet}\" is listed, but the part that holds it is missing"
             ))
         })?;
-        layout::read_layout(&mut zip, &part).map_err(in_sheet)?
+        layout::read_layout(&mut zip, &part).map_err(in_sheet(&sheet))?
     };
     let mut b = Builder::new(&layout, choice.include_hidden);
     {
         let mut cells = book
             .worksheet_cells_reader(&sheet)
             .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
-        let mut count = 0u64;
         while let Some(cell) = cells
             .next_cell()
             .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?
         {
             let (row, col) = cell.get_position();
-            let value = Data::from(cell.get_value().clone());
-            if value == Data::Empty {
-                continue;
-            }
-            count += 1;
-            bound_cell(row, col, count).map_err(in_sheet)?;
-            b.cell(row, col, value)
-                .map_err(|f| f.map_refusal(in_sheet))?;
+            b.bounded_cell(&sheet, row, col, Data::from(cell.get_value().clone()))?;
         }
     }
     let built = b.finish(sheet.clone())?;
@@ -659,23 +655,12 @@ fn read_dense(input: &Input, choice: SheetChoice) -> Result<Built, Failure> {
         .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
     let layout = Layout::default();
     let mut b = Builder::new(&layout, choice.include_hidden);
-    let in_sheet = |r: Refusal| Refusal {
-        code: r.code,
-        message: format!("sheet \"{sheet}\": {}", r.message),
-    };
-    let mut count = 0u64;
     for (row, col, value) in range.used_cells() {
-        if *value == Data::Empty {
-            continue;
-        }
-        count += 1;
         let (row, col) = (
             range.start().map_or(0, |s| s.0) + row as u32,
             range.start().map_or(0, |s| s.1) + col as u32,
         );
-        bound_cell(row, col, count).map_err(in_sheet)?;
-        b.cell(row, col, value.clone())
-            .map_err(|f| f.map_refusal(in_sheet))?;
+        b.bounded_cell(&sheet, row, col, value.clone())?;
     }
     drop(range);
     let built = b.finish(sheet.clone())?;
@@ -696,30 +681,18 @@ fn read_xlsb<RS: Read + Seek>(
     sheets: &[calamine::Sheet],
     choice: SheetChoice,
 ) -> Result<Built, Failure> {
-    let in_sheet = |r: Refusal| Refusal {
-        code: r.code,
-        message: format!("sheet \"{sheet}\": {}", r.message),
-    };
     let layout = Layout::default();
     let mut b = Builder::new(&layout, choice.include_hidden);
     {
         let mut cells = book
             .worksheet_cells_reader(&sheet)
             .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?;
-        let mut count = 0u64;
         while let Some(cell) = cells
             .next_cell()
             .map_err(|e| damaged(format!("sheet \"{sheet}\": {e}")))?
         {
             let (row, col) = cell.get_position();
-            let value = Data::from(cell.get_value().clone());
-            if value == Data::Empty {
-                continue;
-            }
-            count += 1;
-            bound_cell(row, col, count).map_err(in_sheet)?;
-            b.cell(row, col, value)
-                .map_err(|f| f.map_refusal(in_sheet))?;
+            b.bounded_cell(&sheet, row, col, Data::from(cell.get_value().clone()))?;
         }
     }
     let built = b.finish(sheet.clone())?;
@@ -766,11 +739,32 @@ struct Builder<'a> {
     hidden_left_out: Vec<u32>,
     hidden_read: Vec<u32>,
     fields: Vec<String>,
+    /// Cells that held a value so far (bounded by [`MAX_SHEET_CELLS`](super::MAX_SHEET_CELLS)).
+    values: u64,
 }
 
 impl<'a> Builder<'a> {
+    /// Takes one cell of `sheet` as a reader streams it: an empty cell is skipped, and a cell
+    /// past the sheet bounds (or one value too many) is refused, naming the sheet.
+    fn bounded_cell(
+        &mut self,
+        sheet: &str,
+        row: u32,
+        col: u32,
+        value: Data,
+    ) -> Result<(), Failure> {
+        if value == Data::Empty {
+            return Ok(());
+        }
+        self.values += 1;
+        bound_cell(row, col, self.values).map_err(in_sheet(sheet))?;
+        self.cell(row, col, value)
+            .map_err(|f| f.map_refusal(in_sheet(sheet)))
+    }
+
     fn new(layout: &'a Layout, include_hidden: bool) -> Self {
         Builder {
+            values: 0,
             layout,
             include_hidden,
             out: Vec::new(),
